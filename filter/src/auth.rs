@@ -1,0 +1,192 @@
+//! Credential extraction and JWT verification: from request headers to a
+//! verified [`Identity`] or a [`Rejection`]. No host calls; time is an argument.
+
+use crate::config::{Config, TokenSource};
+use crate::reject::Rejection;
+use jsonwebtoken::{decode, decode_header, Validation};
+use serde_json::Value;
+
+/// Headers the filter owns: removed from every inbound request so a client can
+/// never assert its own identity, then set from the verified token.
+pub const TENANT_HEADER: &str = "x-tenant-id";
+/// Subject of the verified token.
+pub const SUBJECT_HEADER: &str = "x-datagate-subject";
+
+/// Whether an inbound header must be stripped before anything else sees it.
+pub fn is_identity_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name == TENANT_HEADER || name == "x-tenant-plan" || name.starts_with("x-datagate-")
+}
+
+/// The request as the decision logic sees it.
+pub struct Request<'a> {
+    /// Path without the query string.
+    pub path: &'a str,
+    /// Looks a request header up by lower-case name.
+    pub header: &'a dyn Fn(&str) -> Option<String>,
+}
+
+/// Who a verified request acts for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// Tenant taken from the configured claim.
+    pub tenant: String,
+    /// The token's `sub`, when present.
+    pub subject: Option<String>,
+}
+
+/// What to do with a request that was not rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A public path: forward without identity headers.
+    Public,
+    /// A verified caller: forward with identity headers set.
+    Authenticated(Identity),
+}
+
+/// Decides on one request. `now` is Unix seconds from the host clock.
+pub fn authenticate(cfg: &Config, req: &Request<'_>, now: u64) -> Result<Outcome, Rejection> {
+    if cfg.is_public(req.path) {
+        return Ok(Outcome::Public);
+    }
+    let token = find_token(cfg, req)?;
+    verify(cfg, &token, now).map(Outcome::Authenticated)
+}
+
+fn find_token(cfg: &Config, req: &Request<'_>) -> Result<String, Rejection> {
+    for source in &cfg.token_sources {
+        let Some(value) = (req.header)(source.header()) else { continue };
+        let value = value.trim();
+        let token = match source {
+            TokenSource::Authorization => {
+                // Other schemes (e.g. Basic for an upstream) are not ours: try the next source.
+                match value.split_once(' ') {
+                    Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+                    _ => continue,
+                }
+            }
+            TokenSource::XCassandraToken | TokenSource::Token => value,
+        };
+        if token.is_empty() {
+            return Err(Rejection::unauthorized("malformed", format!("empty token in the {} header", source.header())));
+        }
+        return Ok(token.to_owned());
+    }
+    let names: Vec<&str> = cfg.token_sources.iter().map(|s| s.header()).collect();
+    Err(Rejection::unauthorized(
+        "missing",
+        format!("missing credentials: send a token in one of these headers: {}", names.join(", ")),
+    ))
+}
+
+fn verify(cfg: &Config, token: &str, now: u64) -> Result<Identity, Rejection> {
+    if token.len() > cfg.max_token_bytes {
+        return Err(Rejection::unauthorized(
+            "too_large",
+            format!("token is {} bytes, above the {} byte limit", token.len(), cfg.max_token_bytes),
+        ));
+    }
+    if token.split('.').count() != 3 {
+        return Err(Rejection::unauthorized("malformed", "malformed token: a JWT has three dot-separated segments"));
+    }
+    // `alg: none` and unknown algorithms fail here: the header type only knows real algorithms.
+    let header = decode_header(token)
+        .map_err(|e| Rejection::unauthorized("malformed", format!("malformed token header: {e}")))?;
+    let candidates: Vec<_> = cfg
+        .keys
+        .iter()
+        .filter(|k| match (&header.kid, &k.kid) {
+            (Some(want), Some(have)) => want == have,
+            (Some(_), None) => false,
+            (None, _) => true,
+        })
+        .collect();
+    if candidates.is_empty() {
+        let kid = header.kid.unwrap_or_default();
+        return Err(Rejection::unauthorized("unknown_kid", format!("unknown key id {kid:?}")));
+    }
+    let mut validation = Validation::new(header.alg);
+    // Time and audience are checked below against the host clock, with our leeway.
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    let mut algorithm_allowed = false;
+    let mut claims = None;
+    for key in candidates {
+        if !key.algorithms.contains(&header.alg) {
+            continue;
+        }
+        algorithm_allowed = true;
+        if let Ok(data) = decode::<Value>(token, &key.key, &validation) {
+            claims = Some(data.claims);
+            break;
+        }
+    }
+    if !algorithm_allowed {
+        return Err(Rejection::unauthorized("bad_alg", format!("algorithm {:?} is not allowed for this key", header.alg)));
+    }
+    let claims = claims.ok_or_else(|| Rejection::unauthorized("bad_signature", "token signature is invalid"))?;
+    check_claims(cfg, &claims, now)?;
+    let tenant = tenant_from(cfg, &claims)?;
+    let subject = claims.get("sub").and_then(Value::as_str).map(str::to_owned);
+    Ok(Identity { tenant, subject })
+}
+
+fn check_claims(cfg: &Config, claims: &Value, now: u64) -> Result<(), Rejection> {
+    let exp = claims
+        .get("exp")
+        .and_then(Value::as_f64)
+        .ok_or_else(|| Rejection::unauthorized("no_exp", "token has no numeric exp claim; tokens must expire"))?;
+    if (now as f64) > exp + cfg.leeway_seconds as f64 {
+        return Err(Rejection::unauthorized("expired", "token expired"));
+    }
+    if let Some(nbf) = claims.get("nbf") {
+        let nbf = nbf.as_f64().ok_or_else(|| Rejection::unauthorized("malformed", "nbf claim is not a number"))?;
+        if (now as f64) + (cfg.leeway_seconds as f64) < nbf {
+            return Err(Rejection::unauthorized("not_yet_valid", "token is not valid yet (nbf)"));
+        }
+    }
+    if !cfg.issuers.is_empty() {
+        let iss = claims.get("iss").and_then(Value::as_str).unwrap_or_default();
+        if !cfg.issuers.iter().any(|i| i == iss) {
+            return Err(Rejection::unauthorized("bad_issuer", format!("issuer {iss:?} is not accepted")));
+        }
+    }
+    if !cfg.audiences.is_empty() {
+        let ok = match claims.get("aud") {
+            Some(Value::String(a)) => cfg.audiences.contains(a),
+            Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).any(|a| cfg.audiences.iter().any(|c| c == a)),
+            _ => false,
+        };
+        if !ok {
+            return Err(Rejection::unauthorized("bad_audience", "token audience is not accepted"));
+        }
+    }
+    Ok(())
+}
+
+fn tenant_from(cfg: &Config, claims: &Value) -> Result<String, Rejection> {
+    let name = cfg.tenant_claim.as_str();
+    // A literal key wins, so URL-style claim names with dots work as written.
+    let found = claims.get(name).or_else(|| name.split('.').try_fold(claims, |v, part| v.get(part)));
+    let tenant = match found {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => return Err(Rejection::unauthorized("no_tenant", format!("token has no {name:?} claim naming the tenant"))),
+    };
+    if !valid_tenant(&tenant) {
+        return Err(Rejection::unauthorized(
+            "bad_tenant",
+            "tenant claim must be 1-64 characters of letters, digits, '_', '-' or '.'",
+        ));
+    }
+    Ok(tenant)
+}
+
+/// Tenant ids travel in headers and name storage namespaces: keep them plain.
+pub fn valid_tenant(t: &str) -> bool {
+    !t.is_empty() && t.len() <= 64 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+}
+
+#[cfg(test)]
+mod tests;

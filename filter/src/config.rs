@@ -1,0 +1,261 @@
+//! Plugin configuration: the JSON an operator writes, validated once into the
+//! runtime form the request path uses.
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde::Deserialize;
+
+/// Where a credential may be read from, tried in the configured order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TokenSource {
+    /// `Authorization: Bearer <token>`.
+    Authorization,
+    /// `X-Cassandra-Token: <token>` (Stargate clients).
+    XCassandraToken,
+    /// `Token: <token>` (Data API clients).
+    Token,
+}
+
+impl TokenSource {
+    /// The request header this source reads.
+    pub fn header(self) -> &'static str {
+        match self {
+            TokenSource::Authorization => "authorization",
+            TokenSource::XCassandraToken => "x-cassandra-token",
+            TokenSource::Token => "token",
+        }
+    }
+}
+
+/// The configuration exactly as written in the Envoy plugin `configuration`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawConfig {
+    /// Credential sources in the order they are tried.
+    #[serde(default = "default_sources")]
+    pub token_sources: Vec<TokenSource>,
+    /// Inline JSON Web Key Set holding the verification keys.
+    pub jwks: serde_json::Value,
+    /// Accepted `iss` values; empty accepts any issuer.
+    #[serde(default)]
+    pub issuers: Vec<String>,
+    /// Accepted `aud` values (any of); empty skips the audience check.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// Clock-skew allowance for `exp` and `nbf`, in seconds.
+    #[serde(default = "default_leeway")]
+    pub leeway_seconds: u64,
+    /// Claim holding the tenant: a top-level key (which may itself contain dots,
+    /// e.g. `https://example.com/tenant`) or a dotted path such as `org.id`.
+    #[serde(default = "default_tenant_claim")]
+    pub tenant_claim: String,
+    /// Paths served without credentials. An entry ending in `*` is a prefix.
+    #[serde(default = "default_public_paths")]
+    pub public_paths: Vec<String>,
+    /// Longest token accepted, in bytes; longer ones are rejected unparsed.
+    #[serde(default = "default_max_token_bytes")]
+    pub max_token_bytes: usize,
+}
+
+fn default_sources() -> Vec<TokenSource> {
+    vec![TokenSource::Authorization, TokenSource::XCassandraToken, TokenSource::Token]
+}
+fn default_leeway() -> u64 {
+    30
+}
+fn default_tenant_claim() -> String {
+    "tenant".to_owned()
+}
+fn default_public_paths() -> Vec<String> {
+    vec!["/health".to_owned()]
+}
+fn default_max_token_bytes() -> usize {
+    8 * 1024
+}
+
+/// A verification key with the algorithms it may be used with.
+pub struct VerifyKey {
+    /// The JWK `kid`, when the key set gives one.
+    pub kid: Option<String>,
+    /// Algorithms this key accepts (a key never verifies another family).
+    pub algorithms: Vec<Algorithm>,
+    /// The key material.
+    pub key: DecodingKey,
+}
+
+/// The validated, ready-to-use configuration.
+pub struct Config {
+    /// Credential sources in order.
+    pub token_sources: Vec<TokenSource>,
+    /// Verification keys.
+    pub keys: Vec<VerifyKey>,
+    /// Accepted issuers (empty: any).
+    pub issuers: Vec<String>,
+    /// Accepted audiences (empty: not checked).
+    pub audiences: Vec<String>,
+    /// Clock-skew leeway in seconds.
+    pub leeway_seconds: u64,
+    /// Tenant claim name or path.
+    pub tenant_claim: String,
+    /// Public path patterns.
+    pub public_paths: Vec<String>,
+    /// Token size cap.
+    pub max_token_bytes: usize,
+}
+
+/// Every problem found in a configuration, each naming its field.
+#[derive(Debug)]
+pub struct ConfigError(pub Vec<String>);
+
+impl std::error::Error for ConfigError {}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid datagate filter configuration: {}", self.0.join("; "))
+    }
+}
+
+impl Config {
+    /// Parses and validates the plugin configuration, reporting every problem at once.
+    pub fn from_json(bytes: &[u8]) -> Result<Config, ConfigError> {
+        let raw: RawConfig = serde_json::from_slice(bytes).map_err(|e| ConfigError(vec![e.to_string()]))?;
+        Config::validate(raw)
+    }
+
+    /// Turns a parsed configuration into the runtime form.
+    pub fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
+        let mut errors = Vec::new();
+        if raw.token_sources.is_empty() {
+            errors.push("tokenSources: must list at least one source".to_owned());
+        }
+        let keys = parse_jwks(&raw.jwks, &mut errors);
+        if raw.tenant_claim.trim().is_empty() {
+            errors.push("tenantClaim: must not be empty".to_owned());
+        }
+        for (i, p) in raw.public_paths.iter().enumerate() {
+            if !p.starts_with('/') {
+                errors.push(format!("publicPaths[{i}]: {p:?} must start with '/'"));
+            }
+        }
+        if raw.max_token_bytes < 64 || raw.max_token_bytes > 64 * 1024 {
+            errors.push(format!("maxTokenBytes: {} is outside 64..=65536", raw.max_token_bytes));
+        }
+        if raw.leeway_seconds > 600 {
+            errors.push(format!("leewaySeconds: {} is above the 600 s maximum", raw.leeway_seconds));
+        }
+        if !errors.is_empty() {
+            return Err(ConfigError(errors));
+        }
+        Ok(Config {
+            token_sources: raw.token_sources,
+            keys,
+            issuers: raw.issuers,
+            audiences: raw.audiences,
+            leeway_seconds: raw.leeway_seconds,
+            tenant_claim: raw.tenant_claim,
+            public_paths: raw.public_paths,
+            max_token_bytes: raw.max_token_bytes,
+        })
+    }
+
+    /// Whether `path` (without query) needs no credentials.
+    pub fn is_public(&self, path: &str) -> bool {
+        self.public_paths.iter().any(|p| match p.strip_suffix('*') {
+            Some(prefix) => path.starts_with(prefix),
+            None => path == p,
+        })
+    }
+}
+
+fn parse_jwks(value: &serde_json::Value, errors: &mut Vec<String>) -> Vec<VerifyKey> {
+    let set: JwkSet = match serde_json::from_value(value.clone()) {
+        Ok(set) => set,
+        Err(e) => {
+            errors.push(format!("jwks: not a JSON Web Key Set ({e})"));
+            return Vec::new();
+        }
+    };
+    if set.keys.is_empty() {
+        errors.push("jwks.keys: must hold at least one key".to_owned());
+    }
+    let mut keys = Vec::new();
+    for (i, jwk) in set.keys.iter().enumerate() {
+        let algorithms = match jwk.common.key_algorithm.and_then(|a| a.to_string().parse::<Algorithm>().ok()) {
+            Some(alg) => vec![alg],
+            None => {
+                // Without an explicit `alg` a key still pins its family, which is
+                // what stops algorithm-confusion attacks (HS256 against an RSA key).
+                match &jwk.algorithm {
+                    jsonwebtoken::jwk::AlgorithmParameters::OctetKey(_) => {
+                        vec![Algorithm::HS256, Algorithm::HS384, Algorithm::HS512]
+                    }
+                    jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => vec![
+                        Algorithm::RS256,
+                        Algorithm::RS384,
+                        Algorithm::RS512,
+                        Algorithm::PS256,
+                        Algorithm::PS384,
+                        Algorithm::PS512,
+                    ],
+                    jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => {
+                        vec![Algorithm::ES256, Algorithm::ES384]
+                    }
+                    jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(_) => vec![Algorithm::EdDSA],
+                }
+            }
+        };
+        match DecodingKey::from_jwk(jwk) {
+            Ok(key) => keys.push(VerifyKey { kid: jwk.common.key_id.clone(), algorithms, key }),
+            Err(e) => errors.push(format!("jwks.keys[{i}]: unusable key ({e})")),
+        }
+    }
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"{"jwks":{"keys":[{"kty":"oct","kid":"dev","alg":"HS256","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"}]}}"#;
+
+    #[test]
+    fn defaults_fill_in() {
+        let cfg = Config::from_json(GOOD.as_bytes()).unwrap();
+        assert_eq!(cfg.token_sources.len(), 3);
+        assert_eq!(cfg.tenant_claim, "tenant");
+        assert!(cfg.is_public("/health"));
+        assert!(!cfg.is_public("/health/x"));
+        assert_eq!(cfg.keys[0].algorithms, vec![Algorithm::HS256]);
+    }
+
+    #[test]
+    fn unknown_field_is_named() {
+        let err = Config::from_json(br#"{"jwks":{"keys":[]},"tenantClaimz":"x"}"#).err().unwrap();
+        assert!(err.to_string().contains("tenantClaimz"), "{err}");
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let err = Config::from_json(
+            br#"{"jwks":{"keys":[]},"tokenSources":[],"tenantClaim":" ","publicPaths":["health"],"maxTokenBytes":1}"#,
+        )
+        .err()
+        .unwrap();
+        let text = err.to_string();
+        for field in ["tokenSources", "jwks.keys", "tenantClaim", "publicPaths[0]", "maxTokenBytes"] {
+            assert!(text.contains(field), "{field} missing from {text}");
+        }
+    }
+
+    #[test]
+    fn prefix_public_paths() {
+        let cfg = Config::from_json(
+            br#"{"jwks":{"keys":[{"kty":"oct","k":"c2VjcmV0"}]},"publicPaths":["/docs/*"]}"#,
+        )
+        .unwrap();
+        assert!(cfg.is_public("/docs/a"));
+        assert!(!cfg.is_public("/doc"));
+        assert_eq!(cfg.keys[0].algorithms.len(), 3);
+    }
+}
