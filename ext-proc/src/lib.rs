@@ -1,1 +1,25 @@
+//! Datagate sidecar: an Envoy external-processing server that turns JSON data
+//! requests into storage calls and answers with an `ImmediateResponse`.
+//!
+//! Layers, outermost first: [`server`] (tonic stream loop) → [`processor`]
+//! (ext_proc phases) → [`service`] (routing, limits, timeouts) → [`api`]
+//! (request → plan → response) → [`store`] (plan → SQL with bound values).
+//! Everything below [`processor`] is testable without Envoy.
 
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod catalog;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod json;
+pub mod model;
+pub mod plan;
+pub mod processor;
+pub mod router;
+pub mod server;
+pub mod service;
+pub mod store;
+pub mod token;
+pub mod value;

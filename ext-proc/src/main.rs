@@ -1,1 +1,153 @@
-fn main(){}
+//! `datagate`: run the sidecar, or mint a development token.
+
+use clap::{Parser, Subcommand};
+use datagate::config::{Config, FileConfig};
+use datagate::{server, token};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "datagate",
+    version,
+    about = "Datagate: a data API gateway inside Envoy"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the ext_proc sidecar Envoy talks to.
+    Serve {
+        /// gRPC listen address [default: 127.0.0.1:50051].
+        #[arg(long, env = "DATAGATE_LISTEN")]
+        listen: Option<String>,
+        /// Store URL: sqlite://PATH or postgres://USER@HOST:PORT/DB [default: sqlite://.datagate/datagate.db].
+        #[arg(long, env = "DATAGATE_STORE")]
+        store: Option<String>,
+        /// JSON configuration file; command-line values override it.
+        #[arg(long, env = "DATAGATE_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Print a development token (HS256, signed with the dev key the bundled Envoy config trusts).
+    Token {
+        /// Tenant the token acts for.
+        #[arg(long)]
+        tenant: String,
+        /// Lifetime, e.g. 30m, 1h, 7d.
+        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+        ttl: Duration,
+        /// The token's subject.
+        #[arg(long, default_value = "developer")]
+        subject: String,
+        /// HMAC secret; defaults to the development secret.
+        #[arg(long, env = "DATAGATE_DEV_SECRET", hide_env_values = true)]
+        secret: Option<String>,
+        /// Key id placed in the token header.
+        #[arg(long, default_value = token::DEV_KID)]
+        kid: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Token {
+            tenant,
+            ttl,
+            subject,
+            secret,
+            kid,
+        } => {
+            let secret = secret.unwrap_or_else(|| token::DEV_SECRET.to_owned());
+            match token::mint(secret.as_bytes(), &kid, &tenant, &subject, ttl) {
+                Ok(t) => {
+                    println!("{t}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("datagate token: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Serve {
+            listen,
+            store,
+            config,
+        } => serve(listen, store, config),
+    }
+}
+
+fn serve(listen: Option<String>, store: Option<String>, path: Option<PathBuf>) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let mut file = match path.as_deref().map(FileConfig::load).transpose() {
+        Ok(f) => f.unwrap_or_default(),
+        Err(e) => {
+            eprintln!("datagate serve: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    file.listen = listen.or(file.listen);
+    file.store = store.or(file.store);
+    let config = match Config::validate(file) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("datagate serve: invalid configuration:");
+            for e in errors {
+                eprintln!("  - {e}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("datagate serve: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        server::serve(config, listener, shutdown_signal()).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("datagate serve: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+}

@@ -59,7 +59,11 @@ pub struct RawConfig {
 }
 
 fn default_sources() -> Vec<TokenSource> {
-    vec![TokenSource::Authorization, TokenSource::XCassandraToken, TokenSource::Token]
+    vec![
+        TokenSource::Authorization,
+        TokenSource::XCassandraToken,
+        TokenSource::Token,
+    ]
 }
 fn default_leeway() -> u64 {
     30
@@ -112,14 +116,19 @@ impl std::error::Error for ConfigError {}
 
 impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "invalid datagate filter configuration: {}", self.0.join("; "))
+        write!(
+            f,
+            "invalid datagate filter configuration: {}",
+            self.0.join("; ")
+        )
     }
 }
 
 impl Config {
     /// Parses and validates the plugin configuration, reporting every problem at once.
     pub fn from_json(bytes: &[u8]) -> Result<Config, ConfigError> {
-        let raw: RawConfig = serde_json::from_slice(bytes).map_err(|e| ConfigError(vec![e.to_string()]))?;
+        let raw: RawConfig =
+            serde_json::from_slice(bytes).map_err(|e| ConfigError(vec![e.to_string()]))?;
         Config::validate(raw)
     }
 
@@ -139,10 +148,16 @@ impl Config {
             }
         }
         if raw.max_token_bytes < 64 || raw.max_token_bytes > 64 * 1024 {
-            errors.push(format!("maxTokenBytes: {} is outside 64..=65536", raw.max_token_bytes));
+            errors.push(format!(
+                "maxTokenBytes: {} is outside 64..=65536",
+                raw.max_token_bytes
+            ));
         }
         if raw.leeway_seconds > 600 {
-            errors.push(format!("leewaySeconds: {} is above the 600 s maximum", raw.leeway_seconds));
+            errors.push(format!(
+                "leewaySeconds: {} is above the 600 s maximum",
+                raw.leeway_seconds
+            ));
         }
         if !errors.is_empty() {
             return Err(ConfigError(errors));
@@ -181,7 +196,11 @@ fn parse_jwks(value: &serde_json::Value, errors: &mut Vec<String>) -> Vec<Verify
     }
     let mut keys = Vec::new();
     for (i, jwk) in set.keys.iter().enumerate() {
-        let algorithms = match jwk.common.key_algorithm.and_then(|a| a.to_string().parse::<Algorithm>().ok()) {
+        let algorithms = match jwk
+            .common
+            .key_algorithm
+            .and_then(|a| a.to_string().parse::<Algorithm>().ok())
+        {
             Some(alg) => vec![alg],
             None => {
                 // Without an explicit `alg` a key still pins its family, which is
@@ -201,12 +220,18 @@ fn parse_jwks(value: &serde_json::Value, errors: &mut Vec<String>) -> Vec<Verify
                     jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => {
                         vec![Algorithm::ES256, Algorithm::ES384]
                     }
-                    jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(_) => vec![Algorithm::EdDSA],
+                    jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(_) => {
+                        vec![Algorithm::EdDSA]
+                    }
                 }
             }
         };
         match DecodingKey::from_jwk(jwk) {
-            Ok(key) => keys.push(VerifyKey { kid: jwk.common.key_id.clone(), algorithms, key }),
+            Ok(key) => keys.push(VerifyKey {
+                kid: jwk.common.key_id.clone(),
+                algorithms,
+                key,
+            }),
             Err(e) => errors.push(format!("jwks.keys[{i}]: unusable key ({e})")),
         }
     }
@@ -231,7 +256,9 @@ mod tests {
 
     #[test]
     fn unknown_field_is_named() {
-        let err = Config::from_json(br#"{"jwks":{"keys":[]},"tenantClaimz":"x"}"#).err().unwrap();
+        let err = Config::from_json(br#"{"jwks":{"keys":[]},"tenantClaimz":"x"}"#)
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("tenantClaimz"), "{err}");
     }
 
@@ -243,7 +270,13 @@ mod tests {
         .err()
         .unwrap();
         let text = err.to_string();
-        for field in ["tokenSources", "jwks.keys", "tenantClaim", "publicPaths[0]", "maxTokenBytes"] {
+        for field in [
+            "tokenSources",
+            "jwks.keys",
+            "tenantClaim",
+            "publicPaths[0]",
+            "maxTokenBytes",
+        ] {
             assert!(text.contains(field), "{field} missing from {text}");
         }
     }

@@ -74,7 +74,10 @@ impl RootContext for Root {
 
     fn create_http_context(&self, _id: u32) -> Option<Box<dyn HttpContext>> {
         let config = self.config.clone()?;
-        Some(Box::new(Edge { config, metrics: self.metrics.clone() }))
+        Some(Box::new(Edge {
+            config,
+            metrics: self.metrics.clone(),
+        }))
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -104,7 +107,14 @@ impl HttpContext for Edge {
             .map(|d| d.as_secs())
             .unwrap_or_default();
         let lookup = |name: &str| self.get_http_request_header(name);
-        let decision = auth::authenticate(&self.config, &Request { path: &path, header: &lookup }, now);
+        let decision = auth::authenticate(
+            &self.config,
+            &Request {
+                path: &path,
+                header: &lookup,
+            },
+            now,
+        );
         match decision {
             Ok(Outcome::Public) => {
                 self.metrics.increment("datagate.public");
@@ -119,9 +129,11 @@ impl HttpContext for Edge {
                 Action::Continue
             }
             Err(rejection) => {
-                self.metrics.increment(&format!("datagate.rejected.{}", rejection.reason));
+                self.metrics
+                    .increment(&format!("datagate.rejected.{}", rejection.reason));
                 let headers = rejection.headers();
-                let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                let headers: Vec<(&str, &str)> =
+                    headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
                 self.send_http_response(rejection.status, headers, Some(&rejection.body()));
                 Action::Pause
             }

@@ -18,9 +18,19 @@ fn mint(claims: Value, kid: Option<&str>) -> String {
 }
 
 fn run(cfg: &Config, path: &str, headers: &[(&str, &str)]) -> Result<Outcome, Rejection> {
-    let map: HashMap<String, String> = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let map: HashMap<String, String> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let lookup = move |name: &str| map.get(name).cloned();
-    authenticate(cfg, &Request { path, header: &lookup }, NOW)
+    authenticate(
+        cfg,
+        &Request {
+            path,
+            header: &lookup,
+        },
+        NOW,
+    )
 }
 
 fn tenant_of(r: Result<Outcome, Rejection>) -> String {
@@ -43,10 +53,30 @@ fn reason_of(r: Result<Outcome, Rejection>) -> &'static str {
 #[test]
 fn bearer_and_cassandra_token_both_work() {
     let c = cfg("");
-    let t = mint(json!({"tenant": "acme", "exp": NOW + 60, "sub": "ann"}), Some("dev"));
-    assert_eq!(tenant_of(run(&c, "/v2/x", &[("authorization", &format!("Bearer {t}"))])), "acme");
-    assert_eq!(tenant_of(run(&c, "/v2/x", &[("x-cassandra-token", &t)])), "acme");
-    assert_eq!(tenant_of(run(&c, "/v2/x", &[("authorization", "Basic abc"), ("token", &t)])), "acme");
+    let t = mint(
+        json!({"tenant": "acme", "exp": NOW + 60, "sub": "ann"}),
+        Some("dev"),
+    );
+    assert_eq!(
+        tenant_of(run(
+            &c,
+            "/v2/x",
+            &[("authorization", &format!("Bearer {t}"))]
+        )),
+        "acme"
+    );
+    assert_eq!(
+        tenant_of(run(&c, "/v2/x", &[("x-cassandra-token", &t)])),
+        "acme"
+    );
+    assert_eq!(
+        tenant_of(run(
+            &c,
+            "/v2/x",
+            &[("authorization", "Basic abc"), ("token", &t)]
+        )),
+        "acme"
+    );
 }
 
 #[test]
@@ -69,8 +99,14 @@ fn time_claims_respect_leeway() {
     assert_eq!(tenant_of(run(&c, "/", &[("token", &within)])), "a");
     let expired = mint(json!({"tenant": "a", "exp": NOW - 11}), None);
     assert_eq!(reason_of(run(&c, "/", &[("token", &expired)])), "expired");
-    let early = mint(json!({"tenant": "a", "exp": NOW + 100, "nbf": NOW + 11}), None);
-    assert_eq!(reason_of(run(&c, "/", &[("token", &early)])), "not_yet_valid");
+    let early = mint(
+        json!({"tenant": "a", "exp": NOW + 100, "nbf": NOW + 11}),
+        None,
+    );
+    assert_eq!(
+        reason_of(run(&c, "/", &[("token", &early)])),
+        "not_yet_valid"
+    );
     let no_exp = mint(json!({"tenant": "a"}), None);
     assert_eq!(reason_of(run(&c, "/", &[("token", &no_exp)])), "no_exp");
 }
@@ -78,12 +114,27 @@ fn time_claims_respect_leeway() {
 #[test]
 fn issuer_and_audience() {
     let c = cfg(r#","issuers":["https://id.example"],"audiences":["datagate"]"#);
-    let good = mint(json!({"tenant": "a", "exp": NOW + 9, "iss": "https://id.example", "aud": ["x", "datagate"]}), None);
+    let good = mint(
+        json!({"tenant": "a", "exp": NOW + 9, "iss": "https://id.example", "aud": ["x", "datagate"]}),
+        None,
+    );
     assert_eq!(tenant_of(run(&c, "/", &[("token", &good)])), "a");
-    let bad_iss = mint(json!({"tenant": "a", "exp": NOW + 9, "iss": "evil", "aud": "datagate"}), None);
-    assert_eq!(reason_of(run(&c, "/", &[("token", &bad_iss)])), "bad_issuer");
-    let bad_aud = mint(json!({"tenant": "a", "exp": NOW + 9, "iss": "https://id.example", "aud": "other"}), None);
-    assert_eq!(reason_of(run(&c, "/", &[("token", &bad_aud)])), "bad_audience");
+    let bad_iss = mint(
+        json!({"tenant": "a", "exp": NOW + 9, "iss": "evil", "aud": "datagate"}),
+        None,
+    );
+    assert_eq!(
+        reason_of(run(&c, "/", &[("token", &bad_iss)])),
+        "bad_issuer"
+    );
+    let bad_aud = mint(
+        json!({"tenant": "a", "exp": NOW + 9, "iss": "https://id.example", "aud": "other"}),
+        None,
+    );
+    assert_eq!(
+        reason_of(run(&c, "/", &[("token", &bad_aud)])),
+        "bad_audience"
+    );
 }
 
 #[test]
@@ -94,19 +145,51 @@ fn forged_and_malformed_tokens() {
     let other_tenant = base64_url(br#"{"tenant":"victim","exp":1900000000}"#);
     parts[1] = &other_tenant;
     let tampered = parts.join(".");
-    assert_eq!(reason_of(run(&c, "/", &[("token", &tampered)])), "bad_signature");
+    assert_eq!(
+        reason_of(run(&c, "/", &[("token", &tampered)])),
+        "bad_signature"
+    );
     assert_eq!(reason_of(run(&c, "/", &[("token", "a.b")])), "malformed");
-    assert_eq!(reason_of(run(&c, "/", &[("token", "a.b.c.d")])), "malformed");
-    assert_eq!(reason_of(run(&c, "/", &[("token", "!!.??.**")])), "malformed");
-    let none_alg = format!("{}.{}.", base64_url(br#"{"alg":"none","typ":"JWT"}"#), base64_url(br#"{"tenant":"a","exp":1900000000}"#));
-    assert_eq!(reason_of(run(&c, "/", &[("token", &none_alg)])), "malformed");
+    assert_eq!(
+        reason_of(run(&c, "/", &[("token", "a.b.c.d")])),
+        "malformed"
+    );
+    assert_eq!(
+        reason_of(run(&c, "/", &[("token", "!!.??.**")])),
+        "malformed"
+    );
+    let none_alg = format!(
+        "{}.{}.",
+        base64_url(br#"{"alg":"none","typ":"JWT"}"#),
+        base64_url(br#"{"tenant":"a","exp":1900000000}"#)
+    );
+    assert_eq!(
+        reason_of(run(&c, "/", &[("token", &none_alg)])),
+        "malformed"
+    );
     let huge = "a".repeat(9000);
     assert_eq!(reason_of(run(&c, "/", &[("token", &huge)])), "too_large");
     let unknown_kid = mint(json!({"tenant": "a", "exp": NOW + 9}), Some("other"));
-    assert_eq!(reason_of(run(&c, "/", &[("token", &unknown_kid)])), "unknown_kid");
-    let wrong_key = encode(&Header::default(), &json!({"tenant": "a", "exp": NOW + 9}), &EncodingKey::from_secret(b"nope")).unwrap();
-    assert_eq!(reason_of(run(&c, "/", &[("token", &wrong_key)])), "bad_signature");
-    let hs512 = encode(&Header::new(jsonwebtoken::Algorithm::HS512), &json!({"tenant": "a", "exp": NOW + 9}), &EncodingKey::from_secret(SECRET)).unwrap();
+    assert_eq!(
+        reason_of(run(&c, "/", &[("token", &unknown_kid)])),
+        "unknown_kid"
+    );
+    let wrong_key = encode(
+        &Header::default(),
+        &json!({"tenant": "a", "exp": NOW + 9}),
+        &EncodingKey::from_secret(b"nope"),
+    )
+    .unwrap();
+    assert_eq!(
+        reason_of(run(&c, "/", &[("token", &wrong_key)])),
+        "bad_signature"
+    );
+    let hs512 = encode(
+        &Header::new(jsonwebtoken::Algorithm::HS512),
+        &json!({"tenant": "a", "exp": NOW + 9}),
+        &EncodingKey::from_secret(SECRET),
+    )
+    .unwrap();
     assert_eq!(reason_of(run(&c, "/", &[("token", &hs512)])), "bad_alg");
 }
 
@@ -116,7 +199,10 @@ fn tenant_claim_paths_and_format() {
     let t = mint(json!({"org": {"id": "globex"}, "exp": NOW + 9}), None);
     assert_eq!(tenant_of(run(&nested, "/", &[("token", &t)])), "globex");
     let url = cfg(r#","tenantClaim":"https://example.com/tenant""#);
-    let t = mint(json!({"https://example.com/tenant": "initech", "exp": NOW + 9}), None);
+    let t = mint(
+        json!({"https://example.com/tenant": "initech", "exp": NOW + 9}),
+        None,
+    );
     assert_eq!(tenant_of(run(&url, "/", &[("token", &t)])), "initech");
     let c = cfg("");
     let t = mint(json!({"tenant": "a/b", "exp": NOW + 9}), None);
@@ -127,7 +213,13 @@ fn tenant_claim_paths_and_format() {
 
 #[test]
 fn identity_headers_are_recognised() {
-    for h in ["x-tenant-id", "X-Tenant-Id", "x-tenant-plan", "x-datagate-subject", "X-DATAGATE-anything"] {
+    for h in [
+        "x-tenant-id",
+        "X-Tenant-Id",
+        "x-tenant-plan",
+        "x-datagate-subject",
+        "X-DATAGATE-anything",
+    ] {
         assert!(is_identity_header(h), "{h}");
     }
     assert!(!is_identity_header("x-tenant"));
@@ -137,7 +229,10 @@ fn base64_url(bytes: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
         for i in 0..=chunk.len() {
             out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
         }

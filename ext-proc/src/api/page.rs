@@ -1,0 +1,104 @@
+//! Opaque keyset cursors (`page-state`): the primary key of the last row
+//! returned plus a fingerprint of the query, so a cursor is only accepted by
+//! the query that produced it and the next page costs O(page).
+
+use crate::error::ApiError;
+use crate::model::TableDef;
+use crate::value::Value;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::{json, Value as Json};
+use sha2::{Digest, Sha256};
+
+/// A fingerprint of everything that defines a result set.
+pub fn fingerprint(table: &TableDef, query_shape: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(table.name.as_bytes());
+    h.update([0]);
+    h.update(query_shape.as_bytes());
+    h.finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Encodes the cursor after `key` (the last row's primary-key values).
+pub fn encode(fingerprint: &str, key: &[Value]) -> String {
+    let key: Vec<Json> = key.iter().map(Value::to_json).collect();
+    URL_SAFE_NO_PAD.encode(json!({ "q": fingerprint, "k": key }).to_string())
+}
+
+/// Decodes a cursor for this table and query; anything else is a 400.
+pub fn decode(table: &TableDef, fingerprint: &str, text: &str) -> Result<Vec<Value>, ApiError> {
+    let bad = || {
+        ApiError::BadRequest("page-state is malformed or belongs to a different query".to_owned())
+    };
+    let bytes = URL_SAFE_NO_PAD
+        .decode(text.trim_end_matches('='))
+        .map_err(|_| bad())?;
+    let cursor: Json = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    if cursor.get("q").and_then(Json::as_str) != Some(fingerprint) {
+        return Err(bad());
+    }
+    let key = cursor.get("k").and_then(Json::as_array).ok_or_else(bad)?;
+    let order = table.key_order();
+    if key.len() != order.len() {
+        return Err(bad());
+    }
+    order
+        .iter()
+        .zip(key)
+        .map(|((col, _), v)| match Value::from_json(col.ty, v) {
+            Ok(Value::Null) | Err(_) => Err(bad()),
+            Ok(v) => Ok(v),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Clustering, ColumnDef, ColumnType, Order};
+
+    fn table() -> TableDef {
+        TableDef {
+            name: "t".into(),
+            columns: vec![
+                ColumnDef {
+                    name: "a".into(),
+                    ty: ColumnType::Text,
+                },
+                ColumnDef {
+                    name: "b".into(),
+                    ty: ColumnType::Int,
+                },
+            ],
+            partition_key: vec!["a".into()],
+            clustering: vec![Clustering {
+                column: "b".into(),
+                order: Order::Desc,
+            }],
+        }
+    }
+
+    #[test]
+    fn round_trip_and_tamper() {
+        let t = table();
+        let fp = fingerprint(&t, "where a = x");
+        let key = vec![Value::Text("x".into()), Value::Int(3)];
+        let c = encode(&fp, &key);
+        assert_eq!(decode(&t, &fp, &c).unwrap(), key);
+        let other = fingerprint(&t, "where a = y");
+        assert_eq!(decode(&t, &other, &c).unwrap_err().status(), 400);
+        assert_eq!(decode(&t, &fp, "!!!").unwrap_err().status(), 400);
+        assert_eq!(
+            decode(&t, &fp, &URL_SAFE_NO_PAD.encode("[]"))
+                .unwrap_err()
+                .status(),
+            400
+        );
+        let wrong_type = URL_SAFE_NO_PAD.encode(json!({"q": fp, "k": ["x", "three"]}).to_string());
+        assert_eq!(decode(&t, &fp, &wrong_type).unwrap_err().status(), 400);
+    }
+}

@@ -1,0 +1,358 @@
+//! The rows API (`/v2/keyspaces/{ks}/{table}`): `where` and key paths become
+//! [`Select`] plans, bodies become [`Upsert`] plans, rows become JSON envelopes.
+
+use super::{page, Ctx};
+use crate::error::ApiError;
+use crate::http::{ApiRequest, ApiResponse};
+use crate::json;
+use crate::model::{Namespace, TableDef};
+use crate::plan::{Condition, Op, Select, Upsert};
+use crate::value::Value;
+use serde_json::{json, Map, Value as Json};
+
+/// Which rows a read selects.
+pub enum Selection<'a> {
+    /// `GET base?where=...`.
+    Where,
+    /// `GET base/{pk...}`.
+    Key(&'a [String]),
+    /// `GET base/rows`.
+    All,
+}
+
+/// Handles every rows read.
+pub async fn read(
+    ctx: &Ctx<'_>,
+    ns: &Namespace,
+    table: &str,
+    sel: Selection<'_>,
+    req: &ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    let def = ctx.catalog.table(ctx.store, ns, table).await?;
+    let (conditions, shape) = match sel {
+        Selection::Where => {
+            let text = req.param("where")?.ok_or_else(|| {
+                ApiError::BadRequest(
+                    "query parameter 'where' is required, e.g. where={\"id\":{\"$eq\":1}}"
+                        .to_owned(),
+                )
+            })?;
+            (parse_where(&def, text)?, format!("where {text}"))
+        }
+        Selection::Key(segments) => (
+            key_conditions(&def, segments, false)?,
+            format!("key {segments:?}"),
+        ),
+        Selection::All => (Vec::new(), "all".to_owned()),
+    };
+    let fields = parse_fields(&def, req.param("fields")?)?;
+    let page_size = page_size(ctx, req)?;
+    let fingerprint = page::fingerprint(&def, &shape);
+    let after = req
+        .param("page-state")?
+        .map(|s| page::decode(&def, &fingerprint, s))
+        .transpose()?;
+    let select = Select {
+        conditions,
+        after,
+        limit: page_size + 1,
+    };
+    let mut rows = ctx.store.select(ns, &def, &select).await?;
+    let more = rows.len() > page_size as usize;
+    rows.truncate(page_size as usize);
+    let page_state = match (more, rows.last()) {
+        (true, Some(last)) => Some(page::encode(&fingerprint, &key_of(&def, last))),
+        _ => None,
+    };
+    let data: Vec<Json> = rows
+        .iter()
+        .map(|r| row_json(&def, r, fields.as_deref()))
+        .collect();
+    if req.flag("raw", false)? {
+        return Ok(ApiResponse::json(200, Json::Array(data)));
+    }
+    let mut body = json!({ "count": data.len() });
+    if let Some(ps) = page_state {
+        body["pageState"] = Json::String(ps);
+    }
+    body["data"] = Json::Array(data);
+    Ok(ApiResponse::json(200, body))
+}
+
+/// `POST base`: upsert one row, answer with its primary key.
+pub async fn insert(
+    ctx: &Ctx<'_>,
+    ns: &Namespace,
+    table: &str,
+    req: &ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    let def = ctx.catalog.table(ctx.store, ns, table).await?;
+    let entries = json::object("request body", &req.body)?;
+    let upsert = row_upsert(&def, Vec::new(), entries, true)?;
+    ctx.store.upsert(ns, &def, &upsert).await?;
+    let key: Map<String, Json> = upsert
+        .values
+        .iter()
+        .filter(|(c, _)| def.is_key(c))
+        .map(|(c, v)| (c.clone(), v.to_json()))
+        .collect();
+    Ok(ApiResponse::json(201, Json::Object(key)))
+}
+
+/// `PUT`/`PATCH base/{pk...}`: upsert the given columns of one row.
+pub async fn update(
+    ctx: &Ctx<'_>,
+    ns: &Namespace,
+    table: &str,
+    segments: &[String],
+    req: &ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    let def = ctx.catalog.table(ctx.store, ns, table).await?;
+    let key: Vec<(String, Value)> = key_conditions(&def, segments, true)?
+        .into_iter()
+        .filter_map(|c| c.values.into_iter().next().map(|v| (c.column, v)))
+        .collect();
+    let body = json::parse("request body", &req.body)?;
+    let Json::Object(map) = &body else {
+        return Err(ApiError::BadRequest(format!(
+            "request body must be a JSON object, got {}",
+            json::kind(&body)
+        )));
+    };
+    let entries: Vec<(String, Json)> = map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    if let Some((k, _)) = entries.iter().find(|(k, _)| def.is_key(k)) {
+        return Err(ApiError::BadRequest(format!(
+            "'{k}' is a primary-key column: give it in the path, not the body"
+        )));
+    }
+    let upsert = row_upsert(&def, key, entries, false)?;
+    ctx.store.upsert(ns, &def, &upsert).await?;
+    if req.flag("raw", false)? {
+        return Ok(ApiResponse::json(200, body));
+    }
+    Ok(ApiResponse::json(200, json!({ "data": body })))
+}
+
+/// `DELETE base/{pk...}`: removes the row, or the partition/slice a key prefix selects.
+pub async fn delete(
+    ctx: &Ctx<'_>,
+    ns: &Namespace,
+    table: &str,
+    segments: &[String],
+) -> Result<ApiResponse, ApiError> {
+    let def = ctx.catalog.table(ctx.store, ns, table).await?;
+    let conditions = key_conditions(&def, segments, false)?;
+    ctx.store.delete(ns, &def, &conditions).await?;
+    Ok(ApiResponse::no_content())
+}
+
+fn page_size(ctx: &Ctx<'_>, req: &ApiRequest) -> Result<u32, ApiError> {
+    let max = ctx.limits.max_page_size;
+    match req.param("page-size")? {
+        None => Ok(ctx.limits.default_page_size.min(max)),
+        Some(text) => match text.parse::<u32>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(ApiError::BadRequest(format!(
+                "page-size must be an integer from 1 to {max}, got '{text}'"
+            ))),
+        },
+    }
+}
+
+/// Parses `where` against the table's columns.
+pub fn parse_where(def: &TableDef, text: &str) -> Result<Vec<Condition>, ApiError> {
+    let entries = json::object("where", text.as_bytes())?;
+    if entries.is_empty() {
+        return Err(ApiError::BadRequest(
+            "where must hold at least one condition".to_owned(),
+        ));
+    }
+    let mut out = Vec::new();
+    for (column, ops) in entries {
+        let col = def
+            .column(&column)
+            .ok_or_else(|| unknown_column(def, &column, "where"))?;
+        let Json::Object(ops) = ops else {
+            return Err(ApiError::BadRequest(format!(
+                "where.{column} must be an object of operators like {{\"$eq\": value}}, got {}",
+                json::kind(&ops)
+            )));
+        };
+        if ops.is_empty() {
+            return Err(ApiError::BadRequest(format!(
+                "where.{column} has no operator"
+            )));
+        }
+        for (name, operand) in ops {
+            let op = Op::parse(&name).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "unknown operator '{name}' in where.{column}: supported are $eq $ne $lt $lte $gt $gte $in $nin"
+                ))
+            })?;
+            let convert = |v: &Json| match Value::from_json(col.ty, v) {
+                Ok(Value::Null) => Err(ApiError::BadRequest(format!(
+                    "where.{column}.{name}: null cannot be compared"
+                ))),
+                Ok(v) => Ok(v),
+                Err(e) => Err(ApiError::BadRequest(format!("where.{column}.{name}: {e}"))),
+            };
+            let values = match (&operand, op.takes_list()) {
+                (Json::Array(items), true) if !items.is_empty() => {
+                    items.iter().map(convert).collect::<Result<_, _>>()?
+                }
+                (_, true) => {
+                    return Err(ApiError::BadRequest(format!(
+                        "where.{column}.{name} takes a non-empty array"
+                    )))
+                }
+                (Json::Array(_) | Json::Object(_), false) => {
+                    return Err(ApiError::BadRequest(format!(
+                        "where.{column}.{name} takes a single {} value",
+                        col.ty
+                    )))
+                }
+                (v, false) => vec![convert(v)?],
+            };
+            out.push(Condition {
+                column: column.clone(),
+                op,
+                values,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Primary-key path segments as equality conditions. Reads may give the
+/// partition key plus a clustering prefix; `full` demands the whole key.
+pub fn key_conditions(
+    def: &TableDef,
+    segments: &[String],
+    full: bool,
+) -> Result<Vec<Condition>, ApiError> {
+    let order = def.key_order();
+    let min = if full {
+        order.len()
+    } else {
+        def.partition_key.len()
+    };
+    if segments.len() < min || segments.len() > order.len() {
+        let names: Vec<&str> = order.iter().map(|(c, _)| c.name.as_str()).collect();
+        let expected = if min == order.len() {
+            format!("{min}")
+        } else {
+            format!("{min} to {}", order.len())
+        };
+        return Err(ApiError::BadRequest(format!(
+            "primary key path has {} value(s); table {} expects {expected} in the order: {}",
+            segments.len(),
+            def.name,
+            names.join("/")
+        )));
+    }
+    order
+        .iter()
+        .zip(segments)
+        .map(|((col, _), seg)| {
+            let v = Value::from_text(col.ty, seg)
+                .map_err(|e| ApiError::BadRequest(format!("key column {}: {e}", col.name)))?;
+            Ok(Condition {
+                column: col.name.clone(),
+                op: Op::Eq,
+                values: vec![v],
+            })
+        })
+        .collect()
+}
+
+fn row_upsert(
+    def: &TableDef,
+    mut values: Vec<(String, Value)>,
+    entries: Vec<(String, Json)>,
+    need_key: bool,
+) -> Result<Upsert, ApiError> {
+    if entries.is_empty() && !need_key {
+        return Err(ApiError::BadRequest(
+            "request body names no column to write".to_owned(),
+        ));
+    }
+    for (column, json) in entries {
+        let col = def
+            .column(&column)
+            .ok_or_else(|| unknown_column(def, &column, "request body"))?;
+        let v = Value::from_json(col.ty, &json)
+            .map_err(|e| ApiError::BadRequest(format!("column {column}: {e}")))?;
+        values.push((column, v));
+    }
+    for (col, _) in def.key_order() {
+        match values.iter().find(|(c, _)| *c == col.name) {
+            Some((_, Value::Null)) => {
+                return Err(ApiError::BadRequest(format!(
+                    "primary-key column {} must not be null",
+                    col.name
+                )))
+            }
+            Some(_) => {}
+            None => {
+                return Err(ApiError::BadRequest(format!(
+                    "primary-key column {} is missing",
+                    col.name
+                )))
+            }
+        }
+    }
+    // Key columns first: stores rely on it for their conflict target.
+    values.sort_by_key(|(c, _)| !def.is_key(c));
+    Ok(Upsert { values })
+}
+
+fn parse_fields(def: &TableDef, fields: Option<&str>) -> Result<Option<Vec<String>>, ApiError> {
+    let Some(text) = fields else { return Ok(None) };
+    let mut out = Vec::new();
+    for name in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        def.column(name)
+            .ok_or_else(|| unknown_column(def, name, "fields"))?;
+        out.push(name.to_owned());
+    }
+    if out.is_empty() {
+        return Err(ApiError::BadRequest(
+            "fields is empty: list columns separated by commas".to_owned(),
+        ));
+    }
+    Ok(Some(out))
+}
+
+fn unknown_column(def: &TableDef, name: &str, place: &str) -> ApiError {
+    let names: Vec<&str> = def.columns.iter().map(|c| c.name.as_str()).collect();
+    ApiError::BadRequest(format!(
+        "unknown column '{name}' in {place}: table {} has {}",
+        def.name,
+        names.join(", ")
+    ))
+}
+
+/// A row (values in `def.columns` order) as the JSON object clients get.
+fn row_json(def: &TableDef, row: &[Value], fields: Option<&[String]>) -> Json {
+    let mut out = Map::new();
+    for (col, v) in def.columns.iter().zip(row) {
+        if fields.is_none_or(|f| f.contains(&col.name)) {
+            out.insert(col.name.clone(), v.to_json());
+        }
+    }
+    Json::Object(out)
+}
+
+fn key_of(def: &TableDef, row: &[Value]) -> Vec<Value> {
+    def.key_order()
+        .iter()
+        .filter_map(|(col, _)| {
+            def.columns
+                .iter()
+                .position(|c| c.name == col.name)
+                .and_then(|i| row.get(i).cloned())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

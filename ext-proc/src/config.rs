@@ -1,0 +1,164 @@
+//! Sidecar configuration: an optional JSON file plus command-line overrides,
+//! validated into runtime values with every problem reported at once.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+/// The configuration file as written (`datagate serve --config FILE`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FileConfig {
+    /// gRPC listen address, e.g. `127.0.0.1:50051`.
+    pub listen: Option<String>,
+    /// Store URL: `sqlite://PATH` or `postgres://...`.
+    pub store: Option<String>,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: Option<usize>,
+    /// Page size when the client gives none.
+    pub default_page_size: Option<u32>,
+    /// Largest page size a client may ask for.
+    pub max_page_size: Option<u32>,
+    /// Time allowed for one storage call before answering 504, in milliseconds.
+    pub storage_timeout_ms: Option<u64>,
+    /// Store connections to keep open.
+    pub pool_size: Option<usize>,
+    /// How long a cached table definition is trusted, in milliseconds.
+    pub catalog_ttl_ms: Option<u64>,
+}
+
+impl FileConfig {
+    /// Reads a configuration file.
+    pub fn load(path: &Path) -> Result<FileConfig, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+/// Request limits enforced by the API layer.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body, bytes.
+    pub max_body_bytes: usize,
+    /// Default page size.
+    pub default_page_size: u32,
+    /// Largest page size.
+    pub max_page_size: u32,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// gRPC listen address.
+    pub listen: SocketAddr,
+    /// Store URL.
+    pub store: String,
+    /// Request limits.
+    pub limits: Limits,
+    /// Per-call storage timeout.
+    pub storage_timeout: Duration,
+    /// Store connection pool size.
+    pub pool_size: usize,
+    /// Catalog cache TTL.
+    pub catalog_ttl: Duration,
+}
+
+impl Config {
+    /// Validates `file` (already merged with command-line values).
+    pub fn validate(file: FileConfig) -> Result<Config, Vec<String>> {
+        let mut errors = Vec::new();
+        let listen_text = file.listen.unwrap_or_else(|| "127.0.0.1:50051".to_owned());
+        let listen = listen_text.parse::<SocketAddr>().map_err(|_| {
+            errors.push(format!(
+                "listen: '{listen_text}' is not an address like 127.0.0.1:50051"
+            ))
+        });
+        let store = file
+            .store
+            .unwrap_or_else(|| "sqlite://.datagate/datagate.db".to_owned());
+        if !(store.starts_with("sqlite://")
+            || store.starts_with("postgres://")
+            || store.starts_with("postgresql://"))
+        {
+            errors.push(format!(
+                "store: '{store}' must start with sqlite:// or postgres://"
+            ));
+        }
+        let max_body_bytes = file.max_body_bytes.unwrap_or(1024 * 1024);
+        if !(1024..=64 * 1024 * 1024).contains(&max_body_bytes) {
+            errors.push(format!(
+                "maxBodyBytes: {max_body_bytes} is outside 1024..=67108864"
+            ));
+        }
+        let max_page_size = file.max_page_size.unwrap_or(1000);
+        if !(1..=10_000).contains(&max_page_size) {
+            errors.push(format!("maxPageSize: {max_page_size} is outside 1..=10000"));
+        }
+        let default_page_size = file.default_page_size.unwrap_or(100);
+        if default_page_size == 0 || default_page_size > max_page_size {
+            errors.push(format!("defaultPageSize: {default_page_size} must be between 1 and maxPageSize ({max_page_size})"));
+        }
+        let timeout_ms = file.storage_timeout_ms.unwrap_or(5000);
+        if !(10..=600_000).contains(&timeout_ms) {
+            errors.push(format!(
+                "storageTimeoutMs: {timeout_ms} is outside 10..=600000"
+            ));
+        }
+        let pool_size = file.pool_size.unwrap_or(8);
+        if !(1..=256).contains(&pool_size) {
+            errors.push(format!("poolSize: {pool_size} is outside 1..=256"));
+        }
+        let catalog_ttl_ms = file.catalog_ttl_ms.unwrap_or(5000);
+        match (listen, errors.is_empty()) {
+            (Ok(listen), true) => Ok(Config {
+                listen,
+                store,
+                limits: Limits {
+                    max_body_bytes,
+                    default_page_size,
+                    max_page_size,
+                },
+                storage_timeout: Duration::from_millis(timeout_ms),
+                pool_size,
+                catalog_ttl: Duration::from_millis(catalog_ttl_ms),
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = Config::validate(FileConfig::default()).unwrap();
+        assert_eq!(c.limits.max_page_size, 1000);
+        assert!(c.store.starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn all_errors_are_listed() {
+        let errors = Config::validate(FileConfig {
+            listen: Some("nowhere".into()),
+            store: Some("mysql://x".into()),
+            max_page_size: Some(0),
+            pool_size: Some(0),
+            ..FileConfig::default()
+        })
+        .unwrap_err();
+        let text = errors.join("\n");
+        for field in ["listen", "store", "maxPageSize", "poolSize"] {
+            assert!(text.contains(field), "{field} missing: {text}");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_named() {
+        let err = serde_json::from_str::<FileConfig>(r#"{"lisen":"x"}"#).unwrap_err();
+        assert!(err.to_string().contains("lisen"));
+    }
+}

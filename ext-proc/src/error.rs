@@ -1,0 +1,121 @@
+//! The one place that maps every error to an HTTP status and a JSON body.
+//!
+//! Handlers return [`ApiError`]; storage errors convert into it. Nothing else
+//! in the sidecar chooses a status code for a failure.
+
+use crate::http::ApiResponse;
+use crate::store::StoreError;
+use serde_json::json;
+
+/// Everything a request can fail with, phrased for the client.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// The request is malformed or names something invalid (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// No tenant reached the sidecar: the edge filter did not authenticate the request (401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The path names a keyspace, table or route that does not exist (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The route exists but not for this method (405).
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// The thing being created already exists (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// The body is above the configured limit (413).
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// The store cannot be reached right now (503, retryable).
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// The store did not answer within the configured timeout (504).
+    #[error("storage did not answer within {0} ms")]
+    Timeout(u64),
+    /// A fault on our side that the client can do nothing about (500).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The HTTP status for this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::BadRequest(_) => 400,
+            ApiError::Unauthorized(_) => 401,
+            ApiError::NotFound(_) => 404,
+            ApiError::MethodNotAllowed(_) => 405,
+            ApiError::Conflict(_) => 409,
+            ApiError::PayloadTooLarge(_) => 413,
+            ApiError::Internal(_) => 500,
+            ApiError::Unavailable(_) => 503,
+            ApiError::Timeout(_) => 504,
+        }
+    }
+
+    /// The response a client sees: `{"description": ..., "code": ...}`.
+    pub fn into_response(self) -> ApiResponse {
+        let status = self.status();
+        if status >= 500 {
+            tracing::warn!(status, error = %self, "request failed on the server side");
+        }
+        let mut response = ApiResponse::json(
+            status,
+            json!({ "description": self.to_string(), "code": status }),
+        );
+        if matches!(self, ApiError::Unavailable(_)) {
+            response
+                .headers
+                .push(("retry-after".to_owned(), "1".to_owned()));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::KeyspaceNotFound(ks) => {
+                ApiError::NotFound(format!("keyspace '{ks}' not found"))
+            }
+            StoreError::TableNotFound(t) => ApiError::NotFound(format!("table '{t}' not found")),
+            StoreError::AlreadyExists(what) => ApiError::Conflict(format!("{what} already exists")),
+            StoreError::Rejected(msg) => ApiError::BadRequest(msg),
+            StoreError::Unavailable(msg) => ApiError::Unavailable(msg),
+            StoreError::Internal(msg) => ApiError::Internal(msg),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_is_json_with_its_status() {
+        let cases = [
+            (ApiError::BadRequest("x".into()), 400),
+            (ApiError::NotFound("x".into()), 404),
+            (ApiError::Conflict("x".into()), 409),
+            (ApiError::PayloadTooLarge("x".into()), 413),
+            (ApiError::Unavailable("x".into()), 503),
+            (ApiError::Timeout(5), 504),
+        ];
+        for (err, status) in cases {
+            let r = err.into_response();
+            assert_eq!(r.status, status);
+            let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            assert_eq!(body["code"], status);
+            assert!(body["description"].is_string());
+        }
+    }
+
+    #[test]
+    fn unavailable_says_when_to_retry() {
+        let r = ApiError::from(StoreError::Unavailable("down".into())).into_response();
+        assert!(r.headers.iter().any(|(k, _)| k == "retry-after"));
+    }
+}

@@ -1,0 +1,144 @@
+//! The HTTP request and response as the API layer sees them, independent of
+//! how they travelled (ext_proc today, anything else tomorrow).
+
+use crate::error::ApiError;
+
+/// One decoded HTTP request.
+#[derive(Debug, Clone, Default)]
+pub struct ApiRequest {
+    /// Upper-case method.
+    pub method: String,
+    /// Path without the query string, still percent-encoded.
+    pub path: String,
+    /// Decoded query parameters in order.
+    pub query: Vec<(String, String)>,
+    /// Tenant set by the edge filter; the only source of tenancy.
+    pub tenant: Option<String>,
+    /// Request body (empty when there is none).
+    pub body: Vec<u8>,
+}
+
+impl ApiRequest {
+    /// Builds a request from a method and a raw `:path` (with query string).
+    pub fn new(method: &str, raw_path: &str) -> ApiRequest {
+        let (path, query) = raw_path.split_once('?').unwrap_or((raw_path, ""));
+        ApiRequest {
+            method: method.to_ascii_uppercase(),
+            path: path.to_owned(),
+            query: form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect(),
+            tenant: None,
+            body: Vec::new(),
+        }
+    }
+
+    /// The single value of a query parameter; given twice is a client error.
+    pub fn param(&self, name: &str) -> Result<Option<&str>, ApiError> {
+        let mut found = self
+            .query
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str());
+        let first = found.next();
+        if found.next().is_some() {
+            return Err(ApiError::BadRequest(format!(
+                "query parameter '{name}' is given more than once"
+            )));
+        }
+        Ok(first)
+    }
+
+    /// A boolean query parameter (`true`/`false`), with its default.
+    pub fn flag(&self, name: &str, default: bool) -> Result<bool, ApiError> {
+        match self.param(name)? {
+            None => Ok(default),
+            Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+            Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+            Some(v) => Err(ApiError::BadRequest(format!(
+                "query parameter '{name}' must be true or false, got '{v}'"
+            ))),
+        }
+    }
+
+    /// The path split into percent-decoded segments.
+    pub fn segments(&self) -> Result<Vec<String>, ApiError> {
+        self.path
+            .trim_matches('/')
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                percent_encoding::percent_decode_str(s)
+                    .decode_utf8()
+                    .map(|c| c.into_owned())
+                    .map_err(|_| {
+                        ApiError::BadRequest(format!(
+                            "path segment '{s}' is not valid UTF-8 once decoded"
+                        ))
+                    })
+            })
+            .collect()
+    }
+}
+
+/// One response, always JSON (or empty for 204).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Extra headers besides `content-type`.
+    pub headers: Vec<(String, String)>,
+    /// Serialized JSON body, empty for 204.
+    pub body: Vec<u8>,
+}
+
+impl ApiResponse {
+    /// A JSON response.
+    pub fn json(status: u16, value: serde_json::Value) -> ApiResponse {
+        ApiResponse {
+            status,
+            headers: Vec::new(),
+            body: value.to_string().into_bytes(),
+        }
+    }
+
+    /// 204 No Content.
+    pub fn no_content() -> ApiResponse {
+        ApiResponse {
+            status: 204,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_is_decoded() {
+        let r = ApiRequest::new(
+            "get",
+            r#"/v2/keyspaces/blog/vehicle?where={"manufacturer":{"$eq":"Tesla"}}&raw=true"#,
+        );
+        assert_eq!(r.method, "GET");
+        assert_eq!(
+            r.param("where").unwrap(),
+            Some(r#"{"manufacturer":{"$eq":"Tesla"}}"#)
+        );
+        assert!(r.flag("raw", false).unwrap());
+        let r = ApiRequest::new("GET", "/x?where=%7B%22a%22%3A1%7D&where=2");
+        assert!(r.param("where").is_err());
+    }
+
+    #[test]
+    fn segments_are_percent_decoded() {
+        let r = ApiRequest::new("GET", "/v2/keyspaces/blog/vehicle/Tesla%20Inc/Model%2FS");
+        assert_eq!(
+            r.segments().unwrap(),
+            ["v2", "keyspaces", "blog", "vehicle", "Tesla Inc", "Model/S"]
+        );
+        assert!(ApiRequest::new("GET", "/a/%FF").segments().is_err());
+    }
+}

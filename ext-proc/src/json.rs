@@ -1,0 +1,164 @@
+//! JSON parsing for client input: objects keep their order and duplicate keys
+//! are rejected instead of silently keeping the last one, and nesting depth is capped.
+
+use crate::error::ApiError;
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+use std::fmt;
+
+/// Deepest nesting accepted in a request body or parameter.
+pub const MAX_DEPTH: usize = 64;
+
+/// A JSON value whose objects, at every level, were checked for duplicate keys.
+struct Strict(Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(Strict(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some((k, Strict(v))) = map.next_entry::<String, Strict>()? {
+            if out.contains_key(&k) {
+                return Err(serde::de::Error::custom(format!("duplicate key '{k}'")));
+            }
+            out.insert(k, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// Parses any JSON value, rejecting duplicate keys at every level and nesting
+/// deeper than [`MAX_DEPTH`]; `what` names the input in errors.
+pub fn parse(what: &str, text: &[u8]) -> Result<Value, ApiError> {
+    check_depth(what, text)?;
+    serde_json::from_slice::<Strict>(text)
+        .map(|s| s.0)
+        .map_err(|e| ApiError::BadRequest(format!("{what} is not valid JSON: {e}")))
+}
+
+/// Parses a JSON object (see [`parse`]) into its entries in document order.
+pub fn object(what: &str, text: &[u8]) -> Result<Vec<(String, Value)>, ApiError> {
+    match parse(what, text)? {
+        Value::Object(map) => Ok(map.into_iter().collect()),
+        other => Err(ApiError::BadRequest(format!(
+            "{what} must be a JSON object, got {}",
+            kind(&other)
+        ))),
+    }
+}
+
+/// A short name for a JSON value's kind, for error messages.
+pub fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Rejects input nested deeper than [`MAX_DEPTH`] before parsing it, so a
+/// hostile body cannot exhaust the parser's stack.
+pub fn check_depth(what: &str, text: &[u8]) -> Result<(), ApiError> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in text {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(ApiError::BadRequest(format!(
+                        "{what} is nested deeper than {MAX_DEPTH} levels"
+                    )));
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_are_rejected() {
+        let err = object("where", br#"{"a":1,"a":2}"#).err().unwrap();
+        assert!(err.to_string().contains("duplicate key 'a'"), "{err}");
+        let err = object("where", br#"{"a":{"$eq":1,"$eq":2}}"#)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("duplicate key '$eq'"), "{err}");
+        assert_eq!(object("w", br#"{"b":1,"a":2}"#).unwrap()[0].0, "b");
+    }
+
+    #[test]
+    fn depth_is_capped() {
+        let deep = "[".repeat(65) + &"]".repeat(65);
+        assert!(check_depth("body", deep.as_bytes()).is_err());
+        assert!(check_depth(
+            "body",
+            br#"{"a":"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}"#
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn non_objects_are_400() {
+        assert_eq!(object("body", b"[1]").err().unwrap().status(), 400);
+        assert_eq!(object("body", b"{").err().unwrap().status(), 400);
+    }
+}

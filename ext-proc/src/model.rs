@@ -1,0 +1,240 @@
+//! The data model shared by the API layer and every store: identifiers,
+//! column types, table definitions and tenant-scoped namespaces.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+/// Checks a keyspace, table or column name: the Cassandra rules (a letter,
+/// then letters, digits or `_`, at most 48 characters). Because identifiers
+/// end up in statement text, this check is what keeps them safe there.
+pub fn check_ident(kind: &str, name: &str) -> Result<(), String> {
+    let mut bytes = name.bytes();
+    let ok = matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic())
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && name.len() <= 48;
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid {kind} name '{name}': use a letter followed by letters, digits or '_', at most 48 characters"
+        ))
+    }
+}
+
+/// A column type in the Cassandra vocabulary the API speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColumnType {
+    /// UTF-8 text (`text`, `varchar`).
+    Text,
+    /// ASCII-only text.
+    Ascii,
+    /// `boolean`.
+    Boolean,
+    /// 8-bit integer.
+    Tinyint,
+    /// 16-bit integer.
+    Smallint,
+    /// 32-bit integer.
+    Int,
+    /// 64-bit integer.
+    Bigint,
+    /// 32-bit float.
+    Float,
+    /// 64-bit float.
+    Double,
+    /// `uuid`.
+    Uuid,
+    /// `timeuuid` (a version-1 uuid).
+    Timeuuid,
+    /// Millisecond-precision instant.
+    Timestamp,
+}
+
+impl ColumnType {
+    /// Parses a `typeDefinition`.
+    pub fn parse(text: &str) -> Result<ColumnType, String> {
+        Ok(match text.trim().to_ascii_lowercase().as_str() {
+            "text" | "varchar" => ColumnType::Text,
+            "ascii" => ColumnType::Ascii,
+            "boolean" => ColumnType::Boolean,
+            "tinyint" => ColumnType::Tinyint,
+            "smallint" => ColumnType::Smallint,
+            "int" => ColumnType::Int,
+            "bigint" => ColumnType::Bigint,
+            "float" => ColumnType::Float,
+            "double" => ColumnType::Double,
+            "uuid" => ColumnType::Uuid,
+            "timeuuid" => ColumnType::Timeuuid,
+            "timestamp" => ColumnType::Timestamp,
+            other => {
+                return Err(format!(
+                    "unsupported typeDefinition '{other}': supported are text, varchar, ascii, boolean, tinyint, \
+                     smallint, int, bigint, float, double, uuid, timeuuid, timestamp"
+                ))
+            }
+        })
+    }
+
+    /// The name used in API output.
+    pub fn name(self) -> &'static str {
+        match self {
+            ColumnType::Text => "text",
+            ColumnType::Ascii => "ascii",
+            ColumnType::Boolean => "boolean",
+            ColumnType::Tinyint => "tinyint",
+            ColumnType::Smallint => "smallint",
+            ColumnType::Int => "int",
+            ColumnType::Bigint => "bigint",
+            ColumnType::Float => "float",
+            ColumnType::Double => "double",
+            ColumnType::Uuid => "uuid",
+            ColumnType::Timeuuid => "timeuuid",
+            ColumnType::Timestamp => "timestamp",
+        }
+    }
+}
+
+impl fmt::Display for ColumnType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Clustering order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Order {
+    /// Ascending.
+    Asc,
+    /// Descending.
+    Desc,
+}
+
+/// One column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnDef {
+    /// Column name (validated).
+    pub name: String,
+    /// Column type.
+    #[serde(rename = "type")]
+    pub ty: ColumnType,
+}
+
+/// One clustering column with its order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Clustering {
+    /// Column name.
+    pub column: String,
+    /// Sort order within a partition.
+    pub order: Order,
+}
+
+/// A table: the Cassandra model of partition and clustering keys. Stores keep
+/// this definition next to the physical table, in the same transaction as its DDL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TableDef {
+    /// Table name (validated).
+    pub name: String,
+    /// Columns in declaration order.
+    pub columns: Vec<ColumnDef>,
+    /// Partition key column names.
+    pub partition_key: Vec<String>,
+    /// Clustering columns in order.
+    pub clustering: Vec<Clustering>,
+}
+
+impl TableDef {
+    /// Looks a column up by name.
+    pub fn column(&self, name: &str) -> Option<&ColumnDef> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Primary-key columns with their read order: partition key (ascending),
+    /// then clustering columns with their declared order.
+    pub fn key_order(&self) -> Vec<(&ColumnDef, Order)> {
+        let partition = self.partition_key.iter().map(|n| (n.as_str(), Order::Asc));
+        let clustering = self.clustering.iter().map(|c| (c.column.as_str(), c.order));
+        partition
+            .chain(clustering)
+            .filter_map(|(n, o)| self.column(n).map(|c| (c, o)))
+            .collect()
+    }
+
+    /// Whether `name` is part of the primary key.
+    pub fn is_key(&self, name: &str) -> bool {
+        self.partition_key.iter().any(|p| p == name)
+            || self.clustering.iter().any(|c| c.column == name)
+    }
+}
+
+/// A tenant's keyspace: the unit of physical separation in every store.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Namespace {
+    /// Tenant id from the edge filter.
+    pub tenant: String,
+    /// Keyspace name as the tenant sees it (validated).
+    pub keyspace: String,
+}
+
+impl Namespace {
+    /// The physical name (a PostgreSQL schema, an SQLite table prefix). It is a
+    /// hash so that any tenant id maps to a short, safe identifier, and so that
+    /// no name a client can choose reaches another tenant's data.
+    pub fn physical(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(self.tenant.as_bytes());
+        h.update([0u8]);
+        h.update(self.keyspace.as_bytes());
+        let digest = h.finalize();
+        let hex: String = digest.iter().take(10).map(|b| format!("{b:02x}")).collect();
+        format!("dg_{hex}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers() {
+        assert!(check_ident("table", "vehicle_2").is_ok());
+        for bad in ["", "2x", "a-b", "a\"b", "a b", "é", &"a".repeat(49)] {
+            assert!(check_ident("table", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn namespaces_separate_tenants() {
+        let a = Namespace {
+            tenant: "acme".into(),
+            keyspace: "blog".into(),
+        };
+        let b = Namespace {
+            tenant: "globex".into(),
+            keyspace: "blog".into(),
+        };
+        assert_ne!(a.physical(), b.physical());
+        // No concatenation ambiguity: ("a", "bc") and ("ab", "c") differ.
+        let c = Namespace {
+            tenant: "a".into(),
+            keyspace: "bc".into(),
+        };
+        let d = Namespace {
+            tenant: "ab".into(),
+            keyspace: "c".into(),
+        };
+        assert_ne!(c.physical(), d.physical());
+        assert!(check_ident("schema", &a.physical()).is_ok());
+    }
+
+    #[test]
+    fn types_parse_case_insensitively() {
+        assert_eq!(ColumnType::parse("VARCHAR").unwrap(), ColumnType::Text);
+        assert!(ColumnType::parse("list<text>")
+            .unwrap_err()
+            .contains("unsupported"));
+    }
+}

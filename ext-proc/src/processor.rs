@@ -1,0 +1,153 @@
+//! One ext_proc stream = one HTTP request. The processor collects the request
+//! headers (and the buffered body when there is one), hands the request to the
+//! [`Service`] and answers Envoy with an `ImmediateResponse`.
+
+use crate::error::ApiError;
+use crate::http::{ApiRequest, ApiResponse};
+use crate::service::Service;
+use envoy_types::pb::envoy::config::core::v3::{HeaderMap, HeaderValue, HeaderValueOption};
+use envoy_types::pb::envoy::r#type::v3::HttpStatus;
+use envoy_types::pb::envoy::service::ext_proc::v3::processing_request::Request as Phase;
+use envoy_types::pb::envoy::service::ext_proc::v3::processing_response::Response as Reply;
+use envoy_types::pb::envoy::service::ext_proc::v3::{
+    BodyResponse, CommonResponse, HeaderMutation, HeadersResponse, HttpHeaders, ImmediateResponse,
+    ProcessingRequest, ProcessingResponse, TrailersResponse,
+};
+use std::sync::Arc;
+
+/// Header the edge filter sets from the verified token.
+pub const TENANT_HEADER: &str = "x-tenant-id";
+
+/// State of one stream.
+pub struct Processor {
+    service: Arc<Service>,
+    pending: Option<ApiRequest>,
+}
+
+impl Processor {
+    /// A processor for a new stream.
+    pub fn new(service: Arc<Service>) -> Processor {
+        Processor {
+            service,
+            pending: None,
+        }
+    }
+
+    /// Handles one message from Envoy; `None` when there is nothing to answer.
+    pub async fn on_message(&mut self, msg: ProcessingRequest) -> Option<ProcessingResponse> {
+        let reply = match msg.request? {
+            Phase::RequestHeaders(h) => {
+                let end = h.end_of_stream;
+                let req = request_from_headers(&h);
+                if end {
+                    immediate(self.service.handle(req).await)
+                } else {
+                    self.pending = Some(req);
+                    // Continue: Envoy then sends the buffered body.
+                    Reply::RequestHeaders(HeadersResponse {
+                        response: Some(CommonResponse::default()),
+                    })
+                }
+            }
+            Phase::RequestBody(b) => {
+                let limit = self.service.max_body_bytes();
+                let Some(req) = self.pending.as_mut() else {
+                    return Some(respond(Reply::RequestBody(BodyResponse {
+                        response: Some(CommonResponse::default()),
+                    })));
+                };
+                if req.body.len() + b.body.len() > limit {
+                    self.pending = None;
+                    let err = ApiError::PayloadTooLarge(format!(
+                        "request body is above the {limit} byte limit"
+                    ));
+                    immediate(err.into_response())
+                } else {
+                    req.body.extend_from_slice(&b.body);
+                    if !b.end_of_stream {
+                        return Some(respond(Reply::RequestBody(BodyResponse {
+                            response: Some(CommonResponse::default()),
+                        })));
+                    }
+                    let req = self.pending.take()?;
+                    immediate(self.service.handle(req).await)
+                }
+            }
+            Phase::RequestTrailers(_) => match self.pending.take() {
+                Some(req) => immediate(self.service.handle(req).await),
+                None => Reply::RequestTrailers(TrailersResponse::default()),
+            },
+            // Response phases are not requested by our Envoy config; let them pass untouched.
+            Phase::ResponseHeaders(_) => Reply::ResponseHeaders(HeadersResponse::default()),
+            Phase::ResponseBody(_) => Reply::ResponseBody(BodyResponse::default()),
+            Phase::ResponseTrailers(_) => Reply::ResponseTrailers(TrailersResponse::default()),
+        };
+        Some(respond(reply))
+    }
+}
+
+fn respond(reply: Reply) -> ProcessingResponse {
+    ProcessingResponse {
+        response: Some(reply),
+        ..ProcessingResponse::default()
+    }
+}
+
+fn header_text(h: &HeaderValue) -> String {
+    // Envoy sends values in `raw_value`; `value` is only a fallback for other data planes.
+    if h.raw_value.is_empty() {
+        h.value.clone()
+    } else {
+        String::from_utf8_lossy(&h.raw_value).into_owned()
+    }
+}
+
+/// Builds the API request from Envoy's header message.
+pub fn request_from_headers(h: &HttpHeaders) -> ApiRequest {
+    let headers: &[HeaderValue] = h
+        .headers
+        .as_ref()
+        .map(|m: &HeaderMap| m.headers.as_slice())
+        .unwrap_or_default();
+    let get = |name: &str| {
+        headers
+            .iter()
+            .find(|x| x.key.eq_ignore_ascii_case(name))
+            .map(header_text)
+    };
+    let mut req = ApiRequest::new(
+        &get(":method").unwrap_or_default(),
+        &get(":path").unwrap_or_default(),
+    );
+    req.tenant = get(TENANT_HEADER).filter(|t| !t.is_empty());
+    req
+}
+
+fn immediate(resp: ApiResponse) -> Reply {
+    let mut set_headers = vec![header("content-type", "application/json")];
+    set_headers.extend(resp.headers.iter().map(|(k, v)| header(k, v)));
+    Reply::ImmediateResponse(ImmediateResponse {
+        status: Some(HttpStatus {
+            code: i32::from(resp.status),
+        }),
+        headers: Some(HeaderMutation {
+            set_headers,
+            remove_headers: Vec::new(),
+        }),
+        body: resp.body,
+        grpc_status: None,
+        details: String::new(),
+    })
+}
+
+fn header(key: &str, value: &str) -> HeaderValueOption {
+    HeaderValueOption {
+        // Envoy reads `raw_value`; a value only in `value` arrives empty.
+        header: Some(HeaderValue {
+            key: key.to_owned(),
+            value: String::new(),
+            raw_value: value.as_bytes().to_vec(),
+        }),
+        ..HeaderValueOption::default()
+    }
+}

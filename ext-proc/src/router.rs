@@ -1,0 +1,137 @@
+//! Maps method and path to an operation. Pure: no I/O, no tenant.
+
+use crate::error::ApiError;
+
+/// Every operation the API serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /health`.
+    Health,
+    /// `GET /v2/schemas/keyspaces`.
+    ListKeyspaces,
+    /// `POST /v2/schemas/keyspaces`.
+    CreateKeyspace,
+    /// `GET /v2/schemas/keyspaces/{ks}`.
+    GetKeyspace(String),
+    /// `DELETE /v2/schemas/keyspaces/{ks}`.
+    DropKeyspace(String),
+    /// `GET /v2/schemas/keyspaces/{ks}/tables`.
+    ListTables(String),
+    /// `POST /v2/schemas/keyspaces/{ks}/tables`.
+    CreateTable(String),
+    /// `GET /v2/schemas/keyspaces/{ks}/tables/{t}`.
+    GetTable(String, String),
+    /// `DELETE /v2/schemas/keyspaces/{ks}/tables/{t}`.
+    DropTable(String, String),
+    /// `GET /v2/keyspaces/{ks}/{t}?where=...`.
+    QueryRows(String, String),
+    /// `GET /v2/keyspaces/{ks}/{t}/rows`.
+    AllRows(String, String),
+    /// `POST /v2/keyspaces/{ks}/{t}`.
+    InsertRow(String, String),
+    /// `GET /v2/keyspaces/{ks}/{t}/{pk...}`.
+    GetRows(String, String, Vec<String>),
+    /// `PUT`/`PATCH /v2/keyspaces/{ks}/{t}/{pk...}`.
+    UpdateRow(String, String, Vec<String>),
+    /// `DELETE /v2/keyspaces/{ks}/{t}/{pk...}`.
+    DeleteRows(String, String, Vec<String>),
+}
+
+impl Route {
+    /// Whether the operation needs a tenant (everything but health).
+    pub fn needs_tenant(&self) -> bool {
+        *self != Route::Health
+    }
+}
+
+/// Resolves a request; 404 for unknown paths, 405 for a known path and wrong method.
+pub fn route(method: &str, segments: &[String]) -> Result<Route, ApiError> {
+    let s: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let own = |x: &str| x.to_owned();
+    let allowed = |methods: &str| {
+        ApiError::MethodNotAllowed(format!(
+            "method {method} is not allowed on /{}; use {methods}",
+            s.join("/")
+        ))
+    };
+    let r = match (s.as_slice(), method) {
+        (["health"], "GET") => Route::Health,
+        (["health"], _) => return Err(allowed("GET")),
+        (["v2", "schemas", "keyspaces"], "GET") => Route::ListKeyspaces,
+        (["v2", "schemas", "keyspaces"], "POST") => Route::CreateKeyspace,
+        (["v2", "schemas", "keyspaces"], _) => return Err(allowed("GET, POST")),
+        (["v2", "schemas", "keyspaces", ks], "GET") => Route::GetKeyspace(own(ks)),
+        (["v2", "schemas", "keyspaces", ks], "DELETE") => Route::DropKeyspace(own(ks)),
+        (["v2", "schemas", "keyspaces", _], _) => return Err(allowed("GET, DELETE")),
+        (["v2", "schemas", "keyspaces", ks, "tables"], "GET") => Route::ListTables(own(ks)),
+        (["v2", "schemas", "keyspaces", ks, "tables"], "POST") => Route::CreateTable(own(ks)),
+        (["v2", "schemas", "keyspaces", _, "tables"], _) => return Err(allowed("GET, POST")),
+        (["v2", "schemas", "keyspaces", ks, "tables", t], "GET") => {
+            Route::GetTable(own(ks), own(t))
+        }
+        (["v2", "schemas", "keyspaces", ks, "tables", t], "DELETE") => {
+            Route::DropTable(own(ks), own(t))
+        }
+        (["v2", "schemas", "keyspaces", _, "tables", _], _) => return Err(allowed("GET, DELETE")),
+        (["v2", "keyspaces", ks, t], "GET") => Route::QueryRows(own(ks), own(t)),
+        (["v2", "keyspaces", ks, t], "POST") => Route::InsertRow(own(ks), own(t)),
+        (["v2", "keyspaces", _, _], _) => return Err(allowed("GET, POST")),
+        (["v2", "keyspaces", ks, t, "rows"], "GET") => Route::AllRows(own(ks), own(t)),
+        (["v2", "keyspaces", ks, t, key @ ..], m) => {
+            let key = key.iter().map(|k| own(k)).collect();
+            match m {
+                "GET" => Route::GetRows(own(ks), own(t), key),
+                "PUT" | "PATCH" => Route::UpdateRow(own(ks), own(t), key),
+                "DELETE" => Route::DeleteRows(own(ks), own(t), key),
+                _ => return Err(allowed("GET, PUT, PATCH, DELETE")),
+            }
+        }
+        _ => return Err(ApiError::NotFound(format!("no API at /{}", s.join("/")))),
+    };
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(method: &str, path: &str) -> Result<Route, ApiError> {
+        let segs: Vec<String> = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        route(method, &segs)
+    }
+
+    #[test]
+    fn routes() {
+        assert_eq!(
+            r("GET", "/v2/keyspaces/blog/vehicle").unwrap(),
+            Route::QueryRows("blog".into(), "vehicle".into())
+        );
+        assert_eq!(
+            r("GET", "/v2/keyspaces/blog/vehicle/rows").unwrap(),
+            Route::AllRows("blog".into(), "vehicle".into())
+        );
+        assert_eq!(
+            r("PATCH", "/v2/keyspaces/blog/vehicle/Tesla/S").unwrap(),
+            Route::UpdateRow(
+                "blog".into(),
+                "vehicle".into(),
+                vec!["Tesla".into(), "S".into()]
+            )
+        );
+        assert_eq!(
+            r("POST", "/v2/schemas/keyspaces/blog/tables").unwrap(),
+            Route::CreateTable("blog".into())
+        );
+    }
+
+    #[test]
+    fn unknown_and_wrong_method() {
+        assert_eq!(r("GET", "/v3/nothing").unwrap_err().status(), 404);
+        assert_eq!(r("PUT", "/v2/schemas/keyspaces").unwrap_err().status(), 405);
+        assert_eq!(r("POST", "/v2/keyspaces/a/b/c").unwrap_err().status(), 405);
+    }
+}

@@ -1,0 +1,75 @@
+//! The gRPC server: one task per ext_proc stream, each driving a [`Processor`].
+
+use crate::config::Config;
+use crate::processor::Processor;
+use crate::service::Service;
+use crate::store;
+use envoy_types::pb::envoy::service::ext_proc::v3::external_processor_server::{
+    ExternalProcessor, ExternalProcessorServer,
+};
+use envoy_types::pb::envoy::service::ext_proc::v3::{ProcessingRequest, ProcessingResponse};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tonic::{Request, Response, Status, Streaming};
+
+/// The tonic service.
+pub struct ExtProc {
+    service: Arc<Service>,
+}
+
+type ReplyStream =
+    Pin<Box<dyn tokio_stream::Stream<Item = Result<ProcessingResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl ExternalProcessor for ExtProc {
+    type ProcessStream = ReplyStream;
+
+    async fn process(
+        &self,
+        request: Request<Streaming<ProcessingRequest>>,
+    ) -> Result<Response<ReplyStream>, Status> {
+        let mut inbound = request.into_inner();
+        let (tx, rx) = mpsc::channel(4);
+        let mut processor = Processor::new(self.service.clone());
+        tokio::spawn(async move {
+            loop {
+                match inbound.message().await {
+                    Ok(Some(msg)) => {
+                        if let Some(reply) = processor.on_message(msg).await {
+                            if tx.send(Ok(reply)).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                    // Envoy closed the stream (request done or client gone).
+                    Ok(None) => break,
+                    Err(status) => {
+                        tracing::debug!(%status, "ext_proc stream ended with an error");
+                        break;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+/// Opens the store and serves ext_proc on `listener` until `shutdown` resolves.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let store = store::open(&config.store, config.pool_size).await?;
+    tracing::info!(store = store.kind(), listen = %listener.local_addr()?, "datagate sidecar ready");
+    let service = Arc::new(Service::new(store, &config));
+    tonic::transport::Server::builder()
+        .add_service(ExternalProcessorServer::new(ExtProc { service }))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,100 @@
+//! The application core: one [`ApiRequest`] in, one [`ApiResponse`] out.
+//! Transport-agnostic, so it is tested without Envoy.
+
+use crate::api::{rows, schema, Ctx};
+use crate::catalog::Catalog;
+use crate::config::{Config, Limits};
+use crate::error::ApiError;
+use crate::http::{ApiRequest, ApiResponse};
+use crate::router::{route, Route};
+use crate::store::Store;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything a request needs, shared by all gRPC streams.
+pub struct Service {
+    store: Arc<dyn Store>,
+    catalog: Catalog,
+    limits: Limits,
+    timeout: Duration,
+}
+
+impl Service {
+    /// A service over `store` with the limits from `config`.
+    pub fn new(store: Arc<dyn Store>, config: &Config) -> Service {
+        Service {
+            store,
+            catalog: Catalog::new(config.catalog_ttl),
+            limits: config.limits.clone(),
+            timeout: config.storage_timeout,
+        }
+    }
+
+    /// The configured body limit (the transport checks it before buffering more).
+    pub fn max_body_bytes(&self) -> usize {
+        self.limits.max_body_bytes
+    }
+
+    /// Handles one request; every failure becomes a JSON error response.
+    pub async fn handle(&self, req: ApiRequest) -> ApiResponse {
+        let timeout_ms = self.timeout.as_millis() as u64;
+        match tokio::time::timeout(self.timeout, self.dispatch(&req)).await {
+            Ok(Ok(resp)) => resp,
+            Ok(Err(e)) => e.into_response(),
+            Err(_) => ApiError::Timeout(timeout_ms).into_response(),
+        }
+    }
+
+    async fn dispatch(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        if req.body.len() > self.limits.max_body_bytes {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "request body is {} bytes, above the {} byte limit",
+                req.body.len(),
+                self.limits.max_body_bytes
+            )));
+        }
+        let route = route(&req.method, &req.segments()?)?;
+        let tenant = match (&req.tenant, route.needs_tenant()) {
+            (Some(t), _) => t.as_str(),
+            (None, false) => "",
+            (None, true) => {
+                return Err(ApiError::Unauthorized(
+                    "no tenant on the request: it must pass the Datagate edge filter, which sets x-tenant-id".to_owned(),
+                ))
+            }
+        };
+        let ctx = Ctx {
+            store: self.store.as_ref(),
+            catalog: &self.catalog,
+            limits: &self.limits,
+        };
+        let ns = |ks: &str| schema::namespace(tenant, ks);
+        match route {
+            Route::Health => Ok(ApiResponse::json(
+                200,
+                json!({ "status": "ok", "store": self.store.kind() }),
+            )),
+            Route::ListKeyspaces => schema::list_keyspaces(&ctx, tenant, req).await,
+            Route::CreateKeyspace => schema::create_keyspace(&ctx, tenant, req).await,
+            Route::GetKeyspace(ks) => schema::get_keyspace(&ctx, &ns(&ks)?, req).await,
+            Route::DropKeyspace(ks) => schema::drop_keyspace(&ctx, &ns(&ks)?).await,
+            Route::ListTables(ks) => schema::list_tables(&ctx, &ns(&ks)?, req).await,
+            Route::CreateTable(ks) => schema::create_table(&ctx, &ns(&ks)?, req).await,
+            Route::GetTable(ks, t) => schema::get_table(&ctx, &ns(&ks)?, &t, req).await,
+            Route::DropTable(ks, t) => schema::drop_table(&ctx, &ns(&ks)?, &t).await,
+            Route::QueryRows(ks, t) => {
+                rows::read(&ctx, &ns(&ks)?, &t, rows::Selection::Where, req).await
+            }
+            Route::AllRows(ks, t) => {
+                rows::read(&ctx, &ns(&ks)?, &t, rows::Selection::All, req).await
+            }
+            Route::GetRows(ks, t, key) => {
+                rows::read(&ctx, &ns(&ks)?, &t, rows::Selection::Key(&key), req).await
+            }
+            Route::InsertRow(ks, t) => rows::insert(&ctx, &ns(&ks)?, &t, req).await,
+            Route::UpdateRow(ks, t, key) => rows::update(&ctx, &ns(&ks)?, &t, &key, req).await,
+            Route::DeleteRows(ks, t, key) => rows::delete(&ctx, &ns(&ks)?, &t, &key).await,
+        }
+    }
+}

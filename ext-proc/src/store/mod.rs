@@ -1,0 +1,92 @@
+//! Storage: one trait, one implementation per store. Plans come in typed;
+//! every value reaches the database as a bound parameter and every identifier
+//! has been validated (and is quoted) before it reaches statement text.
+
+pub mod postgres;
+pub mod sql;
+pub mod sqlite;
+
+use crate::model::{Namespace, TableDef};
+use crate::plan::{Condition, Select, Upsert};
+use crate::value::Value;
+use async_trait::async_trait;
+use std::sync::Arc;
+
+/// Storage failures, by what the client should be told.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The tenant has no keyspace of that name.
+    #[error("keyspace '{0}' not found")]
+    KeyspaceNotFound(String),
+    /// The keyspace has no table of that name.
+    #[error("table '{0}' not found")]
+    TableNotFound(String),
+    /// Creating something that exists (the text names it).
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    /// The store refused the values (out of range, constraint); the text says why.
+    #[error("{0}")]
+    Rejected(String),
+    /// The store cannot be reached or is overloaded; retrying may work.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Anything else: a bug or an unexpected store state.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// A storage backend. Keyspaces are always tenant-scoped through [`Namespace`].
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// A short name for logs (`sqlite`, `postgres`).
+    fn kind(&self) -> &'static str;
+    /// Creates a keyspace; `AlreadyExists` if the tenant has it.
+    async fn create_keyspace(&self, ns: &Namespace) -> Result<(), StoreError>;
+    /// The tenant's keyspace names, sorted.
+    async fn keyspaces(&self, tenant: &str) -> Result<Vec<String>, StoreError>;
+    /// Drops a keyspace and all its tables.
+    async fn drop_keyspace(&self, ns: &Namespace) -> Result<(), StoreError>;
+    /// Creates a table; returns false when it existed and `if_not_exists` was set.
+    async fn create_table(
+        &self,
+        ns: &Namespace,
+        def: &TableDef,
+        if_not_exists: bool,
+    ) -> Result<bool, StoreError>;
+    /// One table's definition; `KeyspaceNotFound`/`TableNotFound` when absent.
+    async fn table(&self, ns: &Namespace, name: &str) -> Result<TableDef, StoreError>;
+    /// All tables of a keyspace, sorted by name.
+    async fn tables(&self, ns: &Namespace) -> Result<Vec<TableDef>, StoreError>;
+    /// Drops a table.
+    async fn drop_table(&self, ns: &Namespace, name: &str) -> Result<(), StoreError>;
+    /// Inserts or updates one row (Cassandra upsert semantics).
+    async fn upsert(&self, ns: &Namespace, def: &TableDef, row: &Upsert) -> Result<(), StoreError>;
+    /// Reads rows in primary-key order; each row holds `def.columns` in order.
+    async fn select(
+        &self,
+        ns: &Namespace,
+        def: &TableDef,
+        select: &Select,
+    ) -> Result<Vec<Vec<Value>>, StoreError>;
+    /// Deletes the rows matching the key conditions.
+    async fn delete(
+        &self,
+        ns: &Namespace,
+        def: &TableDef,
+        key: &[Condition],
+    ) -> Result<(), StoreError>;
+}
+
+/// Opens the store a URL names: `sqlite://PATH` or `postgres://...`.
+pub async fn open(url: &str, pool_size: usize) -> Result<Arc<dyn Store>, StoreError> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        return Ok(Arc::new(sqlite::SqliteStore::open(path, pool_size).await?));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Arc::new(postgres::PgStore::open(url, pool_size).await?));
+    }
+    Err(StoreError::Internal(format!(
+        "unsupported store URL '{url}': use sqlite://PATH or postgres://..."
+    )))
+}

@@ -1,0 +1,442 @@
+//! PostgreSQL: each tenant keyspace is a schema, each table a table in it.
+//!
+//! The catalog is two tables in the `datagate` schema, changed in the same
+//! transaction as the DDL they describe (PostgreSQL DDL is transactional), so
+//! the definition and the physical table can never disagree.
+
+use super::sql::{self, Dialect, Statement};
+use super::{Store, StoreError};
+use crate::model::{ColumnType, Namespace, TableDef};
+use crate::plan::{Condition, Select, Upsert};
+use crate::value::Value;
+use async_trait::async_trait;
+use bytes::BytesMut;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use std::str::FromStr;
+use std::time::Duration;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
+use tokio_postgres::{NoTls, Row};
+
+/// SQL differences for PostgreSQL.
+pub struct PgDialect;
+
+impl Dialect for PgDialect {
+    fn param(&self, n: usize) -> String {
+        format!("${n}")
+    }
+    fn table(&self, ns: &Namespace, table: &str) -> String {
+        format!("{}.{}", sql::quote(&ns.physical()), sql::quote(table))
+    }
+    fn column_type(&self, ty: ColumnType) -> &'static str {
+        match ty {
+            ColumnType::Text | ColumnType::Ascii => "text",
+            ColumnType::Boolean => "boolean",
+            ColumnType::Tinyint | ColumnType::Smallint => "smallint",
+            ColumnType::Int => "integer",
+            ColumnType::Bigint => "bigint",
+            ColumnType::Float => "real",
+            ColumnType::Double => "double precision",
+            ColumnType::Uuid | ColumnType::Timeuuid => "uuid",
+            ColumnType::Timestamp => "timestamptz",
+        }
+    }
+}
+
+const CATALOG: &str = "
+CREATE SCHEMA IF NOT EXISTS datagate;
+CREATE TABLE IF NOT EXISTS datagate.keyspaces (
+    tenant text NOT NULL, name text NOT NULL, created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant, name));
+CREATE TABLE IF NOT EXISTS datagate.tables (
+    tenant text NOT NULL, keyspace text NOT NULL, name text NOT NULL, definition jsonb NOT NULL,
+    PRIMARY KEY (tenant, keyspace, name),
+    FOREIGN KEY (tenant, keyspace) REFERENCES datagate.keyspaces (tenant, name) ON DELETE CASCADE);
+";
+
+/// The PostgreSQL store.
+pub struct PgStore {
+    pool: Pool,
+}
+
+impl PgStore {
+    /// Connects a pool to `url` and makes sure the catalog tables exist.
+    pub async fn open(url: &str, pool_size: usize) -> Result<PgStore, StoreError> {
+        let config = tokio_postgres::Config::from_str(url)
+            .map_err(|e| StoreError::Internal(format!("invalid PostgreSQL URL: {e}")))?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(Duration::from_secs(5)))
+            .create_timeout(Some(Duration::from_secs(5)))
+            .build()
+            .map_err(|e| StoreError::Internal(format!("cannot build the PostgreSQL pool: {e}")))?;
+        let store = PgStore { pool };
+        let mut client = store.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        // Replicas starting together would race on CREATE ... IF NOT EXISTS; serialize them.
+        tx.execute("SELECT pg_advisory_xact_lock(7215934)", &[])
+            .await
+            .map_err(map_err)?;
+        tx.batch_execute(CATALOG).await.map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(store)
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("PostgreSQL: {e}")))
+    }
+}
+
+fn map_err(e: tokio_postgres::Error) -> StoreError {
+    let Some(code) = e.code() else {
+        return StoreError::Unavailable(format!("PostgreSQL connection: {e}"));
+    };
+    let message = e
+        .as_db_error()
+        .map(|d| d.message().to_owned())
+        .unwrap_or_else(|| e.to_string());
+    if *code == SqlState::UNDEFINED_TABLE {
+        return StoreError::TableNotFound(message);
+    }
+    if *code == SqlState::UNIQUE_VIOLATION
+        || *code == SqlState::DUPLICATE_SCHEMA
+        || *code == SqlState::DUPLICATE_TABLE
+    {
+        return StoreError::AlreadyExists(message);
+    }
+    match code.code().get(..2) {
+        // Class 22: data exceptions (out of range, invalid text); class 23: constraints.
+        Some("22" | "23") => {
+            StoreError::Rejected(format!("the store refused the value: {message}"))
+        }
+        // Class 08: connection; 53: insufficient resources; 57: operator intervention; 40: rollback.
+        Some("08" | "53" | "57" | "40") => {
+            StoreError::Unavailable(format!("PostgreSQL: {message}"))
+        }
+        _ => StoreError::Internal(format!("PostgreSQL {}: {message}", code.code())),
+    }
+}
+
+impl ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Bool(b) => b.to_sql(ty, out),
+            Value::Int(i) => match *ty {
+                Type::INT2 => i16::try_from(*i)?.to_sql(ty, out),
+                Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
+                _ => i.to_sql(ty, out),
+            },
+            Value::Float(f) if *ty == Type::FLOAT8 => f64::from(*f).to_sql(ty, out),
+            Value::Float(f) => f.to_sql(ty, out),
+            Value::Double(f) if *ty == Type::FLOAT4 => (*f as f32).to_sql(ty, out),
+            Value::Double(f) => f.to_sql(ty, out),
+            Value::Text(s) => s.as_str().to_sql(ty, out),
+            Value::Uuid(u) => u.to_sql(ty, out),
+            Value::Timestamp(t) => t.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_ty: &Type) -> bool {
+        // The statement's column decides the wire type; `to_sql` converts to it.
+        true
+    }
+
+    to_sql_checked!();
+}
+
+fn read_value(row: &Row, i: usize, ty: ColumnType) -> Result<Value, StoreError> {
+    let bad =
+        |e: tokio_postgres::Error| StoreError::Internal(format!("reading a {ty} column: {e}"));
+    let v = match ty {
+        ColumnType::Text | ColumnType::Ascii => row
+            .try_get::<_, Option<String>>(i)
+            .map_err(bad)?
+            .map(Value::Text),
+        ColumnType::Boolean => row
+            .try_get::<_, Option<bool>>(i)
+            .map_err(bad)?
+            .map(Value::Bool),
+        ColumnType::Tinyint | ColumnType::Smallint => row
+            .try_get::<_, Option<i16>>(i)
+            .map_err(bad)?
+            .map(|v| Value::Int(i64::from(v))),
+        ColumnType::Int => row
+            .try_get::<_, Option<i32>>(i)
+            .map_err(bad)?
+            .map(|v| Value::Int(i64::from(v))),
+        ColumnType::Bigint => row
+            .try_get::<_, Option<i64>>(i)
+            .map_err(bad)?
+            .map(Value::Int),
+        ColumnType::Float => row
+            .try_get::<_, Option<f32>>(i)
+            .map_err(bad)?
+            .map(Value::Float),
+        ColumnType::Double => row
+            .try_get::<_, Option<f64>>(i)
+            .map_err(bad)?
+            .map(Value::Double),
+        ColumnType::Uuid | ColumnType::Timeuuid => row
+            .try_get::<_, Option<uuid::Uuid>>(i)
+            .map_err(bad)?
+            .map(Value::Uuid),
+        ColumnType::Timestamp => row
+            .try_get::<_, Option<DateTime<Utc>>>(i)
+            .map_err(bad)?
+            .map(Value::Timestamp),
+    };
+    Ok(v.unwrap_or(Value::Null))
+}
+
+fn params(st: &Statement) -> Vec<&(dyn ToSql + Sync)> {
+    st.params.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
+}
+
+fn parse_def(v: serde_json::Value) -> Result<TableDef, StoreError> {
+    serde_json::from_value(v)
+        .map_err(|e| StoreError::Internal(format!("corrupt table definition: {e}")))
+}
+
+async fn keyspace_exists(
+    c: &impl GenericClient,
+    ns: &Namespace,
+    lock: bool,
+) -> Result<bool, StoreError> {
+    // FOR SHARE keeps a concurrent DROP KEYSPACE from slipping under a CREATE TABLE.
+    let sql = if lock {
+        "SELECT 1 FROM datagate.keyspaces WHERE tenant = $1 AND name = $2 FOR SHARE"
+    } else {
+        "SELECT 1 FROM datagate.keyspaces WHERE tenant = $1 AND name = $2"
+    };
+    let rows = c
+        .query(sql, &[&ns.tenant, &ns.keyspace])
+        .await
+        .map_err(map_err)?;
+    Ok(!rows.is_empty())
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn kind(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn create_keyspace(&self, ns: &Namespace) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        let n = tx
+            .execute(
+                "INSERT INTO datagate.keyspaces (tenant, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&ns.tenant, &ns.keyspace],
+            )
+            .await
+            .map_err(map_err)?;
+        if n == 0 {
+            return Err(StoreError::AlreadyExists(format!(
+                "keyspace '{}'",
+                ns.keyspace
+            )));
+        }
+        tx.batch_execute(&format!("CREATE SCHEMA {}", sql::quote(&ns.physical())))
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn keyspaces(&self, tenant: &str) -> Result<Vec<String>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT name FROM datagate.keyspaces WHERE tenant = $1 ORDER BY name",
+                &[&tenant],
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    async fn drop_keyspace(&self, ns: &Namespace) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        let n = tx
+            .execute(
+                "DELETE FROM datagate.keyspaces WHERE tenant = $1 AND name = $2",
+                &[&ns.tenant, &ns.keyspace],
+            )
+            .await
+            .map_err(map_err)?;
+        if n == 0 {
+            return Err(StoreError::KeyspaceNotFound(ns.keyspace.clone()));
+        }
+        tx.batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {} CASCADE",
+            sql::quote(&ns.physical())
+        ))
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn create_table(
+        &self,
+        ns: &Namespace,
+        def: &TableDef,
+        if_not_exists: bool,
+    ) -> Result<bool, StoreError> {
+        let definition =
+            serde_json::to_value(def).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        if !keyspace_exists(&tx, ns, true).await? {
+            return Err(StoreError::KeyspaceNotFound(ns.keyspace.clone()));
+        }
+        let n = tx
+            .execute(
+                "INSERT INTO datagate.tables (tenant, keyspace, name, definition) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT DO NOTHING",
+                &[&ns.tenant, &ns.keyspace, &def.name, &definition],
+            )
+            .await
+            .map_err(map_err)?;
+        if n == 0 {
+            return if if_not_exists {
+                Ok(false)
+            } else {
+                Err(StoreError::AlreadyExists(format!("table '{}'", def.name)))
+            };
+        }
+        for ddl in sql::create_table(&PgDialect, ns, def) {
+            tx.batch_execute(&ddl).await.map_err(map_err)?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    }
+
+    async fn table(&self, ns: &Namespace, name: &str) -> Result<TableDef, StoreError> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT t.definition FROM datagate.keyspaces k LEFT JOIN datagate.tables t \
+                 ON t.tenant = k.tenant AND t.keyspace = k.name AND t.name = $3 \
+                 WHERE k.tenant = $1 AND k.name = $2",
+            )
+            .await
+            .map_err(map_err)?;
+        let row = client
+            .query_opt(&stmt, &[&ns.tenant, &ns.keyspace, &name])
+            .await
+            .map_err(map_err)?;
+        let Some(row) = row else {
+            return Err(StoreError::KeyspaceNotFound(ns.keyspace.clone()));
+        };
+        match row
+            .try_get::<_, Option<serde_json::Value>>(0)
+            .map_err(map_err)?
+        {
+            None => Err(StoreError::TableNotFound(name.to_owned())),
+            Some(v) => parse_def(v),
+        }
+    }
+
+    async fn tables(&self, ns: &Namespace) -> Result<Vec<TableDef>, StoreError> {
+        let client = self.client().await?;
+        if !keyspace_exists(&client, ns, false).await? {
+            return Err(StoreError::KeyspaceNotFound(ns.keyspace.clone()));
+        }
+        let rows = client
+            .query(
+                "SELECT definition FROM datagate.tables WHERE tenant = $1 AND keyspace = $2 ORDER BY name",
+                &[&ns.tenant, &ns.keyspace],
+            )
+            .await
+            .map_err(map_err)?;
+        rows.into_iter().map(|r| parse_def(r.get(0))).collect()
+    }
+
+    async fn drop_table(&self, ns: &Namespace, name: &str) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        if !keyspace_exists(&tx, ns, true).await? {
+            return Err(StoreError::KeyspaceNotFound(ns.keyspace.clone()));
+        }
+        let n = tx
+            .execute(
+                "DELETE FROM datagate.tables WHERE tenant = $1 AND keyspace = $2 AND name = $3",
+                &[&ns.tenant, &ns.keyspace, &name],
+            )
+            .await
+            .map_err(map_err)?;
+        if n == 0 {
+            return Err(StoreError::TableNotFound(name.to_owned()));
+        }
+        tx.batch_execute(&format!(
+            "DROP TABLE IF EXISTS {}",
+            PgDialect.table(ns, name)
+        ))
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn upsert(&self, ns: &Namespace, def: &TableDef, row: &Upsert) -> Result<(), StoreError> {
+        let st = sql::upsert(&PgDialect, ns, def, row);
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(&st.sql).await.map_err(map_err)?;
+        client.execute(&stmt, &params(&st)).await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn select(
+        &self,
+        ns: &Namespace,
+        def: &TableDef,
+        select: &Select,
+    ) -> Result<Vec<Vec<Value>>, StoreError> {
+        let st = sql::select(&PgDialect, ns, def, select);
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(&st.sql).await.map_err(map_err)?;
+        let rows = client.query(&stmt, &params(&st)).await.map_err(map_err)?;
+        rows.iter()
+            .map(|row| {
+                def.columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| read_value(row, i, c.ty))
+                    .collect()
+            })
+            .collect()
+    }
+
+    async fn delete(
+        &self,
+        ns: &Namespace,
+        def: &TableDef,
+        key: &[Condition],
+    ) -> Result<(), StoreError> {
+        let st = sql::delete(&PgDialect, ns, def, key);
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(&st.sql).await.map_err(map_err)?;
+        client.execute(&stmt, &params(&st)).await.map_err(map_err)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,198 @@
+//! SQL text shared by the SQL stores. Each store supplies a [`Dialect`]
+//! (placeholders, physical names, column types); the statement shapes are the
+//! same, which is why they live here once and are tested once per dialect.
+
+use crate::model::{ColumnType, Namespace, Order, TableDef};
+use crate::plan::{Condition, Op, Select, Upsert};
+use crate::value::Value;
+use std::fmt::Write;
+
+/// What differs between SQL stores.
+pub trait Dialect {
+    /// The `n`th (1-based) bound-parameter placeholder.
+    fn param(&self, n: usize) -> String;
+    /// The quoted physical name of a tenant's table.
+    fn table(&self, ns: &Namespace, table: &str) -> String;
+    /// The column type used to store a value of `ty`.
+    fn column_type(&self, ty: ColumnType) -> &'static str;
+    /// Text appended after the column list of `CREATE TABLE`.
+    fn table_suffix(&self) -> &'static str {
+        ""
+    }
+}
+
+/// SQL text with the values to bind to it, in placeholder order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    /// Statement text.
+    pub sql: String,
+    /// Bound parameters.
+    pub params: Vec<Value>,
+}
+
+/// Quotes an identifier. Names are validated before they get here; doubling
+/// quotes anyway means a bug upstream can never become an injection.
+pub fn quote(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+/// `CREATE TABLE` (and the index serving a mixed clustering order).
+pub fn create_table(d: &dyn Dialect, ns: &Namespace, def: &TableDef) -> Vec<String> {
+    let name = d.table(ns, &def.name);
+    let mut sql = format!("CREATE TABLE {name} (");
+    for c in &def.columns {
+        let not_null = if def.is_key(&c.name) { " NOT NULL" } else { "" };
+        let _ = write!(
+            sql,
+            "{} {}{not_null}, ",
+            quote(&c.name),
+            d.column_type(c.ty)
+        );
+    }
+    let key: Vec<String> = def
+        .key_order()
+        .iter()
+        .map(|(c, _)| quote(&c.name))
+        .collect();
+    let _ = write!(sql, "PRIMARY KEY ({})){}", key.join(", "), d.table_suffix());
+    let mut out = vec![sql];
+    if def.clustering.iter().any(|c| c.order == Order::Desc) {
+        // The primary-key index is ascending; reads in clustering order want this one.
+        let cols: Vec<String> = def
+            .key_order()
+            .iter()
+            .map(|(c, o)| format!("{} {}", quote(&c.name), dir(*o)))
+            .collect();
+        let index = quote(&format!("{}__{}_read_order", ns.physical(), def.name));
+        out.push(format!(
+            "CREATE INDEX {index} ON {name} ({})",
+            cols.join(", ")
+        ));
+    }
+    out
+}
+
+/// `INSERT ... ON CONFLICT DO UPDATE`: an upsert that leaves omitted columns alone.
+pub fn upsert(d: &dyn Dialect, ns: &Namespace, def: &TableDef, row: &Upsert) -> Statement {
+    let cols: Vec<String> = row.values.iter().map(|(c, _)| quote(c)).collect();
+    let params: Vec<String> = (1..=row.values.len()).map(|n| d.param(n)).collect();
+    let key: Vec<String> = def
+        .key_order()
+        .iter()
+        .map(|(c, _)| quote(&c.name))
+        .collect();
+    let updates: Vec<String> = row
+        .values
+        .iter()
+        .filter(|(c, _)| !def.is_key(c))
+        .map(|(c, _)| format!("{0} = excluded.{0}", quote(c)))
+        .collect();
+    let action = if updates.is_empty() {
+        "NOTHING".to_owned()
+    } else {
+        format!("UPDATE SET {}", updates.join(", "))
+    };
+    Statement {
+        sql: format!(
+            "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO {action}",
+            d.table(ns, &def.name),
+            cols.join(", "),
+            params.join(", "),
+            key.join(", ")
+        ),
+        params: row.values.iter().map(|(_, v)| v.clone()).collect(),
+    }
+}
+
+/// `SELECT` of all columns in key order, with conditions, keyset position and limit.
+pub fn select(d: &dyn Dialect, ns: &Namespace, def: &TableDef, s: &Select) -> Statement {
+    let cols: Vec<String> = def.columns.iter().map(|c| quote(&c.name)).collect();
+    let mut params = Vec::new();
+    let mut clauses = conditions(d, &s.conditions, &mut params);
+    if let Some(after) = &s.after {
+        clauses.push(keyset(d, def, after, &mut params));
+    }
+    let mut sql = format!("SELECT {} FROM {}", cols.join(", "), d.table(ns, &def.name));
+    if !clauses.is_empty() {
+        let _ = write!(sql, " WHERE {}", clauses.join(" AND "));
+    }
+    let order: Vec<String> = def
+        .key_order()
+        .iter()
+        .map(|(c, o)| format!("{} {}", quote(&c.name), dir(*o)))
+        .collect();
+    let _ = write!(sql, " ORDER BY {} LIMIT {}", order.join(", "), s.limit);
+    Statement { sql, params }
+}
+
+/// `DELETE` of the rows matching key conditions.
+pub fn delete(d: &dyn Dialect, ns: &Namespace, def: &TableDef, key: &[Condition]) -> Statement {
+    let mut params = Vec::new();
+    let clauses = conditions(d, key, &mut params);
+    let mut sql = format!("DELETE FROM {}", d.table(ns, &def.name));
+    if !clauses.is_empty() {
+        let _ = write!(sql, " WHERE {}", clauses.join(" AND "));
+    }
+    Statement { sql, params }
+}
+
+fn dir(o: Order) -> &'static str {
+    match o {
+        Order::Asc => "ASC",
+        Order::Desc => "DESC",
+    }
+}
+
+fn bind(d: &dyn Dialect, params: &mut Vec<Value>, v: &Value) -> String {
+    params.push(v.clone());
+    d.param(params.len())
+}
+
+fn conditions(d: &dyn Dialect, conds: &[Condition], params: &mut Vec<Value>) -> Vec<String> {
+    conds
+        .iter()
+        .map(|c| {
+            let col = quote(&c.column);
+            let first = c.values.first().cloned().unwrap_or(Value::Null);
+            match c.op {
+                Op::Eq => format!("{col} = {}", bind(d, params, &first)),
+                Op::Ne => format!("{col} <> {}", bind(d, params, &first)),
+                Op::Lt => format!("{col} < {}", bind(d, params, &first)),
+                Op::Lte => format!("{col} <= {}", bind(d, params, &first)),
+                Op::Gt => format!("{col} > {}", bind(d, params, &first)),
+                Op::Gte => format!("{col} >= {}", bind(d, params, &first)),
+                Op::In | Op::Nin => {
+                    let list: Vec<String> = c.values.iter().map(|v| bind(d, params, v)).collect();
+                    let not = if c.op == Op::Nin { "NOT " } else { "" };
+                    format!("{col} {not}IN ({})", list.join(", "))
+                }
+            }
+        })
+        .collect()
+}
+
+/// Rows strictly after `after` in key order, for any mix of ASC/DESC:
+/// `(k1 > v1) OR (k1 = v1 AND k2 < v2) OR ...`.
+fn keyset(d: &dyn Dialect, def: &TableDef, after: &[Value], params: &mut Vec<Value>) -> String {
+    let order = def.key_order();
+    let mut alternatives = Vec::new();
+    for i in 0..order.len().min(after.len()) {
+        let mut parts = Vec::new();
+        for (j, (col, _)) in order.iter().enumerate().take(i) {
+            parts.push(format!(
+                "{} = {}",
+                quote(&col.name),
+                bind(d, params, &after[j])
+            ));
+        }
+        let (col, o) = &order[i];
+        let cmp = if *o == Order::Asc { ">" } else { "<" };
+        parts.push(format!(
+            "{} {cmp} {}",
+            quote(&col.name),
+            bind(d, params, &after[i])
+        ));
+        alternatives.push(format!("({})", parts.join(" AND ")));
+    }
+    format!("({})", alternatives.join(" OR "))
+}

@@ -1,0 +1,411 @@
+//! The embedded default store: SQLite (bundled), a file on local disk.
+//!
+//! A keyspace is a set of tables whose names carry the namespace's physical
+//! prefix; the catalog lives in two tables of the same file and changes in the
+//! same transaction as the DDL it describes. Connections are a small pool used
+//! from blocking threads; WAL lets readers run beside the writer.
+
+use super::sql::{self, Dialect, Statement};
+use super::{Store, StoreError};
+use crate::model::{ColumnType, Namespace, TableDef};
+use crate::plan::{Condition, Select, Upsert};
+use crate::value::{format_timestamp, parse_timestamp, Value};
+use async_trait::async_trait;
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension, ToSql, TransactionBehavior};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// SQL differences for SQLite.
+pub struct SqliteDialect;
+
+impl Dialect for SqliteDialect {
+    fn param(&self, n: usize) -> String {
+        format!("?{n}")
+    }
+    fn table(&self, ns: &Namespace, table: &str) -> String {
+        sql::quote(&format!("{}__{table}", ns.physical()))
+    }
+    fn column_type(&self, ty: ColumnType) -> &'static str {
+        match ty {
+            ColumnType::Boolean
+            | ColumnType::Tinyint
+            | ColumnType::Smallint
+            | ColumnType::Int
+            | ColumnType::Bigint => "INTEGER",
+            ColumnType::Float | ColumnType::Double => "REAL",
+            // Uuids in canonical text and timestamps in one fixed-width format
+            // sort as text in the same order as their values.
+            ColumnType::Text
+            | ColumnType::Ascii
+            | ColumnType::Uuid
+            | ColumnType::Timeuuid
+            | ColumnType::Timestamp => "TEXT",
+        }
+    }
+    fn table_suffix(&self) -> &'static str {
+        " WITHOUT ROWID, STRICT"
+    }
+}
+
+const CATALOG: &str = "
+CREATE TABLE IF NOT EXISTS datagate_keyspaces (
+    tenant TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (tenant, name)) WITHOUT ROWID, STRICT;
+CREATE TABLE IF NOT EXISTS datagate_tables (
+    tenant TEXT NOT NULL, keyspace TEXT NOT NULL, name TEXT NOT NULL, definition TEXT NOT NULL,
+    PRIMARY KEY (tenant, keyspace, name)) WITHOUT ROWID, STRICT;
+";
+
+/// The SQLite store.
+pub struct SqliteStore {
+    conns: Vec<Arc<Mutex<Connection>>>,
+    next: AtomicUsize,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path`.
+    pub async fn open(path: &str, pool_size: usize) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = std::path::Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let mut conns = Vec::new();
+        for _ in 0..pool_size.max(1) {
+            let conn = Connection::open(path)
+                .map_err(|e| StoreError::Unavailable(format!("cannot open {path}: {e}")))?;
+            conn.busy_timeout(Duration::from_secs(5)).map_err(map_err)?;
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .map_err(map_err)?;
+            // With WAL, NORMAL keeps every committed transaction across a process crash.
+            conn.pragma_update(None, "synchronous", "NORMAL")
+                .map_err(map_err)?;
+            conns.push(Arc::new(Mutex::new(conn)));
+        }
+        let store = SqliteStore {
+            conns,
+            next: AtomicUsize::new(0),
+        };
+        store
+            .run(|c| c.execute_batch(CATALOG).map_err(map_err))
+            .await?;
+        Ok(store)
+    }
+
+    async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len();
+        let conn = self.conns[i].clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| StoreError::Internal("sqlite connection lock poisoned".into()))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("sqlite task failed: {e}")))?
+    }
+}
+
+fn map_err(e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            StoreError::Unavailable(format!("sqlite is busy: {e}"))
+        }
+        Some(ErrorCode::ConstraintViolation) => {
+            StoreError::Rejected(format!("the store refused the row: {e}"))
+        }
+        _ => StoreError::Internal(format!("sqlite: {e}")),
+    }
+}
+
+fn keyspace_exists(c: &Connection, ns: &Namespace) -> Result<bool, StoreError> {
+    c.prepare_cached("SELECT 1 FROM datagate_keyspaces WHERE tenant = ?1 AND name = ?2")
+        .and_then(|mut s| s.exists(params![ns.tenant, ns.keyspace]))
+        .map_err(map_err)
+}
+
+fn parse_def(text: &str) -> Result<TableDef, StoreError> {
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::Internal(format!("corrupt table definition: {e}")))
+}
+
+fn execute(c: &Connection, st: &Statement) -> Result<usize, StoreError> {
+    let mut prepared = c.prepare_cached(&st.sql).map_err(map_err)?;
+    prepared
+        .execute(rusqlite::params_from_iter(st.params.iter()))
+        .map_err(map_err)
+}
+
+impl ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Value::Null => ToSqlOutput::from(rusqlite::types::Null),
+            Value::Bool(b) => ToSqlOutput::from(i64::from(*b)),
+            Value::Int(i) => ToSqlOutput::from(*i),
+            Value::Float(f) => ToSqlOutput::from(f64::from(*f)),
+            Value::Double(f) => ToSqlOutput::from(*f),
+            Value::Text(s) => ToSqlOutput::from(s.as_str()),
+            Value::Uuid(u) => ToSqlOutput::from(u.to_string()),
+            Value::Timestamp(t) => ToSqlOutput::from(format_timestamp(t)),
+        })
+    }
+}
+
+fn read_value(ty: ColumnType, v: ValueRef<'_>) -> Result<Value, StoreError> {
+    let corrupt = || StoreError::Internal(format!("sqlite returned a value that is not a {ty}"));
+    Ok(match (ty, v) {
+        (_, ValueRef::Null) => Value::Null,
+        (ColumnType::Boolean, ValueRef::Integer(i)) => Value::Bool(i != 0),
+        (
+            ColumnType::Tinyint | ColumnType::Smallint | ColumnType::Int | ColumnType::Bigint,
+            ValueRef::Integer(i),
+        ) => Value::Int(i),
+        (ColumnType::Float, ValueRef::Real(f)) => Value::Float(f as f32),
+        (ColumnType::Double, ValueRef::Real(f)) => Value::Double(f),
+        (ColumnType::Text | ColumnType::Ascii, ValueRef::Text(t)) => {
+            Value::Text(String::from_utf8(t.to_vec()).map_err(|_| corrupt())?)
+        }
+        (ColumnType::Uuid | ColumnType::Timeuuid, ValueRef::Text(t)) => Value::Uuid(
+            std::str::from_utf8(t)
+                .ok()
+                .and_then(|s| uuid::Uuid::parse_str(s).ok())
+                .ok_or_else(corrupt)?,
+        ),
+        (ColumnType::Timestamp, ValueRef::Text(t)) => std::str::from_utf8(t)
+            .ok()
+            .and_then(parse_timestamp)
+            .ok_or_else(corrupt)?,
+        _ => return Err(corrupt()),
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn create_keyspace(&self, ns: &Namespace) -> Result<(), StoreError> {
+        let ns = ns.clone();
+        self.run(move |c| {
+            let n = c
+                .execute(
+                    "INSERT INTO datagate_keyspaces (tenant, name) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                    params![ns.tenant, ns.keyspace],
+                )
+                .map_err(map_err)?;
+            if n == 0 {
+                return Err(StoreError::AlreadyExists(format!("keyspace '{}'", ns.keyspace)));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn keyspaces(&self, tenant: &str) -> Result<Vec<String>, StoreError> {
+        let tenant = tenant.to_owned();
+        self.run(move |c| {
+            let mut s = c
+                .prepare_cached(
+                    "SELECT name FROM datagate_keyspaces WHERE tenant = ?1 ORDER BY name",
+                )
+                .map_err(map_err)?;
+            let rows = s
+                .query_map(params![tenant], |r| r.get::<_, String>(0))
+                .map_err(map_err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(map_err)
+        })
+        .await
+    }
+
+    async fn drop_keyspace(&self, ns: &Namespace) -> Result<(), StoreError> {
+        let ns = ns.clone();
+        self.run(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(map_err)?;
+            if !keyspace_exists(&tx, &ns)? {
+                return Err(StoreError::KeyspaceNotFound(ns.keyspace.clone()));
+            }
+            let names: Vec<String> = {
+                let mut s = tx
+                    .prepare("SELECT name FROM datagate_tables WHERE tenant = ?1 AND keyspace = ?2")
+                    .map_err(map_err)?;
+                let rows = s
+                    .query_map(params![ns.tenant, ns.keyspace], |r| r.get(0))
+                    .map_err(map_err)?;
+                rows.collect::<Result<_, _>>().map_err(map_err)?
+            };
+            for name in names {
+                tx.execute_batch(&format!(
+                    "DROP TABLE IF EXISTS {}",
+                    SqliteDialect.table(&ns, &name)
+                ))
+                .map_err(map_err)?;
+            }
+            tx.execute(
+                "DELETE FROM datagate_tables WHERE tenant = ?1 AND keyspace = ?2",
+                params![ns.tenant, ns.keyspace],
+            )
+            .map_err(map_err)?;
+            tx.execute(
+                "DELETE FROM datagate_keyspaces WHERE tenant = ?1 AND name = ?2",
+                params![ns.tenant, ns.keyspace],
+            )
+            .map_err(map_err)?;
+            tx.commit().map_err(map_err)
+        })
+        .await
+    }
+
+    async fn create_table(
+        &self,
+        ns: &Namespace,
+        def: &TableDef,
+        if_not_exists: bool,
+    ) -> Result<bool, StoreError> {
+        let (ns, def) = (ns.clone(), def.clone());
+        self.run(move |c| {
+            let definition = serde_json::to_string(&def).map_err(|e| StoreError::Internal(e.to_string()))?;
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+            if !keyspace_exists(&tx, &ns)? {
+                return Err(StoreError::KeyspaceNotFound(ns.keyspace.clone()));
+            }
+            let n = tx
+                .execute(
+                    "INSERT INTO datagate_tables (tenant, keyspace, name, definition) VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT DO NOTHING",
+                    params![ns.tenant, ns.keyspace, def.name, definition],
+                )
+                .map_err(map_err)?;
+            if n == 0 {
+                return if if_not_exists { Ok(false) } else { Err(StoreError::AlreadyExists(format!("table '{}'", def.name))) };
+            }
+            for ddl in sql::create_table(&SqliteDialect, &ns, &def) {
+                tx.execute_batch(&ddl).map_err(map_err)?;
+            }
+            tx.commit().map_err(map_err)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn table(&self, ns: &Namespace, name: &str) -> Result<TableDef, StoreError> {
+        let (ns, name) = (ns.clone(), name.to_owned());
+        self.run(move |c| {
+            let found: Option<Option<String>> = c
+                .prepare_cached(
+                    "SELECT t.definition FROM datagate_keyspaces k LEFT JOIN datagate_tables t \
+                     ON t.tenant = k.tenant AND t.keyspace = k.name AND t.name = ?3 \
+                     WHERE k.tenant = ?1 AND k.name = ?2",
+                )
+                .and_then(|mut s| {
+                    s.query_row(params![ns.tenant, ns.keyspace, name], |r| r.get(0))
+                        .optional()
+                })
+                .map_err(map_err)?;
+            match found {
+                None => Err(StoreError::KeyspaceNotFound(ns.keyspace)),
+                Some(None) => Err(StoreError::TableNotFound(name)),
+                Some(Some(text)) => parse_def(&text),
+            }
+        })
+        .await
+    }
+
+    async fn tables(&self, ns: &Namespace) -> Result<Vec<TableDef>, StoreError> {
+        let ns = ns.clone();
+        self.run(move |c| {
+            if !keyspace_exists(c, &ns)? {
+                return Err(StoreError::KeyspaceNotFound(ns.keyspace));
+            }
+            let mut s = c
+                .prepare_cached("SELECT definition FROM datagate_tables WHERE tenant = ?1 AND keyspace = ?2 ORDER BY name")
+                .map_err(map_err)?;
+            let rows = s.query_map(params![ns.tenant, ns.keyspace], |r| r.get::<_, String>(0)).map_err(map_err)?;
+            let texts: Vec<String> = rows.collect::<Result<_, _>>().map_err(map_err)?;
+            texts.iter().map(|t| parse_def(t)).collect()
+        })
+        .await
+    }
+
+    async fn drop_table(&self, ns: &Namespace, name: &str) -> Result<(), StoreError> {
+        let (ns, name) = (ns.clone(), name.to_owned());
+        self.run(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(map_err)?;
+            if !keyspace_exists(&tx, &ns)? {
+                return Err(StoreError::KeyspaceNotFound(ns.keyspace.clone()));
+            }
+            let n = tx
+                .execute(
+                    "DELETE FROM datagate_tables WHERE tenant = ?1 AND keyspace = ?2 AND name = ?3",
+                    params![ns.tenant, ns.keyspace, name],
+                )
+                .map_err(map_err)?;
+            if n == 0 {
+                return Err(StoreError::TableNotFound(name));
+            }
+            tx.execute_batch(&format!(
+                "DROP TABLE IF EXISTS {}",
+                SqliteDialect.table(&ns, &name)
+            ))
+            .map_err(map_err)?;
+            tx.commit().map_err(map_err)
+        })
+        .await
+    }
+
+    async fn upsert(&self, ns: &Namespace, def: &TableDef, row: &Upsert) -> Result<(), StoreError> {
+        let st = sql::upsert(&SqliteDialect, ns, def, row);
+        self.run(move |c| execute(c, &st).map(|_| ())).await
+    }
+
+    async fn select(
+        &self,
+        ns: &Namespace,
+        def: &TableDef,
+        select: &Select,
+    ) -> Result<Vec<Vec<Value>>, StoreError> {
+        let st = sql::select(&SqliteDialect, ns, def, select);
+        let types: Vec<ColumnType> = def.columns.iter().map(|c| c.ty).collect();
+        self.run(move |c| {
+            let mut prepared = c.prepare_cached(&st.sql).map_err(map_err)?;
+            let mut rows = prepared
+                .query(rusqlite::params_from_iter(st.params.iter()))
+                .map_err(map_err)?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next().map_err(map_err)? {
+                let mut values = Vec::with_capacity(types.len());
+                for (i, ty) in types.iter().enumerate() {
+                    values.push(read_value(*ty, row.get_ref(i).map_err(map_err)?)?);
+                }
+                out.push(values);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn delete(
+        &self,
+        ns: &Namespace,
+        def: &TableDef,
+        key: &[Condition],
+    ) -> Result<(), StoreError> {
+        let st = sql::delete(&SqliteDialect, ns, def, key);
+        self.run(move |c| execute(c, &st).map(|_| ())).await
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,28 @@
+//! Development tokens: HS256 JWTs signed with the dev key that the shipped
+//! gateway config trusts. For local use only; production issuers mint their own.
+
+use jsonwebtoken::{encode, EncodingKey, Header};
+use serde_json::json;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The development signing secret. `envoy/gateway.yaml` trusts it as key id
+/// `dev` (base64url: `ZGF0YWdhdGUtZGV2ZWxvcG1lbnQtc2VjcmV0LWRvLW5vdC11c2UtaW4tcHJvZHVjdGlvbg`).
+pub const DEV_SECRET: &str = "datagate-development-secret-do-not-use-in-production";
+/// Key id of the development key.
+pub const DEV_KID: &str = "dev";
+
+/// Mints a token for `tenant` valid for `ttl`.
+pub fn mint(
+    secret: &[u8],
+    kid: &str,
+    tenant: &str,
+    subject: &str,
+    ttl: Duration,
+) -> anyhow::Result<String> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let mut header = Header::default();
+    header.kid = Some(kid.to_owned());
+    let claims =
+        json!({ "tenant": tenant, "sub": subject, "iat": now, "exp": now + ttl.as_secs() });
+    Ok(encode(&header, &claims, &EncodingKey::from_secret(secret))?)
+}

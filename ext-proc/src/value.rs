@@ -1,0 +1,199 @@
+//! Typed values: JSON (and path segments) in, bound parameters out, and back.
+//! Conversion is driven by the column type so a wrong type is caught here with
+//! a message naming column and expected type, before any store sees it.
+
+use crate::model::ColumnType;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::Value as Json;
+
+/// A value bound to a statement or read from a row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// SQL NULL / absent.
+    Null,
+    /// `boolean`.
+    Bool(bool),
+    /// `tinyint`, `smallint`, `int`, `bigint` (range-checked for the column).
+    Int(i64),
+    /// `float` (stored at the column's precision).
+    Float(f32),
+    /// `double`.
+    Double(f64),
+    /// `text`, `varchar`, `ascii`.
+    Text(String),
+    /// `uuid`, `timeuuid`.
+    Uuid(uuid::Uuid),
+    /// `timestamp`, millisecond precision.
+    Timestamp(DateTime<Utc>),
+}
+
+impl Value {
+    /// Converts a JSON value for a column of type `ty`.
+    pub fn from_json(ty: ColumnType, json: &Json) -> Result<Value, String> {
+        if json.is_null() {
+            return Ok(Value::Null);
+        }
+        let wrong = || format!("expected a {ty} value, got {json}");
+        match ty {
+            ColumnType::Text | ColumnType::Ascii => {
+                let s = json.as_str().ok_or_else(wrong)?;
+                Value::from_text(ty, s)
+            }
+            ColumnType::Boolean => json.as_bool().map(Value::Bool).ok_or_else(wrong),
+            ColumnType::Tinyint | ColumnType::Smallint | ColumnType::Int | ColumnType::Bigint => {
+                match json {
+                    Json::Number(n) => n.as_i64().ok_or_else(wrong).and_then(|i| check_int(ty, i)),
+                    // Strings let clients send 64-bit values that JSON numbers would round.
+                    Json::String(s) => Value::from_text(ty, s),
+                    _ => Err(wrong()),
+                }
+            }
+            ColumnType::Float | ColumnType::Double => match json {
+                Json::Number(n) => n.as_f64().ok_or_else(wrong).map(|f| float(ty, f)),
+                Json::String(s) => Value::from_text(ty, s),
+                _ => Err(wrong()),
+            },
+            ColumnType::Uuid | ColumnType::Timeuuid | ColumnType::Timestamp => json
+                .as_str()
+                .ok_or_else(wrong)
+                .and_then(|s| Value::from_text(ty, s)),
+        }
+    }
+
+    /// Parses a textual value (a primary-key path segment, a JSON string).
+    pub fn from_text(ty: ColumnType, s: &str) -> Result<Value, String> {
+        let wrong = || format!("expected a {ty} value, got '{s}'");
+        match ty {
+            ColumnType::Text => Ok(Value::Text(s.to_owned())),
+            ColumnType::Ascii if s.is_ascii() => Ok(Value::Text(s.to_owned())),
+            ColumnType::Ascii => Err(format!("expected an ascii value, got non-ASCII text '{s}'")),
+            ColumnType::Boolean => match s {
+                "true" => Ok(Value::Bool(true)),
+                "false" => Ok(Value::Bool(false)),
+                _ => Err(wrong()),
+            },
+            ColumnType::Tinyint | ColumnType::Smallint | ColumnType::Int | ColumnType::Bigint => {
+                s.trim().parse::<i64>().map_err(|_| wrong()).and_then(|i| check_int(ty, i))
+            }
+            ColumnType::Float | ColumnType::Double => {
+                s.trim().parse::<f64>().map_err(|_| wrong()).map(|f| float(ty, f))
+            }
+            ColumnType::Uuid => uuid::Uuid::parse_str(s).map(Value::Uuid).map_err(|_| wrong()),
+            ColumnType::Timeuuid => match uuid::Uuid::parse_str(s) {
+                Ok(u) if u.get_version_num() == 1 => Ok(Value::Uuid(u)),
+                _ => Err(format!("expected a timeuuid (version-1 uuid), got '{s}'")),
+            },
+            ColumnType::Timestamp => parse_timestamp(s).ok_or_else(|| {
+                format!("expected a timestamp like 2024-05-01T12:30:00Z or milliseconds since the epoch, got '{s}'")
+            }),
+        }
+    }
+
+    /// The JSON form returned to clients.
+    pub fn to_json(&self) -> Json {
+        match self {
+            Value::Null => Json::Null,
+            Value::Bool(b) => Json::Bool(*b),
+            Value::Int(i) => Json::from(*i),
+            Value::Float(f) => Json::from(f64::from(*f)),
+            Value::Double(f) => Json::from(*f),
+            Value::Text(s) => Json::String(s.clone()),
+            Value::Uuid(u) => Json::String(u.to_string()),
+            Value::Timestamp(t) => Json::String(format_timestamp(t)),
+        }
+    }
+}
+
+fn check_int(ty: ColumnType, i: i64) -> Result<Value, String> {
+    let (min, max) = match ty {
+        ColumnType::Tinyint => (i64::from(i8::MIN), i64::from(i8::MAX)),
+        ColumnType::Smallint => (i64::from(i16::MIN), i64::from(i16::MAX)),
+        ColumnType::Int => (i64::from(i32::MIN), i64::from(i32::MAX)),
+        _ => (i64::MIN, i64::MAX),
+    };
+    if (min..=max).contains(&i) {
+        Ok(Value::Int(i))
+    } else {
+        Err(format!("{i} is out of range for {ty} ({min}..={max})"))
+    }
+}
+
+fn float(ty: ColumnType, f: f64) -> Value {
+    if ty == ColumnType::Float {
+        Value::Float(f as f32)
+    } else {
+        Value::Double(f)
+    }
+}
+
+/// Accepts RFC 3339 (any offset) or epoch milliseconds; keeps millisecond precision like Cassandra.
+pub fn parse_timestamp(s: &str) -> Option<Value> {
+    let t = match DateTime::parse_from_rfc3339(s.trim()) {
+        Ok(t) => t.with_timezone(&Utc),
+        Err(_) => DateTime::<Utc>::from_timestamp_millis(s.trim().parse::<i64>().ok()?)?,
+    };
+    DateTime::<Utc>::from_timestamp_millis(t.timestamp_millis()).map(Value::Timestamp)
+}
+
+/// The one timestamp format: fixed width, so its text order is its time order
+/// (stores that keep timestamps as text rely on that).
+pub fn format_timestamp(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ints_are_range_checked() {
+        assert_eq!(
+            Value::from_json(ColumnType::Int, &json!(7)).unwrap(),
+            Value::Int(7)
+        );
+        assert!(Value::from_json(ColumnType::Tinyint, &json!(300))
+            .unwrap_err()
+            .contains("out of range"));
+        assert_eq!(
+            Value::from_json(ColumnType::Bigint, &json!("9007199254740993")).unwrap(),
+            Value::Int(9007199254740993)
+        );
+        assert!(Value::from_json(ColumnType::Int, &json!(1.5))
+            .unwrap_err()
+            .contains("expected a int"));
+        assert!(Value::from_json(ColumnType::Int, &json!("x")).is_err());
+    }
+
+    #[test]
+    fn wrong_types_name_the_expected_type() {
+        assert!(Value::from_json(ColumnType::Text, &json!(5))
+            .unwrap_err()
+            .contains("text"));
+        assert!(Value::from_json(ColumnType::Boolean, &json!("yes"))
+            .unwrap_err()
+            .contains("boolean"));
+        assert!(Value::from_json(ColumnType::Uuid, &json!("nope")).is_err());
+        assert!(Value::from_text(ColumnType::Ascii, "é").is_err());
+    }
+
+    #[test]
+    fn timestamps_round_trip_at_millisecond_precision() {
+        let v = Value::from_json(
+            ColumnType::Timestamp,
+            &json!("2024-05-01T14:30:00.123456+02:00"),
+        )
+        .unwrap();
+        assert_eq!(v.to_json(), json!("2024-05-01T12:30:00.123Z"));
+        let v = Value::from_text(ColumnType::Timestamp, "0").unwrap();
+        assert_eq!(v.to_json(), json!("1970-01-01T00:00:00.000Z"));
+    }
+
+    #[test]
+    fn null_is_null_for_every_type() {
+        assert_eq!(
+            Value::from_json(ColumnType::Uuid, &Json::Null).unwrap(),
+            Value::Null
+        );
+    }
+}

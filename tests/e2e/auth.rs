@@ -1,0 +1,152 @@
+//! The edge filter in the real chain: which requests reach the sidecar, and
+//! what everyone else gets.
+
+use crate::harness::{assert_error, json_of, now, token, token_with, Gateway, Store, DEV_SECRET};
+use serde_json::json;
+
+#[test]
+fn health_needs_no_token() {
+    let gw = Gateway::start(Store::Sqlite);
+    let (s, body) = json_of(gw.get("/health").send().unwrap());
+    assert_eq!((s, body), (200, json!({"status": "ok", "store": "sqlite"})));
+}
+
+#[test]
+fn bad_credentials_get_401_json() {
+    let gw = Gateway::start(Store::Sqlite);
+    let path = "/v2/schemas/keyspaces";
+    let r = gw.get(path).send().unwrap();
+    assert_eq!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap(),
+        r#"Bearer error="invalid_token""#
+    );
+    assert_error(r, 401, "missing credentials");
+    let cases = [
+        (
+            "wrong key",
+            token_with(
+                json!({"tenant": "acme", "exp": now() + 60}),
+                Some("dev"),
+                b"not-the-dev-secret",
+            ),
+            "signature",
+        ),
+        (
+            "expired",
+            token_with(
+                json!({"tenant": "acme", "exp": now() - 3600}),
+                Some("dev"),
+                DEV_SECRET,
+            ),
+            "expired",
+        ),
+        (
+            "not yet valid",
+            token_with(
+                json!({"tenant": "acme", "exp": now() + 7200, "nbf": now() + 3600}),
+                Some("dev"),
+                DEV_SECRET,
+            ),
+            "not valid yet",
+        ),
+        (
+            "unknown kid",
+            token_with(
+                json!({"tenant": "acme", "exp": now() + 60}),
+                Some("k2"),
+                DEV_SECRET,
+            ),
+            "unknown key id",
+        ),
+        (
+            "no tenant",
+            token_with(json!({"exp": now() + 60}), Some("dev"), DEV_SECRET),
+            "tenant",
+        ),
+        (
+            "no exp",
+            token_with(json!({"tenant": "acme"}), Some("dev"), DEV_SECRET),
+            "exp",
+        ),
+        ("garbage", "not-a-jwt".to_owned(), "malformed"),
+        (
+            "alg none",
+            format!(
+                "{}.{}.",
+                b64(r#"{"alg":"none"}"#),
+                b64(r#"{"tenant":"acme","exp":9999999999}"#)
+            ),
+            "malformed",
+        ),
+        ("huge", "a".repeat(10_000), "limit"),
+    ];
+    for (what, tok, needle) in cases {
+        let r = gw
+            .get(path)
+            .header("x-cassandra-token", &tok)
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 401, "{what}");
+        assert_error(r, 401, needle);
+    }
+    let stats = gw.stats();
+    assert!(
+        stats.contains("wasmcustom.datagate.rejected.expired: 1"),
+        "{stats}"
+    );
+}
+
+#[test]
+fn tenant_header_cannot_be_spoofed() {
+    let gw = Gateway::start(Store::Sqlite);
+    let acme = token("acme");
+    let globex = token("globex");
+    gw.vehicle_table(&globex, "secrets");
+    // No token, but claiming a tenant: rejected before the sidecar.
+    assert_error(
+        gw.get("/v2/schemas/keyspaces")
+            .header("x-tenant-id", "globex")
+            .send()
+            .unwrap(),
+        401,
+        "missing credentials",
+    );
+    // A valid token for acme plus a forged header for globex: acts as acme.
+    let r = gw
+        .get("/v2/schemas/keyspaces")
+        .header("x-cassandra-token", &acme)
+        .header("x-tenant-id", "globex")
+        .header("X-Datagate-Subject", "root")
+        .send()
+        .unwrap();
+    let (s, body) = json_of(r);
+    assert_eq!((s, body), (200, json!({"data": []})));
+    let r = gw
+        .get("/v2/keyspaces/secrets/vehicle/rows")
+        .header("x-cassandra-token", &acme)
+        .header("x-tenant-id", "globex")
+        .send()
+        .unwrap();
+    assert_error(r, 404, "keyspace 'secrets' not found");
+}
+
+fn b64(s: &str) -> String {
+    use std::fmt::Write;
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in s.as_bytes().chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            let _ = write!(out, "{}", A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests: every request goes client → Envoy → Datagate edge filter
+//! (.wasm) → ext_proc → `datagate` sidecar → SQLite or PostgreSQL, and back.
+//! Each test reads like a user's curl session against a fresh gateway.
+
+mod harness;
+
+mod auth;
+mod errors;
+mod lifecycle;
+mod rows;
+mod tenancy;
