@@ -325,8 +325,7 @@ pub fn token(tenant: &str) -> String {
 
 /// A token with arbitrary claims, key id and secret.
 pub fn token_with(claims: Value, kid: Option<&str>, secret: &[u8]) -> String {
-    let mut header = Header::default();
-    header.kid = kid.map(str::to_owned);
+    let header = Header { kid: kid.map(str::to_owned), ..Header::default() };
     encode(&header, &claims, &EncodingKey::from_secret(secret)).unwrap()
 }
 

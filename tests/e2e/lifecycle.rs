@@ -1,7 +1,7 @@
 //! Process lifecycle: acknowledged data survives a sidecar restart, and a
 //! missing sidecar is a clean 503, not a hang or a 500.
 
-use crate::harness::{json_of, token, Gateway, Store};
+use crate::harness::{assert_error, json_of, token, Gateway, Store};
 use serde_json::json;
 
 crate::on_both_stores!(acknowledged_writes_survive_restart);
@@ -23,7 +23,8 @@ fn acknowledged_writes_survive_restart(store: Store) {
         .header("x-cassandra-token", &t)
         .send()
         .unwrap();
-    assert_eq!(r.status(), 503, "sidecar down must be a 503");
+    assert_eq!(r.headers().get("retry-after").map(|v| v.to_str().unwrap()), Some("1"));
+    assert_error(r, 503, "unavailable");
     gw.start_sidecar();
     let (s, body) = json_of(
         gw.get("/v2/keyspaces/blog/vehicle/Tesla")

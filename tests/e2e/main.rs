@@ -2,6 +2,9 @@
 //! (.wasm) → ext_proc → `datagate` sidecar → SQLite or PostgreSQL, and back.
 //! Each test reads like a user's curl session against a fresh gateway.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod harness;
 
 mod auth;

@@ -197,11 +197,14 @@ fn table_def(create: CreateTable) -> Result<TableDef, ApiError> {
         errors.push(e);
     }
     let mut columns: Vec<ColumnDef> = Vec::new();
-    for c in &create.column_definitions {
+    for (i, c) in create.column_definitions.iter().enumerate() {
         if let Err(e) = check_ident("column", &c.name) {
             errors.push(e);
         }
-        if columns.iter().any(|d| d.name == c.name) {
+        if create.column_definitions[..i]
+            .iter()
+            .any(|d| d.name == c.name)
+        {
             errors.push(format!("column '{}' is defined twice", c.name));
         }
         if c.is_static {

@@ -12,8 +12,7 @@ fn cfg(extra: &str) -> Config {
 }
 
 fn mint(claims: Value, kid: Option<&str>) -> String {
-    let mut header = Header::default();
-    header.kid = kid.map(str::to_owned);
+    let header = Header { kid: kid.map(str::to_owned), ..Header::default() };
     encode(&header, &claims, &EncodingKey::from_secret(SECRET)).unwrap()
 }
 

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Sets up and runs the gateway on the embedded SQLite store, in the foreground:
+#   Envoy on 127.0.0.1:8080 (admin 127.0.0.1:9901) -> edge filter -> ext_proc ->
+#   datagate sidecar (127.0.0.1:50051) -> SQLite at .datagate/datagate.db.
+# Ctrl-C stops everything it started. Data survives restarts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+port=${DATAGATE_LISTEN_PORT:-8080}
+admin=${DATAGATE_ADMIN_PORT:-9901}
+sidecar=${DATAGATE_SIDECAR_PORT:-50051}
+busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for p in "$port" "$admin" "$sidecar"; do
+  if busy "$p"; then
+    echo "error: port $p is already in use (another Datagate running?). Set DATAGATE_LISTEN_PORT / DATAGATE_ADMIN_PORT / DATAGATE_SIDECAR_PORT." >&2
+    exit 1
+  fi
+done
+
+mkdir -p .datagate
+DATAGATE_LISTEN_PORT=$port DATAGATE_ADMIN_PORT=$admin DATAGATE_SIDECAR_PORT=$sidecar \
+  envoy/render.sh > .datagate/envoy.yaml
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  echo "Datagate stopped."
+}
+trap cleanup INT TERM EXIT
+
+target/release/datagate serve --listen "127.0.0.1:$sidecar" --store sqlite://.datagate/datagate.db \
+  > .datagate/sidecar.log 2>&1 &
+pids+=($!)
+.venv/bin/envoy -c .datagate/envoy.yaml --log-level warn --disable-hot-restart \
+  > .datagate/envoy.log 2>&1 &
+pids+=($!)
+
+for _ in $(seq 1 100); do
+  if curl -fs "http://127.0.0.1:$admin/ready" >/dev/null 2>&1 && busy "$sidecar"; then break; fi
+  sleep 0.1
+done
+if ! curl -fs "http://127.0.0.1:$admin/ready" >/dev/null 2>&1; then
+  echo "error: Envoy did not start; see .datagate/envoy.log:" >&2; tail -n 20 .datagate/envoy.log >&2; exit 1
+fi
+
+token=$(target/release/datagate token --tenant demo --ttl 24h)
+base="http://localhost:$port"
+cat <<MSG
+
+Datagate is running: $base  (Envoy admin http://127.0.0.1:$admin, store .datagate/datagate.db)
+Logs: .datagate/envoy.log (access log), .datagate/sidecar.log. Ctrl-C stops everything.
+
+A development token for tenant "demo" (valid 24 h; mint more with: target/release/datagate token --tenant NAME):
+
+  export AUTH_TOKEN=$token
+
+Try it:
+
+  curl -s -X POST $base/v2/schemas/keyspaces -H "X-Cassandra-Token: \$AUTH_TOKEN" -d '{"name":"blog"}'
+  curl -s -X POST $base/v2/schemas/keyspaces/blog/tables -H "X-Cassandra-Token: \$AUTH_TOKEN" -d '{"name":"vehicle","ifNotExists":true,"columnDefinitions":[{"name":"manufacturer","typeDefinition":"text"},{"name":"model","typeDefinition":"text"},{"name":"year","typeDefinition":"int"}],"primaryKey":{"partitionKey":["manufacturer"],"clusteringKey":["model"]}}'
+  curl -s -X POST $base/v2/keyspaces/blog/vehicle -H "X-Cassandra-Token: \$AUTH_TOKEN" -d '{"manufacturer":"Tesla","model":"Model S","year":2012}'
+  curl -L -X GET '$base/v2/keyspaces/blog/vehicle?where=\{"manufacturer":\{"\$eq":"Tesla"\}\}' -H "X-Cassandra-Token: \$AUTH_TOKEN" -H 'Content-Type: application/json'
+
+MSG
+wait -n "${pids[@]}" || true
+echo "a Datagate process exited; see .datagate/*.log" >&2
