@@ -20,7 +20,10 @@ pub fn mint(
     ttl: Duration,
 ) -> anyhow::Result<String> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
-    let header = Header { kid: Some(kid.to_owned()), ..Header::default() };
+    let header = Header {
+        kid: Some(kid.to_owned()),
+        ..Header::default()
+    };
     let claims =
         json!({ "tenant": tenant, "sub": subject, "iat": now, "exp": now + ttl.as_secs() });
     Ok(encode(&header, &claims, &EncodingKey::from_secret(secret))?)

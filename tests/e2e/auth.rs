@@ -150,3 +150,52 @@ fn b64(s: &str) -> String {
     }
     out
 }
+
+#[test]
+fn cli_dev_token_is_accepted() {
+    let gw = Gateway::start(Store::Sqlite);
+    let out = std::process::Command::new(crate::harness::datagate_bin())
+        .args(["token", "--tenant", "cli-tenant", "--ttl", "5m"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let tok = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let r = gw
+        .post("/v2/schemas/keyspaces")
+        .header("authorization", format!("Bearer {tok}"))
+        .json(&json!({"name": "k"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    // The tenant came from the token: another tenant does not see the keyspace.
+    let (_, list) = json_of(
+        gw.get("/v2/schemas/keyspaces")
+            .header("x-cassandra-token", token("other"))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(list, json!({"data": []}));
+    let (_, list) = json_of(
+        gw.get("/v2/schemas/keyspaces")
+            .header("x-cassandra-token", &tok)
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(list, json!({"data": [{"name": "k"}]}));
+}
+
+#[test]
+fn invalid_filter_config_is_refused_by_envoy() {
+    let rendered = crate::harness::render_config(18080, 19901, 50051);
+    let good = r#""tenantClaim": "tenant","#;
+    assert!(rendered.contains(good));
+    let bad = rendered.replace(good, r#""tenantClaim": "", "tenantClam": "x","#);
+    let (ok, log) = crate::harness::envoy_validate(&rendered);
+    assert!(ok, "the shipped config must validate: {log}");
+    let (ok, log) = crate::harness::envoy_validate(&bad);
+    assert!(!ok, "Envoy accepted an invalid filter config");
+    assert!(
+        log.contains("tenantClam"),
+        "the log must name the bad field: {log}"
+    );
+}

@@ -193,22 +193,9 @@ impl Gateway {
 
     fn start_envoy(&mut self) {
         let (listen, admin) = (free_port(), free_port());
-        let config = Command::new("bash")
-            .arg(repo().join("envoy/render.sh"))
-            .env("DATAGATE_LISTEN_PORT", listen.to_string())
-            .env("DATAGATE_ADMIN_PORT", admin.to_string())
-            .env("DATAGATE_SIDECAR_PORT", self.sidecar_port.to_string())
-            .env("DATAGATE_WASM", wasm())
-            .env("DATAGATE_MAX_BODY_BYTES", "65536")
-            .output()
-            .unwrap();
-        assert!(
-            config.status.success(),
-            "render.sh failed: {}",
-            String::from_utf8_lossy(&config.stderr)
-        );
+        let config = render_config(listen, admin, self.sidecar_port);
         let path = self.dir.path().join("envoy.yaml");
-        std::fs::write(&path, config.stdout).unwrap();
+        std::fs::write(&path, config).unwrap();
         let log = std::fs::File::create(self.dir.path().join("envoy.log")).unwrap();
         let child = Command::new(envoy_bin())
             .args([
@@ -313,6 +300,48 @@ impl Drop for Gateway {
     }
 }
 
+/// The gateway bootstrap from `envoy/render.sh` for these ports (64 KiB body limit).
+pub fn render_config(listen: u16, admin: u16, sidecar: u16) -> String {
+    let out = Command::new("bash")
+        .arg(repo().join("envoy/render.sh"))
+        .env("DATAGATE_LISTEN_PORT", listen.to_string())
+        .env("DATAGATE_ADMIN_PORT", admin.to_string())
+        .env("DATAGATE_SIDECAR_PORT", sidecar.to_string())
+        .env("DATAGATE_WASM", wasm())
+        .env("DATAGATE_MAX_BODY_BYTES", "65536")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "render.sh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs `envoy --mode validate` on a config text: (accepted, combined output).
+pub fn envoy_validate(config: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("envoy.yaml");
+    std::fs::write(&path, config).unwrap();
+    let out = Command::new(envoy_bin())
+        .args([
+            "--mode",
+            "validate",
+            "--disable-hot-restart",
+            "-c",
+            path.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), log)
+}
+
 /// A token for `tenant` signed with the dev key, valid for an hour.
 pub fn token(tenant: &str) -> String {
     let now = now();
@@ -325,7 +354,10 @@ pub fn token(tenant: &str) -> String {
 
 /// A token with arbitrary claims, key id and secret.
 pub fn token_with(claims: Value, kid: Option<&str>, secret: &[u8]) -> String {
-    let header = Header { kid: kid.map(str::to_owned), ..Header::default() };
+    let header = Header {
+        kid: kid.map(str::to_owned),
+        ..Header::default()
+    };
     encode(&header, &claims, &EncodingKey::from_secret(secret)).unwrap()
 }
 

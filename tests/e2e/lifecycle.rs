@@ -23,7 +23,10 @@ fn acknowledged_writes_survive_restart(store: Store) {
         .header("x-cassandra-token", &t)
         .send()
         .unwrap();
-    assert_eq!(r.headers().get("retry-after").map(|v| v.to_str().unwrap()), Some("1"));
+    assert_eq!(
+        r.headers().get("retry-after").map(|v| v.to_str().unwrap()),
+        Some("1")
+    );
     assert_error(r, 503, "unavailable");
     gw.start_sidecar();
     let (s, body) = json_of(

@@ -12,7 +12,10 @@ fn cfg(extra: &str) -> Config {
 }
 
 fn mint(claims: Value, kid: Option<&str>) -> String {
-    let header = Header { kid: kid.map(str::to_owned), ..Header::default() };
+    let header = Header {
+        kid: kid.map(str::to_owned),
+        ..Header::default()
+    };
     encode(&header, &claims, &EncodingKey::from_secret(SECRET)).unwrap()
 }
 
