@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 base=${1:-http://localhost:8080}
 : "${AUTH_TOKEN:=$(target/release/datagate token --tenant demo)}"
-show() { echo; echo "\$ $*"; "$@"; echo; }
+show() { local line="$*"; echo; echo "\$ ${line//$AUTH_TOKEN/\$AUTH_TOKEN}"; "$@"; echo; }
 h=(-H "X-Cassandra-Token: $AUTH_TOKEN" -H 'Content-Type: application/json')
 
 show curl -s "$base/health"

@@ -23,8 +23,10 @@ DATAGATE_LISTEN_PORT=$port DATAGATE_ADMIN_PORT=$admin DATAGATE_SIDECAR_PORT=$sid
   envoy/render.sh > .datagate/envoy.yaml
 
 pids=()
+stopping=no
 cleanup() {
   trap - INT TERM EXIT
+  stopping=yes
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   echo "Datagate stopped."
@@ -66,4 +68,7 @@ Try it:
 
 MSG
 wait -n "${pids[@]}" || true
-echo "a Datagate process exited; see .datagate/*.log" >&2
+if [ "$stopping" = no ]; then
+  echo "a Datagate process exited unexpectedly; see .datagate/envoy.log and .datagate/sidecar.log" >&2
+  exit 1
+fi
