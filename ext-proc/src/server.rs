@@ -13,7 +13,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status, Streaming};
 
 /// The tonic service.
@@ -69,7 +70,8 @@ pub async fn serve(
     let service = Arc::new(Service::new(store, &config));
     tonic::transport::Server::builder()
         .add_service(ExternalProcessorServer::new(ExtProc { service }))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        // Without NODELAY, Nagle + delayed ACK stall small ext_proc replies by ~40 ms.
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), shutdown)
         .await?;
     Ok(())
 }
