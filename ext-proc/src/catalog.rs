@@ -20,19 +20,11 @@ pub struct Catalog {
 impl Catalog {
     /// A cache whose entries live at most `ttl`.
     pub fn new(ttl: Duration) -> Catalog {
-        Catalog {
-            ttl,
-            entries: RwLock::new(HashMap::new()),
-        }
+        Catalog { ttl, entries: RwLock::new(HashMap::new()) }
     }
 
     /// The definition of `table`, from cache or store; 404 naming what is missing.
-    pub async fn table(
-        &self,
-        store: &dyn Store,
-        ns: &Namespace,
-        table: &str,
-    ) -> Result<Arc<TableDef>, ApiError> {
+    pub async fn table(&self, store: &dyn Store, ns: &Namespace, table: &str) -> Result<Arc<TableDef>, ApiError> {
         check_ident("table", table).map_err(ApiError::BadRequest)?;
         let key = (ns.clone(), table.to_owned());
         if let Ok(entries) = self.entries.read() {

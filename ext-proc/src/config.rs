@@ -31,8 +31,7 @@ pub struct FileConfig {
 impl FileConfig {
     /// Reads a configuration file.
     pub fn load(path: &Path) -> Result<FileConfig, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 }
@@ -70,27 +69,16 @@ impl Config {
     pub fn validate(file: FileConfig) -> Result<Config, Vec<String>> {
         let mut errors = Vec::new();
         let listen_text = file.listen.unwrap_or_else(|| "127.0.0.1:50051".to_owned());
-        let listen = listen_text.parse::<SocketAddr>().map_err(|_| {
-            errors.push(format!(
-                "listen: '{listen_text}' is not an address like 127.0.0.1:50051"
-            ))
-        });
-        let store = file
-            .store
-            .unwrap_or_else(|| "sqlite://.datagate/datagate.db".to_owned());
-        if !(store.starts_with("sqlite://")
-            || store.starts_with("postgres://")
-            || store.starts_with("postgresql://"))
-        {
-            errors.push(format!(
-                "store: '{store}' must start with sqlite:// or postgres://"
-            ));
+        let listen = listen_text
+            .parse::<SocketAddr>()
+            .map_err(|_| errors.push(format!("listen: '{listen_text}' is not an address like 127.0.0.1:50051")));
+        let store = file.store.unwrap_or_else(|| "sqlite://.datagate/datagate.db".to_owned());
+        if !(store.starts_with("sqlite://") || store.starts_with("postgres://") || store.starts_with("postgresql://")) {
+            errors.push(format!("store: '{store}' must start with sqlite:// or postgres://"));
         }
         let max_body_bytes = file.max_body_bytes.unwrap_or(1024 * 1024);
         if !(1024..=64 * 1024 * 1024).contains(&max_body_bytes) {
-            errors.push(format!(
-                "maxBodyBytes: {max_body_bytes} is outside 1024..=67108864"
-            ));
+            errors.push(format!("maxBodyBytes: {max_body_bytes} is outside 1024..=67108864"));
         }
         let max_page_size = file.max_page_size.unwrap_or(1000);
         if !(1..=10_000).contains(&max_page_size) {
@@ -98,13 +86,13 @@ impl Config {
         }
         let default_page_size = file.default_page_size.unwrap_or(100);
         if default_page_size == 0 || default_page_size > max_page_size {
-            errors.push(format!("defaultPageSize: {default_page_size} must be between 1 and maxPageSize ({max_page_size})"));
+            errors.push(format!(
+                "defaultPageSize: {default_page_size} must be between 1 and maxPageSize ({max_page_size})"
+            ));
         }
         let timeout_ms = file.storage_timeout_ms.unwrap_or(5000);
         if !(10..=600_000).contains(&timeout_ms) {
-            errors.push(format!(
-                "storageTimeoutMs: {timeout_ms} is outside 10..=600000"
-            ));
+            errors.push(format!("storageTimeoutMs: {timeout_ms} is outside 10..=600000"));
         }
         let pool_size = file.pool_size.unwrap_or(8);
         if !(1..=256).contains(&pool_size) {
@@ -115,11 +103,7 @@ impl Config {
             (Ok(listen), true) => Ok(Config {
                 listen,
                 store,
-                limits: Limits {
-                    max_body_bytes,
-                    default_page_size,
-                    max_page_size,
-                },
+                limits: Limits { max_body_bytes, default_page_size, max_page_size },
                 storage_timeout: Duration::from_millis(timeout_ms),
                 pool_size,
                 catalog_ttl: Duration::from_millis(catalog_ttl_ms),

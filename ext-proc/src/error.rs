@@ -62,14 +62,9 @@ impl ApiError {
         if status >= 500 {
             tracing::warn!(status, error = %self, "request failed on the server side");
         }
-        let mut response = ApiResponse::json(
-            status,
-            json!({ "description": self.to_string(), "code": status }),
-        );
+        let mut response = ApiResponse::json(status, json!({ "description": self.to_string(), "code": status }));
         if matches!(self, ApiError::Unavailable(_)) {
-            response
-                .headers
-                .push(("retry-after".to_owned(), "1".to_owned()));
+            response.headers.push(("retry-after".to_owned(), "1".to_owned()));
         }
         response
     }
@@ -78,9 +73,7 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::KeyspaceNotFound(ks) => {
-                ApiError::NotFound(format!("keyspace '{ks}' not found"))
-            }
+            StoreError::KeyspaceNotFound(ks) => ApiError::NotFound(format!("keyspace '{ks}' not found")),
             StoreError::TableNotFound(t) => ApiError::NotFound(format!("table '{t}' not found")),
             StoreError::AlreadyExists(what) => ApiError::Conflict(format!("{what} already exists")),
             StoreError::Rejected(msg) => ApiError::BadRequest(msg),

@@ -25,9 +25,7 @@ impl ApiRequest {
         ApiRequest {
             method: method.to_ascii_uppercase(),
             path: path.to_owned(),
-            query: form_urlencoded::parse(query.as_bytes())
-                .into_owned()
-                .collect(),
+            query: form_urlencoded::parse(query.as_bytes()).into_owned().collect(),
             tenant: None,
             body: Vec::new(),
         }
@@ -35,16 +33,10 @@ impl ApiRequest {
 
     /// The single value of a query parameter; given twice is a client error.
     pub fn param(&self, name: &str) -> Result<Option<&str>, ApiError> {
-        let mut found = self
-            .query
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str());
+        let mut found = self.query.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
         let first = found.next();
         if found.next().is_some() {
-            return Err(ApiError::BadRequest(format!(
-                "query parameter '{name}' is given more than once"
-            )));
+            return Err(ApiError::BadRequest(format!("query parameter '{name}' is given more than once")));
         }
         Ok(first)
     }
@@ -55,9 +47,7 @@ impl ApiRequest {
             None => Ok(default),
             Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
             Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
-            Some(v) => Err(ApiError::BadRequest(format!(
-                "query parameter '{name}' must be true or false, got '{v}'"
-            ))),
+            Some(v) => Err(ApiError::BadRequest(format!("query parameter '{name}' must be true or false, got '{v}'"))),
         }
     }
 
@@ -71,11 +61,7 @@ impl ApiRequest {
                 percent_encoding::percent_decode_str(s)
                     .decode_utf8()
                     .map(|c| c.into_owned())
-                    .map_err(|_| {
-                        ApiError::BadRequest(format!(
-                            "path segment '{s}' is not valid UTF-8 once decoded"
-                        ))
-                    })
+                    .map_err(|_| ApiError::BadRequest(format!("path segment '{s}' is not valid UTF-8 once decoded")))
             })
             .collect()
     }
@@ -95,20 +81,12 @@ pub struct ApiResponse {
 impl ApiResponse {
     /// A JSON response.
     pub fn json(status: u16, value: serde_json::Value) -> ApiResponse {
-        ApiResponse {
-            status,
-            headers: Vec::new(),
-            body: value.to_string().into_bytes(),
-        }
+        ApiResponse { status, headers: Vec::new(), body: value.to_string().into_bytes() }
     }
 
     /// 204 No Content.
     pub fn no_content() -> ApiResponse {
-        ApiResponse {
-            status: 204,
-            headers: Vec::new(),
-            body: Vec::new(),
-        }
+        ApiResponse { status: 204, headers: Vec::new(), body: Vec::new() }
     }
 }
 
@@ -118,15 +96,9 @@ mod tests {
 
     #[test]
     fn query_is_decoded() {
-        let r = ApiRequest::new(
-            "get",
-            r#"/v2/keyspaces/blog/vehicle?where={"manufacturer":{"$eq":"Tesla"}}&raw=true"#,
-        );
+        let r = ApiRequest::new("get", r#"/v2/keyspaces/blog/vehicle?where={"manufacturer":{"$eq":"Tesla"}}&raw=true"#);
         assert_eq!(r.method, "GET");
-        assert_eq!(
-            r.param("where").unwrap(),
-            Some(r#"{"manufacturer":{"$eq":"Tesla"}}"#)
-        );
+        assert_eq!(r.param("where").unwrap(), Some(r#"{"manufacturer":{"$eq":"Tesla"}}"#));
         assert!(r.flag("raw", false).unwrap());
         let r = ApiRequest::new("GET", "/x?where=%7B%22a%22%3A1%7D&where=2");
         assert!(r.param("where").is_err());
@@ -135,10 +107,7 @@ mod tests {
     #[test]
     fn segments_are_percent_decoded() {
         let r = ApiRequest::new("GET", "/v2/keyspaces/blog/vehicle/Tesla%20Inc/Model%2FS");
-        assert_eq!(
-            r.segments().unwrap(),
-            ["v2", "keyspaces", "blog", "vehicle", "Tesla Inc", "Model/S"]
-        );
+        assert_eq!(r.segments().unwrap(), ["v2", "keyspaces", "blog", "vehicle", "Tesla Inc", "Model/S"]);
         assert!(ApiRequest::new("GET", "/a/%FF").segments().is_err());
     }
 }

@@ -78,10 +78,7 @@ pub fn parse(what: &str, text: &[u8]) -> Result<Value, ApiError> {
 pub fn object(what: &str, text: &[u8]) -> Result<Vec<(String, Value)>, ApiError> {
     match parse(what, text)? {
         Value::Object(map) => Ok(map.into_iter().collect()),
-        other => Err(ApiError::BadRequest(format!(
-            "{what} must be a JSON object, got {}",
-            kind(&other)
-        ))),
+        other => Err(ApiError::BadRequest(format!("{what} must be a JSON object, got {}", kind(&other)))),
     }
 }
 
@@ -118,9 +115,7 @@ pub fn check_depth(what: &str, text: &[u8]) -> Result<(), ApiError> {
             b'{' | b'[' => {
                 depth += 1;
                 if depth > MAX_DEPTH {
-                    return Err(ApiError::BadRequest(format!(
-                        "{what} is nested deeper than {MAX_DEPTH} levels"
-                    )));
+                    return Err(ApiError::BadRequest(format!("{what} is nested deeper than {MAX_DEPTH} levels")));
                 }
             }
             b'}' | b']' => depth = depth.saturating_sub(1),
@@ -138,9 +133,7 @@ mod tests {
     fn duplicates_are_rejected() {
         let err = object("where", br#"{"a":1,"a":2}"#).err().unwrap();
         assert!(err.to_string().contains("duplicate key 'a'"), "{err}");
-        let err = object("where", br#"{"a":{"$eq":1,"$eq":2}}"#)
-            .err()
-            .unwrap();
+        let err = object("where", br#"{"a":{"$eq":1,"$eq":2}}"#).err().unwrap();
         assert!(err.to_string().contains("duplicate key '$eq'"), "{err}");
         assert_eq!(object("w", br#"{"b":1,"a":2}"#).unwrap()[0].0, "b");
     }

@@ -8,11 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(
-    name = "datagate",
-    version,
-    about = "Datagate: a data API gateway inside Envoy"
-)]
+#[command(name = "datagate", version, about = "Datagate: a data API gateway inside Envoy")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -55,13 +51,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Token {
-            tenant,
-            ttl,
-            subject,
-            secret,
-            kid,
-        } => {
+        Command::Token { tenant, ttl, subject, secret, kid } => {
             let secret = secret.unwrap_or_else(|| token::DEV_SECRET.to_owned());
             match token::mint(secret.as_bytes(), &kid, &tenant, &subject, ttl) {
                 Ok(t) => {
@@ -74,19 +64,13 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Serve {
-            listen,
-            store,
-            config,
-        } => serve(listen, store, config),
+        Command::Serve { listen, store, config } => serve(listen, store, config),
     }
 }
 
 fn serve(listen: Option<String>, store: Option<String>, path: Option<PathBuf>) -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let mut file = match path.as_deref().map(FileConfig::load).transpose() {
         Ok(f) => f.unwrap_or_default(),
@@ -107,10 +91,7 @@ fn serve(listen: Option<String>, store: Option<String>, path: Option<PathBuf>) -
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("datagate serve: cannot start the runtime: {e}");
@@ -134,14 +115,13 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},

@@ -157,16 +157,12 @@ impl TableDef {
     pub fn key_order(&self) -> Vec<(&ColumnDef, Order)> {
         let partition = self.partition_key.iter().map(|n| (n.as_str(), Order::Asc));
         let clustering = self.clustering.iter().map(|c| (c.column.as_str(), c.order));
-        partition
-            .chain(clustering)
-            .filter_map(|(n, o)| self.column(n).map(|c| (c, o)))
-            .collect()
+        partition.chain(clustering).filter_map(|(n, o)| self.column(n).map(|c| (c, o))).collect()
     }
 
     /// Whether `name` is part of the primary key.
     pub fn is_key(&self, name: &str) -> bool {
-        self.partition_key.iter().any(|p| p == name)
-            || self.clustering.iter().any(|c| c.column == name)
+        self.partition_key.iter().any(|p| p == name) || self.clustering.iter().any(|c| c.column == name)
     }
 }
 
@@ -208,24 +204,12 @@ mod tests {
 
     #[test]
     fn namespaces_separate_tenants() {
-        let a = Namespace {
-            tenant: "acme".into(),
-            keyspace: "blog".into(),
-        };
-        let b = Namespace {
-            tenant: "globex".into(),
-            keyspace: "blog".into(),
-        };
+        let a = Namespace { tenant: "acme".into(), keyspace: "blog".into() };
+        let b = Namespace { tenant: "globex".into(), keyspace: "blog".into() };
         assert_ne!(a.physical(), b.physical());
         // No concatenation ambiguity: ("a", "bc") and ("ab", "c") differ.
-        let c = Namespace {
-            tenant: "a".into(),
-            keyspace: "bc".into(),
-        };
-        let d = Namespace {
-            tenant: "ab".into(),
-            keyspace: "c".into(),
-        };
+        let c = Namespace { tenant: "a".into(), keyspace: "bc".into() };
+        let d = Namespace { tenant: "ab".into(), keyspace: "c".into() };
         assert_ne!(c.physical(), d.physical());
         assert!(check_ident("schema", &a.physical()).is_ok());
     }
@@ -233,8 +217,6 @@ mod tests {
     #[test]
     fn types_parse_case_insensitively() {
         assert_eq!(ColumnType::parse("VARCHAR").unwrap(), ColumnType::Text);
-        assert!(ColumnType::parse("list<text>")
-            .unwrap_err()
-            .contains("unsupported"));
+        assert!(ColumnType::parse("list<text>").unwrap_err().contains("unsupported"));
     }
 }

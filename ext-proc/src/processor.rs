@@ -10,8 +10,8 @@ use envoy_types::pb::envoy::r#type::v3::HttpStatus;
 use envoy_types::pb::envoy::service::ext_proc::v3::processing_request::Request as Phase;
 use envoy_types::pb::envoy::service::ext_proc::v3::processing_response::Response as Reply;
 use envoy_types::pb::envoy::service::ext_proc::v3::{
-    BodyResponse, CommonResponse, HeaderMutation, HeadersResponse, HttpHeaders, ImmediateResponse,
-    ProcessingRequest, ProcessingResponse, TrailersResponse,
+    BodyResponse, CommonResponse, HeaderMutation, HeadersResponse, HttpHeaders, ImmediateResponse, ProcessingRequest,
+    ProcessingResponse, TrailersResponse,
 };
 use std::sync::Arc;
 
@@ -27,10 +27,7 @@ pub struct Processor {
 impl Processor {
     /// A processor for a new stream.
     pub fn new(service: Arc<Service>) -> Processor {
-        Processor {
-            service,
-            pending: None,
-        }
+        Processor { service, pending: None }
     }
 
     /// Handles one message from Envoy; `None` when there is nothing to answer.
@@ -44,9 +41,7 @@ impl Processor {
                 } else {
                     self.pending = Some(req);
                     // Continue: Envoy then sends the buffered body.
-                    Reply::RequestHeaders(HeadersResponse {
-                        response: Some(CommonResponse::default()),
-                    })
+                    Reply::RequestHeaders(HeadersResponse { response: Some(CommonResponse::default()) })
                 }
             }
             Phase::RequestBody(b) => {
@@ -58,9 +53,7 @@ impl Processor {
                 };
                 if req.body.len() + b.body.len() > limit {
                     self.pending = None;
-                    let err = ApiError::PayloadTooLarge(format!(
-                        "request body is above the {limit} byte limit"
-                    ));
+                    let err = ApiError::PayloadTooLarge(format!("request body is above the {limit} byte limit"));
                     immediate(err.into_response())
                 } else {
                     req.body.extend_from_slice(&b.body);
@@ -87,10 +80,7 @@ impl Processor {
 }
 
 fn respond(reply: Reply) -> ProcessingResponse {
-    ProcessingResponse {
-        response: Some(reply),
-        ..ProcessingResponse::default()
-    }
+    ProcessingResponse { response: Some(reply), ..ProcessingResponse::default() }
 }
 
 fn header_text(h: &HeaderValue) -> String {
@@ -104,21 +94,9 @@ fn header_text(h: &HeaderValue) -> String {
 
 /// Builds the API request from Envoy's header message.
 pub fn request_from_headers(h: &HttpHeaders) -> ApiRequest {
-    let headers: &[HeaderValue] = h
-        .headers
-        .as_ref()
-        .map(|m: &HeaderMap| m.headers.as_slice())
-        .unwrap_or_default();
-    let get = |name: &str| {
-        headers
-            .iter()
-            .find(|x| x.key.eq_ignore_ascii_case(name))
-            .map(header_text)
-    };
-    let mut req = ApiRequest::new(
-        &get(":method").unwrap_or_default(),
-        &get(":path").unwrap_or_default(),
-    );
+    let headers: &[HeaderValue] = h.headers.as_ref().map(|m: &HeaderMap| m.headers.as_slice()).unwrap_or_default();
+    let get = |name: &str| headers.iter().find(|x| x.key.eq_ignore_ascii_case(name)).map(header_text);
+    let mut req = ApiRequest::new(&get(":method").unwrap_or_default(), &get(":path").unwrap_or_default());
     req.tenant = get(TENANT_HEADER).filter(|t| !t.is_empty());
     req
 }
@@ -127,13 +105,8 @@ fn immediate(resp: ApiResponse) -> Reply {
     let mut set_headers = vec![header("content-type", "application/json")];
     set_headers.extend(resp.headers.iter().map(|(k, v)| header(k, v)));
     Reply::ImmediateResponse(ImmediateResponse {
-        status: Some(HttpStatus {
-            code: i32::from(resp.status),
-        }),
-        headers: Some(HeaderMutation {
-            set_headers,
-            remove_headers: Vec::new(),
-        }),
+        status: Some(HttpStatus { code: i32::from(resp.status) }),
+        headers: Some(HeaderMutation { set_headers, remove_headers: Vec::new() }),
         body: resp.body,
         grpc_status: None,
         details: String::new(),
@@ -143,11 +116,7 @@ fn immediate(resp: ApiResponse) -> Reply {
 fn header(key: &str, value: &str) -> HeaderValueOption {
     HeaderValueOption {
         // Envoy reads `raw_value`; a value only in `value` arrives empty.
-        header: Some(HeaderValue {
-            key: key.to_owned(),
-            value: String::new(),
-            raw_value: value.as_bytes().to_vec(),
-        }),
+        header: Some(HeaderValue { key: key.to_owned(), value: String::new(), raw_value: value.as_bytes().to_vec() }),
         ..HeaderValueOption::default()
     }
 }

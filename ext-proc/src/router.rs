@@ -49,10 +49,7 @@ pub fn route(method: &str, segments: &[String]) -> Result<Route, ApiError> {
     let s: Vec<&str> = segments.iter().map(String::as_str).collect();
     let own = |x: &str| x.to_owned();
     let allowed = |methods: &str| {
-        ApiError::MethodNotAllowed(format!(
-            "method {method} is not allowed on /{}; use {methods}",
-            s.join("/")
-        ))
+        ApiError::MethodNotAllowed(format!("method {method} is not allowed on /{}; use {methods}", s.join("/")))
     };
     let r = match (s.as_slice(), method) {
         (["health"], "GET") => Route::Health,
@@ -66,12 +63,8 @@ pub fn route(method: &str, segments: &[String]) -> Result<Route, ApiError> {
         (["v2", "schemas", "keyspaces", ks, "tables"], "GET") => Route::ListTables(own(ks)),
         (["v2", "schemas", "keyspaces", ks, "tables"], "POST") => Route::CreateTable(own(ks)),
         (["v2", "schemas", "keyspaces", _, "tables"], _) => return Err(allowed("GET, POST")),
-        (["v2", "schemas", "keyspaces", ks, "tables", t], "GET") => {
-            Route::GetTable(own(ks), own(t))
-        }
-        (["v2", "schemas", "keyspaces", ks, "tables", t], "DELETE") => {
-            Route::DropTable(own(ks), own(t))
-        }
+        (["v2", "schemas", "keyspaces", ks, "tables", t], "GET") => Route::GetTable(own(ks), own(t)),
+        (["v2", "schemas", "keyspaces", ks, "tables", t], "DELETE") => Route::DropTable(own(ks), own(t)),
         (["v2", "schemas", "keyspaces", _, "tables", _], _) => return Err(allowed("GET, DELETE")),
         (["v2", "keyspaces", ks, t], "GET") => Route::QueryRows(own(ks), own(t)),
         (["v2", "keyspaces", ks, t], "POST") => Route::InsertRow(own(ks), own(t)),
@@ -96,36 +89,22 @@ mod tests {
     use super::*;
 
     fn r(method: &str, path: &str) -> Result<Route, ApiError> {
-        let segs: Vec<String> = path
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect();
+        let segs: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(str::to_owned).collect();
         route(method, &segs)
     }
 
     #[test]
     fn routes() {
-        assert_eq!(
-            r("GET", "/v2/keyspaces/blog/vehicle").unwrap(),
-            Route::QueryRows("blog".into(), "vehicle".into())
-        );
+        assert_eq!(r("GET", "/v2/keyspaces/blog/vehicle").unwrap(), Route::QueryRows("blog".into(), "vehicle".into()));
         assert_eq!(
             r("GET", "/v2/keyspaces/blog/vehicle/rows").unwrap(),
             Route::AllRows("blog".into(), "vehicle".into())
         );
         assert_eq!(
             r("PATCH", "/v2/keyspaces/blog/vehicle/Tesla/S").unwrap(),
-            Route::UpdateRow(
-                "blog".into(),
-                "vehicle".into(),
-                vec!["Tesla".into(), "S".into()]
-            )
+            Route::UpdateRow("blog".into(), "vehicle".into(), vec!["Tesla".into(), "S".into()])
         );
-        assert_eq!(
-            r("POST", "/v2/schemas/keyspaces/blog/tables").unwrap(),
-            Route::CreateTable("blog".into())
-        );
+        assert_eq!(r("POST", "/v2/schemas/keyspaces/blog/tables").unwrap(), Route::CreateTable("blog".into()));
     }
 
     #[test]

@@ -22,17 +22,13 @@ pub struct ExtProc {
     service: Arc<Service>,
 }
 
-type ReplyStream =
-    Pin<Box<dyn tokio_stream::Stream<Item = Result<ProcessingResponse, Status>> + Send>>;
+type ReplyStream = Pin<Box<dyn tokio_stream::Stream<Item = Result<ProcessingResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl ExternalProcessor for ExtProc {
     type ProcessStream = ReplyStream;
 
-    async fn process(
-        &self,
-        request: Request<Streaming<ProcessingRequest>>,
-    ) -> Result<Response<ReplyStream>, Status> {
+    async fn process(&self, request: Request<Streaming<ProcessingRequest>>) -> Result<Response<ReplyStream>, Status> {
         let mut inbound = request.into_inner();
         let (tx, rx) = mpsc::channel(4);
         let mut processor = Processor::new(self.service.clone());

@@ -60,21 +60,15 @@ impl Service {
             (None, false) => "",
             (None, true) => {
                 return Err(ApiError::Unauthorized(
-                    "no tenant on the request: it must pass the Datagate edge filter, which sets x-tenant-id".to_owned(),
+                    "no tenant on the request: it must pass the Datagate edge filter, which sets x-tenant-id"
+                        .to_owned(),
                 ))
             }
         };
-        let ctx = Ctx {
-            store: self.store.as_ref(),
-            catalog: &self.catalog,
-            limits: &self.limits,
-        };
+        let ctx = Ctx { store: self.store.as_ref(), catalog: &self.catalog, limits: &self.limits };
         let ns = |ks: &str| schema::namespace(tenant, ks);
         match route {
-            Route::Health => Ok(ApiResponse::json(
-                200,
-                json!({ "status": "ok", "store": self.store.kind() }),
-            )),
+            Route::Health => Ok(ApiResponse::json(200, json!({ "status": "ok", "store": self.store.kind() }))),
             Route::ListKeyspaces => schema::list_keyspaces(&ctx, tenant, req).await,
             Route::CreateKeyspace => schema::create_keyspace(&ctx, tenant, req).await,
             Route::GetKeyspace(ks) => schema::get_keyspace(&ctx, &ns(&ks)?, req).await,
@@ -83,15 +77,9 @@ impl Service {
             Route::CreateTable(ks) => schema::create_table(&ctx, &ns(&ks)?, req).await,
             Route::GetTable(ks, t) => schema::get_table(&ctx, &ns(&ks)?, &t, req).await,
             Route::DropTable(ks, t) => schema::drop_table(&ctx, &ns(&ks)?, &t).await,
-            Route::QueryRows(ks, t) => {
-                rows::read(&ctx, &ns(&ks)?, &t, rows::Selection::Where, req).await
-            }
-            Route::AllRows(ks, t) => {
-                rows::read(&ctx, &ns(&ks)?, &t, rows::Selection::All, req).await
-            }
-            Route::GetRows(ks, t, key) => {
-                rows::read(&ctx, &ns(&ks)?, &t, rows::Selection::Key(&key), req).await
-            }
+            Route::QueryRows(ks, t) => rows::read(&ctx, &ns(&ks)?, &t, rows::Selection::Where, req).await,
+            Route::AllRows(ks, t) => rows::read(&ctx, &ns(&ks)?, &t, rows::Selection::All, req).await,
+            Route::GetRows(ks, t, key) => rows::read(&ctx, &ns(&ks)?, &t, rows::Selection::Key(&key), req).await,
             Route::InsertRow(ks, t) => rows::insert(&ctx, &ns(&ks)?, &t, req).await,
             Route::UpdateRow(ks, t, key) => rows::update(&ctx, &ns(&ks)?, &t, &key, req).await,
             Route::DeleteRows(ks, t, key) => rows::delete(&ctx, &ns(&ks)?, &t, &key).await,

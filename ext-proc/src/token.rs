@@ -12,19 +12,9 @@ pub const DEV_SECRET: &str = "datagate-development-secret-do-not-use-in-producti
 pub const DEV_KID: &str = "dev";
 
 /// Mints a token for `tenant` valid for `ttl`.
-pub fn mint(
-    secret: &[u8],
-    kid: &str,
-    tenant: &str,
-    subject: &str,
-    ttl: Duration,
-) -> anyhow::Result<String> {
+pub fn mint(secret: &[u8], kid: &str, tenant: &str, subject: &str, ttl: Duration) -> anyhow::Result<String> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
-    let header = Header {
-        kid: Some(kid.to_owned()),
-        ..Header::default()
-    };
-    let claims =
-        json!({ "tenant": tenant, "sub": subject, "iat": now, "exp": now + ttl.as_secs() });
+    let header = Header { kid: Some(kid.to_owned()), ..Header::default() };
+    let claims = json!({ "tenant": tenant, "sub": subject, "iat": now, "exp": now + ttl.as_secs() });
     Ok(encode(&header, &claims, &EncodingKey::from_secret(secret))?)
 }

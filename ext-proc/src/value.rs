@@ -53,10 +53,9 @@ impl Value {
                 Json::String(s) => Value::from_text(ty, s),
                 _ => Err(wrong()),
             },
-            ColumnType::Uuid | ColumnType::Timeuuid | ColumnType::Timestamp => json
-                .as_str()
-                .ok_or_else(wrong)
-                .and_then(|s| Value::from_text(ty, s)),
+            ColumnType::Uuid | ColumnType::Timeuuid | ColumnType::Timestamp => {
+                json.as_str().ok_or_else(wrong).and_then(|s| Value::from_text(ty, s))
+            }
         }
     }
 
@@ -148,42 +147,27 @@ mod tests {
 
     #[test]
     fn ints_are_range_checked() {
-        assert_eq!(
-            Value::from_json(ColumnType::Int, &json!(7)).unwrap(),
-            Value::Int(7)
-        );
-        assert!(Value::from_json(ColumnType::Tinyint, &json!(300))
-            .unwrap_err()
-            .contains("out of range"));
+        assert_eq!(Value::from_json(ColumnType::Int, &json!(7)).unwrap(), Value::Int(7));
+        assert!(Value::from_json(ColumnType::Tinyint, &json!(300)).unwrap_err().contains("out of range"));
         assert_eq!(
             Value::from_json(ColumnType::Bigint, &json!("9007199254740993")).unwrap(),
             Value::Int(9007199254740993)
         );
-        assert!(Value::from_json(ColumnType::Int, &json!(1.5))
-            .unwrap_err()
-            .contains("expected a int"));
+        assert!(Value::from_json(ColumnType::Int, &json!(1.5)).unwrap_err().contains("expected a int"));
         assert!(Value::from_json(ColumnType::Int, &json!("x")).is_err());
     }
 
     #[test]
     fn wrong_types_name_the_expected_type() {
-        assert!(Value::from_json(ColumnType::Text, &json!(5))
-            .unwrap_err()
-            .contains("text"));
-        assert!(Value::from_json(ColumnType::Boolean, &json!("yes"))
-            .unwrap_err()
-            .contains("boolean"));
+        assert!(Value::from_json(ColumnType::Text, &json!(5)).unwrap_err().contains("text"));
+        assert!(Value::from_json(ColumnType::Boolean, &json!("yes")).unwrap_err().contains("boolean"));
         assert!(Value::from_json(ColumnType::Uuid, &json!("nope")).is_err());
         assert!(Value::from_text(ColumnType::Ascii, "é").is_err());
     }
 
     #[test]
     fn timestamps_round_trip_at_millisecond_precision() {
-        let v = Value::from_json(
-            ColumnType::Timestamp,
-            &json!("2024-05-01T14:30:00.123456+02:00"),
-        )
-        .unwrap();
+        let v = Value::from_json(ColumnType::Timestamp, &json!("2024-05-01T14:30:00.123456+02:00")).unwrap();
         assert_eq!(v.to_json(), json!("2024-05-01T12:30:00.123Z"));
         let v = Value::from_text(ColumnType::Timestamp, "0").unwrap();
         assert_eq!(v.to_json(), json!("1970-01-01T00:00:00.000Z"));
@@ -191,9 +175,6 @@ mod tests {
 
     #[test]
     fn null_is_null_for_every_type() {
-        assert_eq!(
-            Value::from_json(ColumnType::Uuid, &Json::Null).unwrap(),
-            Value::Null
-        );
+        assert_eq!(Value::from_json(ColumnType::Uuid, &Json::Null).unwrap(), Value::Null);
     }
 }

@@ -18,19 +18,13 @@ struct Harness {
 }
 
 fn pg_admin_url() -> String {
-    std::env::var("DATAGATE_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    std::env::var("DATAGATE_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
 async fn pg_admin(sql: &str) {
     let (client, conn) = tokio_postgres::connect(&pg_admin_url(), tokio_postgres::NoTls)
         .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "PostgreSQL at {} is not reachable ({e}); `make test` starts one",
-                pg_admin_url()
-            )
-        });
+        .unwrap_or_else(|e| panic!("PostgreSQL at {} is not reachable ({e}); `make test` starts one", pg_admin_url()));
     tokio::spawn(conn);
     client.batch_execute(sql).await.unwrap();
 }
@@ -41,15 +35,9 @@ impl Harness {
         let (store, pg_db) = if postgres {
             let db = format!("dg_comp_{}", uuid::Uuid::new_v4().simple());
             pg_admin(&format!("CREATE DATABASE {db}")).await;
-            (
-                format!("{}/{db}", pg_admin_url().rsplit_once('/').unwrap().0),
-                Some(db),
-            )
+            (format!("{}/{db}", pg_admin_url().rsplit_once('/').unwrap().0), Some(db))
         } else {
-            (
-                format!("sqlite://{}", dir.path().join("c.db").display()),
-                None,
-            )
+            (format!("sqlite://{}", dir.path().join("c.db").display()), None)
         };
         let config = Config::validate(FileConfig {
             store: Some(store),
@@ -59,29 +47,15 @@ impl Harness {
         })
         .unwrap();
         let store = datagate::store::open(&config.store, 4).await.unwrap();
-        Harness {
-            service: Service::new(store, &config),
-            _dir: dir,
-            pg_db,
-        }
+        Harness { service: Service::new(store, &config), _dir: dir, pg_db }
     }
 
-    async fn call(
-        &self,
-        tenant: &str,
-        method: &str,
-        path: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
+    async fn call(&self, tenant: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let mut req = ApiRequest::new(method, path);
         req.tenant = Some(tenant.to_owned());
         req.body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
         let resp = self.service.handle(req).await;
-        let value = if resp.body.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&resp.body).unwrap()
-        };
+        let value = if resp.body.is_empty() { Value::Null } else { serde_json::from_slice(&resp.body).unwrap() };
         (resp.status, value)
     }
 
@@ -100,25 +74,10 @@ macro_rules! on_both_stores {
     };
 }
 
-on_both_stores!(
-    every_type_round_trips,
-    every_operator_filters,
-    concurrent_upserts_are_all_kept,
-    catalog_follows_ddl
-);
+on_both_stores!(every_type_round_trips, every_operator_filters, concurrent_upserts_are_all_kept, catalog_follows_ddl);
 
 async fn typed_table(h: &Harness) {
-    assert_eq!(
-        h.call(
-            "t",
-            "POST",
-            "/v2/schemas/keyspaces",
-            Some(json!({"name": "ks"}))
-        )
-        .await
-        .0,
-        201
-    );
+    assert_eq!(h.call("t", "POST", "/v2/schemas/keyspaces", Some(json!({"name": "ks"}))).await.0, 201);
     let cols = [
         ("k", "text"),
         ("c", "int"),
@@ -134,14 +93,16 @@ async fn typed_table(h: &Harness) {
         ("ts", "timestamp"),
         ("v", "varchar"),
     ];
-    let defs: Vec<Value> = cols
-        .iter()
-        .map(|(n, t)| json!({"name": n, "typeDefinition": t}))
-        .collect();
+    let defs: Vec<Value> = cols.iter().map(|(n, t)| json!({"name": n, "typeDefinition": t})).collect();
     let (s, body) = h
-        .call("t", "POST", "/v2/schemas/keyspaces/ks/tables", Some(json!({
-            "name": "all", "columnDefinitions": defs, "primaryKey": {"partitionKey": ["k"], "clusteringKey": ["c"]}
-        })))
+        .call(
+            "t",
+            "POST",
+            "/v2/schemas/keyspaces/ks/tables",
+            Some(json!({
+                "name": "all", "columnDefinitions": defs, "primaryKey": {"partitionKey": ["k"], "clusteringKey": ["c"]}
+            })),
+        )
         .await;
     assert_eq!(s, 201, "{body}");
 }
@@ -154,53 +115,24 @@ async fn every_type_round_trips(postgres: bool) {
         "bi": 9007199254740993i64, "f": 1.5, "d": 0.1, "u": "3f2504e0-4f89-41d3-9a0c-0305e82c3301",
         "tu": "d2177dd0-eaa2-11de-a572-001b779c76e0", "ts": "2024-02-29T23:59:59.999Z", "v": ""
     });
-    let (s, key) = h
-        .call("t", "POST", "/v2/keyspaces/ks/all", Some(row.clone()))
-        .await;
+    let (s, key) = h.call("t", "POST", "/v2/keyspaces/ks/all", Some(row.clone())).await;
     assert_eq!((s, key), (201, json!({"k": row["k"], "c": row["c"]})));
-    let (s, body) = h
-        .call("t", "GET", "/v2/keyspaces/ks/all/rows?raw=true", None)
-        .await;
+    let (s, body) = h.call("t", "GET", "/v2/keyspaces/ks/all/rows?raw=true", None).await;
     assert_eq!(s, 200);
     assert_eq!(body, json!([row]));
     // Nulls for non-key columns read back as null.
-    let (s, _) = h
-        .call(
-            "t",
-            "POST",
-            "/v2/keyspaces/ks/all",
-            Some(json!({"k": "n", "c": 1, "d": null})),
-        )
-        .await;
+    let (s, _) = h.call("t", "POST", "/v2/keyspaces/ks/all", Some(json!({"k": "n", "c": 1, "d": null}))).await;
     assert_eq!(s, 201);
-    let (_, body) = h
-        .call(
-            "t",
-            "GET",
-            "/v2/keyspaces/ks/all/n/1?raw=true&fields=d,u",
-            None,
-        )
-        .await;
+    let (_, body) = h.call("t", "GET", "/v2/keyspaces/ks/all/n/1?raw=true&fields=d,u", None).await;
     assert_eq!(body, json!([{"d": null, "u": null}]));
     // Wrong types are 400s naming column and type; so is a uuid that is not a timeuuid.
     for (col, bad, needle) in [
         ("ti", json!(128), "out of range"),
         ("b", json!("true"), "boolean"),
-        (
-            "tu",
-            json!("3f2504e0-4f89-41d3-9a0c-0305e82c3301"),
-            "timeuuid",
-        ),
+        ("tu", json!("3f2504e0-4f89-41d3-9a0c-0305e82c3301"), "timeuuid"),
         ("ts", json!("yesterday"), "timestamp"),
     ] {
-        let (s, body) = h
-            .call(
-                "t",
-                "POST",
-                "/v2/keyspaces/ks/all",
-                Some(json!({"k": "x", "c": 1, col: bad})),
-            )
-            .await;
+        let (s, body) = h.call("t", "POST", "/v2/keyspaces/ks/all", Some(json!({"k": "x", "c": 1, col: bad}))).await;
         assert_eq!(s, 400, "{col}: {body}");
         let d = body["description"].as_str().unwrap();
         assert!(d.contains(col) && d.contains(needle), "{d}");
@@ -212,14 +144,8 @@ async fn every_operator_filters(postgres: bool) {
     let h = Harness::new(postgres).await;
     typed_table(&h).await;
     for c in 1..=6 {
-        let row =
-            json!({"k": "p", "c": c, "ts": format!("2024-01-0{c}T00:00:00Z"), "b": c % 2 == 0});
-        assert_eq!(
-            h.call("t", "POST", "/v2/keyspaces/ks/all", Some(row))
-                .await
-                .0,
-            201
-        );
+        let row = json!({"k": "p", "c": c, "ts": format!("2024-01-0{c}T00:00:00Z"), "b": c % 2 == 0});
+        assert_eq!(h.call("t", "POST", "/v2/keyspaces/ks/all", Some(row)).await.0, 201);
     }
     let cases = [
         (r#"{"c":{"$eq":3}}"#, vec![3]),
@@ -234,23 +160,13 @@ async fn every_operator_filters(postgres: bool) {
         (r#"{"b":{"$eq":true},"k":{"$eq":"p"}}"#, vec![2, 4, 6]),
     ];
     for (w, want) in cases {
-        let path = format!(
-            "/v2/keyspaces/ks/all?where={}&raw=true&fields=c",
-            urlencode(w)
-        );
+        let path = format!("/v2/keyspaces/ks/all?where={}&raw=true&fields=c", urlencode(w));
         let (s, body) = h.call("t", "GET", &path, None).await;
         assert_eq!(s, 200, "{w}: {body}");
-        let got: Vec<i64> = body
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["c"].as_i64().unwrap())
-            .collect();
+        let got: Vec<i64> = body.as_array().unwrap().iter().map(|r| r["c"].as_i64().unwrap()).collect();
         assert_eq!(got, want, "{w}");
     }
-    let (s, body) = h
-        .call("t", "GET", "/v2/keyspaces/ks/all/rows?page-size=51", None)
-        .await;
+    let (s, body) = h.call("t", "GET", "/v2/keyspaces/ks/all/rows?page-size=51", None).await;
     assert_eq!(s, 400, "{body}");
     h.done().await;
 }
@@ -262,22 +178,13 @@ async fn concurrent_upserts_are_all_kept(postgres: bool) {
     for i in 0..40 {
         let h = h.clone();
         tasks.push(tokio::spawn(async move {
-            h.call(
-                "t",
-                "POST",
-                "/v2/keyspaces/ks/all",
-                Some(json!({"k": "hot", "c": i, "bi": i})),
-            )
-            .await
-            .0
+            h.call("t", "POST", "/v2/keyspaces/ks/all", Some(json!({"k": "hot", "c": i, "bi": i}))).await.0
         }));
     }
     for t in tasks {
         assert_eq!(t.await.unwrap(), 201, "every acknowledged write is kept");
     }
-    let (_, body) = h
-        .call("t", "GET", "/v2/keyspaces/ks/all/hot?page-size=50", None)
-        .await;
+    let (_, body) = h.call("t", "GET", "/v2/keyspaces/ks/all/hot?page-size=50", None).await;
     assert_eq!(body["count"], 40);
     if let Ok(h) = Arc::try_unwrap(h) {
         h.done().await;
@@ -287,54 +194,18 @@ async fn concurrent_upserts_are_all_kept(postgres: bool) {
 async fn catalog_follows_ddl(postgres: bool) {
     let h = Harness::new(postgres).await;
     typed_table(&h).await;
-    assert_eq!(
-        h.call("t", "GET", "/v2/keyspaces/ks/all/rows", None)
-            .await
-            .0,
-        200
-    );
-    assert_eq!(
-        h.call("t", "DELETE", "/v2/schemas/keyspaces/ks/tables/all", None)
-            .await
-            .0,
-        204
-    );
+    assert_eq!(h.call("t", "GET", "/v2/keyspaces/ks/all/rows", None).await.0, 200);
+    assert_eq!(h.call("t", "DELETE", "/v2/schemas/keyspaces/ks/tables/all", None).await.0, 204);
     let (s, body) = h.call("t", "GET", "/v2/keyspaces/ks/all/rows", None).await;
-    assert_eq!(
-        s, 404,
-        "the cached definition must not outlive DROP TABLE: {body}"
-    );
-    let (s, body) = h
-        .call("t", "GET", "/v2/schemas/keyspaces/ks/tables", None)
-        .await;
+    assert_eq!(s, 404, "the cached definition must not outlive DROP TABLE: {body}");
+    let (s, body) = h.call("t", "GET", "/v2/schemas/keyspaces/ks/tables", None).await;
     assert_eq!((s, body), (200, json!({"data": []})));
-    assert_eq!(
-        h.call("t", "DELETE", "/v2/schemas/keyspaces/ks", None)
-            .await
-            .0,
-        204
-    );
-    assert_eq!(
-        h.call("t", "GET", "/v2/schemas/keyspaces/ks", None).await.0,
-        404
-    );
-    assert_eq!(
-        h.call("t", "DELETE", "/v2/schemas/keyspaces/ks", None)
-            .await
-            .0,
-        404
-    );
+    assert_eq!(h.call("t", "DELETE", "/v2/schemas/keyspaces/ks", None).await.0, 204);
+    assert_eq!(h.call("t", "GET", "/v2/schemas/keyspaces/ks", None).await.0, 404);
+    assert_eq!(h.call("t", "DELETE", "/v2/schemas/keyspaces/ks", None).await.0, 404);
     h.done().await;
 }
 
 fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }

@@ -1,6 +1,7 @@
 //! Credential extraction and JWT verification: from request headers to a
 //! verified [`Identity`] or a [`Rejection`]. No host calls; time is an argument.
 
+use crate::cache::TokenCache;
 use crate::config::{Config, TokenSource};
 use crate::reject::Rejection;
 use jsonwebtoken::{decode, decode_header, Validation};
@@ -44,13 +45,19 @@ pub enum Outcome {
     Authenticated(Identity),
 }
 
-/// Decides on one request. `now` is Unix seconds from the host clock.
-pub fn authenticate(cfg: &Config, req: &Request<'_>, now: u64) -> Result<Outcome, Rejection> {
+/// Decides on one request. `now` is Unix seconds from the host clock; tokens
+/// verified before are answered from `cache` until they expire.
+pub fn authenticate(cfg: &Config, req: &Request<'_>, now: u64, cache: &mut TokenCache) -> Result<Outcome, Rejection> {
     if cfg.is_public(req.path) {
         return Ok(Outcome::Public);
     }
     let token = find_token(cfg, req)?;
-    verify(cfg, &token, now).map(Outcome::Authenticated)
+    if let Some(identity) = cache.get(&token, now) {
+        return Ok(Outcome::Authenticated(identity.clone()));
+    }
+    let (identity, exp) = verify(cfg, &token, now)?;
+    cache.insert(&token, identity.clone(), exp, now);
+    Ok(Outcome::Authenticated(identity))
 }
 
 fn find_token(cfg: &Config, req: &Request<'_>) -> Result<String, Rejection> {
@@ -70,44 +77,31 @@ fn find_token(cfg: &Config, req: &Request<'_>) -> Result<String, Rejection> {
             TokenSource::XCassandraToken | TokenSource::Token => value,
         };
         if token.is_empty() {
-            return Err(Rejection::unauthorized(
-                "malformed",
-                format!("empty token in the {} header", source.header()),
-            ));
+            return Err(Rejection::unauthorized("malformed", format!("empty token in the {} header", source.header())));
         }
         return Ok(token.to_owned());
     }
     let names: Vec<&str> = cfg.token_sources.iter().map(|s| s.header()).collect();
     Err(Rejection::unauthorized(
         "missing",
-        format!(
-            "missing credentials: send a token in one of these headers: {}",
-            names.join(", ")
-        ),
+        format!("missing credentials: send a token in one of these headers: {}", names.join(", ")),
     ))
 }
 
-fn verify(cfg: &Config, token: &str, now: u64) -> Result<Identity, Rejection> {
+/// Verifies a token: the identity and the `exp` (Unix seconds) it is valid until.
+fn verify(cfg: &Config, token: &str, now: u64) -> Result<(Identity, u64), Rejection> {
     if token.len() > cfg.max_token_bytes {
         return Err(Rejection::unauthorized(
             "too_large",
-            format!(
-                "token is {} bytes, above the {} byte limit",
-                token.len(),
-                cfg.max_token_bytes
-            ),
+            format!("token is {} bytes, above the {} byte limit", token.len(), cfg.max_token_bytes),
         ));
     }
     if token.split('.').count() != 3 {
-        return Err(Rejection::unauthorized(
-            "malformed",
-            "malformed token: a JWT has three dot-separated segments",
-        ));
+        return Err(Rejection::unauthorized("malformed", "malformed token: a JWT has three dot-separated segments"));
     }
     // `alg: none` and unknown algorithms fail here: the header type only knows real algorithms.
-    let header = decode_header(token).map_err(|e| {
-        Rejection::unauthorized("malformed", format!("malformed token header: {e}"))
-    })?;
+    let header = decode_header(token)
+        .map_err(|e| Rejection::unauthorized("malformed", format!("malformed token header: {e}")))?;
     let candidates: Vec<_> = cfg
         .keys
         .iter()
@@ -119,10 +113,7 @@ fn verify(cfg: &Config, token: &str, now: u64) -> Result<Identity, Rejection> {
         .collect();
     if candidates.is_empty() {
         let kid = header.kid.unwrap_or_default();
-        return Err(Rejection::unauthorized(
-            "unknown_kid",
-            format!("unknown key id {kid:?}"),
-        ));
+        return Err(Rejection::unauthorized("unknown_kid", format!("unknown key id {kid:?}")));
     }
     let mut validation = Validation::new(header.alg);
     // Time and audience are checked below against the host clock, with our leeway.
@@ -147,80 +138,58 @@ fn verify(cfg: &Config, token: &str, now: u64) -> Result<Identity, Rejection> {
             format!("algorithm {:?} is not allowed for this key", header.alg),
         ));
     }
-    let claims = claims
-        .ok_or_else(|| Rejection::unauthorized("bad_signature", "token signature is invalid"))?;
-    check_claims(cfg, &claims, now)?;
+    let claims = claims.ok_or_else(|| Rejection::unauthorized("bad_signature", "token signature is invalid"))?;
+    let exp = check_claims(cfg, &claims, now)?;
     let tenant = tenant_from(cfg, &claims)?;
     let subject = claims.get("sub").and_then(Value::as_str).map(str::to_owned);
-    Ok(Identity { tenant, subject })
+    Ok((Identity { tenant, subject }, exp))
 }
 
-fn check_claims(cfg: &Config, claims: &Value, now: u64) -> Result<(), Rejection> {
-    let exp = claims.get("exp").and_then(Value::as_f64).ok_or_else(|| {
-        Rejection::unauthorized(
-            "no_exp",
-            "token has no numeric exp claim; tokens must expire",
-        )
-    })?;
+/// Checks time, issuer and audience; returns `exp` (whole seconds, rounded down).
+fn check_claims(cfg: &Config, claims: &Value, now: u64) -> Result<u64, Rejection> {
+    let exp = claims
+        .get("exp")
+        .and_then(Value::as_f64)
+        .ok_or_else(|| Rejection::unauthorized("no_exp", "token has no numeric exp claim; tokens must expire"))?;
     if (now as f64) > exp + cfg.leeway_seconds as f64 {
         return Err(Rejection::unauthorized("expired", "token expired"));
     }
     if let Some(nbf) = claims.get("nbf") {
-        let nbf = nbf
-            .as_f64()
-            .ok_or_else(|| Rejection::unauthorized("malformed", "nbf claim is not a number"))?;
+        let nbf = nbf.as_f64().ok_or_else(|| Rejection::unauthorized("malformed", "nbf claim is not a number"))?;
         if (now as f64) + (cfg.leeway_seconds as f64) < nbf {
-            return Err(Rejection::unauthorized(
-                "not_yet_valid",
-                "token is not valid yet (nbf)",
-            ));
+            return Err(Rejection::unauthorized("not_yet_valid", "token is not valid yet (nbf)"));
         }
     }
     if !cfg.issuers.is_empty() {
-        let iss = claims
-            .get("iss")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let iss = claims.get("iss").and_then(Value::as_str).unwrap_or_default();
         if !cfg.issuers.iter().any(|i| i == iss) {
-            return Err(Rejection::unauthorized(
-                "bad_issuer",
-                format!("issuer {iss:?} is not accepted"),
-            ));
+            return Err(Rejection::unauthorized("bad_issuer", format!("issuer {iss:?} is not accepted")));
         }
     }
     if !cfg.audiences.is_empty() {
         let ok = match claims.get("aud") {
             Some(Value::String(a)) => cfg.audiences.contains(a),
-            Some(Value::Array(list)) => list
-                .iter()
-                .filter_map(Value::as_str)
-                .any(|a| cfg.audiences.iter().any(|c| c == a)),
+            Some(Value::Array(list)) => {
+                list.iter().filter_map(Value::as_str).any(|a| cfg.audiences.iter().any(|c| c == a))
+            }
             _ => false,
         };
         if !ok {
-            return Err(Rejection::unauthorized(
-                "bad_audience",
-                "token audience is not accepted",
-            ));
+            return Err(Rejection::unauthorized("bad_audience", "token audience is not accepted"));
         }
     }
-    Ok(())
+    Ok(exp.max(0.0) as u64)
 }
 
 fn tenant_from(cfg: &Config, claims: &Value) -> Result<String, Rejection> {
     let name = cfg.tenant_claim.as_str();
     // A literal key wins, so URL-style claim names with dots work as written.
-    let found = claims
-        .get(name)
-        .or_else(|| name.split('.').try_fold(claims, |v, part| v.get(part)));
+    let found = claims.get(name).or_else(|| name.split('.').try_fold(claims, |v, part| v.get(part)));
     let tenant = match found {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
         _ => {
-            return Err(Rejection::unauthorized(
-                "no_tenant",
-                format!("token has no {name:?} claim naming the tenant"),
-            ))
+            return Err(Rejection::unauthorized("no_tenant", format!("token has no {name:?} claim naming the tenant")))
         }
     };
     if !valid_tenant(&tenant) {
@@ -234,10 +203,7 @@ fn tenant_from(cfg: &Config, claims: &Value) -> Result<String, Rejection> {
 
 /// Tenant ids travel in headers and name storage namespaces: keep them plain.
 pub fn valid_tenant(t: &str) -> bool {
-    !t.is_empty()
-        && t.len() <= 64
-        && t.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+    !t.is_empty() && t.len() <= 64 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
 }
 
 #[cfg(test)]

@@ -56,14 +56,13 @@ pub struct RawConfig {
     /// Longest token accepted, in bytes; longer ones are rejected unparsed.
     #[serde(default = "default_max_token_bytes")]
     pub max_token_bytes: usize,
+    /// Verified tokens remembered per worker (0 disables the cache).
+    #[serde(default = "default_token_cache_size")]
+    pub token_cache_size: usize,
 }
 
 fn default_sources() -> Vec<TokenSource> {
-    vec![
-        TokenSource::Authorization,
-        TokenSource::XCassandraToken,
-        TokenSource::Token,
-    ]
+    vec![TokenSource::Authorization, TokenSource::XCassandraToken, TokenSource::Token]
 }
 fn default_leeway() -> u64 {
     30
@@ -76,6 +75,9 @@ fn default_public_paths() -> Vec<String> {
 }
 fn default_max_token_bytes() -> usize {
     8 * 1024
+}
+fn default_token_cache_size() -> usize {
+    4096
 }
 
 /// A verification key with the algorithms it may be used with.
@@ -106,6 +108,8 @@ pub struct Config {
     pub public_paths: Vec<String>,
     /// Token size cap.
     pub max_token_bytes: usize,
+    /// Verified-token cache capacity per worker.
+    pub token_cache_size: usize,
 }
 
 /// Every problem found in a configuration, each naming its field.
@@ -116,19 +120,14 @@ impl std::error::Error for ConfigError {}
 
 impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "invalid datagate filter configuration: {}",
-            self.0.join("; ")
-        )
+        write!(f, "invalid datagate filter configuration: {}", self.0.join("; "))
     }
 }
 
 impl Config {
     /// Parses and validates the plugin configuration, reporting every problem at once.
     pub fn from_json(bytes: &[u8]) -> Result<Config, ConfigError> {
-        let raw: RawConfig =
-            serde_json::from_slice(bytes).map_err(|e| ConfigError(vec![e.to_string()]))?;
+        let raw: RawConfig = serde_json::from_slice(bytes).map_err(|e| ConfigError(vec![e.to_string()]))?;
         Config::validate(raw)
     }
 
@@ -148,16 +147,13 @@ impl Config {
             }
         }
         if raw.max_token_bytes < 64 || raw.max_token_bytes > 64 * 1024 {
-            errors.push(format!(
-                "maxTokenBytes: {} is outside 64..=65536",
-                raw.max_token_bytes
-            ));
+            errors.push(format!("maxTokenBytes: {} is outside 64..=65536", raw.max_token_bytes));
+        }
+        if raw.token_cache_size > 1_000_000 {
+            errors.push(format!("tokenCacheSize: {} is above the 1000000 maximum", raw.token_cache_size));
         }
         if raw.leeway_seconds > 600 {
-            errors.push(format!(
-                "leewaySeconds: {} is above the 600 s maximum",
-                raw.leeway_seconds
-            ));
+            errors.push(format!("leewaySeconds: {} is above the 600 s maximum", raw.leeway_seconds));
         }
         if !errors.is_empty() {
             return Err(ConfigError(errors));
@@ -171,6 +167,7 @@ impl Config {
             tenant_claim: raw.tenant_claim,
             public_paths: raw.public_paths,
             max_token_bytes: raw.max_token_bytes,
+            token_cache_size: raw.token_cache_size,
         })
     }
 
@@ -196,11 +193,7 @@ fn parse_jwks(value: &serde_json::Value, errors: &mut Vec<String>) -> Vec<Verify
     }
     let mut keys = Vec::new();
     for (i, jwk) in set.keys.iter().enumerate() {
-        let algorithms = match jwk
-            .common
-            .key_algorithm
-            .and_then(|a| a.to_string().parse::<Algorithm>().ok())
-        {
+        let algorithms = match jwk.common.key_algorithm.and_then(|a| a.to_string().parse::<Algorithm>().ok()) {
             Some(alg) => vec![alg],
             None => {
                 // Without an explicit `alg` a key still pins its family, which is
@@ -227,11 +220,7 @@ fn parse_jwks(value: &serde_json::Value, errors: &mut Vec<String>) -> Vec<Verify
             }
         };
         match DecodingKey::from_jwk(jwk) {
-            Ok(key) => keys.push(VerifyKey {
-                kid: jwk.common.key_id.clone(),
-                algorithms,
-                key,
-            }),
+            Ok(key) => keys.push(VerifyKey { kid: jwk.common.key_id.clone(), algorithms, key }),
             Err(e) => errors.push(format!("jwks.keys[{i}]: unusable key ({e})")),
         }
     }
@@ -242,7 +231,8 @@ fn parse_jwks(value: &serde_json::Value, errors: &mut Vec<String>) -> Vec<Verify
 mod tests {
     use super::*;
 
-    const GOOD: &str = r#"{"jwks":{"keys":[{"kty":"oct","kid":"dev","alg":"HS256","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"}]}}"#;
+    const GOOD: &str =
+        r#"{"jwks":{"keys":[{"kty":"oct","kid":"dev","alg":"HS256","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"}]}}"#;
 
     #[test]
     fn defaults_fill_in() {
@@ -256,9 +246,7 @@ mod tests {
 
     #[test]
     fn unknown_field_is_named() {
-        let err = Config::from_json(br#"{"jwks":{"keys":[]},"tenantClaimz":"x"}"#)
-            .err()
-            .unwrap();
+        let err = Config::from_json(br#"{"jwks":{"keys":[]},"tenantClaimz":"x"}"#).err().unwrap();
         assert!(err.to_string().contains("tenantClaimz"), "{err}");
     }
 
@@ -270,23 +258,15 @@ mod tests {
         .err()
         .unwrap();
         let text = err.to_string();
-        for field in [
-            "tokenSources",
-            "jwks.keys",
-            "tenantClaim",
-            "publicPaths[0]",
-            "maxTokenBytes",
-        ] {
+        for field in ["tokenSources", "jwks.keys", "tenantClaim", "publicPaths[0]", "maxTokenBytes"] {
             assert!(text.contains(field), "{field} missing from {text}");
         }
     }
 
     #[test]
     fn prefix_public_paths() {
-        let cfg = Config::from_json(
-            br#"{"jwks":{"keys":[{"kty":"oct","k":"c2VjcmV0"}]},"publicPaths":["/docs/*"]}"#,
-        )
-        .unwrap();
+        let cfg = Config::from_json(br#"{"jwks":{"keys":[{"kty":"oct","k":"c2VjcmV0"}]},"publicPaths":["/docs/*"]}"#)
+            .unwrap();
         assert!(cfg.is_public("/docs/a"));
         assert!(!cfg.is_public("/doc"));
         assert_eq!(cfg.keys[0].algorithms.len(), 3);

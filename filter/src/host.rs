@@ -6,10 +6,12 @@
 #![allow(unsafe_code)]
 
 use crate::auth::{self, Outcome, Request, SUBJECT_HEADER, TENANT_HEADER};
+use crate::cache::TokenCache;
 use crate::config::Config;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel, MetricType};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::UNIX_EPOCH;
@@ -48,10 +50,13 @@ impl Metrics {
     }
 }
 
+/// One per worker VM: configuration, counters and the token cache are shared
+/// by that worker's requests (proxy-wasm runs each VM on one thread).
 #[derive(Default)]
 struct Root {
     config: Option<Rc<Config>>,
     metrics: Rc<Metrics>,
+    cache: Rc<RefCell<TokenCache>>,
 }
 
 impl Context for Root {}
@@ -61,6 +66,7 @@ impl RootContext for Root {
         let bytes = self.get_plugin_configuration().unwrap_or_default();
         match Config::from_json(&bytes) {
             Ok(cfg) => {
+                self.cache = Rc::new(RefCell::new(TokenCache::new(cfg.token_cache_size)));
                 self.config = Some(Rc::new(cfg));
                 true
             }
@@ -74,10 +80,7 @@ impl RootContext for Root {
 
     fn create_http_context(&self, _id: u32) -> Option<Box<dyn HttpContext>> {
         let config = self.config.clone()?;
-        Some(Box::new(Edge {
-            config,
-            metrics: self.metrics.clone(),
-        }))
+        Some(Box::new(Edge { config, metrics: self.metrics.clone(), cache: self.cache.clone() }))
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -88,33 +91,32 @@ impl RootContext for Root {
 struct Edge {
     config: Rc<Config>,
     metrics: Rc<Metrics>,
+    cache: Rc<RefCell<TokenCache>>,
 }
 
 impl Context for Edge {}
 
 impl HttpContext for Edge {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        for (name, _) in self.get_http_request_headers() {
-            if auth::is_identity_header(&name) {
-                self.set_http_request_header(&name, None);
+        // One host call for the whole map: it serves the spoofing scan and every
+        // lookup below (each host call crosses the VM boundary).
+        let headers = self.get_http_request_headers();
+        for (name, _) in &headers {
+            if auth::is_identity_header(name) {
+                self.set_http_request_header(name, None);
             }
         }
-        let path = self.get_http_request_header(":path").unwrap_or_default();
-        let path = path.split('?').next().unwrap_or_default().to_owned();
-        let now = self
-            .get_current_time()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default();
-        let lookup = |name: &str| self.get_http_request_header(name);
-        let decision = auth::authenticate(
-            &self.config,
-            &Request {
-                path: &path,
-                header: &lookup,
-            },
-            now,
-        );
+        let find = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
+        let path = find(":path").unwrap_or_default();
+        let path = path.split('?').next().unwrap_or_default();
+        let now = self.get_current_time().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
+        let lookup = |name: &str| find(name).map(str::to_owned);
+        let request = Request { path, header: &lookup };
+        let decision = match self.cache.try_borrow_mut() {
+            Ok(mut cache) => auth::authenticate(&self.config, &request, now, &mut cache),
+            // Unreachable on proxy-wasm's single thread; verify without the cache rather than fail.
+            Err(_) => auth::authenticate(&self.config, &request, now, &mut TokenCache::new(0)),
+        };
         match decision {
             Ok(Outcome::Public) => {
                 self.metrics.increment("datagate.public");
@@ -129,11 +131,9 @@ impl HttpContext for Edge {
                 Action::Continue
             }
             Err(rejection) => {
-                self.metrics
-                    .increment(&format!("datagate.rejected.{}", rejection.reason));
+                self.metrics.increment(&format!("datagate.rejected.{}", rejection.reason));
                 let headers = rejection.headers();
-                let headers: Vec<(&str, &str)> =
-                    headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
                 self.send_http_response(rejection.status, headers, Some(&rejection.body()));
                 Action::Pause
             }

@@ -6,6 +6,7 @@
 //! only when building for `wasm32`: the `cdylib` is a thin adapter.
 
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod reject;
 
@@ -13,5 +14,6 @@ pub mod reject;
 mod host;
 
 pub use auth::{authenticate, Identity, Request};
+pub use cache::TokenCache;
 pub use config::{Config, ConfigError};
 pub use reject::Rejection;

@@ -14,18 +14,12 @@ pub struct Rejection {
 impl Rejection {
     /// 401 for a missing or invalid credential.
     pub fn unauthorized(reason: &'static str, description: impl Into<String>) -> Self {
-        Rejection {
-            status: 401,
-            description: description.into(),
-            reason,
-        }
+        Rejection { status: 401, description: description.into(), reason }
     }
 
     /// The JSON body, `{"description": ..., "code": ...}` like every Datagate error.
     pub fn body(&self) -> Vec<u8> {
-        serde_json::json!({ "description": self.description, "code": self.status })
-            .to_string()
-            .into_bytes()
+        serde_json::json!({ "description": self.description, "code": self.status }).to_string().into_bytes()
     }
 
     /// Response headers besides the body's content type.
@@ -34,10 +28,7 @@ impl Rejection {
         if self.status == 401 {
             // RFC 6750 §3: the challenge tells OAuth clients to refresh the token.
             let text = self.description.replace('"', "'");
-            headers.push((
-                "www-authenticate",
-                format!("Bearer error=\"invalid_token\", error_description=\"{text}\""),
-            ));
+            headers.push(("www-authenticate", format!("Bearer error=\"invalid_token\", error_description=\"{text}\"")));
         }
         headers
     }
@@ -53,9 +44,6 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&r.body()).unwrap();
         assert_eq!(v["code"], 401);
         assert_eq!(v["description"], "token expired");
-        assert!(r
-            .headers()
-            .iter()
-            .any(|(k, v)| *k == "www-authenticate" && v.contains("invalid_token")));
+        assert!(r.headers().iter().any(|(k, v)| *k == "www-authenticate" && v.contains("invalid_token")));
     }
 }

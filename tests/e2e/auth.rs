@@ -17,88 +17,44 @@ fn bad_credentials_get_401_json() {
     let path = "/v2/schemas/keyspaces";
     let r = gw.get(path).send().unwrap();
     assert_eq!(
-        r.headers()["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .split(',')
-            .next()
-            .unwrap(),
+        r.headers()["www-authenticate"].to_str().unwrap().split(',').next().unwrap(),
         r#"Bearer error="invalid_token""#
     );
     assert_error(r, 401, "missing credentials");
     let cases = [
         (
             "wrong key",
-            token_with(
-                json!({"tenant": "acme", "exp": now() + 60}),
-                Some("dev"),
-                b"not-the-dev-secret",
-            ),
+            token_with(json!({"tenant": "acme", "exp": now() + 60}), Some("dev"), b"not-the-dev-secret"),
             "signature",
         ),
-        (
-            "expired",
-            token_with(
-                json!({"tenant": "acme", "exp": now() - 3600}),
-                Some("dev"),
-                DEV_SECRET,
-            ),
-            "expired",
-        ),
+        ("expired", token_with(json!({"tenant": "acme", "exp": now() - 3600}), Some("dev"), DEV_SECRET), "expired"),
         (
             "not yet valid",
-            token_with(
-                json!({"tenant": "acme", "exp": now() + 7200, "nbf": now() + 3600}),
-                Some("dev"),
-                DEV_SECRET,
-            ),
+            token_with(json!({"tenant": "acme", "exp": now() + 7200, "nbf": now() + 3600}), Some("dev"), DEV_SECRET),
             "not valid yet",
         ),
         (
             "unknown kid",
-            token_with(
-                json!({"tenant": "acme", "exp": now() + 60}),
-                Some("k2"),
-                DEV_SECRET,
-            ),
+            token_with(json!({"tenant": "acme", "exp": now() + 60}), Some("k2"), DEV_SECRET),
             "unknown key id",
         ),
-        (
-            "no tenant",
-            token_with(json!({"exp": now() + 60}), Some("dev"), DEV_SECRET),
-            "tenant",
-        ),
-        (
-            "no exp",
-            token_with(json!({"tenant": "acme"}), Some("dev"), DEV_SECRET),
-            "exp",
-        ),
+        ("no tenant", token_with(json!({"exp": now() + 60}), Some("dev"), DEV_SECRET), "tenant"),
+        ("no exp", token_with(json!({"tenant": "acme"}), Some("dev"), DEV_SECRET), "exp"),
         ("garbage", "not-a-jwt".to_owned(), "malformed"),
         (
             "alg none",
-            format!(
-                "{}.{}.",
-                b64(r#"{"alg":"none"}"#),
-                b64(r#"{"tenant":"acme","exp":9999999999}"#)
-            ),
+            format!("{}.{}.", b64(r#"{"alg":"none"}"#), b64(r#"{"tenant":"acme","exp":9999999999}"#)),
             "malformed",
         ),
         ("huge", "a".repeat(10_000), "limit"),
     ];
     for (what, tok, needle) in cases {
-        let r = gw
-            .get(path)
-            .header("x-cassandra-token", &tok)
-            .send()
-            .unwrap();
+        let r = gw.get(path).header("x-cassandra-token", &tok).send().unwrap();
         assert_eq!(r.status(), 401, "{what}");
         assert_error(r, 401, needle);
     }
     let stats = gw.stats();
-    assert!(
-        stats.contains("wasmcustom.datagate.rejected.expired: 1"),
-        "{stats}"
-    );
+    assert!(stats.contains("wasmcustom.datagate.rejected.expired: 1"), "{stats}");
 }
 
 #[test]
@@ -109,10 +65,7 @@ fn tenant_header_cannot_be_spoofed() {
     gw.vehicle_table(&globex, "secrets");
     // No token, but claiming a tenant: rejected before the sidecar.
     assert_error(
-        gw.get("/v2/schemas/keyspaces")
-            .header("x-tenant-id", "globex")
-            .send()
-            .unwrap(),
+        gw.get("/v2/schemas/keyspaces").header("x-tenant-id", "globex").send().unwrap(),
         401,
         "missing credentials",
     );
@@ -140,10 +93,7 @@ fn b64(s: &str) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();
     for chunk in s.as_bytes().chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
         for i in 0..=chunk.len() {
             let _ = write!(out, "{}", A[((n >> (18 - 6 * i)) & 63) as usize] as char);
         }
@@ -168,19 +118,10 @@ fn cli_dev_token_is_accepted() {
         .unwrap();
     assert_eq!(r.status(), 201);
     // The tenant came from the token: another tenant does not see the keyspace.
-    let (_, list) = json_of(
-        gw.get("/v2/schemas/keyspaces")
-            .header("x-cassandra-token", token("other"))
-            .send()
-            .unwrap(),
-    );
+    let (_, list) =
+        json_of(gw.get("/v2/schemas/keyspaces").header("x-cassandra-token", token("other")).send().unwrap());
     assert_eq!(list, json!({"data": []}));
-    let (_, list) = json_of(
-        gw.get("/v2/schemas/keyspaces")
-            .header("x-cassandra-token", &tok)
-            .send()
-            .unwrap(),
-    );
+    let (_, list) = json_of(gw.get("/v2/schemas/keyspaces").header("x-cassandra-token", &tok).send().unwrap());
     assert_eq!(list, json!({"data": [{"name": "k"}]}));
 }
 
@@ -194,8 +135,5 @@ fn invalid_filter_config_is_refused_by_envoy() {
     assert!(ok, "the shipped config must validate: {log}");
     let (ok, log) = crate::harness::envoy_validate(&bad);
     assert!(!ok, "Envoy accepted an invalid filter config");
-    assert!(
-        log.contains("tenantClam"),
-        "the log must name the bad field: {log}"
-    );
+    assert!(log.contains("tenantClam"), "the log must name the bad field: {log}");
 }

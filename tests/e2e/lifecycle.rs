@@ -18,28 +18,10 @@ fn acknowledged_writes_survive_restart(store: Store) {
         .unwrap();
     assert_eq!(r.status(), 201);
     gw.stop_sidecar();
-    let r = gw
-        .get("/v2/keyspaces/blog/vehicle/rows")
-        .header("x-cassandra-token", &t)
-        .send()
-        .unwrap();
-    assert_eq!(
-        r.headers().get("retry-after").map(|v| v.to_str().unwrap()),
-        Some("1")
-    );
+    let r = gw.get("/v2/keyspaces/blog/vehicle/rows").header("x-cassandra-token", &t).send().unwrap();
+    assert_eq!(r.headers().get("retry-after").map(|v| v.to_str().unwrap()), Some("1"));
     assert_error(r, 503, "unavailable");
     gw.start_sidecar();
-    let (s, body) = json_of(
-        gw.get("/v2/keyspaces/blog/vehicle/Tesla")
-            .header("x-cassandra-token", &t)
-            .send()
-            .unwrap(),
-    );
-    assert_eq!(
-        (s, body["data"].clone()),
-        (
-            200,
-            json!([{"manufacturer": "Tesla", "model": "S", "year": 2012}])
-        )
-    );
+    let (s, body) = json_of(gw.get("/v2/keyspaces/blog/vehicle/Tesla").header("x-cassandra-token", &t).send().unwrap());
+    assert_eq!((s, body["data"].clone()), (200, json!([{"manufacturer": "Tesla", "model": "S", "year": 2012}])));
 }

@@ -4,11 +4,7 @@ use crate::harness::{assert_error, json_of, token, Gateway, Store};
 use serde_json::json;
 use std::process::Command;
 
-crate::on_both_stores!(
-    origin_query_verbatim,
-    crud_by_primary_key,
-    pages_follow_page_state
-);
+crate::on_both_stores!(origin_query_verbatim, crud_by_primary_key, pages_follow_page_state);
 
 /// The query from the article that introduced the API, as its curl line.
 fn origin_query_verbatim(store: Store) {
@@ -36,23 +32,11 @@ fn origin_query_verbatim(store: Store) {
         r#"curl -s -L -X GET '{}/v2/keyspaces/blog/vehicle?where=\{{"manufacturer":\{{"$eq":"Tesla"\}}\}}' -H "X-Cassandra-Token: $AUTH_TOKEN" -H 'Content-Type: application/json'"#,
         gw.base
     );
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(&line)
-        .env("AUTH_TOKEN", &t)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "curl failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new("sh").arg("-c").arg(&line).env("AUTH_TOKEN", &t).output().unwrap();
+    assert!(out.status.success(), "curl failed: {}", String::from_utf8_lossy(&out.stderr));
     let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(body["count"], 2, "{body}");
-    assert_eq!(
-        body["data"][0],
-        json!({"manufacturer": "Tesla", "model": "Model 3", "year": 2017})
-    );
+    assert_eq!(body["data"][0], json!({"manufacturer": "Tesla", "model": "Model 3", "year": 2017}));
     assert_eq!(body["data"][1]["model"], "Model S");
     assert!(body.get("pageState").is_none());
 }
@@ -69,15 +53,8 @@ fn crud_by_primary_key(store: Store) {
         .send()
         .unwrap();
     let (status, body) = json_of(r);
-    assert_eq!(
-        (status, body),
-        (201, json!({"manufacturer": "Tesla", "model": "Model S"}))
-    );
-    for (m, model, y) in [
-        ("Tesla", "Model X", 2015),
-        ("Tesla", "Roadster", 2008),
-        ("Volvo", "XC90", 2002),
-    ] {
+    assert_eq!((status, body), (201, json!({"manufacturer": "Tesla", "model": "Model S"})));
+    for (m, model, y) in [("Tesla", "Model X", 2015), ("Tesla", "Roadster", 2008), ("Volvo", "XC90", 2002)] {
         gw.post(base)
             .header("x-cassandra-token", &t)
             .json(&json!({"manufacturer": m, "model": model, "year": y}))
@@ -85,26 +62,13 @@ fn crud_by_primary_key(store: Store) {
             .unwrap();
     }
     // Whole partition, in clustering order.
-    let (s, body) = json_of(
-        gw.get(&format!("{base}/Tesla"))
-            .header("x-cassandra-token", &t)
-            .send()
-            .unwrap(),
-    );
+    let (s, body) = json_of(gw.get(&format!("{base}/Tesla")).header("x-cassandra-token", &t).send().unwrap());
     assert_eq!(s, 200);
-    let models: Vec<&str> = body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["model"].as_str().unwrap())
-        .collect();
+    let models: Vec<&str> = body["data"].as_array().unwrap().iter().map(|r| r["model"].as_str().unwrap()).collect();
     assert_eq!(models, ["Model S", "Model X", "Roadster"]);
     // Full key, percent-encoded segment, projection, raw.
     let (s, body) = json_of(
-        gw.get(&format!("{base}/Tesla/Model%20X?fields=year&raw=true"))
-            .header("x-cassandra-token", &t)
-            .send()
-            .unwrap(),
+        gw.get(&format!("{base}/Tesla/Model%20X?fields=year&raw=true")).header("x-cassandra-token", &t).send().unwrap(),
     );
     assert_eq!((s, body), (200, json!([{"year": 2015}])));
     // PUT and PATCH are upserts that leave other columns alone.
@@ -124,170 +88,83 @@ fn crud_by_primary_key(store: Store) {
             .unwrap(),
     );
     assert_eq!(s, 200);
-    let (_, body) = json_of(
-        gw.get(&format!("{base}/Tesla/Cybertruck"))
-            .header("x-cassandra-token", &t)
-            .send()
-            .unwrap(),
-    );
-    assert_eq!(
-        body["data"],
-        json!([{"manufacturer": "Tesla", "model": "Cybertruck", "year": 2023}])
-    );
+    let (_, body) =
+        json_of(gw.get(&format!("{base}/Tesla/Cybertruck")).header("x-cassandra-token", &t).send().unwrap());
+    assert_eq!(body["data"], json!([{"manufacturer": "Tesla", "model": "Cybertruck", "year": 2023}]));
     // where with several operators (including $ne/$in, which Stargate lacks).
     let w = r#"{"manufacturer":{"$eq":"Tesla"},"year":{"$gte":2010,"$ne":2023},"model":{"$in":["Model S","Model X","Roadster"]}}"#;
-    let (s, body) = json_of(
-        gw.get(base)
-            .query(&[("where", w)])
-            .header("x-cassandra-token", &t)
-            .send()
-            .unwrap(),
-    );
+    let (s, body) = json_of(gw.get(base).query(&[("where", w)]).header("x-cassandra-token", &t).send().unwrap());
     assert_eq!(s, 200, "{body}");
-    let years: Vec<i64> = body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["year"].as_i64().unwrap())
-        .collect();
+    let years: Vec<i64> = body["data"].as_array().unwrap().iter().map(|r| r["year"].as_i64().unwrap()).collect();
     assert_eq!(years, [2012, 2016]);
     // DELETE one row, then the rest of its partition.
-    let r = gw
-        .delete(&format!("{base}/Tesla/Roadster"))
-        .header("x-cassandra-token", &t)
-        .send()
-        .unwrap();
+    let r = gw.delete(&format!("{base}/Tesla/Roadster")).header("x-cassandra-token", &t).send().unwrap();
     assert_eq!(r.status(), 204);
-    let (_, body) = json_of(
-        gw.get(&format!("{base}/Tesla"))
-            .header("x-cassandra-token", &t)
-            .send()
-            .unwrap(),
-    );
+    let (_, body) = json_of(gw.get(&format!("{base}/Tesla")).header("x-cassandra-token", &t).send().unwrap());
     assert_eq!(body["count"], 3);
-    assert_eq!(
-        gw.delete(&format!("{base}/Tesla"))
-            .header("x-cassandra-token", &t)
-            .send()
-            .unwrap()
-            .status(),
-        204
-    );
-    let (_, body) = json_of(
-        gw.get(&format!("{base}/Tesla"))
-            .header("x-cassandra-token", &t)
-            .send()
-            .unwrap(),
-    );
+    assert_eq!(gw.delete(&format!("{base}/Tesla")).header("x-cassandra-token", &t).send().unwrap().status(), 204);
+    let (_, body) = json_of(gw.get(&format!("{base}/Tesla")).header("x-cassandra-token", &t).send().unwrap());
     assert_eq!(body, json!({"count": 0, "data": []}));
-    let (_, body) = json_of(
-        gw.get(&format!("{base}/rows"))
-            .header("x-cassandra-token", &t)
-            .send()
-            .unwrap(),
-    );
-    assert_eq!(
-        body["data"],
-        json!([{"manufacturer": "Volvo", "model": "XC90", "year": 2002}])
-    );
+    let (_, body) = json_of(gw.get(&format!("{base}/rows")).header("x-cassandra-token", &t).send().unwrap());
+    assert_eq!(body["data"], json!([{"manufacturer": "Volvo", "model": "XC90", "year": 2002}]));
 }
 
 fn pages_follow_page_state(store: Store) {
     let gw = Gateway::start(store);
     let t = token("acme");
+    let r = gw.post("/v2/schemas/keyspaces").header("token", &t).json(&json!({"name": "events"})).send().unwrap();
+    assert_eq!(r.status(), 201);
     let r = gw
-        .post("/v2/schemas/keyspaces")
+        .post("/v2/schemas/keyspaces/events/tables")
         .header("token", &t)
-        .json(&json!({"name": "events"}))
+        .json(&json!({
+            "name": "log",
+            "columnDefinitions": [{"name":"day","typeDefinition":"text"},{"name":"seq","typeDefinition":"bigint"},
+                                  {"name":"at","typeDefinition":"timestamp"},{"name":"id","typeDefinition":"uuid"},
+                                  {"name":"ok","typeDefinition":"boolean"},{"name":"score","typeDefinition":"double"}],
+            "primaryKey": {"partitionKey": ["day"], "clusteringKey": ["seq"]},
+            "tableOptions": {"clusteringExpression": [{"column": "seq", "order": "DESC"}]}
+        }))
         .send()
         .unwrap();
-    assert_eq!(r.status(), 201);
-    let r = gw.post("/v2/schemas/keyspaces/events/tables").header("token", &t).json(&json!({
-        "name": "log",
-        "columnDefinitions": [{"name":"day","typeDefinition":"text"},{"name":"seq","typeDefinition":"bigint"},
-                              {"name":"at","typeDefinition":"timestamp"},{"name":"id","typeDefinition":"uuid"},
-                              {"name":"ok","typeDefinition":"boolean"},{"name":"score","typeDefinition":"double"}],
-        "primaryKey": {"partitionKey": ["day"], "clusteringKey": ["seq"]},
-        "tableOptions": {"clusteringExpression": [{"column": "seq", "order": "DESC"}]}
-    })).send().unwrap();
     assert_eq!(r.status(), 201, "{}", r.text().unwrap());
     for seq in 0..25i64 {
         let row = json!({"day": "mon", "seq": seq, "at": format!("2024-05-01T10:00:{seq:02}Z"),
                          "id": uuid::Uuid::new_v4().to_string(), "ok": seq % 2 == 0, "score": seq as f64 / 4.0});
-        assert_eq!(
-            gw.post("/v2/keyspaces/events/log")
-                .header("token", &t)
-                .json(&row)
-                .send()
-                .unwrap()
-                .status(),
-            201
-        );
+        assert_eq!(gw.post("/v2/keyspaces/events/log").header("token", &t).json(&row).send().unwrap().status(), 201);
     }
     let mut seen = Vec::new();
     let mut state: Option<String> = None;
     let mut pages = 0;
     loop {
-        let mut req = gw
-            .get("/v2/keyspaces/events/log/mon")
-            .query(&[("page-size", "10")])
-            .header("token", &t);
+        let mut req = gw.get("/v2/keyspaces/events/log/mon").query(&[("page-size", "10")]).header("token", &t);
         if let Some(s) = &state {
             req = req.query(&[("page-state", s)]);
         }
         let (s, body) = json_of(req.send().unwrap());
         assert_eq!(s, 200, "{body}");
         pages += 1;
-        seen.extend(
-            body["data"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r["seq"].as_i64().unwrap()),
-        );
+        seen.extend(body["data"].as_array().unwrap().iter().map(|r| r["seq"].as_i64().unwrap()));
         match body["pageState"].as_str() {
             Some(next) => state = Some(next.to_owned()),
             None => break,
         }
     }
     assert_eq!(pages, 3);
-    assert_eq!(
-        seen,
-        (0..25).rev().collect::<Vec<_>>(),
-        "DESC clustering order across pages"
-    );
+    assert_eq!(seen, (0..25).rev().collect::<Vec<_>>(), "DESC clustering order across pages");
     // A cursor from another query, or garbage, is a 400 — never a 500.
-    let (_, first) = json_of(
-        gw.get("/v2/keyspaces/events/log/mon?page-size=5")
-            .header("token", &t)
-            .send()
-            .unwrap(),
-    );
+    let (_, first) = json_of(gw.get("/v2/keyspaces/events/log/mon?page-size=5").header("token", &t).send().unwrap());
     let cursor = first["pageState"].as_str().unwrap();
     assert_eq!(first["data"][0]["at"], "2024-05-01T10:00:24.000Z");
     assert_eq!(first["data"][0]["score"], 6.0);
     assert_error(
-        gw.get("/v2/keyspaces/events/log/rows")
-            .query(&[("page-state", cursor)])
-            .header("token", &t)
-            .send()
-            .unwrap(),
+        gw.get("/v2/keyspaces/events/log/rows").query(&[("page-state", cursor)]).header("token", &t).send().unwrap(),
         400,
         "page-state",
     );
+    assert_error(gw.get("/v2/keyspaces/events/log/mon?page-state=%%%").header("token", &t).send().unwrap(), 400, "");
     assert_error(
-        gw.get("/v2/keyspaces/events/log/mon?page-state=%%%")
-            .header("token", &t)
-            .send()
-            .unwrap(),
-        400,
-        "",
-    );
-    assert_error(
-        gw.get("/v2/keyspaces/events/log/mon?page-size=1001")
-            .header("token", &t)
-            .send()
-            .unwrap(),
+        gw.get("/v2/keyspaces/events/log/mon?page-size=1001").header("token", &t).send().unwrap(),
         400,
         "page-size",
     );

@@ -21,23 +21,11 @@ fn tenants_are_isolated(store: Store) {
     assert_eq!(insert(&acme, "AcmeCar"), 201);
     assert_eq!(insert(&globex, "GlobexCar"), 201);
     let rows = |t: &str| {
-        json_of(
-            gw.get("/v2/keyspaces/blog/vehicle/rows")
-                .header("x-cassandra-token", t)
-                .send()
-                .unwrap(),
-        )
-        .1["data"]
+        json_of(gw.get("/v2/keyspaces/blog/vehicle/rows").header("x-cassandra-token", t).send().unwrap()).1["data"]
             .clone()
     };
-    assert_eq!(
-        rows(&acme),
-        json!([{"manufacturer": "AcmeCar", "model": "m", "year": 2000}])
-    );
-    assert_eq!(
-        rows(&globex),
-        json!([{"manufacturer": "GlobexCar", "model": "m", "year": 2000}])
-    );
+    assert_eq!(rows(&acme), json!([{"manufacturer": "AcmeCar", "model": "m", "year": 2000}]));
+    assert_eq!(rows(&globex), json!([{"manufacturer": "GlobexCar", "model": "m", "year": 2000}]));
     // acme's private keyspace is invisible and untouchable for globex.
     let r = gw
         .post("/v2/schemas/keyspaces")
@@ -46,47 +34,24 @@ fn tenants_are_isolated(store: Store) {
         .send()
         .unwrap();
     assert_eq!(r.status(), 201);
-    let (_, list) = json_of(
-        gw.get("/v2/schemas/keyspaces")
-            .header("x-cassandra-token", &globex)
-            .send()
-            .unwrap(),
-    );
+    let (_, list) = json_of(gw.get("/v2/schemas/keyspaces").header("x-cassandra-token", &globex).send().unwrap());
     assert_eq!(list, json!({"data": [{"name": "blog"}]}));
     assert_error(
-        gw.delete("/v2/schemas/keyspaces/private")
-            .header("x-cassandra-token", &globex)
-            .send()
-            .unwrap(),
+        gw.delete("/v2/schemas/keyspaces/private").header("x-cassandra-token", &globex).send().unwrap(),
         404,
         "private",
     );
     assert_error(
-        gw.get("/v2/schemas/keyspaces/private/tables")
-            .header("x-cassandra-token", &globex)
-            .send()
-            .unwrap(),
+        gw.get("/v2/schemas/keyspaces/private/tables").header("x-cassandra-token", &globex).send().unwrap(),
         404,
         "private",
     );
     // Dropping globex's blog leaves acme's intact.
     assert_eq!(
-        gw.delete("/v2/schemas/keyspaces/blog")
-            .header("x-cassandra-token", &globex)
-            .send()
-            .unwrap()
-            .status(),
+        gw.delete("/v2/schemas/keyspaces/blog").header("x-cassandra-token", &globex).send().unwrap().status(),
         204
     );
     assert_eq!(rows(&acme).as_array().unwrap().len(), 1);
-    let (_, list) = json_of(
-        gw.get("/v2/schemas/keyspaces")
-            .header("x-cassandra-token", &acme)
-            .send()
-            .unwrap(),
-    );
-    assert_eq!(
-        list,
-        json!({"data": [{"name": "blog"}, {"name": "private"}]})
-    );
+    let (_, list) = json_of(gw.get("/v2/schemas/keyspaces").header("x-cassandra-token", &acme).send().unwrap());
+    assert_eq!(list, json!({"data": [{"name": "blog"}, {"name": "private"}]}));
 }

@@ -27,10 +27,7 @@ struct Args {
 type Reply = (StatusCode, Json<Value>);
 
 fn fail(e: impl std::fmt::Display) -> Reply {
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        Json(json!({"description": e.to_string(), "code": 503})),
-    )
+    (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"description": e.to_string(), "code": 503})))
 }
 
 async fn by_key(State(pool): State<Pool>, Path((m, model)): Path<(String, String)>) -> Reply {
@@ -53,10 +50,7 @@ async fn by_key(State(pool): State<Pool>, Path((m, model)): Path<(String, String
                     json!({"manufacturer": r.get::<_, String>(0), "model": r.get::<_, String>(1), "year": r.get::<_, Option<i32>>(2)})
                 })
                 .collect();
-            (
-                StatusCode::OK,
-                Json(json!({"count": data.len(), "data": data})),
-            )
+            (StatusCode::OK, Json(json!({"count": data.len(), "data": data})))
         }
         Err(e) => fail(e),
     }
@@ -85,10 +79,7 @@ async fn insert(State(pool): State<Pool>, Json(row): Json<Value>) -> Reply {
         Err(e) => return fail(e),
     };
     match client.execute(&stmt, &[&m, &model, &year]).await {
-        Ok(_) => (
-            StatusCode::CREATED,
-            Json(json!({"manufacturer": m, "model": model})),
-        ),
+        Ok(_) => (StatusCode::CREATED, Json(json!({"manufacturer": m, "model": model}))),
         Err(e) => fail(e),
     }
 }
@@ -97,13 +88,8 @@ async fn insert(State(pool): State<Pool>, Json(row): Json<Value>) -> Reply {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let cfg = tokio_postgres::Config::from_str(&args.postgres)?;
-    let mgr = Manager::from_config(
-        cfg,
-        tokio_postgres::NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
+    let mgr =
+        Manager::from_config(cfg, tokio_postgres::NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
     let pool = Pool::builder(mgr).max_size(args.pool).build()?;
     pool.get()
         .await?

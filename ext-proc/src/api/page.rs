@@ -16,11 +16,7 @@ pub fn fingerprint(table: &TableDef, query_shape: &str) -> String {
     h.update(table.name.as_bytes());
     h.update([0]);
     h.update(query_shape.as_bytes());
-    h.finalize()
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 /// Encodes the cursor after `key` (the last row's primary-key values).
@@ -31,12 +27,8 @@ pub fn encode(fingerprint: &str, key: &[Value]) -> String {
 
 /// Decodes a cursor for this table and query; anything else is a 400.
 pub fn decode(table: &TableDef, fingerprint: &str, text: &str) -> Result<Vec<Value>, ApiError> {
-    let bad = || {
-        ApiError::BadRequest("page-state is malformed or belongs to a different query".to_owned())
-    };
-    let bytes = URL_SAFE_NO_PAD
-        .decode(text.trim_end_matches('='))
-        .map_err(|_| bad())?;
+    let bad = || ApiError::BadRequest("page-state is malformed or belongs to a different query".to_owned());
+    let bytes = URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')).map_err(|_| bad())?;
     let cursor: Json = serde_json::from_slice(&bytes).map_err(|_| bad())?;
     if cursor.get("q").and_then(Json::as_str) != Some(fingerprint) {
         return Err(bad());
@@ -65,20 +57,11 @@ mod tests {
         TableDef {
             name: "t".into(),
             columns: vec![
-                ColumnDef {
-                    name: "a".into(),
-                    ty: ColumnType::Text,
-                },
-                ColumnDef {
-                    name: "b".into(),
-                    ty: ColumnType::Int,
-                },
+                ColumnDef { name: "a".into(), ty: ColumnType::Text },
+                ColumnDef { name: "b".into(), ty: ColumnType::Int },
             ],
             partition_key: vec!["a".into()],
-            clustering: vec![Clustering {
-                column: "b".into(),
-                order: Order::Desc,
-            }],
+            clustering: vec![Clustering { column: "b".into(), order: Order::Desc }],
         }
     }
 
@@ -92,12 +75,7 @@ mod tests {
         let other = fingerprint(&t, "where a = y");
         assert_eq!(decode(&t, &other, &c).unwrap_err().status(), 400);
         assert_eq!(decode(&t, &fp, "!!!").unwrap_err().status(), 400);
-        assert_eq!(
-            decode(&t, &fp, &URL_SAFE_NO_PAD.encode("[]"))
-                .unwrap_err()
-                .status(),
-            400
-        );
+        assert_eq!(decode(&t, &fp, &URL_SAFE_NO_PAD.encode("[]")).unwrap_err().status(), 400);
         let wrong_type = URL_SAFE_NO_PAD.encode(json!({"q": fp, "k": ["x", "three"]}).to_string());
         assert_eq!(decode(&t, &fp, &wrong_type).unwrap_err().status(), 400);
     }

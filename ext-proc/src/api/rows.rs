@@ -32,31 +32,18 @@ pub async fn read(
     let (conditions, shape) = match sel {
         Selection::Where => {
             let text = req.param("where")?.ok_or_else(|| {
-                ApiError::BadRequest(
-                    "query parameter 'where' is required, e.g. where={\"id\":{\"$eq\":1}}"
-                        .to_owned(),
-                )
+                ApiError::BadRequest("query parameter 'where' is required, e.g. where={\"id\":{\"$eq\":1}}".to_owned())
             })?;
             (parse_where(&def, text)?, format!("where {text}"))
         }
-        Selection::Key(segments) => (
-            key_conditions(&def, segments, false)?,
-            format!("key {segments:?}"),
-        ),
+        Selection::Key(segments) => (key_conditions(&def, segments, false)?, format!("key {segments:?}")),
         Selection::All => (Vec::new(), "all".to_owned()),
     };
     let fields = parse_fields(&def, req.param("fields")?)?;
     let page_size = page_size(ctx, req)?;
     let fingerprint = page::fingerprint(&def, &shape);
-    let after = req
-        .param("page-state")?
-        .map(|s| page::decode(&def, &fingerprint, s))
-        .transpose()?;
-    let select = Select {
-        conditions,
-        after,
-        limit: page_size + 1,
-    };
+    let after = req.param("page-state")?.map(|s| page::decode(&def, &fingerprint, s)).transpose()?;
+    let select = Select { conditions, after, limit: page_size + 1 };
     let mut rows = ctx.store.select(ns, &def, &select).await?;
     let more = rows.len() > page_size as usize;
     rows.truncate(page_size as usize);
@@ -64,10 +51,7 @@ pub async fn read(
         (true, Some(last)) => Some(page::encode(&fingerprint, &key_of(&def, last))),
         _ => None,
     };
-    let data: Vec<Json> = rows
-        .iter()
-        .map(|r| row_json(&def, r, fields.as_deref()))
-        .collect();
+    let data: Vec<Json> = rows.iter().map(|r| row_json(&def, r, fields.as_deref())).collect();
     if req.flag("raw", false)? {
         return Ok(ApiResponse::json(200, Json::Array(data)));
     }
@@ -80,22 +64,13 @@ pub async fn read(
 }
 
 /// `POST base`: upsert one row, answer with its primary key.
-pub async fn insert(
-    ctx: &Ctx<'_>,
-    ns: &Namespace,
-    table: &str,
-    req: &ApiRequest,
-) -> Result<ApiResponse, ApiError> {
+pub async fn insert(ctx: &Ctx<'_>, ns: &Namespace, table: &str, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let def = ctx.catalog.table(ctx.store, ns, table).await?;
     let entries = json::object("request body", &req.body)?;
     let upsert = row_upsert(&def, Vec::new(), entries, true)?;
     ctx.store.upsert(ns, &def, &upsert).await?;
-    let key: Map<String, Json> = upsert
-        .values
-        .iter()
-        .filter(|(c, _)| def.is_key(c))
-        .map(|(c, v)| (c.clone(), v.to_json()))
-        .collect();
+    let key: Map<String, Json> =
+        upsert.values.iter().filter(|(c, _)| def.is_key(c)).map(|(c, v)| (c.clone(), v.to_json())).collect();
     Ok(ApiResponse::json(201, Json::Object(key)))
 }
 
@@ -114,16 +89,11 @@ pub async fn update(
         .collect();
     let body = json::parse("request body", &req.body)?;
     let Json::Object(map) = &body else {
-        return Err(ApiError::BadRequest(format!(
-            "request body must be a JSON object, got {}",
-            json::kind(&body)
-        )));
+        return Err(ApiError::BadRequest(format!("request body must be a JSON object, got {}", json::kind(&body))));
     };
     let entries: Vec<(String, Json)> = map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     if let Some((k, _)) = entries.iter().find(|(k, _)| def.is_key(k)) {
-        return Err(ApiError::BadRequest(format!(
-            "'{k}' is a primary-key column: give it in the path, not the body"
-        )));
+        return Err(ApiError::BadRequest(format!("'{k}' is a primary-key column: give it in the path, not the body")));
     }
     let upsert = row_upsert(&def, key, entries, false)?;
     ctx.store.upsert(ns, &def, &upsert).await?;
@@ -134,12 +104,7 @@ pub async fn update(
 }
 
 /// `DELETE base/{pk...}`: removes the row, or the partition/slice a key prefix selects.
-pub async fn delete(
-    ctx: &Ctx<'_>,
-    ns: &Namespace,
-    table: &str,
-    segments: &[String],
-) -> Result<ApiResponse, ApiError> {
+pub async fn delete(ctx: &Ctx<'_>, ns: &Namespace, table: &str, segments: &[String]) -> Result<ApiResponse, ApiError> {
     let def = ctx.catalog.table(ctx.store, ns, table).await?;
     let conditions = key_conditions(&def, segments, false)?;
     ctx.store.delete(ns, &def, &conditions).await?;
@@ -152,9 +117,7 @@ fn page_size(ctx: &Ctx<'_>, req: &ApiRequest) -> Result<u32, ApiError> {
         None => Ok(ctx.limits.default_page_size.min(max)),
         Some(text) => match text.parse::<u32>() {
             Ok(n) if (1..=max).contains(&n) => Ok(n),
-            _ => Err(ApiError::BadRequest(format!(
-                "page-size must be an integer from 1 to {max}, got '{text}'"
-            ))),
+            _ => Err(ApiError::BadRequest(format!("page-size must be an integer from 1 to {max}, got '{text}'"))),
         },
     }
 }
@@ -163,15 +126,11 @@ fn page_size(ctx: &Ctx<'_>, req: &ApiRequest) -> Result<u32, ApiError> {
 pub fn parse_where(def: &TableDef, text: &str) -> Result<Vec<Condition>, ApiError> {
     let entries = json::object("where", text.as_bytes())?;
     if entries.is_empty() {
-        return Err(ApiError::BadRequest(
-            "where must hold at least one condition".to_owned(),
-        ));
+        return Err(ApiError::BadRequest("where must hold at least one condition".to_owned()));
     }
     let mut out = Vec::new();
     for (column, ops) in entries {
-        let col = def
-            .column(&column)
-            .ok_or_else(|| unknown_column(def, &column, "where"))?;
+        let col = def.column(&column).ok_or_else(|| unknown_column(def, &column, "where"))?;
         let Json::Object(ops) = ops else {
             return Err(ApiError::BadRequest(format!(
                 "where.{column} must be an object of operators like {{\"$eq\": value}}, got {}",
@@ -179,9 +138,7 @@ pub fn parse_where(def: &TableDef, text: &str) -> Result<Vec<Condition>, ApiErro
             )));
         };
         if ops.is_empty() {
-            return Err(ApiError::BadRequest(format!(
-                "where.{column} has no operator"
-            )));
+            return Err(ApiError::BadRequest(format!("where.{column} has no operator")));
         }
         for (name, operand) in ops {
             let op = Op::parse(&name).ok_or_else(|| {
@@ -190,9 +147,7 @@ pub fn parse_where(def: &TableDef, text: &str) -> Result<Vec<Condition>, ApiErro
                 ))
             })?;
             let convert = |v: &Json| match Value::from_json(col.ty, v) {
-                Ok(Value::Null) => Err(ApiError::BadRequest(format!(
-                    "where.{column}.{name}: null cannot be compared"
-                ))),
+                Ok(Value::Null) => Err(ApiError::BadRequest(format!("where.{column}.{name}: null cannot be compared"))),
                 Ok(v) => Ok(v),
                 Err(e) => Err(ApiError::BadRequest(format!("where.{column}.{name}: {e}"))),
             };
@@ -201,23 +156,14 @@ pub fn parse_where(def: &TableDef, text: &str) -> Result<Vec<Condition>, ApiErro
                     items.iter().map(convert).collect::<Result<_, _>>()?
                 }
                 (_, true) => {
-                    return Err(ApiError::BadRequest(format!(
-                        "where.{column}.{name} takes a non-empty array"
-                    )))
+                    return Err(ApiError::BadRequest(format!("where.{column}.{name} takes a non-empty array")))
                 }
                 (Json::Array(_) | Json::Object(_), false) => {
-                    return Err(ApiError::BadRequest(format!(
-                        "where.{column}.{name} takes a single {} value",
-                        col.ty
-                    )))
+                    return Err(ApiError::BadRequest(format!("where.{column}.{name} takes a single {} value", col.ty)))
                 }
                 (v, false) => vec![convert(v)?],
             };
-            out.push(Condition {
-                column: column.clone(),
-                op,
-                values,
-            });
+            out.push(Condition { column: column.clone(), op, values });
         }
     }
     Ok(out)
@@ -225,24 +171,12 @@ pub fn parse_where(def: &TableDef, text: &str) -> Result<Vec<Condition>, ApiErro
 
 /// Primary-key path segments as equality conditions. Reads may give the
 /// partition key plus a clustering prefix; `full` demands the whole key.
-pub fn key_conditions(
-    def: &TableDef,
-    segments: &[String],
-    full: bool,
-) -> Result<Vec<Condition>, ApiError> {
+pub fn key_conditions(def: &TableDef, segments: &[String], full: bool) -> Result<Vec<Condition>, ApiError> {
     let order = def.key_order();
-    let min = if full {
-        order.len()
-    } else {
-        def.partition_key.len()
-    };
+    let min = if full { order.len() } else { def.partition_key.len() };
     if segments.len() < min || segments.len() > order.len() {
         let names: Vec<&str> = order.iter().map(|(c, _)| c.name.as_str()).collect();
-        let expected = if min == order.len() {
-            format!("{min}")
-        } else {
-            format!("{min} to {}", order.len())
-        };
+        let expected = if min == order.len() { format!("{min}") } else { format!("{min} to {}", order.len()) };
         return Err(ApiError::BadRequest(format!(
             "primary key path has {} value(s); table {} expects {expected} in the order: {}",
             segments.len(),
@@ -256,11 +190,7 @@ pub fn key_conditions(
         .map(|((col, _), seg)| {
             let v = Value::from_text(col.ty, seg)
                 .map_err(|e| ApiError::BadRequest(format!("key column {}: {e}", col.name)))?;
-            Ok(Condition {
-                column: col.name.clone(),
-                op: Op::Eq,
-                values: vec![v],
-            })
+            Ok(Condition { column: col.name.clone(), op: Op::Eq, values: vec![v] })
         })
         .collect()
 }
@@ -272,33 +202,20 @@ fn row_upsert(
     need_key: bool,
 ) -> Result<Upsert, ApiError> {
     if entries.is_empty() && !need_key {
-        return Err(ApiError::BadRequest(
-            "request body names no column to write".to_owned(),
-        ));
+        return Err(ApiError::BadRequest("request body names no column to write".to_owned()));
     }
     for (column, json) in entries {
-        let col = def
-            .column(&column)
-            .ok_or_else(|| unknown_column(def, &column, "request body"))?;
-        let v = Value::from_json(col.ty, &json)
-            .map_err(|e| ApiError::BadRequest(format!("column {column}: {e}")))?;
+        let col = def.column(&column).ok_or_else(|| unknown_column(def, &column, "request body"))?;
+        let v = Value::from_json(col.ty, &json).map_err(|e| ApiError::BadRequest(format!("column {column}: {e}")))?;
         values.push((column, v));
     }
     for (col, _) in def.key_order() {
         match values.iter().find(|(c, _)| *c == col.name) {
             Some((_, Value::Null)) => {
-                return Err(ApiError::BadRequest(format!(
-                    "primary-key column {} must not be null",
-                    col.name
-                )))
+                return Err(ApiError::BadRequest(format!("primary-key column {} must not be null", col.name)))
             }
             Some(_) => {}
-            None => {
-                return Err(ApiError::BadRequest(format!(
-                    "primary-key column {} is missing",
-                    col.name
-                )))
-            }
+            None => return Err(ApiError::BadRequest(format!("primary-key column {} is missing", col.name))),
         }
     }
     // Key columns first: stores rely on it for their conflict target.
@@ -310,25 +227,18 @@ fn parse_fields(def: &TableDef, fields: Option<&str>) -> Result<Option<Vec<Strin
     let Some(text) = fields else { return Ok(None) };
     let mut out = Vec::new();
     for name in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        def.column(name)
-            .ok_or_else(|| unknown_column(def, name, "fields"))?;
+        def.column(name).ok_or_else(|| unknown_column(def, name, "fields"))?;
         out.push(name.to_owned());
     }
     if out.is_empty() {
-        return Err(ApiError::BadRequest(
-            "fields is empty: list columns separated by commas".to_owned(),
-        ));
+        return Err(ApiError::BadRequest("fields is empty: list columns separated by commas".to_owned()));
     }
     Ok(Some(out))
 }
 
 fn unknown_column(def: &TableDef, name: &str, place: &str) -> ApiError {
     let names: Vec<&str> = def.columns.iter().map(|c| c.name.as_str()).collect();
-    ApiError::BadRequest(format!(
-        "unknown column '{name}' in {place}: table {} has {}",
-        def.name,
-        names.join(", ")
-    ))
+    ApiError::BadRequest(format!("unknown column '{name}' in {place}: table {} has {}", def.name, names.join(", ")))
 }
 
 /// A row (values in `def.columns` order) as the JSON object clients get.
@@ -345,12 +255,7 @@ fn row_json(def: &TableDef, row: &[Value], fields: Option<&[String]>) -> Json {
 fn key_of(def: &TableDef, row: &[Value]) -> Vec<Value> {
     def.key_order()
         .iter()
-        .filter_map(|(col, _)| {
-            def.columns
-                .iter()
-                .position(|c| c.name == col.name)
-                .and_then(|i| row.get(i).cloned())
-        })
+        .filter_map(|(col, _)| def.columns.iter().position(|c| c.name == col.name).and_then(|i| row.get(i).cloned()))
         .collect()
 }
 

@@ -82,18 +82,11 @@ fn raw_or_data(req: &ApiRequest, data: Json) -> Result<ApiResponse, ApiError> {
 /// Checks a keyspace name from a path or body.
 pub fn namespace(tenant: &str, keyspace: &str) -> Result<Namespace, ApiError> {
     check_ident("keyspace", keyspace).map_err(ApiError::BadRequest)?;
-    Ok(Namespace {
-        tenant: tenant.to_owned(),
-        keyspace: keyspace.to_owned(),
-    })
+    Ok(Namespace { tenant: tenant.to_owned(), keyspace: keyspace.to_owned() })
 }
 
 /// `POST /v2/schemas/keyspaces`.
-pub async fn create_keyspace(
-    ctx: &Ctx<'_>,
-    tenant: &str,
-    req: &ApiRequest,
-) -> Result<ApiResponse, ApiError> {
+pub async fn create_keyspace(ctx: &Ctx<'_>, tenant: &str, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let create: CreateKeyspace = body(req)?;
     let ns = namespace(tenant, &create.name)?;
     ctx.store.create_keyspace(&ns).await?;
@@ -101,34 +94,15 @@ pub async fn create_keyspace(
 }
 
 /// `GET /v2/schemas/keyspaces`.
-pub async fn list_keyspaces(
-    ctx: &Ctx<'_>,
-    tenant: &str,
-    req: &ApiRequest,
-) -> Result<ApiResponse, ApiError> {
+pub async fn list_keyspaces(ctx: &Ctx<'_>, tenant: &str, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let names = ctx.store.keyspaces(tenant).await?;
-    raw_or_data(
-        req,
-        names.into_iter().map(|n| json!({ "name": n })).collect(),
-    )
+    raw_or_data(req, names.into_iter().map(|n| json!({ "name": n })).collect())
 }
 
 /// `GET /v2/schemas/keyspaces/{ks}`.
-pub async fn get_keyspace(
-    ctx: &Ctx<'_>,
-    ns: &Namespace,
-    req: &ApiRequest,
-) -> Result<ApiResponse, ApiError> {
-    if !ctx
-        .store
-        .keyspaces(&ns.tenant)
-        .await?
-        .contains(&ns.keyspace)
-    {
-        return Err(ApiError::NotFound(format!(
-            "keyspace '{}' not found",
-            ns.keyspace
-        )));
+pub async fn get_keyspace(ctx: &Ctx<'_>, ns: &Namespace, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+    if !ctx.store.keyspaces(&ns.tenant).await?.contains(&ns.keyspace) {
+        return Err(ApiError::NotFound(format!("keyspace '{}' not found", ns.keyspace)));
     }
     raw_or_data(req, json!({ "name": ns.keyspace }))
 }
@@ -142,11 +116,7 @@ pub async fn drop_keyspace(ctx: &Ctx<'_>, ns: &Namespace) -> Result<ApiResponse,
 }
 
 /// `POST /v2/schemas/keyspaces/{ks}/tables`.
-pub async fn create_table(
-    ctx: &Ctx<'_>,
-    ns: &Namespace,
-    req: &ApiRequest,
-) -> Result<ApiResponse, ApiError> {
+pub async fn create_table(ctx: &Ctx<'_>, ns: &Namespace, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let create: CreateTable = body(req)?;
     let if_not_exists = create.if_not_exists;
     let def = table_def(create)?;
@@ -157,32 +127,19 @@ pub async fn create_table(
 }
 
 /// `GET /v2/schemas/keyspaces/{ks}/tables`.
-pub async fn list_tables(
-    ctx: &Ctx<'_>,
-    ns: &Namespace,
-    req: &ApiRequest,
-) -> Result<ApiResponse, ApiError> {
+pub async fn list_tables(ctx: &Ctx<'_>, ns: &Namespace, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let tables = ctx.store.tables(ns).await?;
     raw_or_data(req, tables.iter().map(|t| table_json(ns, t)).collect())
 }
 
 /// `GET /v2/schemas/keyspaces/{ks}/tables/{table}`.
-pub async fn get_table(
-    ctx: &Ctx<'_>,
-    ns: &Namespace,
-    table: &str,
-    req: &ApiRequest,
-) -> Result<ApiResponse, ApiError> {
+pub async fn get_table(ctx: &Ctx<'_>, ns: &Namespace, table: &str, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let def = ctx.catalog.table(ctx.store, ns, table).await?;
     raw_or_data(req, table_json(ns, &def))
 }
 
 /// `DELETE /v2/schemas/keyspaces/{ks}/tables/{table}`.
-pub async fn drop_table(
-    ctx: &Ctx<'_>,
-    ns: &Namespace,
-    table: &str,
-) -> Result<ApiResponse, ApiError> {
+pub async fn drop_table(ctx: &Ctx<'_>, ns: &Namespace, table: &str) -> Result<ApiResponse, ApiError> {
     check_ident("table", table).map_err(ApiError::BadRequest)?;
     let result = ctx.store.drop_table(ns, table).await;
     ctx.catalog.invalidate(ns);
@@ -201,23 +158,14 @@ fn table_def(create: CreateTable) -> Result<TableDef, ApiError> {
         if let Err(e) = check_ident("column", &c.name) {
             errors.push(e);
         }
-        if create.column_definitions[..i]
-            .iter()
-            .any(|d| d.name == c.name)
-        {
+        if create.column_definitions[..i].iter().any(|d| d.name == c.name) {
             errors.push(format!("column '{}' is defined twice", c.name));
         }
         if c.is_static {
-            errors.push(format!(
-                "column '{}': static columns are not supported yet",
-                c.name
-            ));
+            errors.push(format!("column '{}': static columns are not supported yet", c.name));
         }
         match ColumnType::parse(&c.type_definition) {
-            Ok(ty) => columns.push(ColumnDef {
-                name: c.name.clone(),
-                ty,
-            }),
+            Ok(ty) => columns.push(ColumnDef { name: c.name.clone(), ty }),
             Err(e) => errors.push(format!("column '{}': {e}", c.name)),
         }
     }
@@ -228,62 +176,39 @@ fn table_def(create: CreateTable) -> Result<TableDef, ApiError> {
     let mut seen: Vec<&String> = Vec::new();
     for name in pk.partition_key.iter().chain(&pk.clustering_key) {
         if !create.column_definitions.iter().any(|c| &c.name == name) {
-            errors.push(format!(
-                "primary-key column '{name}' is not in columnDefinitions"
-            ));
+            errors.push(format!("primary-key column '{name}' is not in columnDefinitions"));
         }
         if seen.contains(&name) {
             errors.push(format!("column '{name}' appears twice in primaryKey"));
         }
         seen.push(name);
     }
-    let options = create.table_options.unwrap_or(TableOptions {
-        default_time_to_live: None,
-        clustering_expression: Vec::new(),
-    });
+    let options =
+        create.table_options.unwrap_or(TableOptions { default_time_to_live: None, clustering_expression: Vec::new() });
     if options.default_time_to_live.unwrap_or(0) > 0 {
         errors.push("tableOptions.defaultTimeToLive is not supported yet".to_owned());
     }
-    let mut clustering: Vec<Clustering> = pk
-        .clustering_key
-        .iter()
-        .map(|c| Clustering {
-            column: c.clone(),
-            order: Order::Asc,
-        })
-        .collect();
+    let mut clustering: Vec<Clustering> =
+        pk.clustering_key.iter().map(|c| Clustering { column: c.clone(), order: Order::Asc }).collect();
     for e in &options.clustering_expression {
         let order = match e.order.to_ascii_uppercase().as_str() {
             "ASC" => Order::Asc,
             "DESC" => Order::Desc,
             other => {
-                errors.push(format!(
-                    "clusteringExpression order for '{}' must be ASC or DESC, got '{other}'",
-                    e.column
-                ));
+                errors
+                    .push(format!("clusteringExpression order for '{}' must be ASC or DESC, got '{other}'", e.column));
                 continue;
             }
         };
         match clustering.iter_mut().find(|c| c.column == e.column) {
             Some(c) => c.order = order,
-            None => errors.push(format!(
-                "clusteringExpression names '{}', which is not a clustering column",
-                e.column
-            )),
+            None => errors.push(format!("clusteringExpression names '{}', which is not a clustering column", e.column)),
         }
     }
     if !errors.is_empty() {
-        return Err(ApiError::BadRequest(format!(
-            "invalid table definition: {}",
-            errors.join("; ")
-        )));
+        return Err(ApiError::BadRequest(format!("invalid table definition: {}", errors.join("; "))));
     }
-    Ok(TableDef {
-        name: create.name,
-        columns,
-        partition_key: pk.partition_key.clone(),
-        clustering,
-    })
+    Ok(TableDef { name: create.name, columns, partition_key: pk.partition_key.clone(), clustering })
 }
 
 /// A table in the Stargate schema shape.
@@ -313,10 +238,7 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<TableDef, ApiError> {
-        let req = ApiRequest {
-            body: text.as_bytes().to_vec(),
-            ..ApiRequest::default()
-        };
+        let req = ApiRequest { body: text.as_bytes().to_vec(), ..ApiRequest::default() };
         table_def(body(&req)?)
     }
 
@@ -330,13 +252,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(def.partition_key, ["manufacturer"]);
-        assert_eq!(
-            def.clustering,
-            [Clustering {
-                column: "model".into(),
-                order: Order::Desc
-            }]
-        );
+        assert_eq!(def.clustering, [Clustering { column: "model".into(), order: Order::Desc }]);
     }
 
     #[test]
@@ -347,22 +263,15 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        for part in [
-            "bad-name",
-            "blobby",
-            "defined twice",
-            "'zz' is not in columnDefinitions",
-        ] {
+        for part in ["bad-name", "blobby", "defined twice", "'zz' is not in columnDefinitions"] {
             assert!(err.contains(part), "{part} missing from {err}");
         }
     }
 
     #[test]
     fn unknown_fields_are_400() {
-        let err = parse(
-            r#"{"name":"t","columnDefinitions":[],"primaryKey":{"partitionKey":[]},"colour":1}"#,
-        )
-        .unwrap_err();
+        let err =
+            parse(r#"{"name":"t","columnDefinitions":[],"primaryKey":{"partitionKey":[]},"colour":1}"#).unwrap_err();
         assert!(err.to_string().contains("colour"));
     }
 }

@@ -48,12 +48,7 @@ pub trait Store: Send + Sync {
     /// Drops a keyspace and all its tables.
     async fn drop_keyspace(&self, ns: &Namespace) -> Result<(), StoreError>;
     /// Creates a table; returns false when it existed and `if_not_exists` was set.
-    async fn create_table(
-        &self,
-        ns: &Namespace,
-        def: &TableDef,
-        if_not_exists: bool,
-    ) -> Result<bool, StoreError>;
+    async fn create_table(&self, ns: &Namespace, def: &TableDef, if_not_exists: bool) -> Result<bool, StoreError>;
     /// One table's definition; `KeyspaceNotFound`/`TableNotFound` when absent.
     async fn table(&self, ns: &Namespace, name: &str) -> Result<TableDef, StoreError>;
     /// All tables of a keyspace, sorted by name.
@@ -63,19 +58,9 @@ pub trait Store: Send + Sync {
     /// Inserts or updates one row (Cassandra upsert semantics).
     async fn upsert(&self, ns: &Namespace, def: &TableDef, row: &Upsert) -> Result<(), StoreError>;
     /// Reads rows in primary-key order; each row holds `def.columns` in order.
-    async fn select(
-        &self,
-        ns: &Namespace,
-        def: &TableDef,
-        select: &Select,
-    ) -> Result<Vec<Vec<Value>>, StoreError>;
+    async fn select(&self, ns: &Namespace, def: &TableDef, select: &Select) -> Result<Vec<Vec<Value>>, StoreError>;
     /// Deletes the rows matching the key conditions.
-    async fn delete(
-        &self,
-        ns: &Namespace,
-        def: &TableDef,
-        key: &[Condition],
-    ) -> Result<(), StoreError>;
+    async fn delete(&self, ns: &Namespace, def: &TableDef, key: &[Condition]) -> Result<(), StoreError>;
 }
 
 /// Opens the store a URL names: `sqlite://PATH` or `postgres://...`.
@@ -86,7 +71,5 @@ pub async fn open(url: &str, pool_size: usize) -> Result<Arc<dyn Store>, StoreEr
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return Ok(Arc::new(postgres::PgStore::open(url, pool_size).await?));
     }
-    Err(StoreError::Internal(format!(
-        "unsupported store URL '{url}': use sqlite://PATH or postgres://..."
-    )))
+    Err(StoreError::Internal(format!("unsupported store URL '{url}': use sqlite://PATH or postgres://...")))
 }

@@ -65,13 +65,7 @@ impl PgStore {
     pub async fn open(url: &str, pool_size: usize) -> Result<PgStore, StoreError> {
         let config = tokio_postgres::Config::from_str(url)
             .map_err(|e| StoreError::Internal(format!("invalid PostgreSQL URL: {e}")))?;
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(pool_size.max(1))
             .runtime(Runtime::Tokio1)
@@ -83,19 +77,14 @@ impl PgStore {
         let mut client = store.client().await?;
         let tx = client.transaction().await.map_err(map_err)?;
         // Replicas starting together would race on CREATE ... IF NOT EXISTS; serialize them.
-        tx.execute("SELECT pg_advisory_xact_lock(7215934)", &[])
-            .await
-            .map_err(map_err)?;
+        tx.execute("SELECT pg_advisory_xact_lock(7215934)", &[]).await.map_err(map_err)?;
         tx.batch_execute(CATALOG).await.map_err(map_err)?;
         tx.commit().await.map_err(map_err)?;
         Ok(store)
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
-        self.pool
-            .get()
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("PostgreSQL: {e}")))
+        self.pool.get().await.map_err(|e| StoreError::Unavailable(format!("PostgreSQL: {e}")))
     }
 }
 
@@ -103,38 +92,25 @@ fn map_err(e: tokio_postgres::Error) -> StoreError {
     let Some(code) = e.code() else {
         return StoreError::Unavailable(format!("PostgreSQL connection: {e}"));
     };
-    let message = e
-        .as_db_error()
-        .map(|d| d.message().to_owned())
-        .unwrap_or_else(|| e.to_string());
+    let message = e.as_db_error().map(|d| d.message().to_owned()).unwrap_or_else(|| e.to_string());
     if *code == SqlState::UNDEFINED_TABLE {
         return StoreError::TableNotFound(message);
     }
-    if *code == SqlState::UNIQUE_VIOLATION
-        || *code == SqlState::DUPLICATE_SCHEMA
-        || *code == SqlState::DUPLICATE_TABLE
+    if *code == SqlState::UNIQUE_VIOLATION || *code == SqlState::DUPLICATE_SCHEMA || *code == SqlState::DUPLICATE_TABLE
     {
         return StoreError::AlreadyExists(message);
     }
     match code.code().get(..2) {
         // Class 22: data exceptions (out of range, invalid text); class 23: constraints.
-        Some("22" | "23") => {
-            StoreError::Rejected(format!("the store refused the value: {message}"))
-        }
+        Some("22" | "23") => StoreError::Rejected(format!("the store refused the value: {message}")),
         // Class 08: connection; 53: insufficient resources; 57: operator intervention; 40: rollback.
-        Some("08" | "53" | "57" | "40") => {
-            StoreError::Unavailable(format!("PostgreSQL: {message}"))
-        }
+        Some("08" | "53" | "57" | "40") => StoreError::Unavailable(format!("PostgreSQL: {message}")),
         _ => StoreError::Internal(format!("PostgreSQL {}: {message}", code.code())),
     }
 }
 
 impl ToSql for Value {
-    fn to_sql(
-        &self,
-        ty: &Type,
-        out: &mut BytesMut,
-    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
         match self {
             Value::Null => Ok(IsNull::Yes),
             Value::Bool(b) => b.to_sql(ty, out),
@@ -162,45 +138,21 @@ impl ToSql for Value {
 }
 
 fn read_value(row: &Row, i: usize, ty: ColumnType) -> Result<Value, StoreError> {
-    let bad =
-        |e: tokio_postgres::Error| StoreError::Internal(format!("reading a {ty} column: {e}"));
+    let bad = |e: tokio_postgres::Error| StoreError::Internal(format!("reading a {ty} column: {e}"));
     let v = match ty {
-        ColumnType::Text | ColumnType::Ascii => row
-            .try_get::<_, Option<String>>(i)
-            .map_err(bad)?
-            .map(Value::Text),
-        ColumnType::Boolean => row
-            .try_get::<_, Option<bool>>(i)
-            .map_err(bad)?
-            .map(Value::Bool),
-        ColumnType::Tinyint | ColumnType::Smallint => row
-            .try_get::<_, Option<i16>>(i)
-            .map_err(bad)?
-            .map(|v| Value::Int(i64::from(v))),
-        ColumnType::Int => row
-            .try_get::<_, Option<i32>>(i)
-            .map_err(bad)?
-            .map(|v| Value::Int(i64::from(v))),
-        ColumnType::Bigint => row
-            .try_get::<_, Option<i64>>(i)
-            .map_err(bad)?
-            .map(Value::Int),
-        ColumnType::Float => row
-            .try_get::<_, Option<f32>>(i)
-            .map_err(bad)?
-            .map(Value::Float),
-        ColumnType::Double => row
-            .try_get::<_, Option<f64>>(i)
-            .map_err(bad)?
-            .map(Value::Double),
-        ColumnType::Uuid | ColumnType::Timeuuid => row
-            .try_get::<_, Option<uuid::Uuid>>(i)
-            .map_err(bad)?
-            .map(Value::Uuid),
-        ColumnType::Timestamp => row
-            .try_get::<_, Option<DateTime<Utc>>>(i)
-            .map_err(bad)?
-            .map(Value::Timestamp),
+        ColumnType::Text | ColumnType::Ascii => row.try_get::<_, Option<String>>(i).map_err(bad)?.map(Value::Text),
+        ColumnType::Boolean => row.try_get::<_, Option<bool>>(i).map_err(bad)?.map(Value::Bool),
+        ColumnType::Tinyint | ColumnType::Smallint => {
+            row.try_get::<_, Option<i16>>(i).map_err(bad)?.map(|v| Value::Int(i64::from(v)))
+        }
+        ColumnType::Int => row.try_get::<_, Option<i32>>(i).map_err(bad)?.map(|v| Value::Int(i64::from(v))),
+        ColumnType::Bigint => row.try_get::<_, Option<i64>>(i).map_err(bad)?.map(Value::Int),
+        ColumnType::Float => row.try_get::<_, Option<f32>>(i).map_err(bad)?.map(Value::Float),
+        ColumnType::Double => row.try_get::<_, Option<f64>>(i).map_err(bad)?.map(Value::Double),
+        ColumnType::Uuid | ColumnType::Timeuuid => {
+            row.try_get::<_, Option<uuid::Uuid>>(i).map_err(bad)?.map(Value::Uuid)
+        }
+        ColumnType::Timestamp => row.try_get::<_, Option<DateTime<Utc>>>(i).map_err(bad)?.map(Value::Timestamp),
     };
     Ok(v.unwrap_or(Value::Null))
 }
@@ -210,25 +162,17 @@ fn params(st: &Statement) -> Vec<&(dyn ToSql + Sync)> {
 }
 
 fn parse_def(v: serde_json::Value) -> Result<TableDef, StoreError> {
-    serde_json::from_value(v)
-        .map_err(|e| StoreError::Internal(format!("corrupt table definition: {e}")))
+    serde_json::from_value(v).map_err(|e| StoreError::Internal(format!("corrupt table definition: {e}")))
 }
 
-async fn keyspace_exists(
-    c: &impl GenericClient,
-    ns: &Namespace,
-    lock: bool,
-) -> Result<bool, StoreError> {
+async fn keyspace_exists(c: &impl GenericClient, ns: &Namespace, lock: bool) -> Result<bool, StoreError> {
     // FOR SHARE keeps a concurrent DROP KEYSPACE from slipping under a CREATE TABLE.
     let sql = if lock {
         "SELECT 1 FROM datagate.keyspaces WHERE tenant = $1 AND name = $2 FOR SHARE"
     } else {
         "SELECT 1 FROM datagate.keyspaces WHERE tenant = $1 AND name = $2"
     };
-    let rows = c
-        .query(sql, &[&ns.tenant, &ns.keyspace])
-        .await
-        .map_err(map_err)?;
+    let rows = c.query(sql, &[&ns.tenant, &ns.keyspace]).await.map_err(map_err)?;
     Ok(!rows.is_empty())
 }
 
@@ -249,24 +193,16 @@ impl Store for PgStore {
             .await
             .map_err(map_err)?;
         if n == 0 {
-            return Err(StoreError::AlreadyExists(format!(
-                "keyspace '{}'",
-                ns.keyspace
-            )));
+            return Err(StoreError::AlreadyExists(format!("keyspace '{}'", ns.keyspace)));
         }
-        tx.batch_execute(&format!("CREATE SCHEMA {}", sql::quote(&ns.physical())))
-            .await
-            .map_err(map_err)?;
+        tx.batch_execute(&format!("CREATE SCHEMA {}", sql::quote(&ns.physical()))).await.map_err(map_err)?;
         tx.commit().await.map_err(map_err)
     }
 
     async fn keyspaces(&self, tenant: &str) -> Result<Vec<String>, StoreError> {
         let client = self.client().await?;
         let rows = client
-            .query(
-                "SELECT name FROM datagate.keyspaces WHERE tenant = $1 ORDER BY name",
-                &[&tenant],
-            )
+            .query("SELECT name FROM datagate.keyspaces WHERE tenant = $1 ORDER BY name", &[&tenant])
             .await
             .map_err(map_err)?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
@@ -276,32 +212,20 @@ impl Store for PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(map_err)?;
         let n = tx
-            .execute(
-                "DELETE FROM datagate.keyspaces WHERE tenant = $1 AND name = $2",
-                &[&ns.tenant, &ns.keyspace],
-            )
+            .execute("DELETE FROM datagate.keyspaces WHERE tenant = $1 AND name = $2", &[&ns.tenant, &ns.keyspace])
             .await
             .map_err(map_err)?;
         if n == 0 {
             return Err(StoreError::KeyspaceNotFound(ns.keyspace.clone()));
         }
-        tx.batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {} CASCADE",
-            sql::quote(&ns.physical())
-        ))
-        .await
-        .map_err(map_err)?;
+        tx.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", sql::quote(&ns.physical())))
+            .await
+            .map_err(map_err)?;
         tx.commit().await.map_err(map_err)
     }
 
-    async fn create_table(
-        &self,
-        ns: &Namespace,
-        def: &TableDef,
-        if_not_exists: bool,
-    ) -> Result<bool, StoreError> {
-        let definition =
-            serde_json::to_value(def).map_err(|e| StoreError::Internal(e.to_string()))?;
+    async fn create_table(&self, ns: &Namespace, def: &TableDef, if_not_exists: bool) -> Result<bool, StoreError> {
+        let definition = serde_json::to_value(def).map_err(|e| StoreError::Internal(e.to_string()))?;
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(map_err)?;
         if !keyspace_exists(&tx, ns, true).await? {
@@ -339,17 +263,11 @@ impl Store for PgStore {
             )
             .await
             .map_err(map_err)?;
-        let row = client
-            .query_opt(&stmt, &[&ns.tenant, &ns.keyspace, &name])
-            .await
-            .map_err(map_err)?;
+        let row = client.query_opt(&stmt, &[&ns.tenant, &ns.keyspace, &name]).await.map_err(map_err)?;
         let Some(row) = row else {
             return Err(StoreError::KeyspaceNotFound(ns.keyspace.clone()));
         };
-        match row
-            .try_get::<_, Option<serde_json::Value>>(0)
-            .map_err(map_err)?
-        {
+        match row.try_get::<_, Option<serde_json::Value>>(0).map_err(map_err)? {
             None => Err(StoreError::TableNotFound(name.to_owned())),
             Some(v) => parse_def(v),
         }
@@ -386,12 +304,7 @@ impl Store for PgStore {
         if n == 0 {
             return Err(StoreError::TableNotFound(name.to_owned()));
         }
-        tx.batch_execute(&format!(
-            "DROP TABLE IF EXISTS {}",
-            PgDialect.table(ns, name)
-        ))
-        .await
-        .map_err(map_err)?;
+        tx.batch_execute(&format!("DROP TABLE IF EXISTS {}", PgDialect.table(ns, name))).await.map_err(map_err)?;
         tx.commit().await.map_err(map_err)
     }
 
@@ -403,33 +316,15 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn select(
-        &self,
-        ns: &Namespace,
-        def: &TableDef,
-        select: &Select,
-    ) -> Result<Vec<Vec<Value>>, StoreError> {
+    async fn select(&self, ns: &Namespace, def: &TableDef, select: &Select) -> Result<Vec<Vec<Value>>, StoreError> {
         let st = sql::select(&PgDialect, ns, def, select);
         let client = self.client().await?;
         let stmt = client.prepare_cached(&st.sql).await.map_err(map_err)?;
         let rows = client.query(&stmt, &params(&st)).await.map_err(map_err)?;
-        rows.iter()
-            .map(|row| {
-                def.columns
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| read_value(row, i, c.ty))
-                    .collect()
-            })
-            .collect()
+        rows.iter().map(|row| def.columns.iter().enumerate().map(|(i, c)| read_value(row, i, c.ty)).collect()).collect()
     }
 
-    async fn delete(
-        &self,
-        ns: &Namespace,
-        def: &TableDef,
-        key: &[Condition],
-    ) -> Result<(), StoreError> {
+    async fn delete(&self, ns: &Namespace, def: &TableDef, key: &[Condition]) -> Result<(), StoreError> {
         let st = sql::delete(&PgDialect, ns, def, key);
         let client = self.client().await?;
         let stmt = client.prepare_cached(&st.sql).await.map_err(map_err)?;

@@ -42,32 +42,17 @@ pub fn create_table(d: &dyn Dialect, ns: &Namespace, def: &TableDef) -> Vec<Stri
     let mut sql = format!("CREATE TABLE {name} (");
     for c in &def.columns {
         let not_null = if def.is_key(&c.name) { " NOT NULL" } else { "" };
-        let _ = write!(
-            sql,
-            "{} {}{not_null}, ",
-            quote(&c.name),
-            d.column_type(c.ty)
-        );
+        let _ = write!(sql, "{} {}{not_null}, ", quote(&c.name), d.column_type(c.ty));
     }
-    let key: Vec<String> = def
-        .key_order()
-        .iter()
-        .map(|(c, _)| quote(&c.name))
-        .collect();
+    let key: Vec<String> = def.key_order().iter().map(|(c, _)| quote(&c.name)).collect();
     let _ = write!(sql, "PRIMARY KEY ({})){}", key.join(", "), d.table_suffix());
     let mut out = vec![sql];
     if def.clustering.iter().any(|c| c.order == Order::Desc) {
         // The primary-key index is ascending; reads in clustering order want this one.
-        let cols: Vec<String> = def
-            .key_order()
-            .iter()
-            .map(|(c, o)| format!("{} {}", quote(&c.name), dir(*o)))
-            .collect();
+        let cols: Vec<String> =
+            def.key_order().iter().map(|(c, o)| format!("{} {}", quote(&c.name), dir(*o))).collect();
         let index = quote(&format!("{}__{}_read_order", ns.physical(), def.name));
-        out.push(format!(
-            "CREATE INDEX {index} ON {name} ({})",
-            cols.join(", ")
-        ));
+        out.push(format!("CREATE INDEX {index} ON {name} ({})", cols.join(", ")));
     }
     out
 }
@@ -76,22 +61,14 @@ pub fn create_table(d: &dyn Dialect, ns: &Namespace, def: &TableDef) -> Vec<Stri
 pub fn upsert(d: &dyn Dialect, ns: &Namespace, def: &TableDef, row: &Upsert) -> Statement {
     let cols: Vec<String> = row.values.iter().map(|(c, _)| quote(c)).collect();
     let params: Vec<String> = (1..=row.values.len()).map(|n| d.param(n)).collect();
-    let key: Vec<String> = def
-        .key_order()
-        .iter()
-        .map(|(c, _)| quote(&c.name))
-        .collect();
+    let key: Vec<String> = def.key_order().iter().map(|(c, _)| quote(&c.name)).collect();
     let updates: Vec<String> = row
         .values
         .iter()
         .filter(|(c, _)| !def.is_key(c))
         .map(|(c, _)| format!("{0} = excluded.{0}", quote(c)))
         .collect();
-    let action = if updates.is_empty() {
-        "NOTHING".to_owned()
-    } else {
-        format!("UPDATE SET {}", updates.join(", "))
-    };
+    let action = if updates.is_empty() { "NOTHING".to_owned() } else { format!("UPDATE SET {}", updates.join(", ")) };
     Statement {
         sql: format!(
             "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO {action}",
@@ -116,11 +93,7 @@ pub fn select(d: &dyn Dialect, ns: &Namespace, def: &TableDef, s: &Select) -> St
     if !clauses.is_empty() {
         let _ = write!(sql, " WHERE {}", clauses.join(" AND "));
     }
-    let order: Vec<String> = def
-        .key_order()
-        .iter()
-        .map(|(c, o)| format!("{} {}", quote(&c.name), dir(*o)))
-        .collect();
+    let order: Vec<String> = def.key_order().iter().map(|(c, o)| format!("{} {}", quote(&c.name), dir(*o))).collect();
     let _ = write!(sql, " ORDER BY {} LIMIT {}", order.join(", "), s.limit);
     Statement { sql, params }
 }
@@ -179,19 +152,11 @@ fn keyset(d: &dyn Dialect, def: &TableDef, after: &[Value], params: &mut Vec<Val
     for i in 0..order.len().min(after.len()) {
         let mut parts = Vec::new();
         for (j, (col, _)) in order.iter().enumerate().take(i) {
-            parts.push(format!(
-                "{} = {}",
-                quote(&col.name),
-                bind(d, params, &after[j])
-            ));
+            parts.push(format!("{} = {}", quote(&col.name), bind(d, params, &after[j])));
         }
         let (col, o) = &order[i];
         let cmp = if *o == Order::Asc { ">" } else { "<" };
-        parts.push(format!(
-            "{} {cmp} {}",
-            quote(&col.name),
-            bind(d, params, &after[i])
-        ));
+        parts.push(format!("{} {cmp} {}", quote(&col.name), bind(d, params, &after[i])));
         alternatives.push(format!("({})", parts.join(" AND ")));
     }
     format!("({})", alternatives.join(" OR "))

@@ -29,19 +29,15 @@ impl Dialect for SqliteDialect {
     }
     fn column_type(&self, ty: ColumnType) -> &'static str {
         match ty {
-            ColumnType::Boolean
-            | ColumnType::Tinyint
-            | ColumnType::Smallint
-            | ColumnType::Int
-            | ColumnType::Bigint => "INTEGER",
+            ColumnType::Boolean | ColumnType::Tinyint | ColumnType::Smallint | ColumnType::Int | ColumnType::Bigint => {
+                "INTEGER"
+            }
             ColumnType::Float | ColumnType::Double => "REAL",
             // Uuids in canonical text and timestamps in one fixed-width format
             // sort as text in the same order as their values.
-            ColumnType::Text
-            | ColumnType::Ascii
-            | ColumnType::Uuid
-            | ColumnType::Timeuuid
-            | ColumnType::Timestamp => "TEXT",
+            ColumnType::Text | ColumnType::Ascii | ColumnType::Uuid | ColumnType::Timeuuid | ColumnType::Timestamp => {
+                "TEXT"
+            }
         }
     }
     fn table_suffix(&self) -> &'static str {
@@ -66,33 +62,22 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`.
     pub async fn open(path: &str, pool_size: usize) -> Result<SqliteStore, StoreError> {
-        if let Some(dir) = std::path::Path::new(path)
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
-            })?;
+        if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
         }
         let mut conns = Vec::new();
         for _ in 0..pool_size.max(1) {
-            let conn = Connection::open(path)
-                .map_err(|e| StoreError::Unavailable(format!("cannot open {path}: {e}")))?;
+            let conn =
+                Connection::open(path).map_err(|e| StoreError::Unavailable(format!("cannot open {path}: {e}")))?;
             conn.busy_timeout(Duration::from_secs(5)).map_err(map_err)?;
-            conn.pragma_update(None, "journal_mode", "WAL")
-                .map_err(map_err)?;
+            conn.pragma_update(None, "journal_mode", "WAL").map_err(map_err)?;
             // With WAL, NORMAL keeps every committed transaction across a process crash.
-            conn.pragma_update(None, "synchronous", "NORMAL")
-                .map_err(map_err)?;
+            conn.pragma_update(None, "synchronous", "NORMAL").map_err(map_err)?;
             conns.push(Arc::new(Mutex::new(conn)));
         }
-        let store = SqliteStore {
-            conns,
-            next: AtomicUsize::new(0),
-        };
-        store
-            .run(|c| c.execute_batch(CATALOG).map_err(map_err))
-            .await?;
+        let store = SqliteStore { conns, next: AtomicUsize::new(0) };
+        store.run(|c| c.execute_batch(CATALOG).map_err(map_err)).await?;
         Ok(store)
     }
 
@@ -104,9 +89,7 @@ impl SqliteStore {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len();
         let conn = self.conns[i].clone();
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn
-                .lock()
-                .map_err(|_| StoreError::Internal("sqlite connection lock poisoned".into()))?;
+            let mut guard = conn.lock().map_err(|_| StoreError::Internal("sqlite connection lock poisoned".into()))?;
             f(&mut guard)
         })
         .await
@@ -119,9 +102,7 @@ fn map_err(e: rusqlite::Error) -> StoreError {
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
             StoreError::Unavailable(format!("sqlite is busy: {e}"))
         }
-        Some(ErrorCode::ConstraintViolation) => {
-            StoreError::Rejected(format!("the store refused the row: {e}"))
-        }
+        Some(ErrorCode::ConstraintViolation) => StoreError::Rejected(format!("the store refused the row: {e}")),
         _ => StoreError::Internal(format!("sqlite: {e}")),
     }
 }
@@ -133,15 +114,12 @@ fn keyspace_exists(c: &Connection, ns: &Namespace) -> Result<bool, StoreError> {
 }
 
 fn parse_def(text: &str) -> Result<TableDef, StoreError> {
-    serde_json::from_str(text)
-        .map_err(|e| StoreError::Internal(format!("corrupt table definition: {e}")))
+    serde_json::from_str(text).map_err(|e| StoreError::Internal(format!("corrupt table definition: {e}")))
 }
 
 fn execute(c: &Connection, st: &Statement) -> Result<usize, StoreError> {
     let mut prepared = c.prepare_cached(&st.sql).map_err(map_err)?;
-    prepared
-        .execute(rusqlite::params_from_iter(st.params.iter()))
-        .map_err(map_err)
+    prepared.execute(rusqlite::params_from_iter(st.params.iter())).map_err(map_err)
 }
 
 impl ToSql for Value {
@@ -164,25 +142,20 @@ fn read_value(ty: ColumnType, v: ValueRef<'_>) -> Result<Value, StoreError> {
     Ok(match (ty, v) {
         (_, ValueRef::Null) => Value::Null,
         (ColumnType::Boolean, ValueRef::Integer(i)) => Value::Bool(i != 0),
-        (
-            ColumnType::Tinyint | ColumnType::Smallint | ColumnType::Int | ColumnType::Bigint,
-            ValueRef::Integer(i),
-        ) => Value::Int(i),
+        (ColumnType::Tinyint | ColumnType::Smallint | ColumnType::Int | ColumnType::Bigint, ValueRef::Integer(i)) => {
+            Value::Int(i)
+        }
         (ColumnType::Float, ValueRef::Real(f)) => Value::Float(f as f32),
         (ColumnType::Double, ValueRef::Real(f)) => Value::Double(f),
         (ColumnType::Text | ColumnType::Ascii, ValueRef::Text(t)) => {
             Value::Text(String::from_utf8(t.to_vec()).map_err(|_| corrupt())?)
         }
-        (ColumnType::Uuid | ColumnType::Timeuuid, ValueRef::Text(t)) => Value::Uuid(
-            std::str::from_utf8(t)
-                .ok()
-                .and_then(|s| uuid::Uuid::parse_str(s).ok())
-                .ok_or_else(corrupt)?,
-        ),
-        (ColumnType::Timestamp, ValueRef::Text(t)) => std::str::from_utf8(t)
-            .ok()
-            .and_then(parse_timestamp)
-            .ok_or_else(corrupt)?,
+        (ColumnType::Uuid | ColumnType::Timeuuid, ValueRef::Text(t)) => {
+            Value::Uuid(std::str::from_utf8(t).ok().and_then(|s| uuid::Uuid::parse_str(s).ok()).ok_or_else(corrupt)?)
+        }
+        (ColumnType::Timestamp, ValueRef::Text(t)) => {
+            std::str::from_utf8(t).ok().and_then(parse_timestamp).ok_or_else(corrupt)?
+        }
         _ => return Err(corrupt()),
     })
 }
@@ -214,13 +187,9 @@ impl Store for SqliteStore {
         let tenant = tenant.to_owned();
         self.run(move |c| {
             let mut s = c
-                .prepare_cached(
-                    "SELECT name FROM datagate_keyspaces WHERE tenant = ?1 ORDER BY name",
-                )
+                .prepare_cached("SELECT name FROM datagate_keyspaces WHERE tenant = ?1 ORDER BY name")
                 .map_err(map_err)?;
-            let rows = s
-                .query_map(params![tenant], |r| r.get::<_, String>(0))
-                .map_err(map_err)?;
+            let rows = s.query_map(params![tenant], |r| r.get::<_, String>(0)).map_err(map_err)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(map_err)
         })
         .await
@@ -229,9 +198,7 @@ impl Store for SqliteStore {
     async fn drop_keyspace(&self, ns: &Namespace) -> Result<(), StoreError> {
         let ns = ns.clone();
         self.run(move |c| {
-            let tx = c
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(map_err)?;
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
             if !keyspace_exists(&tx, &ns)? {
                 return Err(StoreError::KeyspaceNotFound(ns.keyspace.clone()));
             }
@@ -239,17 +206,12 @@ impl Store for SqliteStore {
                 let mut s = tx
                     .prepare("SELECT name FROM datagate_tables WHERE tenant = ?1 AND keyspace = ?2")
                     .map_err(map_err)?;
-                let rows = s
-                    .query_map(params![ns.tenant, ns.keyspace], |r| r.get(0))
-                    .map_err(map_err)?;
+                let rows = s.query_map(params![ns.tenant, ns.keyspace], |r| r.get(0)).map_err(map_err)?;
                 rows.collect::<Result<_, _>>().map_err(map_err)?
             };
             for name in names {
-                tx.execute_batch(&format!(
-                    "DROP TABLE IF EXISTS {}",
-                    SqliteDialect.table(&ns, &name)
-                ))
-                .map_err(map_err)?;
+                tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", SqliteDialect.table(&ns, &name)))
+                    .map_err(map_err)?;
             }
             tx.execute(
                 "DELETE FROM datagate_tables WHERE tenant = ?1 AND keyspace = ?2",
@@ -266,12 +228,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn create_table(
-        &self,
-        ns: &Namespace,
-        def: &TableDef,
-        if_not_exists: bool,
-    ) -> Result<bool, StoreError> {
+    async fn create_table(&self, ns: &Namespace, def: &TableDef, if_not_exists: bool) -> Result<bool, StoreError> {
         let (ns, def) = (ns.clone(), def.clone());
         self.run(move |c| {
             let definition = serde_json::to_string(&def).map_err(|e| StoreError::Internal(e.to_string()))?;
@@ -287,7 +244,11 @@ impl Store for SqliteStore {
                 )
                 .map_err(map_err)?;
             if n == 0 {
-                return if if_not_exists { Ok(false) } else { Err(StoreError::AlreadyExists(format!("table '{}'", def.name))) };
+                return if if_not_exists {
+                    Ok(false)
+                } else {
+                    Err(StoreError::AlreadyExists(format!("table '{}'", def.name)))
+                };
             }
             for ddl in sql::create_table(&SqliteDialect, &ns, &def) {
                 tx.execute_batch(&ddl).map_err(map_err)?;
@@ -307,10 +268,7 @@ impl Store for SqliteStore {
                      ON t.tenant = k.tenant AND t.keyspace = k.name AND t.name = ?3 \
                      WHERE k.tenant = ?1 AND k.name = ?2",
                 )
-                .and_then(|mut s| {
-                    s.query_row(params![ns.tenant, ns.keyspace, name], |r| r.get(0))
-                        .optional()
-                })
+                .and_then(|mut s| s.query_row(params![ns.tenant, ns.keyspace, name], |r| r.get(0)).optional())
                 .map_err(map_err)?;
             match found {
                 None => Err(StoreError::KeyspaceNotFound(ns.keyspace)),
@@ -328,7 +286,9 @@ impl Store for SqliteStore {
                 return Err(StoreError::KeyspaceNotFound(ns.keyspace));
             }
             let mut s = c
-                .prepare_cached("SELECT definition FROM datagate_tables WHERE tenant = ?1 AND keyspace = ?2 ORDER BY name")
+                .prepare_cached(
+                    "SELECT definition FROM datagate_tables WHERE tenant = ?1 AND keyspace = ?2 ORDER BY name",
+                )
                 .map_err(map_err)?;
             let rows = s.query_map(params![ns.tenant, ns.keyspace], |r| r.get::<_, String>(0)).map_err(map_err)?;
             let texts: Vec<String> = rows.collect::<Result<_, _>>().map_err(map_err)?;
@@ -340,9 +300,7 @@ impl Store for SqliteStore {
     async fn drop_table(&self, ns: &Namespace, name: &str) -> Result<(), StoreError> {
         let (ns, name) = (ns.clone(), name.to_owned());
         self.run(move |c| {
-            let tx = c
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(map_err)?;
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
             if !keyspace_exists(&tx, &ns)? {
                 return Err(StoreError::KeyspaceNotFound(ns.keyspace.clone()));
             }
@@ -355,11 +313,7 @@ impl Store for SqliteStore {
             if n == 0 {
                 return Err(StoreError::TableNotFound(name));
             }
-            tx.execute_batch(&format!(
-                "DROP TABLE IF EXISTS {}",
-                SqliteDialect.table(&ns, &name)
-            ))
-            .map_err(map_err)?;
+            tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", SqliteDialect.table(&ns, &name))).map_err(map_err)?;
             tx.commit().map_err(map_err)
         })
         .await
@@ -370,19 +324,12 @@ impl Store for SqliteStore {
         self.run(move |c| execute(c, &st).map(|_| ())).await
     }
 
-    async fn select(
-        &self,
-        ns: &Namespace,
-        def: &TableDef,
-        select: &Select,
-    ) -> Result<Vec<Vec<Value>>, StoreError> {
+    async fn select(&self, ns: &Namespace, def: &TableDef, select: &Select) -> Result<Vec<Vec<Value>>, StoreError> {
         let st = sql::select(&SqliteDialect, ns, def, select);
         let types: Vec<ColumnType> = def.columns.iter().map(|c| c.ty).collect();
         self.run(move |c| {
             let mut prepared = c.prepare_cached(&st.sql).map_err(map_err)?;
-            let mut rows = prepared
-                .query(rusqlite::params_from_iter(st.params.iter()))
-                .map_err(map_err)?;
+            let mut rows = prepared.query(rusqlite::params_from_iter(st.params.iter())).map_err(map_err)?;
             let mut out = Vec::new();
             while let Some(row) = rows.next().map_err(map_err)? {
                 let mut values = Vec::with_capacity(types.len());
@@ -396,12 +343,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn delete(
-        &self,
-        ns: &Namespace,
-        def: &TableDef,
-        key: &[Condition],
-    ) -> Result<(), StoreError> {
+    async fn delete(&self, ns: &Namespace, def: &TableDef, key: &[Condition]) -> Result<(), StoreError> {
         let st = sql::delete(&SqliteDialect, ns, def, key);
         self.run(move |c| execute(c, &st).map(|_| ())).await
     }

@@ -12,27 +12,14 @@ fn cfg(extra: &str) -> Config {
 }
 
 fn mint(claims: Value, kid: Option<&str>) -> String {
-    let header = Header {
-        kid: kid.map(str::to_owned),
-        ..Header::default()
-    };
+    let header = Header { kid: kid.map(str::to_owned), ..Header::default() };
     encode(&header, &claims, &EncodingKey::from_secret(SECRET)).unwrap()
 }
 
 fn run(cfg: &Config, path: &str, headers: &[(&str, &str)]) -> Result<Outcome, Rejection> {
-    let map: HashMap<String, String> = headers
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let map: HashMap<String, String> = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let lookup = move |name: &str| map.get(name).cloned();
-    authenticate(
-        cfg,
-        &Request {
-            path,
-            header: &lookup,
-        },
-        NOW,
-    )
+    authenticate(cfg, &Request { path, header: &lookup }, NOW, &mut TokenCache::new(0))
 }
 
 fn tenant_of(r: Result<Outcome, Rejection>) -> String {
@@ -55,30 +42,10 @@ fn reason_of(r: Result<Outcome, Rejection>) -> &'static str {
 #[test]
 fn bearer_and_cassandra_token_both_work() {
     let c = cfg("");
-    let t = mint(
-        json!({"tenant": "acme", "exp": NOW + 60, "sub": "ann"}),
-        Some("dev"),
-    );
-    assert_eq!(
-        tenant_of(run(
-            &c,
-            "/v2/x",
-            &[("authorization", &format!("Bearer {t}"))]
-        )),
-        "acme"
-    );
-    assert_eq!(
-        tenant_of(run(&c, "/v2/x", &[("x-cassandra-token", &t)])),
-        "acme"
-    );
-    assert_eq!(
-        tenant_of(run(
-            &c,
-            "/v2/x",
-            &[("authorization", "Basic abc"), ("token", &t)]
-        )),
-        "acme"
-    );
+    let t = mint(json!({"tenant": "acme", "exp": NOW + 60, "sub": "ann"}), Some("dev"));
+    assert_eq!(tenant_of(run(&c, "/v2/x", &[("authorization", &format!("Bearer {t}"))])), "acme");
+    assert_eq!(tenant_of(run(&c, "/v2/x", &[("x-cassandra-token", &t)])), "acme");
+    assert_eq!(tenant_of(run(&c, "/v2/x", &[("authorization", "Basic abc"), ("token", &t)])), "acme");
 }
 
 #[test]
@@ -101,14 +68,8 @@ fn time_claims_respect_leeway() {
     assert_eq!(tenant_of(run(&c, "/", &[("token", &within)])), "a");
     let expired = mint(json!({"tenant": "a", "exp": NOW - 11}), None);
     assert_eq!(reason_of(run(&c, "/", &[("token", &expired)])), "expired");
-    let early = mint(
-        json!({"tenant": "a", "exp": NOW + 100, "nbf": NOW + 11}),
-        None,
-    );
-    assert_eq!(
-        reason_of(run(&c, "/", &[("token", &early)])),
-        "not_yet_valid"
-    );
+    let early = mint(json!({"tenant": "a", "exp": NOW + 100, "nbf": NOW + 11}), None);
+    assert_eq!(reason_of(run(&c, "/", &[("token", &early)])), "not_yet_valid");
     let no_exp = mint(json!({"tenant": "a"}), None);
     assert_eq!(reason_of(run(&c, "/", &[("token", &no_exp)])), "no_exp");
 }
@@ -116,27 +77,13 @@ fn time_claims_respect_leeway() {
 #[test]
 fn issuer_and_audience() {
     let c = cfg(r#","issuers":["https://id.example"],"audiences":["datagate"]"#);
-    let good = mint(
-        json!({"tenant": "a", "exp": NOW + 9, "iss": "https://id.example", "aud": ["x", "datagate"]}),
-        None,
-    );
+    let good =
+        mint(json!({"tenant": "a", "exp": NOW + 9, "iss": "https://id.example", "aud": ["x", "datagate"]}), None);
     assert_eq!(tenant_of(run(&c, "/", &[("token", &good)])), "a");
-    let bad_iss = mint(
-        json!({"tenant": "a", "exp": NOW + 9, "iss": "evil", "aud": "datagate"}),
-        None,
-    );
-    assert_eq!(
-        reason_of(run(&c, "/", &[("token", &bad_iss)])),
-        "bad_issuer"
-    );
-    let bad_aud = mint(
-        json!({"tenant": "a", "exp": NOW + 9, "iss": "https://id.example", "aud": "other"}),
-        None,
-    );
-    assert_eq!(
-        reason_of(run(&c, "/", &[("token", &bad_aud)])),
-        "bad_audience"
-    );
+    let bad_iss = mint(json!({"tenant": "a", "exp": NOW + 9, "iss": "evil", "aud": "datagate"}), None);
+    assert_eq!(reason_of(run(&c, "/", &[("token", &bad_iss)])), "bad_issuer");
+    let bad_aud = mint(json!({"tenant": "a", "exp": NOW + 9, "iss": "https://id.example", "aud": "other"}), None);
+    assert_eq!(reason_of(run(&c, "/", &[("token", &bad_aud)])), "bad_audience");
 }
 
 #[test]
@@ -147,45 +94,24 @@ fn forged_and_malformed_tokens() {
     let other_tenant = base64_url(br#"{"tenant":"victim","exp":1900000000}"#);
     parts[1] = &other_tenant;
     let tampered = parts.join(".");
-    assert_eq!(
-        reason_of(run(&c, "/", &[("token", &tampered)])),
-        "bad_signature"
-    );
+    assert_eq!(reason_of(run(&c, "/", &[("token", &tampered)])), "bad_signature");
     assert_eq!(reason_of(run(&c, "/", &[("token", "a.b")])), "malformed");
-    assert_eq!(
-        reason_of(run(&c, "/", &[("token", "a.b.c.d")])),
-        "malformed"
-    );
-    assert_eq!(
-        reason_of(run(&c, "/", &[("token", "!!.??.**")])),
-        "malformed"
-    );
+    assert_eq!(reason_of(run(&c, "/", &[("token", "a.b.c.d")])), "malformed");
+    assert_eq!(reason_of(run(&c, "/", &[("token", "!!.??.**")])), "malformed");
     let none_alg = format!(
         "{}.{}.",
         base64_url(br#"{"alg":"none","typ":"JWT"}"#),
         base64_url(br#"{"tenant":"a","exp":1900000000}"#)
     );
-    assert_eq!(
-        reason_of(run(&c, "/", &[("token", &none_alg)])),
-        "malformed"
-    );
+    assert_eq!(reason_of(run(&c, "/", &[("token", &none_alg)])), "malformed");
     let huge = "a".repeat(9000);
     assert_eq!(reason_of(run(&c, "/", &[("token", &huge)])), "too_large");
     let unknown_kid = mint(json!({"tenant": "a", "exp": NOW + 9}), Some("other"));
-    assert_eq!(
-        reason_of(run(&c, "/", &[("token", &unknown_kid)])),
-        "unknown_kid"
-    );
-    let wrong_key = encode(
-        &Header::default(),
-        &json!({"tenant": "a", "exp": NOW + 9}),
-        &EncodingKey::from_secret(b"nope"),
-    )
-    .unwrap();
-    assert_eq!(
-        reason_of(run(&c, "/", &[("token", &wrong_key)])),
-        "bad_signature"
-    );
+    assert_eq!(reason_of(run(&c, "/", &[("token", &unknown_kid)])), "unknown_kid");
+    let wrong_key =
+        encode(&Header::default(), &json!({"tenant": "a", "exp": NOW + 9}), &EncodingKey::from_secret(b"nope"))
+            .unwrap();
+    assert_eq!(reason_of(run(&c, "/", &[("token", &wrong_key)])), "bad_signature");
     let hs512 = encode(
         &Header::new(jsonwebtoken::Algorithm::HS512),
         &json!({"tenant": "a", "exp": NOW + 9}),
@@ -201,10 +127,7 @@ fn tenant_claim_paths_and_format() {
     let t = mint(json!({"org": {"id": "globex"}, "exp": NOW + 9}), None);
     assert_eq!(tenant_of(run(&nested, "/", &[("token", &t)])), "globex");
     let url = cfg(r#","tenantClaim":"https://example.com/tenant""#);
-    let t = mint(
-        json!({"https://example.com/tenant": "initech", "exp": NOW + 9}),
-        None,
-    );
+    let t = mint(json!({"https://example.com/tenant": "initech", "exp": NOW + 9}), None);
     assert_eq!(tenant_of(run(&url, "/", &[("token", &t)])), "initech");
     let c = cfg("");
     let t = mint(json!({"tenant": "a/b", "exp": NOW + 9}), None);
@@ -215,13 +138,7 @@ fn tenant_claim_paths_and_format() {
 
 #[test]
 fn identity_headers_are_recognised() {
-    for h in [
-        "x-tenant-id",
-        "X-Tenant-Id",
-        "x-tenant-plan",
-        "x-datagate-subject",
-        "X-DATAGATE-anything",
-    ] {
+    for h in ["x-tenant-id", "X-Tenant-Id", "x-tenant-plan", "x-datagate-subject", "X-DATAGATE-anything"] {
         assert!(is_identity_header(h), "{h}");
     }
     assert!(!is_identity_header("x-tenant"));
@@ -231,13 +148,33 @@ fn base64_url(bytes: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
         for i in 0..=chunk.len() {
             out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
         }
     }
     out
+}
+
+#[test]
+fn cache_answers_repeats_but_never_past_exp() {
+    let c = cfg("");
+    let mut cache = TokenCache::new(16);
+    let t = mint(json!({"tenant": "acme", "exp": NOW + 60}), Some("dev"));
+    let map: HashMap<String, String> = [("token".to_owned(), t.clone())].into();
+    let lookup = move |name: &str| map.get(name).cloned();
+    let req = Request { path: "/v2/x", header: &lookup };
+    assert!(authenticate(&c, &req, NOW, &mut cache).is_ok());
+    assert_eq!(cache.len(), 1);
+    assert!(authenticate(&c, &req, NOW + 59, &mut cache).is_ok());
+    // At exp the cache no longer answers; verification (with leeway) decides, and
+    // past the leeway the token is rejected even though it was cached.
+    let r = authenticate(&c, &req, NOW + 60 + c.leeway_seconds + 1, &mut cache);
+    assert_eq!(r.unwrap_err().reason, "expired");
+    // A tampered copy is a different key: verified, and rejected.
+    let tampered = format!("{}x", t);
+    let map2: HashMap<String, String> = [("token".to_owned(), tampered)].into();
+    let lookup2 = move |name: &str| map2.get(name).cloned();
+    let r = authenticate(&c, &Request { path: "/v2/x", header: &lookup2 }, NOW, &mut cache);
+    assert_eq!(r.unwrap_err().status, 401);
 }

@@ -5,24 +5,12 @@ fn vehicle() -> TableDef {
     TableDef {
         name: "vehicle".into(),
         columns: vec![
-            ColumnDef {
-                name: "manufacturer".into(),
-                ty: ColumnType::Text,
-            },
-            ColumnDef {
-                name: "model".into(),
-                ty: ColumnType::Text,
-            },
-            ColumnDef {
-                name: "year".into(),
-                ty: ColumnType::Int,
-            },
+            ColumnDef { name: "manufacturer".into(), ty: ColumnType::Text },
+            ColumnDef { name: "model".into(), ty: ColumnType::Text },
+            ColumnDef { name: "year".into(), ty: ColumnType::Int },
         ],
         partition_key: vec!["manufacturer".into()],
-        clustering: vec![Clustering {
-            column: "model".into(),
-            order: Order::Asc,
-        }],
+        clustering: vec![Clustering { column: "model".into(), order: Order::Asc }],
     }
 }
 
@@ -57,66 +45,30 @@ fn where_errors_name_the_problem() {
 fn key_paths_cover_partition_and_prefix() {
     let t = vehicle();
     let segs = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-    assert_eq!(
-        key_conditions(&t, &segs(&["Tesla"]), false).unwrap().len(),
-        1
-    );
-    assert_eq!(
-        key_conditions(&t, &segs(&["Tesla", "S"]), true)
-            .unwrap()
-            .len(),
-        2
-    );
-    let e = key_conditions(&t, &segs(&["Tesla"]), true)
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains("expects 2 in the order: manufacturer/model"),
-        "{e}"
-    );
-    let e = key_conditions(&t, &segs(&["a", "b", "c"]), false)
-        .unwrap_err()
-        .to_string();
+    assert_eq!(key_conditions(&t, &segs(&["Tesla"]), false).unwrap().len(), 1);
+    assert_eq!(key_conditions(&t, &segs(&["Tesla", "S"]), true).unwrap().len(), 2);
+    let e = key_conditions(&t, &segs(&["Tesla"]), true).unwrap_err().to_string();
+    assert!(e.contains("expects 2 in the order: manufacturer/model"), "{e}");
+    let e = key_conditions(&t, &segs(&["a", "b", "c"]), false).unwrap_err().to_string();
     assert!(e.contains("expects 1 to 2"), "{e}");
 }
 
 #[test]
 fn upserts_put_key_columns_first_and_need_them() {
     let t = vehicle();
-    let entries = vec![
-        ("year".to_owned(), serde_json::json!(1)),
-        ("model".to_owned(), serde_json::json!("S")),
-    ];
+    let entries = vec![("year".to_owned(), serde_json::json!(1)), ("model".to_owned(), serde_json::json!("S"))];
     let key = vec![("manufacturer".to_owned(), Value::Text("Tesla".into()))];
     let u = row_upsert(&t, key, entries, false).unwrap();
     let cols: Vec<&str> = u.values.iter().map(|(c, _)| c.as_str()).collect();
     assert_eq!(cols, ["manufacturer", "model", "year"]);
-    let missing = row_upsert(
-        &t,
-        Vec::new(),
-        vec![("year".to_owned(), serde_json::json!(1))],
-        true,
-    )
-    .unwrap_err();
-    assert!(missing
-        .to_string()
-        .contains("primary-key column manufacturer is missing"));
+    let missing = row_upsert(&t, Vec::new(), vec![("year".to_owned(), serde_json::json!(1))], true).unwrap_err();
+    assert!(missing.to_string().contains("primary-key column manufacturer is missing"));
 }
 
 #[test]
 fn rows_project_fields() {
     let t = vehicle();
-    let row = vec![
-        Value::Text("T".into()),
-        Value::Text("S".into()),
-        Value::Int(1),
-    ];
-    assert_eq!(
-        row_json(&t, &row, Some(&["year".to_owned()])),
-        serde_json::json!({"year": 1})
-    );
-    assert_eq!(
-        key_of(&t, &row),
-        vec![Value::Text("T".into()), Value::Text("S".into())]
-    );
+    let row = vec![Value::Text("T".into()), Value::Text("S".into()), Value::Int(1)];
+    assert_eq!(row_json(&t, &row, Some(&["year".to_owned()])), serde_json::json!({"year": 1}));
+    assert_eq!(key_of(&t, &row), vec![Value::Text("T".into()), Value::Text("S".into())]);
 }

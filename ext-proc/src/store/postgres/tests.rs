@@ -6,38 +6,20 @@ use crate::model::{Clustering, ColumnDef, Order};
 use crate::plan::Op;
 
 fn ns() -> Namespace {
-    Namespace {
-        tenant: "acme".into(),
-        keyspace: "blog".into(),
-    }
+    Namespace { tenant: "acme".into(), keyspace: "blog".into() }
 }
 
 fn def() -> TableDef {
     TableDef {
         name: "vehicle".into(),
         columns: vec![
-            ColumnDef {
-                name: "manufacturer".into(),
-                ty: ColumnType::Text,
-            },
-            ColumnDef {
-                name: "model".into(),
-                ty: ColumnType::Text,
-            },
-            ColumnDef {
-                name: "year".into(),
-                ty: ColumnType::Tinyint,
-            },
-            ColumnDef {
-                name: "at".into(),
-                ty: ColumnType::Timestamp,
-            },
+            ColumnDef { name: "manufacturer".into(), ty: ColumnType::Text },
+            ColumnDef { name: "model".into(), ty: ColumnType::Text },
+            ColumnDef { name: "year".into(), ty: ColumnType::Tinyint },
+            ColumnDef { name: "at".into(), ty: ColumnType::Timestamp },
         ],
         partition_key: vec!["manufacturer".into()],
-        clustering: vec![Clustering {
-            column: "model".into(),
-            order: Order::Asc,
-        }],
+        clustering: vec![Clustering { column: "model".into(), order: Order::Asc }],
     }
 }
 
@@ -58,28 +40,14 @@ fn tables_live_in_the_tenant_schema() {
 #[test]
 fn placeholders_are_numbered() {
     let s = Select {
-        conditions: vec![Condition {
-            column: "year".into(),
-            op: Op::In,
-            values: vec![Value::Int(1), Value::Int(2)],
-        }],
+        conditions: vec![Condition { column: "year".into(), op: Op::In, values: vec![Value::Int(1), Value::Int(2)] }],
         after: None,
         limit: 101,
     };
     let st = sql::select(&PgDialect, &ns(), &def(), &s);
-    assert!(
-        st.sql.contains("WHERE \"year\" IN ($1, $2) ORDER BY"),
-        "{}",
-        st.sql
-    );
+    assert!(st.sql.contains("WHERE \"year\" IN ($1, $2) ORDER BY"), "{}", st.sql);
     let d = sql::delete(&PgDialect, &ns(), &def(), &s.conditions);
-    assert_eq!(
-        d.sql,
-        format!(
-            "DELETE FROM \"{}\".\"vehicle\" WHERE \"year\" IN ($1, $2)",
-            ns().physical()
-        )
-    );
+    assert_eq!(d.sql, format!("DELETE FROM \"{}\".\"vehicle\" WHERE \"year\" IN ($1, $2)", ns().physical()));
 }
 
 #[test]
@@ -87,11 +55,6 @@ fn ints_bind_at_the_column_width() {
     let mut buf = BytesMut::new();
     assert!(Value::Int(5).to_sql(&Type::INT2, &mut buf).is_ok());
     assert_eq!(buf.len(), 2);
-    assert!(Value::Int(70_000)
-        .to_sql(&Type::INT2, &mut BytesMut::new())
-        .is_err());
-    assert!(matches!(
-        Value::Null.to_sql(&Type::UUID, &mut BytesMut::new()),
-        Ok(IsNull::Yes)
-    ));
+    assert!(Value::Int(70_000).to_sql(&Type::INT2, &mut BytesMut::new()).is_err());
+    assert!(matches!(Value::Null.to_sql(&Type::UUID, &mut BytesMut::new()), Ok(IsNull::Yes)));
 }

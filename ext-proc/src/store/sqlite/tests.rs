@@ -5,34 +5,19 @@ use crate::model::{Clustering, ColumnDef, Order};
 use crate::plan::Op;
 
 fn ns() -> Namespace {
-    Namespace {
-        tenant: "acme".into(),
-        keyspace: "blog".into(),
-    }
+    Namespace { tenant: "acme".into(), keyspace: "blog".into() }
 }
 
 fn def() -> TableDef {
     TableDef {
         name: "vehicle".into(),
         columns: vec![
-            ColumnDef {
-                name: "manufacturer".into(),
-                ty: ColumnType::Text,
-            },
-            ColumnDef {
-                name: "model".into(),
-                ty: ColumnType::Text,
-            },
-            ColumnDef {
-                name: "year".into(),
-                ty: ColumnType::Int,
-            },
+            ColumnDef { name: "manufacturer".into(), ty: ColumnType::Text },
+            ColumnDef { name: "model".into(), ty: ColumnType::Text },
+            ColumnDef { name: "year".into(), ty: ColumnType::Int },
         ],
         partition_key: vec!["manufacturer".into()],
-        clustering: vec![Clustering {
-            column: "model".into(),
-            order: Order::Desc,
-        }],
+        clustering: vec![Clustering { column: "model".into(), order: Order::Desc }],
     }
 }
 
@@ -62,20 +47,20 @@ fn select_binds_every_value() {
                 op: Op::Eq,
                 values: vec![Value::Text("x'; DROP TABLE t; --".into())],
             },
-            Condition {
-                column: "year".into(),
-                op: Op::Nin,
-                values: vec![Value::Int(1), Value::Int(2)],
-            },
+            Condition { column: "year".into(), op: Op::Nin, values: vec![Value::Int(1), Value::Int(2)] },
         ],
         after: Some(vec![Value::Text("T".into()), Value::Text("S".into())]),
         limit: 11,
     };
     let st = sql::select(&SqliteDialect, &ns(), &def(), &s);
-    assert!(st.sql.ends_with(
-        "WHERE \"manufacturer\" = ?1 AND \"year\" NOT IN (?2, ?3) AND ((\"manufacturer\" > ?4) OR \
+    assert!(
+        st.sql.ends_with(
+            "WHERE \"manufacturer\" = ?1 AND \"year\" NOT IN (?2, ?3) AND ((\"manufacturer\" > ?4) OR \
          (\"manufacturer\" = ?5 AND \"model\" < ?6)) ORDER BY \"manufacturer\" ASC, \"model\" DESC LIMIT 11"
-    ), "{}", st.sql);
+        ),
+        "{}",
+        st.sql
+    );
     assert!(!st.sql.contains("DROP"));
     assert_eq!(st.params.len(), 6);
 }
@@ -90,16 +75,16 @@ fn upsert_updates_only_given_columns() {
         ],
     };
     let st = sql::upsert(&SqliteDialect, &ns(), &def(), &u);
-    assert!(st.sql.ends_with(
-        "(\"manufacturer\", \"model\", \"year\") VALUES (?1, ?2, ?3) ON CONFLICT (\"manufacturer\", \"model\") \
+    assert!(
+        st.sql.ends_with(
+            "(\"manufacturer\", \"model\", \"year\") VALUES (?1, ?2, ?3) ON CONFLICT (\"manufacturer\", \"model\") \
          DO UPDATE SET \"year\" = excluded.\"year\""
-    ), "{}", st.sql);
-    let key_only = Upsert {
-        values: u.values[..2].to_vec(),
-    };
-    assert!(sql::upsert(&SqliteDialect, &ns(), &def(), &key_only)
-        .sql
-        .ends_with("DO NOTHING"));
+        ),
+        "{}",
+        st.sql
+    );
+    let key_only = Upsert { values: u.values[..2].to_vec() };
+    assert!(sql::upsert(&SqliteDialect, &ns(), &def(), &key_only).sql.ends_with("DO NOTHING"));
 }
 
 #[test]
@@ -110,72 +95,29 @@ fn quoting_doubles_quotes() {
 #[tokio::test]
 async fn values_round_trip_through_a_real_file() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path().join("x.db").to_str().unwrap(), 2)
-        .await
-        .unwrap();
+    let store = SqliteStore::open(dir.path().join("x.db").to_str().unwrap(), 2).await.unwrap();
     let n = ns();
     store.create_keyspace(&n).await.unwrap();
     let mut d = def();
-    d.columns.push(ColumnDef {
-        name: "at".into(),
-        ty: ColumnType::Timestamp,
-    });
-    d.columns.push(ColumnDef {
-        name: "id".into(),
-        ty: ColumnType::Uuid,
-    });
-    d.columns.push(ColumnDef {
-        name: "f".into(),
-        ty: ColumnType::Float,
-    });
-    d.columns.push(ColumnDef {
-        name: "b".into(),
-        ty: ColumnType::Boolean,
-    });
+    d.columns.push(ColumnDef { name: "at".into(), ty: ColumnType::Timestamp });
+    d.columns.push(ColumnDef { name: "id".into(), ty: ColumnType::Uuid });
+    d.columns.push(ColumnDef { name: "f".into(), ty: ColumnType::Float });
+    d.columns.push(ColumnDef { name: "b".into(), ty: ColumnType::Boolean });
     assert!(store.create_table(&n, &d, false).await.unwrap());
     assert!(!store.create_table(&n, &d, true).await.unwrap());
     let row = vec![
         ("manufacturer".to_owned(), Value::Text("Tesla ✓".into())),
         ("model".to_owned(), Value::Text("S".into())),
         ("year".to_owned(), Value::Int(i64::from(i32::MAX))),
-        (
-            "at".to_owned(),
-            crate::value::parse_timestamp("2024-01-02T03:04:05.678Z").unwrap(),
-        ),
+        ("at".to_owned(), crate::value::parse_timestamp("2024-01-02T03:04:05.678Z").unwrap()),
         ("id".to_owned(), Value::Uuid(uuid::Uuid::new_v4())),
         ("f".to_owned(), Value::Float(0.1)),
         ("b".to_owned(), Value::Bool(true)),
     ];
-    store
-        .upsert(
-            &n,
-            &d,
-            &Upsert {
-                values: row.clone(),
-            },
-        )
-        .await
-        .unwrap();
-    let rows = store
-        .select(
-            &n,
-            &d,
-            &Select {
-                conditions: vec![],
-                after: None,
-                limit: 10,
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        rows,
-        vec![row.into_iter().map(|(_, v)| v).collect::<Vec<_>>()]
-    );
+    store.upsert(&n, &d, &Upsert { values: row.clone() }).await.unwrap();
+    let rows = store.select(&n, &d, &Select { conditions: vec![], after: None, limit: 10 }).await.unwrap();
+    assert_eq!(rows, vec![row.into_iter().map(|(_, v)| v).collect::<Vec<_>>()]);
     assert_eq!(store.tables(&n).await.unwrap(), vec![d.clone()]);
     store.drop_keyspace(&n).await.unwrap();
-    assert!(matches!(
-        store.table(&n, "vehicle").await,
-        Err(StoreError::KeyspaceNotFound(_))
-    ));
+    assert!(matches!(store.table(&n, "vehicle").await, Err(StoreError::KeyspaceNotFound(_))));
 }
