@@ -12,8 +12,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -29,29 +27,27 @@ impl ExternalProcessor for ExtProc {
     type ProcessStream = ReplyStream;
 
     async fn process(&self, request: Request<Streaming<ProcessingRequest>>) -> Result<Response<ReplyStream>, Status> {
-        let mut inbound = request.into_inner();
-        let (tx, rx) = mpsc::channel(4);
-        let mut processor = Processor::new(self.service.clone());
-        tokio::spawn(async move {
+        let inbound = request.into_inner();
+        let processor = Processor::new(self.service.clone());
+        // The reply stream drives the inbound one directly: no task or channel per request.
+        let replies = futures_util::stream::unfold((inbound, processor), |(mut inbound, mut processor)| async move {
             loop {
                 match inbound.message().await {
                     Ok(Some(msg)) => {
                         if let Some(reply) = processor.on_message(msg).await {
-                            if tx.send(Ok(reply)).await.is_err() {
-                                break;
-                            }
+                            return Some((Ok(reply), (inbound, processor)));
                         }
                     }
                     // Envoy closed the stream (request done or client gone).
-                    Ok(None) => break,
+                    Ok(None) => return None,
                     Err(status) => {
                         tracing::debug!(%status, "ext_proc stream ended with an error");
-                        break;
+                        return None;
                     }
                 }
             }
         });
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        Ok(Response::new(Box::pin(replies)))
     }
 }
 
