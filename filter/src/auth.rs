@@ -12,6 +12,8 @@ use serde_json::Value;
 pub const TENANT_HEADER: &str = "x-tenant-id";
 /// Subject of the verified token.
 pub const SUBJECT_HEADER: &str = "x-datagate-subject";
+/// The rate-limit plan the request was counted against.
+pub const PLAN_HEADER: &str = "x-tenant-plan";
 
 /// Whether an inbound header must be stripped before anything else sees it.
 pub fn is_identity_header(name: &str) -> bool {
@@ -34,6 +36,8 @@ pub struct Identity {
     pub tenant: String,
     /// The token's `sub`, when present.
     pub subject: Option<String>,
+    /// The plan the token names (`planClaim`), when present.
+    pub plan: Option<String>,
 }
 
 /// What to do with a request that was not rejected.
@@ -142,7 +146,8 @@ fn verify(cfg: &Config, token: &str, now: u64) -> Result<(Identity, u64), Reject
     let exp = check_claims(cfg, &claims, now)?;
     let tenant = tenant_from(cfg, &claims)?;
     let subject = claims.get("sub").and_then(Value::as_str).map(str::to_owned);
-    Ok((Identity { tenant, subject }, exp))
+    let plan = claims.get(cfg.plan_claim.as_str()).and_then(Value::as_str).map(str::to_owned);
+    Ok((Identity { tenant, subject, plan }, exp))
 }
 
 /// Checks time, issuer and audience; returns `exp` (whole seconds, rounded down).

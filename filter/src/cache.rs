@@ -60,7 +60,7 @@ mod tests {
     use super::*;
 
     fn id(t: &str) -> Identity {
-        Identity { tenant: t.into(), subject: None }
+        Identity { tenant: t.into(), subject: None, plan: None }
     }
 
     #[test]

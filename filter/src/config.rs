@@ -1,6 +1,7 @@
 //! Plugin configuration: the JSON an operator writes, validated once into the
 //! runtime form the request path uses.
 
+use crate::ratelimit::RateLimitConfig;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
@@ -59,6 +60,12 @@ pub struct RawConfig {
     /// Verified tokens remembered per worker (0 disables the cache).
     #[serde(default = "default_token_cache_size")]
     pub token_cache_size: usize,
+    /// Claim naming the tenant's rate-limit plan.
+    #[serde(default = "default_plan_claim")]
+    pub plan_claim: String,
+    /// Per-tenant rate limiting; absent means no limit.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimitConfig>,
 }
 
 fn default_sources() -> Vec<TokenSource> {
@@ -78,6 +85,9 @@ fn default_max_token_bytes() -> usize {
 }
 fn default_token_cache_size() -> usize {
     4096
+}
+fn default_plan_claim() -> String {
+    "plan".to_owned()
 }
 
 /// A verification key with the algorithms it may be used with.
@@ -110,6 +120,10 @@ pub struct Config {
     pub max_token_bytes: usize,
     /// Verified-token cache capacity per worker.
     pub token_cache_size: usize,
+    /// Plan claim name.
+    pub plan_claim: String,
+    /// Rate limiting, when configured.
+    pub rate_limit: Option<RateLimitConfig>,
 }
 
 /// Every problem found in a configuration, each naming its field.
@@ -152,6 +166,9 @@ impl Config {
         if raw.token_cache_size > 1_000_000 {
             errors.push(format!("tokenCacheSize: {} is above the 1000000 maximum", raw.token_cache_size));
         }
+        if let Some(rl) = &raw.rate_limit {
+            rl.check(&mut errors);
+        }
         if raw.leeway_seconds > 600 {
             errors.push(format!("leewaySeconds: {} is above the 600 s maximum", raw.leeway_seconds));
         }
@@ -168,6 +185,8 @@ impl Config {
             public_paths: raw.public_paths,
             max_token_bytes: raw.max_token_bytes,
             token_cache_size: raw.token_cache_size,
+            plan_claim: raw.plan_claim,
+            rate_limit: raw.rate_limit,
         })
     }
 

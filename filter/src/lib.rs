@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod cache;
 pub mod config;
+pub mod ratelimit;
 pub mod reject;
 
 #[cfg(target_arch = "wasm32")]

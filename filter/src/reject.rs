@@ -9,12 +9,19 @@ pub struct Rejection {
     pub description: String,
     /// Short stat-friendly reason, e.g. `expired`.
     pub reason: &'static str,
+    /// Headers besides content type and the 401 challenge (e.g. `Retry-After`).
+    pub extra_headers: Vec<(&'static str, String)>,
 }
 
 impl Rejection {
     /// 401 for a missing or invalid credential.
     pub fn unauthorized(reason: &'static str, description: impl Into<String>) -> Self {
-        Rejection { status: 401, description: description.into(), reason }
+        Rejection { status: 401, description: description.into(), reason, extra_headers: Vec::new() }
+    }
+
+    /// 429 for a tenant over its budget, with `Retry-After` and the rate-limit headers.
+    pub fn rate_limited(description: impl Into<String>, headers: Vec<(&'static str, String)>) -> Self {
+        Rejection { status: 429, description: description.into(), reason: "rate_limited", extra_headers: headers }
     }
 
     /// The JSON body, `{"description": ..., "code": ...}` like every Datagate error.
@@ -30,6 +37,7 @@ impl Rejection {
             let text = self.description.replace('"', "'");
             headers.push(("www-authenticate", format!("Bearer error=\"invalid_token\", error_description=\"{text}\"")));
         }
+        headers.extend(self.extra_headers.iter().cloned());
         headers
     }
 }

@@ -95,10 +95,17 @@ pub struct Gateway {
     sidecar: Option<Child>,
     envoy: Option<Child>,
     http: Client,
+    filter_extra: String,
 }
 
 impl Gateway {
     pub fn start(store: Store) -> Gateway {
+        Gateway::start_with_filter(store, "")
+    }
+
+    /// A gateway whose edge-filter configuration gets `extra` JSON members
+    /// (e.g. `"rateLimit": {...}`) added to the shipped ones.
+    pub fn start_with_filter(store: Store, extra: &str) -> Gateway {
         let dir = tempfile::tempdir().unwrap();
         let (store_url, pg_db) = match store {
             Store::Sqlite => (format!("sqlite://{}", dir.path().join("data/datagate.db").display()), None),
@@ -121,6 +128,8 @@ impl Gateway {
             sidecar: None,
             envoy: None,
             http: Client::builder().timeout(Duration::from_secs(20)).build().unwrap(),
+            // The plugin configuration is a YAML block scalar: keep the JSON on one line.
+            filter_extra: extra.replace('\n', " "),
         };
         gw.start_sidecar();
         gw.start_envoy();
@@ -150,7 +159,12 @@ impl Gateway {
 
     fn start_envoy(&mut self) {
         let (listen, admin) = (free_port(), free_port());
-        let config = render_config(listen, admin, self.sidecar_port);
+        let mut config = render_config(listen, admin, self.sidecar_port);
+        if !self.filter_extra.is_empty() {
+            let anchor = r#""publicPaths": ["/health"]"#;
+            assert!(config.contains(anchor), "the shipped filter config changed: update the test anchor");
+            config = config.replace(anchor, &format!("{anchor}, {}", self.filter_extra));
+        }
         let path = self.dir.path().join("envoy.yaml");
         std::fs::write(&path, config).unwrap();
         let log = std::fs::File::create(self.dir.path().join("envoy.log")).unwrap();
@@ -167,7 +181,12 @@ impl Gateway {
         self.admin = format!("http://127.0.0.1:{admin}");
         let ready = format!("{}/ready", self.admin);
         let http = Client::new();
+        let log = self.dir.path().join("envoy.log");
+        let envoy = self.envoy.as_mut().unwrap();
         wait_for("envoy", Duration::from_secs(30), || {
+            if let Ok(Some(status)) = envoy.try_wait() {
+                panic!("envoy exited ({status}): {}", std::fs::read_to_string(&log).unwrap_or_default());
+            }
             http.get(&ready).send().map(|r| r.status().is_success()).unwrap_or(false)
         });
     }

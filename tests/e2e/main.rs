@@ -10,5 +10,6 @@ mod harness;
 mod auth;
 mod errors;
 mod lifecycle;
+mod ratelimit;
 mod rows;
 mod tenancy;

@@ -5,9 +5,13 @@
 // `proxy_wasm::main!` expands to the `#[no_mangle]` module entry point.
 #![allow(unsafe_code)]
 
-use crate::auth::{self, Outcome, Request, SUBJECT_HEADER, TENANT_HEADER};
+mod buckets;
+
+use crate::auth::{self, Identity, Outcome, Request, PLAN_HEADER, SUBJECT_HEADER, TENANT_HEADER};
 use crate::cache::TokenCache;
 use crate::config::Config;
+use crate::ratelimit;
+use crate::reject::Rejection;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel, MetricType};
@@ -66,6 +70,9 @@ impl RootContext for Root {
         let bytes = self.get_plugin_configuration().unwrap_or_default();
         match Config::from_json(&bytes) {
             Ok(cfg) => {
+                if cfg.rate_limit.is_some() {
+                    buckets::init();
+                }
                 self.cache = Rc::new(RefCell::new(TokenCache::new(cfg.token_cache_size)));
                 self.config = Some(Rc::new(cfg));
                 true
@@ -80,7 +87,12 @@ impl RootContext for Root {
 
     fn create_http_context(&self, _id: u32) -> Option<Box<dyn HttpContext>> {
         let config = self.config.clone()?;
-        Some(Box::new(Edge { config, metrics: self.metrics.clone(), cache: self.cache.clone() }))
+        Some(Box::new(Edge {
+            config,
+            metrics: self.metrics.clone(),
+            cache: self.cache.clone(),
+            response_headers: Vec::new(),
+        }))
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -92,6 +104,53 @@ struct Edge {
     config: Rc<Config>,
     metrics: Rc<Metrics>,
     cache: Rc<RefCell<TokenCache>>,
+    /// Rate-limit headers for the response (the remaining budget rides on successes too).
+    response_headers: Vec<(&'static str, String)>,
+}
+
+impl Edge {
+    fn reject(&self, rejection: &Rejection) -> Action {
+        self.metrics.increment(&format!("datagate.rejected.{}", rejection.reason));
+        let headers = rejection.headers();
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.send_http_response(rejection.status, headers, Some(&rejection.body()));
+        Action::Pause
+    }
+
+    /// Charges the tenant's bucket; a rejection when over budget (and not in shadow mode).
+    fn charge(&mut self, id: &Identity, method: &str, path: &str) -> Result<Option<String>, Rejection> {
+        let Some(rl) = &self.config.rate_limit else { return Ok(id.plan.clone()) };
+        let Some((plan, limit)) = rl.limit_for(&id.tenant, id.plan.as_deref()) else { return Ok(id.plan.clone()) };
+        let cost = rl.cost(method, path);
+        let now_ms =
+            self.get_current_time().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default();
+        let Some(d) = buckets::spend(&buckets::key(&id.tenant), &limit, cost, now_ms) else {
+            // The limiter must not take the API down with it: let the request through, loudly.
+            self.metrics.increment("datagate.ratelimit.errors");
+            return Ok(Some(plan));
+        };
+        let headers = ratelimit::headers(&plan, &limit, &d);
+        if !d.allowed {
+            // Per-tenant counters only for configured tenants: bounded stat cardinality.
+            let who = if rl.tenants.contains_key(&id.tenant) { id.tenant.as_str() } else { "other" };
+            self.metrics.increment(&format!("datagate.ratelimit.limited.{who}"));
+            if rl.shadow {
+                self.metrics.increment("datagate.ratelimit.shadow_limited");
+            } else {
+                let mut headers = headers;
+                headers.push(("retry-after", d.retry_after_s.to_string()));
+                return Err(Rejection::rate_limited(
+                    format!(
+                        "rate limit exceeded: {} requests per second (plan {plan}); retry in {} s",
+                        limit.requests_per_second, d.retry_after_s
+                    ),
+                    headers,
+                ));
+            }
+        }
+        self.response_headers = headers;
+        Ok(Some(plan))
+    }
 }
 
 impl Context for Edge {}
@@ -123,20 +182,30 @@ impl HttpContext for Edge {
                 Action::Continue
             }
             Ok(Outcome::Authenticated(id)) => {
+                let method = find(":method").unwrap_or_default().to_owned();
+                let path = path.to_owned();
+                let plan = match self.charge(&id, &method, &path) {
+                    Ok(plan) => plan,
+                    Err(rejection) => return self.reject(&rejection),
+                };
                 self.set_http_request_header(TENANT_HEADER, Some(&id.tenant));
                 if let Some(sub) = &id.subject {
                     self.set_http_request_header(SUBJECT_HEADER, Some(sub));
                 }
+                if let Some(plan) = &plan {
+                    self.set_http_request_header(PLAN_HEADER, Some(plan));
+                }
                 self.metrics.increment("datagate.allowed");
                 Action::Continue
             }
-            Err(rejection) => {
-                self.metrics.increment(&format!("datagate.rejected.{}", rejection.reason));
-                let headers = rejection.headers();
-                let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                self.send_http_response(rejection.status, headers, Some(&rejection.body()));
-                Action::Pause
-            }
+            Err(rejection) => self.reject(&rejection),
         }
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        for (name, value) in &self.response_headers {
+            self.set_http_response_header(name, Some(value));
+        }
+        Action::Continue
     }
 }
