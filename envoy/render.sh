@@ -66,7 +66,8 @@ static_resources:
                   status: "%RESPONSE_CODE%"
                   details: "%RESPONSE_CODE_DETAILS%"
                   flags: "%RESPONSE_FLAGS%"
-                  tenant: "%REQ(X-TENANT-ID)%"
+                  tenant: "%FILTER_STATE(wasm.datagate_tenant:PLAIN)%"
+                  plan: "%FILTER_STATE(wasm.datagate_plan:PLAIN)%"
                   duration_ms: "%DURATION%"
                   request_id: "%REQ(X-REQUEST-ID)%"
           normalize_path: true

@@ -46,6 +46,19 @@ enum Command {
         #[arg(long, default_value = token::DEV_KID)]
         kid: String,
     },
+    /// Create an API key: prints the key (give it to the client, once) and the
+    /// `apiKeys` entry for the edge filter's configuration (only its SHA-256).
+    Apikey {
+        /// Tenant the key acts for.
+        #[arg(long)]
+        tenant: String,
+        /// Rate-limit plan.
+        #[arg(long)]
+        plan: Option<String>,
+        /// A label for logs.
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -65,6 +78,12 @@ fn main() -> ExitCode {
             }
         }
         Command::Serve { listen, store, config } => serve(listen, store, config),
+        Command::Apikey { tenant, plan, name } => {
+            let (key, entry) = token::api_key(&tenant, plan.as_deref(), name.as_deref());
+            println!("key:   {key}");
+            println!("entry: {entry}");
+            ExitCode::SUCCESS
+        }
     }
 }
 

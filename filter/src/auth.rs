@@ -4,6 +4,7 @@
 use crate::cache::TokenCache;
 use crate::config::{Config, TokenSource};
 use crate::reject::Rejection;
+use crate::rules;
 use jsonwebtoken::{decode, decode_header, Validation};
 use serde_json::Value;
 
@@ -23,6 +24,8 @@ pub fn is_identity_header(name: &str) -> bool {
 
 /// The request as the decision logic sees it.
 pub struct Request<'a> {
+    /// Upper-case method.
+    pub method: &'a str,
     /// Path without the query string.
     pub path: &'a str,
     /// Looks a request header up by lower-case name.
@@ -38,6 +41,8 @@ pub struct Identity {
     pub subject: Option<String>,
     /// The plan the token names (`planClaim`), when present.
     pub plan: Option<String>,
+    /// Scopes or roles (`scopeClaim`), for per-path rules.
+    pub scopes: Vec<String>,
 }
 
 /// What to do with a request that was not rejected.
@@ -56,12 +61,32 @@ pub fn authenticate(cfg: &Config, req: &Request<'_>, now: u64, cache: &mut Token
         return Ok(Outcome::Public);
     }
     let token = find_token(cfg, req)?;
-    if let Some(identity) = cache.get(&token, now) {
-        return Ok(Outcome::Authenticated(identity.clone()));
-    }
-    let (identity, exp) = verify(cfg, &token, now)?;
-    cache.insert(&token, identity.clone(), exp, now);
+    let identity = identify(cfg, &token, now, cache)?;
+    rules::authorize(&cfg.rules, req.method, req.path, &identity)?;
     Ok(Outcome::Authenticated(identity))
+}
+
+fn identify(cfg: &Config, token: &str, now: u64, cache: &mut TokenCache) -> Result<Identity, Rejection> {
+    // A JWT has exactly three segments; anything else is an API key when keys are configured.
+    if token.split('.').count() != 3 && !cfg.api_keys.is_empty() {
+        if token.len() > cfg.max_token_bytes {
+            return Err(Rejection::unauthorized(
+                "too_large",
+                format!("key is above the {} byte limit", cfg.max_token_bytes),
+            ));
+        }
+        return cfg
+            .api_keys
+            .lookup(token)
+            .cloned()
+            .ok_or_else(|| Rejection::unauthorized("unknown_key", "unknown API key"));
+    }
+    if let Some(identity) = cache.get(token, now) {
+        return Ok(identity.clone());
+    }
+    let (identity, exp) = verify(cfg, token, now)?;
+    cache.insert(token, identity.clone(), exp, now);
+    Ok(identity)
 }
 
 fn find_token(cfg: &Config, req: &Request<'_>) -> Result<String, Rejection> {
@@ -147,7 +172,13 @@ fn verify(cfg: &Config, token: &str, now: u64) -> Result<(Identity, u64), Reject
     let tenant = tenant_from(cfg, &claims)?;
     let subject = claims.get("sub").and_then(Value::as_str).map(str::to_owned);
     let plan = claims.get(cfg.plan_claim.as_str()).and_then(Value::as_str).map(str::to_owned);
-    Ok((Identity { tenant, subject, plan }, exp))
+    let scopes = match claims.get(cfg.scope_claim.as_str()) {
+        // OAuth's `scope` is one space-separated string; many issuers use arrays (`scp`, `roles`).
+        Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        _ => Vec::new(),
+    };
+    Ok((Identity { tenant, subject, plan, scopes }, exp))
 }
 
 /// Checks time, issuer and audience; returns `exp` (whole seconds, rounded down).

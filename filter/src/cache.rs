@@ -60,7 +60,7 @@ mod tests {
     use super::*;
 
     fn id(t: &str) -> Identity {
-        Identity { tenant: t.into(), subject: None, plan: None }
+        Identity { tenant: t.into(), subject: None, plan: None, scopes: vec![] }
     }
 
     #[test]

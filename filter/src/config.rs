@@ -1,7 +1,9 @@
 //! Plugin configuration: the JSON an operator writes, validated once into the
 //! runtime form the request path uses.
 
+use crate::apikey::{ApiKeyEntry, ApiKeys};
 use crate::ratelimit::RateLimitConfig;
+use crate::rules::{self, Rule};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
@@ -37,7 +39,17 @@ pub struct RawConfig {
     #[serde(default = "default_sources")]
     pub token_sources: Vec<TokenSource>,
     /// Inline JSON Web Key Set holding the verification keys.
-    pub jwks: serde_json::Value,
+    #[serde(default)]
+    pub jwks: Option<serde_json::Value>,
+    /// API keys, as SHA-256 hashes.
+    #[serde(default)]
+    pub api_keys: Vec<ApiKeyEntry>,
+    /// Per-path scope requirements.
+    #[serde(default)]
+    pub rules: Vec<Rule>,
+    /// Claim holding scopes or roles (a space-separated string or an array).
+    #[serde(default = "default_scope_claim")]
+    pub scope_claim: String,
     /// Accepted `iss` values; empty accepts any issuer.
     #[serde(default)]
     pub issuers: Vec<String>,
@@ -89,6 +101,9 @@ fn default_token_cache_size() -> usize {
 fn default_plan_claim() -> String {
     "plan".to_owned()
 }
+fn default_scope_claim() -> String {
+    "scope".to_owned()
+}
 
 /// A verification key with the algorithms it may be used with.
 pub struct VerifyKey {
@@ -124,6 +139,12 @@ pub struct Config {
     pub plan_claim: String,
     /// Rate limiting, when configured.
     pub rate_limit: Option<RateLimitConfig>,
+    /// API keys.
+    pub api_keys: ApiKeys,
+    /// Per-path rules.
+    pub rules: Vec<Rule>,
+    /// Scope claim name.
+    pub scope_claim: String,
 }
 
 /// Every problem found in a configuration, each naming its field.
@@ -151,7 +172,15 @@ impl Config {
         if raw.token_sources.is_empty() {
             errors.push("tokenSources: must list at least one source".to_owned());
         }
-        let keys = parse_jwks(&raw.jwks, &mut errors);
+        let keys = match &raw.jwks {
+            Some(jwks) => parse_jwks(jwks, &mut errors),
+            None => Vec::new(),
+        };
+        let api_keys = ApiKeys::parse(&raw.api_keys, &mut errors);
+        if raw.jwks.is_none() && raw.api_keys.is_empty() {
+            errors.push("jwks, apiKeys: configure at least one way to authenticate".to_owned());
+        }
+        rules::check(&raw.rules, &mut errors);
         if raw.tenant_claim.trim().is_empty() {
             errors.push("tenantClaim: must not be empty".to_owned());
         }
@@ -187,6 +216,9 @@ impl Config {
             token_cache_size: raw.token_cache_size,
             plan_claim: raw.plan_claim,
             rate_limit: raw.rate_limit,
+            api_keys,
+            rules: raw.rules,
+            scope_claim: raw.scope_claim,
         })
     }
 

@@ -5,11 +5,13 @@
 //! and is unit-tested natively. Only [`host`] touches proxy-wasm, and it exists
 //! only when building for `wasm32`: the `cdylib` is a thin adapter.
 
+pub mod apikey;
 pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod ratelimit;
 pub mod reject;
+pub mod rules;
 
 #[cfg(target_arch = "wasm32")]
 mod host;

@@ -137,3 +137,57 @@ fn invalid_filter_config_is_refused_by_envoy() {
     assert!(!ok, "Envoy accepted an invalid filter config");
     assert!(log.contains("tenantClam"), "the log must name the bad field: {log}");
 }
+
+#[test]
+fn api_keys_scopes_and_filter_state() {
+    let out = std::process::Command::new(crate::harness::datagate_bin())
+        .args(["apikey", "--tenant", "acme", "--plan", "gold", "--name", "ci-bot"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let key = text.lines().find_map(|l| l.strip_prefix("key:")).unwrap().trim().to_owned();
+    let mut entry: serde_json::Value =
+        serde_json::from_str(text.lines().find_map(|l| l.strip_prefix("entry:")).unwrap().trim()).unwrap();
+    assert!(!entry.to_string().contains(&key), "the config entry must not contain the key");
+    entry["scopes"] = json!(["admin"]);
+    let extra = format!(
+        r#""apiKeys": [{entry}], "rules": [{{"pathPrefix": "/v2/schemas", "methods": ["POST", "DELETE"], "requireAnyScope": ["admin"]}}]"#
+    );
+    let gw = Gateway::start_with_filter(Store::Sqlite, &extra);
+    // The API key acts for acme and carries the admin scope.
+    let r = gw
+        .post("/v2/schemas/keyspaces")
+        .header("x-cassandra-token", &key)
+        .json(&json!({"name": "bykey"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let (_, list) = json_of(gw.get("/v2/schemas/keyspaces").header("x-cassandra-token", token("acme")).send().unwrap());
+    assert_eq!(list, json!({"data": [{"name": "bykey"}]}));
+    assert_error(
+        gw.get("/v2/schemas/keyspaces").header("x-cassandra-token", "dg_not-a-real-key").send().unwrap(),
+        401,
+        "unknown API key",
+    );
+    // A token without the scope may read but not change the schema.
+    let plain = token("acme");
+    assert_eq!(gw.get("/v2/schemas/keyspaces").header("x-cassandra-token", &plain).send().unwrap().status(), 200);
+    assert_error(
+        gw.delete("/v2/schemas/keyspaces/bykey").header("x-cassandra-token", &plain).send().unwrap(),
+        403,
+        "needs one of these scopes: admin",
+    );
+    let admin =
+        token_with(json!({"tenant": "acme", "exp": now() + 60, "scope": "read admin"}), Some("dev"), DEV_SECRET);
+    assert_eq!(
+        gw.delete("/v2/schemas/keyspaces/bykey").header("x-cassandra-token", &admin).send().unwrap().status(),
+        204
+    );
+    // Tenant and plan are filter state too: the shipped access log reads them from there.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !gw.envoy_log().contains(r#""plan":"gold""#) {
+        assert!(std::time::Instant::now() < deadline, "no access-log line with the plan: {}", gw.envoy_log());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(gw.envoy_log().contains(r#""tenant":"acme""#));
+}

@@ -207,6 +207,11 @@ impl Gateway {
         self.http.delete(format!("{}{path}", self.base))
     }
 
+    /// Envoy's log so far (the access log is in it; Envoy flushes it about once a second).
+    pub fn envoy_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("envoy.log")).unwrap_or_default()
+    }
+
     /// Envoy's stats as text.
     pub fn stats(&self) -> String {
         self.http.get(format!("{}/stats", self.admin)).send().unwrap().text().unwrap()

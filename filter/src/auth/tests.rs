@@ -19,7 +19,7 @@ fn mint(claims: Value, kid: Option<&str>) -> String {
 fn run(cfg: &Config, path: &str, headers: &[(&str, &str)]) -> Result<Outcome, Rejection> {
     let map: HashMap<String, String> = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let lookup = move |name: &str| map.get(name).cloned();
-    authenticate(cfg, &Request { path, header: &lookup }, NOW, &mut TokenCache::new(0))
+    authenticate(cfg, &Request { method: "GET", path, header: &lookup }, NOW, &mut TokenCache::new(0))
 }
 
 fn tenant_of(r: Result<Outcome, Rejection>) -> String {
@@ -163,7 +163,7 @@ fn cache_answers_repeats_but_never_past_exp() {
     let t = mint(json!({"tenant": "acme", "exp": NOW + 60}), Some("dev"));
     let map: HashMap<String, String> = [("token".to_owned(), t.clone())].into();
     let lookup = move |name: &str| map.get(name).cloned();
-    let req = Request { path: "/v2/x", header: &lookup };
+    let req = Request { method: "GET", path: "/v2/x", header: &lookup };
     assert!(authenticate(&c, &req, NOW, &mut cache).is_ok());
     assert_eq!(cache.len(), 1);
     assert!(authenticate(&c, &req, NOW + 59, &mut cache).is_ok());
@@ -175,6 +175,6 @@ fn cache_answers_repeats_but_never_past_exp() {
     let tampered = format!("{}x", t);
     let map2: HashMap<String, String> = [("token".to_owned(), tampered)].into();
     let lookup2 = move |name: &str| map2.get(name).cloned();
-    let r = authenticate(&c, &Request { path: "/v2/x", header: &lookup2 }, NOW, &mut cache);
+    let r = authenticate(&c, &Request { method: "GET", path: "/v2/x", header: &lookup2 }, NOW, &mut cache);
     assert_eq!(r.unwrap_err().status, 401);
 }

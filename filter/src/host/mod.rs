@@ -170,7 +170,8 @@ impl HttpContext for Edge {
         let path = path.split('?').next().unwrap_or_default();
         let now = self.get_current_time().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
         let lookup = |name: &str| find(name).map(str::to_owned);
-        let request = Request { path, header: &lookup };
+        let method = find(":method").unwrap_or_default();
+        let request = Request { method, path, header: &lookup };
         let decision = match self.cache.try_borrow_mut() {
             Ok(mut cache) => auth::authenticate(&self.config, &request, now, &mut cache),
             // Unreachable on proxy-wasm's single thread; verify without the cache rather than fail.
@@ -182,13 +183,17 @@ impl HttpContext for Edge {
                 Action::Continue
             }
             Ok(Outcome::Authenticated(id)) => {
-                let method = find(":method").unwrap_or_default().to_owned();
-                let path = path.to_owned();
+                let (method, path) = (method.to_owned(), path.to_owned());
                 let plan = match self.charge(&id, &method, &path) {
                     Ok(plan) => plan,
                     Err(rejection) => return self.reject(&rejection),
                 };
                 self.set_http_request_header(TENANT_HEADER, Some(&id.tenant));
+                // Filter state for access logs and later filters: %FILTER_STATE(wasm.datagate_tenant:PLAIN)%.
+                self.set_property(vec!["datagate_tenant"], Some(id.tenant.as_bytes()));
+                if let Some(plan) = &plan {
+                    self.set_property(vec!["datagate_plan"], Some(plan.as_bytes()));
+                }
                 if let Some(sub) = &id.subject {
                     self.set_http_request_header(SUBJECT_HEADER, Some(sub));
                 }
