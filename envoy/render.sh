@@ -54,6 +54,9 @@ static_resources:
           # edge: Envoy is the first hop and sets X-Forwarded-For itself;
           # mesh: a trusted ingress in front already did.
           use_remote_address: ${remote_address}
+          # Room for oversized tokens to reach the edge filter, which answers them
+          # with a 401 naming its own (much smaller) limit; beyond this, a 431 JSON.
+          max_request_headers_kb: 128
           access_log:
           - name: envoy.access_loggers.stdout
             typed_config:
@@ -84,6 +87,12 @@ static_resources:
                     expression: "response.code_details == 'request_payload_too_large'"
               body_format_override:
                 json_format: {description: "request body is larger than the ${max_body} byte limit", code: 413}
+                content_type: application/json
+            - filter:
+                status_code_filter:
+                  comparison: {op: EQ, value: {default_value: 431, runtime_key: datagate.reply_431}}
+              body_format_override:
+                json_format: {description: "request headers are larger than 128 KiB", code: 431}
                 content_type: application/json
             # ext_proc could not reach the sidecar (down, restarting, overloaded):
             # a JSON 503 with Retry-After instead of Envoy's empty body.

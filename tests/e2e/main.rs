@@ -7,6 +7,7 @@
 
 mod harness;
 
+mod algorithms;
 mod auth;
 mod errors;
 mod lifecycle;
