@@ -2,7 +2,7 @@
 //! verified [`Identity`] or a [`Rejection`]. No host calls; time is an argument.
 
 use crate::cache::TokenCache;
-use crate::config::{Config, TokenSource};
+use crate::config::{Config, TokenSource, VerifyKey};
 use crate::reject::Rejection;
 use crate::rules;
 use jsonwebtoken::{decode, decode_header, Validation};
@@ -56,17 +56,30 @@ pub enum Outcome {
 
 /// Decides on one request. `now` is Unix seconds from the host clock; tokens
 /// verified before are answered from `cache` until they expire.
-pub fn authenticate(cfg: &Config, req: &Request<'_>, now: u64, cache: &mut TokenCache) -> Result<Outcome, Rejection> {
+/// `remote` holds the keys fetched from `remoteJwks` (empty without one).
+pub fn authenticate(
+    cfg: &Config,
+    remote: &[VerifyKey],
+    req: &Request<'_>,
+    now: u64,
+    cache: &mut TokenCache,
+) -> Result<Outcome, Rejection> {
     if cfg.is_public(req.path) {
         return Ok(Outcome::Public);
     }
     let token = find_token(cfg, req)?;
-    let identity = identify(cfg, &token, now, cache)?;
+    let identity = identify(cfg, remote, &token, now, cache)?;
     rules::authorize(&cfg.rules, req.method, req.path, &identity)?;
     Ok(Outcome::Authenticated(identity))
 }
 
-fn identify(cfg: &Config, token: &str, now: u64, cache: &mut TokenCache) -> Result<Identity, Rejection> {
+fn identify(
+    cfg: &Config,
+    remote: &[VerifyKey],
+    token: &str,
+    now: u64,
+    cache: &mut TokenCache,
+) -> Result<Identity, Rejection> {
     // A JWT has exactly three segments; anything else is an API key when keys are configured.
     if token.split('.').count() != 3 && !cfg.api_keys.is_empty() {
         if token.len() > cfg.max_token_bytes {
@@ -84,7 +97,7 @@ fn identify(cfg: &Config, token: &str, now: u64, cache: &mut TokenCache) -> Resu
     if let Some(identity) = cache.get(token, now) {
         return Ok(identity.clone());
     }
-    let (identity, exp) = verify(cfg, token, now)?;
+    let (identity, exp) = verify(cfg, remote, token, now)?;
     cache.insert(token, identity.clone(), exp, now);
     Ok(identity)
 }
@@ -118,7 +131,7 @@ fn find_token(cfg: &Config, req: &Request<'_>) -> Result<String, Rejection> {
 }
 
 /// Verifies a token: the identity and the `exp` (Unix seconds) it is valid until.
-fn verify(cfg: &Config, token: &str, now: u64) -> Result<(Identity, u64), Rejection> {
+fn verify(cfg: &Config, remote: &[VerifyKey], token: &str, now: u64) -> Result<(Identity, u64), Rejection> {
     if token.len() > cfg.max_token_bytes {
         return Err(Rejection::unauthorized(
             "too_large",
@@ -134,6 +147,7 @@ fn verify(cfg: &Config, token: &str, now: u64) -> Result<(Identity, u64), Reject
     let candidates: Vec<_> = cfg
         .keys
         .iter()
+        .chain(remote)
         .filter(|k| match (&header.kid, &k.kid) {
             (Some(want), Some(have)) => want == have,
             (Some(_), None) => false,

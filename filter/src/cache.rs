@@ -44,6 +44,11 @@ impl TokenCache {
         self.entries.insert(token.to_owned(), (identity, exp));
     }
 
+    /// Forgets every token (the key set changed: verify again).
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
     /// Entries held (for tests and stats).
     pub fn len(&self) -> usize {
         self.entries.len()

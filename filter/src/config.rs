@@ -2,10 +2,10 @@
 //! runtime form the request path uses.
 
 use crate::apikey::{ApiKeyEntry, ApiKeys};
+pub use crate::jwks::VerifyKey;
+use crate::jwks::{self, RemoteJwks};
 use crate::ratelimit::RateLimitConfig;
 use crate::rules::{self, Rule};
-use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 
 /// Where a credential may be read from, tried in the configured order.
@@ -41,6 +41,9 @@ pub struct RawConfig {
     /// Inline JSON Web Key Set holding the verification keys.
     #[serde(default)]
     pub jwks: Option<serde_json::Value>,
+    /// A JWKS URL fetched through an Envoy cluster, cached and refreshed.
+    #[serde(default)]
+    pub remote_jwks: Option<RemoteJwks>,
     /// API keys, as SHA-256 hashes.
     #[serde(default)]
     pub api_keys: Vec<ApiKeyEntry>,
@@ -105,16 +108,6 @@ fn default_scope_claim() -> String {
     "scope".to_owned()
 }
 
-/// A verification key with the algorithms it may be used with.
-pub struct VerifyKey {
-    /// The JWK `kid`, when the key set gives one.
-    pub kid: Option<String>,
-    /// Algorithms this key accepts (a key never verifies another family).
-    pub algorithms: Vec<Algorithm>,
-    /// The key material.
-    pub key: DecodingKey,
-}
-
 /// The validated, ready-to-use configuration.
 pub struct Config {
     /// Credential sources in order.
@@ -139,6 +132,8 @@ pub struct Config {
     pub plan_claim: String,
     /// Rate limiting, when configured.
     pub rate_limit: Option<RateLimitConfig>,
+    /// Remote JWKS settings.
+    pub remote_jwks: Option<RemoteJwks>,
     /// API keys.
     pub api_keys: ApiKeys,
     /// Per-path rules.
@@ -173,12 +168,15 @@ impl Config {
             errors.push("tokenSources: must list at least one source".to_owned());
         }
         let keys = match &raw.jwks {
-            Some(jwks) => parse_jwks(jwks, &mut errors),
+            Some(jwks) => jwks::parse(jwks, "jwks", &mut errors),
             None => Vec::new(),
         };
+        if let Some(remote) = &raw.remote_jwks {
+            remote.check(&mut errors);
+        }
         let api_keys = ApiKeys::parse(&raw.api_keys, &mut errors);
-        if raw.jwks.is_none() && raw.api_keys.is_empty() {
-            errors.push("jwks, apiKeys: configure at least one way to authenticate".to_owned());
+        if raw.jwks.is_none() && raw.remote_jwks.is_none() && raw.api_keys.is_empty() {
+            errors.push("jwks, remoteJwks, apiKeys: configure at least one way to authenticate".to_owned());
         }
         rules::check(&raw.rules, &mut errors);
         if raw.tenant_claim.trim().is_empty() {
@@ -216,6 +214,7 @@ impl Config {
             token_cache_size: raw.token_cache_size,
             plan_claim: raw.plan_claim,
             rate_limit: raw.rate_limit,
+            remote_jwks: raw.remote_jwks,
             api_keys,
             rules: raw.rules,
             scope_claim: raw.scope_claim,
@@ -229,53 +228,6 @@ impl Config {
             None => path == p,
         })
     }
-}
-
-fn parse_jwks(value: &serde_json::Value, errors: &mut Vec<String>) -> Vec<VerifyKey> {
-    let set: JwkSet = match serde_json::from_value(value.clone()) {
-        Ok(set) => set,
-        Err(e) => {
-            errors.push(format!("jwks: not a JSON Web Key Set ({e})"));
-            return Vec::new();
-        }
-    };
-    if set.keys.is_empty() {
-        errors.push("jwks.keys: must hold at least one key".to_owned());
-    }
-    let mut keys = Vec::new();
-    for (i, jwk) in set.keys.iter().enumerate() {
-        let algorithms = match jwk.common.key_algorithm.and_then(|a| a.to_string().parse::<Algorithm>().ok()) {
-            Some(alg) => vec![alg],
-            None => {
-                // Without an explicit `alg` a key still pins its family, which is
-                // what stops algorithm-confusion attacks (HS256 against an RSA key).
-                match &jwk.algorithm {
-                    jsonwebtoken::jwk::AlgorithmParameters::OctetKey(_) => {
-                        vec![Algorithm::HS256, Algorithm::HS384, Algorithm::HS512]
-                    }
-                    jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => vec![
-                        Algorithm::RS256,
-                        Algorithm::RS384,
-                        Algorithm::RS512,
-                        Algorithm::PS256,
-                        Algorithm::PS384,
-                        Algorithm::PS512,
-                    ],
-                    jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => {
-                        vec![Algorithm::ES256, Algorithm::ES384]
-                    }
-                    jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(_) => {
-                        vec![Algorithm::EdDSA]
-                    }
-                }
-            }
-        };
-        match DecodingKey::from_jwk(jwk) {
-            Ok(key) => keys.push(VerifyKey { kid: jwk.common.key_id.clone(), algorithms, key }),
-            Err(e) => errors.push(format!("jwks.keys[{i}]: unusable key ({e})")),
-        }
-    }
-    keys
 }
 
 #[cfg(test)]
@@ -292,7 +244,7 @@ mod tests {
         assert_eq!(cfg.tenant_claim, "tenant");
         assert!(cfg.is_public("/health"));
         assert!(!cfg.is_public("/health/x"));
-        assert_eq!(cfg.keys[0].algorithms, vec![Algorithm::HS256]);
+        assert_eq!(cfg.keys[0].algorithms, vec![jsonwebtoken::Algorithm::HS256]);
     }
 
     #[test]

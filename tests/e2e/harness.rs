@@ -97,6 +97,7 @@ pub struct Gateway {
     http: Client,
     filter_extra: String,
     filter_config: Option<String>,
+    extra_clusters: String,
 }
 
 impl Gateway {
@@ -117,6 +118,18 @@ impl Gateway {
     pub fn start_with_filter_config(store: Store, config: &str) -> Gateway {
         let mut gw = Gateway::new(store);
         gw.filter_config = Some(config.replace('\n', " "));
+        Gateway::launch(gw)
+    }
+
+    /// Like [`Gateway::start_with_filter_config`], plus a STATIC cluster `name`
+    /// pointing at 127.0.0.1:`port` (e.g. a JWKS server).
+    pub fn start_with_cluster(store: Store, config: &str, name: &str, port: u16) -> Gateway {
+        let mut gw = Gateway::new(store);
+        gw.filter_config = Some(config.replace('\n', " "));
+        gw.extra_clusters = format!(
+            "  - name: {name}\n    type: STATIC\n    connect_timeout: 1s\n    load_assignment:\n      cluster_name: {name}\n      \
+             endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}}}}}]}}]\n"
+        );
         Gateway::launch(gw)
     }
 
@@ -149,6 +162,7 @@ impl Gateway {
             http: Client::builder().timeout(Duration::from_secs(20)).build().unwrap(),
             filter_extra: String::new(),
             filter_config: None,
+            extra_clusters: String::new(),
         }
     }
 
@@ -176,6 +190,8 @@ impl Gateway {
     fn start_envoy(&mut self) {
         let (listen, admin) = (free_port(), free_port());
         let mut config = render_config(listen, admin, self.sidecar_port);
+        // `clusters:` is the last section of the rendered bootstrap.
+        config.push_str(&self.extra_clusters);
         if let Some(json) = &self.filter_config {
             config = replace_filter_config(&config, json);
         }

@@ -10,6 +10,7 @@ mod harness;
 mod algorithms;
 mod auth;
 mod errors;
+mod jwks;
 mod lifecycle;
 mod ratelimit;
 mod rows;

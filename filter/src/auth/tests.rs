@@ -19,7 +19,7 @@ fn mint(claims: Value, kid: Option<&str>) -> String {
 fn run(cfg: &Config, path: &str, headers: &[(&str, &str)]) -> Result<Outcome, Rejection> {
     let map: HashMap<String, String> = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let lookup = move |name: &str| map.get(name).cloned();
-    authenticate(cfg, &Request { method: "GET", path, header: &lookup }, NOW, &mut TokenCache::new(0))
+    authenticate(cfg, &[], &Request { method: "GET", path, header: &lookup }, NOW, &mut TokenCache::new(0))
 }
 
 fn tenant_of(r: Result<Outcome, Rejection>) -> String {
@@ -164,17 +164,17 @@ fn cache_answers_repeats_but_never_past_exp() {
     let map: HashMap<String, String> = [("token".to_owned(), t.clone())].into();
     let lookup = move |name: &str| map.get(name).cloned();
     let req = Request { method: "GET", path: "/v2/x", header: &lookup };
-    assert!(authenticate(&c, &req, NOW, &mut cache).is_ok());
+    assert!(authenticate(&c, &[], &req, NOW, &mut cache).is_ok());
     assert_eq!(cache.len(), 1);
-    assert!(authenticate(&c, &req, NOW + 59, &mut cache).is_ok());
+    assert!(authenticate(&c, &[], &req, NOW + 59, &mut cache).is_ok());
     // At exp the cache no longer answers; verification (with leeway) decides, and
     // past the leeway the token is rejected even though it was cached.
-    let r = authenticate(&c, &req, NOW + 60 + c.leeway_seconds + 1, &mut cache);
+    let r = authenticate(&c, &[], &req, NOW + 60 + c.leeway_seconds + 1, &mut cache);
     assert_eq!(r.unwrap_err().reason, "expired");
     // A tampered copy is a different key: verified, and rejected.
     let tampered = format!("{}x", t);
     let map2: HashMap<String, String> = [("token".to_owned(), tampered)].into();
     let lookup2 = move |name: &str| map2.get(name).cloned();
-    let r = authenticate(&c, &Request { method: "GET", path: "/v2/x", header: &lookup2 }, NOW, &mut cache);
+    let r = authenticate(&c, &[], &Request { method: "GET", path: "/v2/x", header: &lookup2 }, NOW, &mut cache);
     assert_eq!(r.unwrap_err().status, 401);
 }
