@@ -47,7 +47,8 @@ impl Edge {
         let path = find(":path").unwrap_or_default();
         let path = path.split('?').next().unwrap_or_default();
         let method = find(":method").unwrap_or_default();
-        let now = now_ms(self) / 1000;
+        let now_ms = now_ms(self);
+        let now = now_ms / 1000;
         let lookup = |name: &str| find(name).map(str::to_owned);
         let request = Request { method, path, header: &lookup };
         let decision = {
@@ -65,7 +66,7 @@ impl Edge {
             }
             Ok(Outcome::Authenticated(id)) => {
                 let (method, path) = (method.to_owned(), path.to_owned());
-                self.admit(&id, &method, &path)
+                self.admit(&id, &method, &path, now_ms)
             }
             Err(rejection) if rejection.reason == "unknown_kid" && may_refetch && self.refetch() => {
                 self.waiting_for_keys = true;
@@ -86,31 +87,32 @@ impl Edge {
         jwks::fetch(self, remote, &self.shared, now)
     }
 
-    fn admit(&mut self, id: &Identity, method: &str, path: &str) -> Action {
-        let plan = match self.charge(id, method, path) {
+    fn admit(&mut self, id: &Identity, method: &str, path: &str, now_ms: u64) -> Action {
+        let plan = match self.charge(id, method, path, now_ms) {
             Ok(plan) => plan,
             Err(rejection) => return self.reject(&rejection),
         };
-        self.set_http_request_header(TENANT_HEADER, Some(&id.tenant));
+        // Identity headers were all stripped in `decide`: adding is enough (and cheaper than replacing).
+        self.add_http_request_header(TENANT_HEADER, &id.tenant);
         // Filter state for access logs and later filters: %FILTER_STATE(wasm.datagate_tenant:PLAIN)%.
         self.set_property(vec!["datagate_tenant"], Some(id.tenant.as_bytes()));
         if let Some(plan) = &plan {
-            self.set_http_request_header(PLAN_HEADER, Some(plan));
+            self.add_http_request_header(PLAN_HEADER, plan);
             self.set_property(vec!["datagate_plan"], Some(plan.as_bytes()));
         }
         if let Some(sub) = &id.subject {
-            self.set_http_request_header(SUBJECT_HEADER, Some(sub));
+            self.add_http_request_header(SUBJECT_HEADER, sub);
         }
         self.shared.metrics.increment("datagate.allowed");
         Action::Continue
     }
 
     /// Charges the tenant's bucket; a rejection when over budget (and not in shadow mode).
-    fn charge(&mut self, id: &Identity, method: &str, path: &str) -> Result<Option<String>, Rejection> {
+    fn charge(&mut self, id: &Identity, method: &str, path: &str, now_ms: u64) -> Result<Option<String>, Rejection> {
         let Some(rl) = &self.config.rate_limit else { return Ok(id.plan.clone()) };
         let Some((plan, limit)) = rl.limit_for(&id.tenant, id.plan.as_deref()) else { return Ok(id.plan.clone()) };
         let cost = rl.cost(method, path);
-        let Some(d) = buckets::spend(&buckets::key(&id.tenant), &limit, cost, now_ms(self)) else {
+        let Some(d) = buckets::spend(&buckets::key(&id.tenant), &limit, cost, now_ms) else {
             // The limiter must not take the API down with it: let the request through, loudly.
             self.shared.metrics.increment("datagate.ratelimit.errors");
             return Ok(Some(plan));
@@ -157,6 +159,7 @@ impl HttpContext for Edge {
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        // Replace, not add: an upstream's own rate-limit headers must not contradict ours.
         for (name, value) in &self.response_headers {
             self.set_http_response_header(name, Some(value));
         }
