@@ -204,6 +204,17 @@ fn check_claims(cfg: &Config, claims: &Value, now: u64) -> Result<u64, Rejection
     if (now as f64) > exp + cfg.leeway_seconds as f64 {
         return Err(Rejection::unauthorized("expired", "token expired"));
     }
+    if let Some(max) = cfg.max_lifetime_seconds {
+        let iat = claims.get("iat").and_then(Value::as_f64).ok_or_else(|| {
+            Rejection::unauthorized("no_iat", "token has no numeric iat claim; this gateway limits token lifetime")
+        })?;
+        if exp - iat > max as f64 {
+            return Err(Rejection::unauthorized(
+                "lifetime",
+                format!("token lifetime {} s is above the {max} s maximum", (exp - iat) as u64),
+            ));
+        }
+    }
     if let Some(nbf) = claims.get("nbf") {
         let nbf = nbf.as_f64().ok_or_else(|| Rejection::unauthorized("malformed", "nbf claim is not a number"))?;
         if (now as f64) + (cfg.leeway_seconds as f64) < nbf {

@@ -14,18 +14,22 @@ use std::collections::HashMap;
 pub struct TokenCache {
     capacity: usize,
     entries: HashMap<String, (Identity, u64)>,
+    hits: std::cell::Cell<u64>,
 }
 
 impl TokenCache {
     /// A cache holding at most `capacity` tokens (0 disables it).
     pub fn new(capacity: usize) -> TokenCache {
-        TokenCache { capacity, entries: HashMap::new() }
+        TokenCache { capacity, entries: HashMap::new(), hits: std::cell::Cell::new(0) }
     }
 
     /// The identity a still-valid cached token verified to.
     pub fn get(&self, token: &str, now: u64) -> Option<&Identity> {
         match self.entries.get(token) {
-            Some((identity, exp)) if now < *exp => Some(identity),
+            Some((identity, exp)) if now < *exp => {
+                self.hits.set(self.hits.get() + 1);
+                Some(identity)
+            }
             _ => None,
         }
     }
@@ -42,6 +46,11 @@ impl TokenCache {
             }
         }
         self.entries.insert(token.to_owned(), (identity, exp));
+    }
+
+    /// Lookups answered from the cache so far.
+    pub fn hits(&self) -> u64 {
+        self.hits.get()
     }
 
     /// Forgets every token (the key set changed: verify again).

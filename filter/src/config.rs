@@ -62,6 +62,9 @@ pub struct RawConfig {
     /// Clock-skew allowance for `exp` and `nbf`, in seconds.
     #[serde(default = "default_leeway")]
     pub leeway_seconds: u64,
+    /// Longest accepted `exp - iat`; tokens must then carry `iat`.
+    #[serde(default)]
+    pub max_lifetime_seconds: Option<u64>,
     /// Claim holding the tenant: a top-level key (which may itself contain dots,
     /// e.g. `https://example.com/tenant`) or a dotted path such as `org.id`.
     #[serde(default = "default_tenant_claim")]
@@ -120,6 +123,8 @@ pub struct Config {
     pub audiences: Vec<String>,
     /// Clock-skew leeway in seconds.
     pub leeway_seconds: u64,
+    /// Longest token lifetime, when limited.
+    pub max_lifetime_seconds: Option<u64>,
     /// Tenant claim name or path.
     pub tenant_claim: String,
     /// Public path patterns.
@@ -208,6 +213,7 @@ impl Config {
             issuers: raw.issuers,
             audiences: raw.audiences,
             leeway_seconds: raw.leeway_seconds,
+            max_lifetime_seconds: raw.max_lifetime_seconds,
             tenant_claim: raw.tenant_claim,
             public_paths: raw.public_paths,
             max_token_bytes: raw.max_token_bytes,

@@ -178,3 +178,14 @@ fn cache_answers_repeats_but_never_past_exp() {
     let r = authenticate(&c, &[], &Request { method: "GET", path: "/v2/x", header: &lookup2 }, NOW, &mut cache);
     assert_eq!(r.unwrap_err().status, 401);
 }
+
+#[test]
+fn max_lifetime_needs_iat() {
+    let c = cfg(r#","maxLifetimeSeconds":3600"#);
+    let ok = mint(json!({"tenant": "a", "iat": NOW, "exp": NOW + 3600}), None);
+    assert_eq!(tenant_of(run(&c, "/", &[("token", &ok)])), "a");
+    let long = mint(json!({"tenant": "a", "iat": NOW, "exp": NOW + 3601}), None);
+    assert_eq!(reason_of(run(&c, "/", &[("token", &long)])), "lifetime");
+    let no_iat = mint(json!({"tenant": "a", "exp": NOW + 60}), None);
+    assert_eq!(reason_of(run(&c, "/", &[("token", &no_iat)])), "no_iat");
+}

@@ -51,17 +51,26 @@ impl Edge {
         let now = now_ms / 1000;
         let lookup = |name: &str| find(name).map(str::to_owned);
         let request = Request { method, path, header: &lookup };
-        let decision = {
+        let (decision, cache_hit) = {
             let remote = self.shared.remote.borrow();
             match self.shared.cache.try_borrow_mut() {
-                Ok(mut cache) => auth::authenticate(&self.config, &remote.keys, &request, now, &mut cache),
+                Ok(mut cache) => {
+                    let hits = cache.hits();
+                    let d = auth::authenticate(&self.config, &remote.keys, &request, now, &mut cache);
+                    (d, cache.hits() > hits)
+                }
                 // Unreachable on proxy-wasm's single thread; verify without the cache rather than fail.
-                Err(_) => auth::authenticate(&self.config, &remote.keys, &request, now, &mut Default::default()),
+                Err(_) => {
+                    (auth::authenticate(&self.config, &remote.keys, &request, now, &mut Default::default()), false)
+                }
             }
         };
+        if cache_hit {
+            self.shared.metrics.increment_batched("datagate.token_cache.hits");
+        }
         match decision {
             Ok(Outcome::Public) => {
-                self.shared.metrics.increment("datagate.public");
+                self.shared.metrics.increment_batched("datagate.public");
                 Action::Continue
             }
             Ok(Outcome::Authenticated(id)) => {
@@ -103,7 +112,7 @@ impl Edge {
         if let Some(sub) = &id.subject {
             self.add_http_request_header(SUBJECT_HEADER, sub);
         }
-        self.shared.metrics.increment("datagate.allowed");
+        self.shared.metrics.increment_batched("datagate.allowed");
         Action::Continue
     }
 

@@ -43,22 +43,49 @@ fn now_ms(ctx: &dyn Context) -> u64 {
 #[derive(Default)]
 struct Metrics {
     ids: RefCell<HashMap<String, u32>>,
+    /// Per-request counters batched in the VM: a host call per request costs
+    /// more than the rest of the decision on the cached-token path.
+    pending: RefCell<HashMap<u32, i64>>,
 }
 
+/// Batched counters reach Envoy at least this often (and on every tick).
+const FLUSH_EVERY: i64 = 64;
+
 impl Metrics {
-    fn increment(&self, name: &str) {
+    fn id(&self, name: &str) -> Option<u32> {
         let mut ids = self.ids.borrow_mut();
-        let id = match ids.get(name) {
-            Some(id) => *id,
-            None => match hostcalls::define_metric(MetricType::Counter, name) {
-                Ok(id) => {
-                    ids.insert(name.to_owned(), id);
-                    id
-                }
-                Err(_) => return,
-            },
-        };
-        let _ = hostcalls::increment_metric(id, 1);
+        if let Some(id) = ids.get(name) {
+            return Some(*id);
+        }
+        let id = hostcalls::define_metric(MetricType::Counter, name).ok()?;
+        ids.insert(name.to_owned(), id);
+        Some(id)
+    }
+
+    /// Counts at once (rejections, fetches: rare, and tests read them).
+    fn increment(&self, name: &str) {
+        if let Some(id) = self.id(name) {
+            let _ = hostcalls::increment_metric(id, 1);
+        }
+    }
+
+    /// Counts in the VM, flushed every [`FLUSH_EVERY`] and on each tick.
+    fn increment_batched(&self, name: &str) {
+        let Some(id) = self.id(name) else { return };
+        let mut pending = self.pending.borrow_mut();
+        let n = pending.entry(id).or_insert(0);
+        *n += 1;
+        if *n >= FLUSH_EVERY {
+            let _ = hostcalls::increment_metric(id, std::mem::take(n));
+        }
+    }
+
+    fn flush(&self) {
+        for (id, n) in self.pending.borrow_mut().iter_mut() {
+            if *n > 0 {
+                let _ = hostcalls::increment_metric(*id, std::mem::take(n));
+            }
+        }
     }
 }
 
@@ -90,10 +117,9 @@ impl RootContext for Root {
                 if cfg.rate_limit.is_some() {
                     buckets::init();
                 }
-                if cfg.remote_jwks.is_some() {
-                    // The first tick fetches the key set; later ticks refresh it when due.
-                    self.set_tick_period(Duration::from_millis(500));
-                }
+                // Ticks flush batched counters and, with a remote JWKS, fetch the key
+                // set (the first tick) and refresh it when due.
+                self.set_tick_period(Duration::from_millis(500));
                 self.shared =
                     Rc::new(Shared { cache: RefCell::new(TokenCache::new(cfg.token_cache_size)), ..Shared::default() });
                 self.config = Some(Rc::new(cfg));
@@ -108,6 +134,7 @@ impl RootContext for Root {
     }
 
     fn on_tick(&mut self) {
+        self.shared.metrics.flush();
         let Some(cfg) = self.config.clone() else { return };
         let Some(remote) = &cfg.remote_jwks else { return };
         let now = now_ms(self);
