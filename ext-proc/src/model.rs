@@ -144,7 +144,18 @@ pub struct TableDef {
     pub partition_key: Vec<String>,
     /// Clustering columns in order.
     pub clustering: Vec<Clustering>,
+    /// Whether the table has the hidden expiry column (every table created
+    /// since TTL support; older ones refuse `ttl`).
+    #[serde(default)]
+    pub expiry: bool,
+    /// TTL in seconds for writes that give none (`tableOptions.defaultTimeToLive`).
+    #[serde(default)]
+    pub default_ttl: Option<u32>,
 }
+
+/// The hidden column holding a row's expiry (Unix ms, NULL: never). Client
+/// column names must start with a letter, so none can collide with it.
+pub const EXPIRY_COLUMN: &str = "__expires_at";
 
 impl TableDef {
     /// Looks a column up by name.

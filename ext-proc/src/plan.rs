@@ -60,6 +60,8 @@ pub struct Condition {
 /// A read: conditions, keyset position and page size.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Select {
+    /// Now, Unix ms: rows that expired by then are invisible.
+    pub now_ms: i64,
     /// Conditions, all of which must hold.
     pub conditions: Vec<Condition>,
     /// Primary-key values of the last row already returned (keyset pagination).
@@ -73,4 +75,8 @@ pub struct Select {
 pub struct Upsert {
     /// Column name and value pairs, key columns first.
     pub values: Vec<(String, Value)>,
+    /// When the row expires (Unix ms), or `None` to live on.
+    pub expires_ms: Option<i64>,
+    /// Now, Unix ms: an expired row being overwritten loses its old columns.
+    pub now_ms: i64,
 }

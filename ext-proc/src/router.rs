@@ -29,6 +29,8 @@ pub enum Route {
     AllRows(String, String),
     /// `POST /v2/keyspaces/{ks}/{t}`.
     InsertRow(String, String),
+    /// `POST /v2/keyspaces/{ks}/{t}/batch`.
+    BatchInsert(String, String),
     /// `GET /v2/keyspaces/{ks}/{t}/{pk...}`.
     GetRows(String, String, Vec<String>),
     /// `PUT`/`PATCH /v2/keyspaces/{ks}/{t}/{pk...}`.
@@ -70,6 +72,7 @@ pub fn route(method: &str, segments: &[String]) -> Result<Route, ApiError> {
         (["v2", "keyspaces", ks, t], "POST") => Route::InsertRow(own(ks), own(t)),
         (["v2", "keyspaces", _, _], _) => return Err(allowed("GET, POST")),
         (["v2", "keyspaces", ks, t, "rows"], "GET") => Route::AllRows(own(ks), own(t)),
+        (["v2", "keyspaces", ks, t, "batch"], "POST") => Route::BatchInsert(own(ks), own(t)),
         (["v2", "keyspaces", ks, t, key @ ..], m) => {
             let key = key.iter().map(|k| own(k)).collect();
             match m {

@@ -81,6 +81,7 @@ impl Service {
             Route::AllRows(ks, t) => rows::read(&ctx, &ns(&ks)?, &t, rows::Selection::All, req).await,
             Route::GetRows(ks, t, key) => rows::read(&ctx, &ns(&ks)?, &t, rows::Selection::Key(&key), req).await,
             Route::InsertRow(ks, t) => rows::insert(&ctx, &ns(&ks)?, &t, req).await,
+            Route::BatchInsert(ks, t) => rows::batch(&ctx, &ns(&ks)?, &t, req).await,
             Route::UpdateRow(ks, t, key) => rows::update(&ctx, &ns(&ks)?, &t, &key, req).await,
             Route::DeleteRows(ks, t, key) => rows::delete(&ctx, &ns(&ks)?, &t, &key).await,
         }

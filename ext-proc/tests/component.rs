@@ -74,7 +74,14 @@ macro_rules! on_both_stores {
     };
 }
 
-on_both_stores!(every_type_round_trips, every_operator_filters, concurrent_upserts_are_all_kept, catalog_follows_ddl);
+on_both_stores!(
+    every_type_round_trips,
+    every_operator_filters,
+    concurrent_upserts_are_all_kept,
+    catalog_follows_ddl,
+    batches_are_all_or_nothing,
+    ttl_rows_expire_everywhere
+);
 
 async fn typed_table(h: &Harness) {
     assert_eq!(h.call("t", "POST", "/v2/schemas/keyspaces", Some(json!({"name": "ks"}))).await.0, 201);
@@ -208,4 +215,82 @@ async fn catalog_follows_ddl(postgres: bool) {
 
 fn urlencode(s: &str) -> String {
     s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+async fn batches_are_all_or_nothing(postgres: bool) {
+    let h = Harness::new(postgres).await;
+    typed_table(&h).await;
+    let rows = json!([{"k": "b", "c": 1, "v": "one"}, {"k": "b", "c": 2}, {"k": "b", "c": 1, "bi": 7}]);
+    let (s, body) = h.call("t", "POST", "/v2/keyspaces/ks/all/batch", Some(rows)).await;
+    assert_eq!((s, body), (201, json!([{"k": "b", "c": 1}, {"k": "b", "c": 2}, {"k": "b", "c": 1}])));
+    let (_, body) = h.call("t", "GET", "/v2/keyspaces/ks/all/b?raw=true&fields=c,v,bi", None).await;
+    assert_eq!(
+        body,
+        json!([{"c": 1, "v": "one", "bi": 7}, {"c": 2, "v": null, "bi": null}]),
+        "later rows upsert earlier ones"
+    );
+    // One bad row: 400 naming it, and nothing of the batch is written.
+    let bad = json!([{"k": "x", "c": 1}, {"k": "x", "c": "two"}]);
+    let (s, body) = h.call("t", "POST", "/v2/keyspaces/ks/all/batch", Some(bad)).await;
+    assert_eq!(s, 400);
+    assert!(body["description"].as_str().unwrap().starts_with("rows[1]: column c"), "{body}");
+    let (_, body) = h.call("t", "GET", "/v2/keyspaces/ks/all/x", None).await;
+    assert_eq!(body["count"], 0);
+    if postgres {
+        // PostgreSQL refuses NUL in text only at write time: the first row must roll back too.
+        let bad = json!([{"k": "y", "c": 1}, {"k": "y", "c": 2, "v": "nul\u{0}byte"}]);
+        let (s, body) = h.call("t", "POST", "/v2/keyspaces/ks/all/batch", Some(bad)).await;
+        assert_eq!(s, 400, "{body}");
+        let (_, body) = h.call("t", "GET", "/v2/keyspaces/ks/all/y", None).await;
+        assert_eq!(body["count"], 0, "a failed batch leaves nothing behind");
+    }
+    for (body, needle) in [(json!([]), "1 to 1000"), (json!({"k": "a"}), "JSON array"), (json!([1]), "rows[0] must be")]
+    {
+        let (s, resp) = h.call("t", "POST", "/v2/keyspaces/ks/all/batch", Some(body)).await;
+        assert_eq!(s, 400);
+        assert!(resp["description"].as_str().unwrap().contains(needle), "{resp}");
+    }
+    h.done().await;
+}
+
+async fn ttl_rows_expire_everywhere(postgres: bool) {
+    let h = Harness::new(postgres).await;
+    typed_table(&h).await;
+    let write = |path: &'static str, body: Value| h.call("t", "POST", path, Some(body));
+    assert_eq!(write("/v2/keyspaces/ks/all?ttl=1", json!({"k": "e", "c": 1, "v": "old", "bi": 5})).await.0, 201);
+    assert_eq!(write("/v2/keyspaces/ks/all", json!({"k": "e", "c": 2, "v": "keeps"})).await.0, 201);
+    assert_eq!(write("/v2/keyspaces/ks/all/batch?ttl=1", json!([{"k": "e", "c": 3}])).await.0, 201);
+    let (_, body) = h.call("t", "GET", "/v2/keyspaces/ks/all/e", None).await;
+    assert_eq!(body["count"], 3);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    for path in ["/v2/keyspaces/ks/all/e", "/v2/keyspaces/ks/all/rows", "/v2/keyspaces/ks/all/e/1"] {
+        let (_, body) = h.call("t", "GET", path, None).await;
+        let cs: Vec<i64> = body["data"].as_array().unwrap().iter().map(|r| r["c"].as_i64().unwrap()).collect();
+        assert_eq!(cs, if path.ends_with("/1") { vec![] } else { vec![2] }, "{path}: expired rows are invisible");
+    }
+    let (_, body) = h
+        .call("t", "GET", &format!("/v2/keyspaces/ks/all?where={}", "%7B%22bi%22%3A%7B%22%24eq%22%3A5%7D%7D"), None)
+        .await;
+    assert_eq!(body["count"], 0);
+    // Writing the expired row again does not bring its old values back.
+    assert_eq!(write("/v2/keyspaces/ks/all", json!({"k": "e", "c": 1, "d": 1.5})).await.0, 201);
+    let (_, body) = h.call("t", "GET", "/v2/keyspaces/ks/all/e/1?raw=true&fields=v,bi,d", None).await;
+    assert_eq!(body, json!([{"v": null, "bi": null, "d": 1.5}]));
+    // A table default TTL applies when a write gives none; ttl=0 opts out.
+    let table = json!({"name": "short", "columnDefinitions": [{"name": "k", "typeDefinition": "text"}],
+                       "primaryKey": {"partitionKey": ["k"]}, "tableOptions": {"defaultTimeToLive": 1}});
+    assert_eq!(h.call("t", "POST", "/v2/schemas/keyspaces/ks/tables", Some(table)).await.0, 201);
+    assert_eq!(write("/v2/keyspaces/ks/short", json!({"k": "gone"})).await.0, 201);
+    assert_eq!(write("/v2/keyspaces/ks/short?ttl=0", json!({"k": "stays"})).await.0, 201);
+    let (_, body) = h.call("t", "GET", "/v2/schemas/keyspaces/ks/tables/short", None).await;
+    assert_eq!(body["data"]["tableOptions"]["defaultTimeToLive"], 1);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (_, body) = h.call("t", "GET", "/v2/keyspaces/ks/short/rows?raw=true", None).await;
+    assert_eq!(body, json!([{"k": "stays"}]));
+    for bad in ["-1", "x", "630720001"] {
+        let (s, body) =
+            h.call("t", "POST", &format!("/v2/keyspaces/ks/short?ttl={bad}"), Some(json!({"k": "a"}))).await;
+        assert_eq!(s, 400, "{bad}: {body}");
+    }
+    h.done().await;
 }

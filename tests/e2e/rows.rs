@@ -4,7 +4,7 @@ use crate::harness::{assert_error, json_of, token, Gateway, Store};
 use serde_json::json;
 use std::process::Command;
 
-crate::on_both_stores!(origin_query_verbatim, crud_by_primary_key, pages_follow_page_state);
+crate::on_both_stores!(origin_query_verbatim, crud_by_primary_key, pages_follow_page_state, batch_and_ttl);
 
 /// The query from the article that introduced the API, as its curl line.
 fn origin_query_verbatim(store: Store) {
@@ -168,4 +168,31 @@ fn pages_follow_page_state(store: Store) {
         400,
         "page-size",
     );
+}
+
+/// Beyond Stargate: all-or-nothing batches and per-write TTL.
+fn batch_and_ttl(store: Store) {
+    let gw = Gateway::start(store);
+    let t = token("acme");
+    gw.vehicle_table(&t, "fleet");
+    let rows = json!([
+        {"manufacturer": "Tesla", "model": "S", "year": 2012},
+        {"manufacturer": "Tesla", "model": "3", "year": 2017},
+        {"manufacturer": "Volvo", "model": "XC90", "year": 2002}
+    ]);
+    let (s, keys) = json_of(
+        gw.post("/v2/keyspaces/fleet/vehicle/batch?ttl=2").header("x-cassandra-token", &t).json(&rows).send().unwrap(),
+    );
+    assert_eq!((s, keys[2].clone()), (201, json!({"manufacturer": "Volvo", "model": "XC90"})));
+    let bad = json!([{"manufacturer": "Ford", "model": "T", "year": 1908}, {"manufacturer": "Ford", "model": "A", "year": "old"}]);
+    assert_error(
+        gw.post("/v2/keyspaces/fleet/vehicle/batch").header("x-cassandra-token", &t).json(&bad).send().unwrap(),
+        400,
+        "rows[1]",
+    );
+    let (_, body) = json_of(gw.get("/v2/keyspaces/fleet/vehicle/rows").header("x-cassandra-token", &t).send().unwrap());
+    assert_eq!(body["count"], 3, "the failed batch wrote nothing: {body}");
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let (_, body) = json_of(gw.get("/v2/keyspaces/fleet/vehicle/rows").header("x-cassandra-token", &t).send().unwrap());
+    assert_eq!(body, json!({"count": 0, "data": []}), "rows written with ttl=2 are gone after 2 s");
 }

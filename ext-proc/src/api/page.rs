@@ -62,6 +62,8 @@ mod tests {
             ],
             partition_key: vec!["a".into()],
             clustering: vec![Clustering { column: "b".into(), order: Order::Desc }],
+            expiry: true,
+            default_ttl: None,
         }
     }
 

@@ -43,7 +43,7 @@ pub async fn read(
     let page_size = page_size(ctx, req)?;
     let fingerprint = page::fingerprint(&def, &shape);
     let after = req.param("page-state")?.map(|s| page::decode(&def, &fingerprint, s)).transpose()?;
-    let select = Select { conditions, after, limit: page_size + 1 };
+    let select = Select { now_ms: now_ms(), conditions, after, limit: page_size + 1 };
     let mut rows = ctx.store.select(ns, &def, &select).await?;
     let more = rows.len() > page_size as usize;
     rows.truncate(page_size as usize);
@@ -67,11 +67,40 @@ pub async fn read(
 pub async fn insert(ctx: &Ctx<'_>, ns: &Namespace, table: &str, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let def = ctx.catalog.table(ctx.store, ns, table).await?;
     let entries = json::object("request body", &req.body)?;
-    let upsert = row_upsert(&def, Vec::new(), entries, true)?;
-    ctx.store.upsert(ns, &def, &upsert).await?;
-    let key: Map<String, Json> =
-        upsert.values.iter().filter(|(c, _)| def.is_key(c)).map(|(c, v)| (c.clone(), v.to_json())).collect();
-    Ok(ApiResponse::json(201, Json::Object(key)))
+    let upsert = row_upsert(&def, req, Vec::new(), entries, true)?;
+    ctx.store.upsert(ns, &def, std::slice::from_ref(&upsert)).await?;
+    Ok(ApiResponse::json(201, key_json(&def, &upsert)))
+}
+
+/// Rows in one batch at most: a bound on transaction size and request time.
+pub const MAX_BATCH_ROWS: usize = 1000;
+
+/// `POST base/batch`: upsert many rows, all or nothing; answers with their keys.
+pub async fn batch(ctx: &Ctx<'_>, ns: &Namespace, table: &str, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+    let def = ctx.catalog.table(ctx.store, ns, table).await?;
+    let Json::Array(items) = json::parse("request body", &req.body)? else {
+        return Err(ApiError::BadRequest("a batch is a JSON array of row objects".to_owned()));
+    };
+    if items.is_empty() || items.len() > MAX_BATCH_ROWS {
+        return Err(ApiError::BadRequest(format!("a batch holds 1 to {MAX_BATCH_ROWS} rows, got {}", items.len())));
+    }
+    let mut rows = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let Json::Object(map) = item else {
+            return Err(ApiError::BadRequest(format!("rows[{i}] must be a JSON object")));
+        };
+        let row = row_upsert(&def, req, Vec::new(), map.into_iter().collect(), true).map_err(|e| match e {
+            ApiError::BadRequest(m) => ApiError::BadRequest(format!("rows[{i}]: {m}")),
+            other => other,
+        })?;
+        rows.push(row);
+    }
+    ctx.store.upsert(ns, &def, &rows).await?;
+    Ok(ApiResponse::json(201, Json::Array(rows.iter().map(|r| key_json(&def, r)).collect())))
+}
+
+fn key_json(def: &TableDef, row: &Upsert) -> Json {
+    Json::Object(row.values.iter().filter(|(c, _)| def.is_key(c)).map(|(c, v)| (c.clone(), v.to_json())).collect())
 }
 
 /// `PUT`/`PATCH base/{pk...}`: upsert the given columns of one row.
@@ -95,8 +124,8 @@ pub async fn update(
     if let Some((k, _)) = entries.iter().find(|(k, _)| def.is_key(k)) {
         return Err(ApiError::BadRequest(format!("'{k}' is a primary-key column: give it in the path, not the body")));
     }
-    let upsert = row_upsert(&def, key, entries, false)?;
-    ctx.store.upsert(ns, &def, &upsert).await?;
+    let upsert = row_upsert(&def, req, key, entries, false)?;
+    ctx.store.upsert(ns, &def, std::slice::from_ref(&upsert)).await?;
     if req.flag("raw", false)? {
         return Ok(ApiResponse::json(200, body));
     }
@@ -195,7 +224,7 @@ pub fn key_conditions(def: &TableDef, segments: &[String], full: bool) -> Result
         .collect()
 }
 
-fn row_upsert(
+fn row_upsert_at(
     def: &TableDef,
     mut values: Vec<(String, Value)>,
     entries: Vec<(String, Json)>,
@@ -220,7 +249,54 @@ fn row_upsert(
     }
     // Key columns first: stores rely on it for their conflict target.
     values.sort_by_key(|(c, _)| !def.is_key(c));
-    Ok(Upsert { values })
+    Ok(Upsert { values, expires_ms: None, now_ms: 0 })
+}
+
+/// Unix milliseconds now (expiry decisions are made against the sidecar clock).
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Cassandra's longest TTL: 20 years.
+const MAX_TTL_SECONDS: u64 = 630_720_000;
+
+/// The row expiry a write asks for: the `ttl` parameter (seconds; 0 = none), else
+/// the table's default TTL.
+fn expiry(def: &TableDef, req: &ApiRequest, now: i64) -> Result<Option<i64>, ApiError> {
+    let ttl = match req.param("ttl")? {
+        Some(text) => match text.parse::<u64>() {
+            Ok(n) if n <= MAX_TTL_SECONDS => Some(n),
+            _ => {
+                return Err(ApiError::BadRequest(format!(
+                    "ttl must be whole seconds from 0 to {MAX_TTL_SECONDS}, got '{text}'"
+                )))
+            }
+        },
+        None => def.default_ttl.map(u64::from),
+    };
+    match ttl {
+        None | Some(0) => Ok(None),
+        Some(_) if !def.expiry => Err(ApiError::BadRequest(format!(
+            "table {} was created before TTL support; recreate it to use ttl",
+            def.name
+        ))),
+        Some(n) => Ok(Some(now + (n as i64) * 1000)),
+    }
+}
+
+/// A row upsert for a write request (key values, body entries, TTL).
+fn row_upsert(
+    def: &TableDef,
+    req: &ApiRequest,
+    key: Vec<(String, Value)>,
+    entries: Vec<(String, Json)>,
+    need_key: bool,
+) -> Result<Upsert, ApiError> {
+    let now = now_ms();
+    let mut upsert = row_upsert_at(def, key, entries, need_key)?;
+    upsert.expires_ms = expiry(def, req, now)?;
+    upsert.now_ms = now;
+    Ok(upsert)
 }
 
 fn parse_fields(def: &TableDef, fields: Option<&str>) -> Result<Option<Vec<String>>, ApiError> {

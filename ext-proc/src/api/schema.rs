@@ -185,8 +185,8 @@ fn table_def(create: CreateTable) -> Result<TableDef, ApiError> {
     }
     let options =
         create.table_options.unwrap_or(TableOptions { default_time_to_live: None, clustering_expression: Vec::new() });
-    if options.default_time_to_live.unwrap_or(0) > 0 {
-        errors.push("tableOptions.defaultTimeToLive is not supported yet".to_owned());
+    if options.default_time_to_live.is_some_and(|t| u64::from(t) > 630_720_000) {
+        errors.push("tableOptions.defaultTimeToLive: at most 630720000 seconds (20 years)".to_owned());
     }
     let mut clustering: Vec<Clustering> =
         pk.clustering_key.iter().map(|c| Clustering { column: c.clone(), order: Order::Asc }).collect();
@@ -208,7 +208,14 @@ fn table_def(create: CreateTable) -> Result<TableDef, ApiError> {
     if !errors.is_empty() {
         return Err(ApiError::BadRequest(format!("invalid table definition: {}", errors.join("; "))));
     }
-    Ok(TableDef { name: create.name, columns, partition_key: pk.partition_key.clone(), clustering })
+    Ok(TableDef {
+        name: create.name,
+        columns,
+        partition_key: pk.partition_key.clone(),
+        clustering,
+        expiry: true,
+        default_ttl: options.default_time_to_live.filter(|t| *t > 0),
+    })
 }
 
 /// A table in the Stargate schema shape.
@@ -225,7 +232,7 @@ fn table_json(ns: &Namespace, def: &TableDef) -> Json {
             "clusteringKey": def.clustering.iter().map(|c| &c.column).collect::<Vec<_>>(),
         },
         "tableOptions": {
-            "defaultTimeToLive": 0,
+            "defaultTimeToLive": def.default_ttl.unwrap_or(0),
             "clusteringExpression": def.clustering.iter().map(|c| json!({
                 "column": c.column, "order": order(c.order)
             })).collect::<Vec<_>>(),

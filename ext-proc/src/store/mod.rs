@@ -55,8 +55,9 @@ pub trait Store: Send + Sync {
     async fn tables(&self, ns: &Namespace) -> Result<Vec<TableDef>, StoreError>;
     /// Drops a table.
     async fn drop_table(&self, ns: &Namespace, name: &str) -> Result<(), StoreError>;
-    /// Inserts or updates one row (Cassandra upsert semantics).
-    async fn upsert(&self, ns: &Namespace, def: &TableDef, row: &Upsert) -> Result<(), StoreError>;
+    /// Inserts or updates rows (Cassandra upsert semantics); several rows are
+    /// written all-or-nothing in one transaction.
+    async fn upsert(&self, ns: &Namespace, def: &TableDef, rows: &[Upsert]) -> Result<(), StoreError>;
     /// Reads rows in primary-key order; each row holds `def.columns` in order.
     async fn select(&self, ns: &Namespace, def: &TableDef, select: &Select) -> Result<Vec<Vec<Value>>, StoreError>;
     /// Deletes the rows matching the key conditions.

@@ -42,6 +42,13 @@ impl Dialect for PgDialect {
             ColumnType::Timestamp => "timestamptz",
         }
     }
+    fn bigint(&self) -> &'static str {
+        "bigint"
+    }
+    fn upsert_target(&self, ns: &Namespace, table: &str) -> (String, String) {
+        // A schema-qualified target needs an alias for DO UPDATE to name the existing row.
+        (format!("{} AS cur", self.table(ns, table)), "cur".to_owned())
+    }
 }
 
 const CATALOG: &str = "
@@ -308,12 +315,20 @@ impl Store for PgStore {
         tx.commit().await.map_err(map_err)
     }
 
-    async fn upsert(&self, ns: &Namespace, def: &TableDef, row: &Upsert) -> Result<(), StoreError> {
-        let st = sql::upsert(&PgDialect, ns, def, row);
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(&st.sql).await.map_err(map_err)?;
-        client.execute(&stmt, &params(&st)).await.map_err(map_err)?;
-        Ok(())
+    async fn upsert(&self, ns: &Namespace, def: &TableDef, rows: &[Upsert]) -> Result<(), StoreError> {
+        let statements: Vec<Statement> = rows.iter().map(|r| sql::upsert(&PgDialect, ns, def, r)).collect();
+        let mut client = self.client().await?;
+        if let [one] = statements.as_slice() {
+            let stmt = client.prepare_cached(&one.sql).await.map_err(map_err)?;
+            client.execute(&stmt, &params(one)).await.map_err(map_err)?;
+            return Ok(());
+        }
+        let tx = client.transaction().await.map_err(map_err)?;
+        for st in &statements {
+            let stmt = tx.prepare_cached(&st.sql).await.map_err(map_err)?;
+            tx.execute(&stmt, &params(st)).await.map_err(map_err)?;
+        }
+        tx.commit().await.map_err(map_err)
     }
 
     async fn select(&self, ns: &Namespace, def: &TableDef, select: &Select) -> Result<Vec<Vec<Value>>, StoreError> {

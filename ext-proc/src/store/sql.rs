@@ -2,7 +2,7 @@
 //! (placeholders, physical names, column types); the statement shapes are the
 //! same, which is why they live here once and are tested once per dialect.
 
-use crate::model::{ColumnType, Namespace, Order, TableDef};
+use crate::model::{ColumnType, Namespace, Order, TableDef, EXPIRY_COLUMN};
 use crate::plan::{Condition, Op, Select, Upsert};
 use crate::value::Value;
 use std::fmt::Write;
@@ -19,6 +19,10 @@ pub trait Dialect {
     fn table_suffix(&self) -> &'static str {
         ""
     }
+    /// The 64-bit integer type (the expiry column).
+    fn bigint(&self) -> &'static str;
+    /// `INSERT INTO` target and how `ON CONFLICT DO UPDATE` names the existing row.
+    fn upsert_target(&self, ns: &Namespace, table: &str) -> (String, String);
 }
 
 /// SQL text with the values to bind to it, in placeholder order.
@@ -44,6 +48,9 @@ pub fn create_table(d: &dyn Dialect, ns: &Namespace, def: &TableDef) -> Vec<Stri
         let not_null = if def.is_key(&c.name) { " NOT NULL" } else { "" };
         let _ = write!(sql, "{} {}{not_null}, ", quote(&c.name), d.column_type(c.ty));
     }
+    if def.expiry {
+        let _ = write!(sql, "{} {}, ", quote(EXPIRY_COLUMN), d.bigint());
+    }
     let key: Vec<String> = def.key_order().iter().map(|(c, _)| quote(&c.name)).collect();
     let _ = write!(sql, "PRIMARY KEY ({})){}", key.join(", "), d.table_suffix());
     let mut out = vec![sql];
@@ -57,27 +64,50 @@ pub fn create_table(d: &dyn Dialect, ns: &Namespace, def: &TableDef) -> Vec<Stri
     out
 }
 
-/// `INSERT ... ON CONFLICT DO UPDATE`: an upsert that leaves omitted columns alone.
+/// `INSERT ... ON CONFLICT DO UPDATE`: an upsert that leaves omitted columns
+/// alone — unless the existing row has expired, in which case they are cleared,
+/// so an expired row is never resurrected with stale values.
 pub fn upsert(d: &dyn Dialect, ns: &Namespace, def: &TableDef, row: &Upsert) -> Statement {
-    let cols: Vec<String> = row.values.iter().map(|(c, _)| quote(c)).collect();
-    let params: Vec<String> = (1..=row.values.len()).map(|n| d.param(n)).collect();
+    let mut params: Vec<Value> = row.values.iter().map(|(_, v)| v.clone()).collect();
+    let mut cols: Vec<String> = row.values.iter().map(|(c, _)| quote(c)).collect();
+    if def.expiry {
+        cols.push(quote(EXPIRY_COLUMN));
+        params.push(row.expires_ms.map_or(Value::Null, Value::Int));
+    }
+    let placeholders: Vec<String> = (1..=params.len()).map(|n| d.param(n)).collect();
     let key: Vec<String> = def.key_order().iter().map(|(c, _)| quote(&c.name)).collect();
-    let updates: Vec<String> = row
+    let (target, existing) = d.upsert_target(ns, &def.name);
+    let mut updates: Vec<String> = row
         .values
         .iter()
         .filter(|(c, _)| !def.is_key(c))
         .map(|(c, _)| format!("{0} = excluded.{0}", quote(c)))
         .collect();
+    if def.expiry {
+        let omitted: Vec<&str> = def
+            .columns
+            .iter()
+            .map(|c| c.name.as_str())
+            .filter(|n| !def.is_key(n) && !row.values.iter().any(|(given, _)| given == n))
+            .collect();
+        if !omitted.is_empty() {
+            let now = bind(d, &mut params, &Value::Int(row.now_ms));
+            let expired = format!("{existing}.{} <= {now}", quote(EXPIRY_COLUMN));
+            for col in omitted.iter().map(|n| quote(n)) {
+                updates.push(format!("{col} = CASE WHEN {expired} THEN NULL ELSE {existing}.{col} END"));
+            }
+        }
+        updates.push(format!("{0} = excluded.{0}", quote(EXPIRY_COLUMN)));
+    }
     let action = if updates.is_empty() { "NOTHING".to_owned() } else { format!("UPDATE SET {}", updates.join(", ")) };
     Statement {
         sql: format!(
-            "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO {action}",
-            d.table(ns, &def.name),
+            "INSERT INTO {target} ({}) VALUES ({}) ON CONFLICT ({}) DO {action}",
             cols.join(", "),
-            params.join(", "),
+            placeholders.join(", "),
             key.join(", ")
         ),
-        params: row.values.iter().map(|(_, v)| v.clone()).collect(),
+        params,
     }
 }
 
@@ -86,6 +116,10 @@ pub fn select(d: &dyn Dialect, ns: &Namespace, def: &TableDef, s: &Select) -> St
     let cols: Vec<String> = def.columns.iter().map(|c| quote(&c.name)).collect();
     let mut params = Vec::new();
     let mut clauses = conditions(d, &s.conditions, &mut params);
+    if def.expiry {
+        let now = bind(d, &mut params, &Value::Int(s.now_ms));
+        clauses.push(format!("({0} IS NULL OR {0} > {now})", quote(EXPIRY_COLUMN)));
+    }
     if let Some(after) = &s.after {
         clauses.push(keyset(d, def, after, &mut params));
     }

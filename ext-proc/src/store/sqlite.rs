@@ -43,6 +43,13 @@ impl Dialect for SqliteDialect {
     fn table_suffix(&self) -> &'static str {
         " WITHOUT ROWID, STRICT"
     }
+    fn bigint(&self) -> &'static str {
+        "INTEGER"
+    }
+    fn upsert_target(&self, ns: &Namespace, table: &str) -> (String, String) {
+        let name = self.table(ns, table);
+        (name.clone(), name)
+    }
 }
 
 const CATALOG: &str = "
@@ -319,9 +326,19 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn upsert(&self, ns: &Namespace, def: &TableDef, row: &Upsert) -> Result<(), StoreError> {
-        let st = sql::upsert(&SqliteDialect, ns, def, row);
-        self.run(move |c| execute(c, &st).map(|_| ())).await
+    async fn upsert(&self, ns: &Namespace, def: &TableDef, rows: &[Upsert]) -> Result<(), StoreError> {
+        let statements: Vec<Statement> = rows.iter().map(|r| sql::upsert(&SqliteDialect, ns, def, r)).collect();
+        self.run(move |c| {
+            if let [one] = statements.as_slice() {
+                return execute(c, one).map(|_| ());
+            }
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+            for st in &statements {
+                execute(&tx, st)?;
+            }
+            tx.commit().map_err(map_err)
+        })
+        .await
     }
 
     async fn select(&self, ns: &Namespace, def: &TableDef, select: &Select) -> Result<Vec<Vec<Value>>, StoreError> {

@@ -11,6 +11,8 @@ fn vehicle() -> TableDef {
         ],
         partition_key: vec!["manufacturer".into()],
         clustering: vec![Clustering { column: "model".into(), order: Order::Asc }],
+        expiry: true,
+        default_ttl: None,
     }
 }
 
@@ -58,10 +60,10 @@ fn upserts_put_key_columns_first_and_need_them() {
     let t = vehicle();
     let entries = vec![("year".to_owned(), serde_json::json!(1)), ("model".to_owned(), serde_json::json!("S"))];
     let key = vec![("manufacturer".to_owned(), Value::Text("Tesla".into()))];
-    let u = row_upsert(&t, key, entries, false).unwrap();
+    let u = row_upsert_at(&t, key, entries, false).unwrap();
     let cols: Vec<&str> = u.values.iter().map(|(c, _)| c.as_str()).collect();
     assert_eq!(cols, ["manufacturer", "model", "year"]);
-    let missing = row_upsert(&t, Vec::new(), vec![("year".to_owned(), serde_json::json!(1))], true).unwrap_err();
+    let missing = row_upsert_at(&t, Vec::new(), vec![("year".to_owned(), serde_json::json!(1))], true).unwrap_err();
     assert!(missing.to_string().contains("primary-key column manufacturer is missing"));
 }
 

@@ -20,6 +20,8 @@ fn def() -> TableDef {
         ],
         partition_key: vec!["manufacturer".into()],
         clustering: vec![Clustering { column: "model".into(), order: Order::Asc }],
+        expiry: true,
+        default_ttl: None,
     }
 }
 
@@ -32,7 +34,7 @@ fn tables_live_in_the_tenant_schema() {
         ddl[0],
         format!(
             "CREATE TABLE \"{p}\".\"vehicle\" (\"manufacturer\" text NOT NULL, \"model\" text NOT NULL, \
-             \"year\" smallint, \"at\" timestamptz, PRIMARY KEY (\"manufacturer\", \"model\"))"
+             \"year\" smallint, \"at\" timestamptz, \"__expires_at\" bigint, PRIMARY KEY (\"manufacturer\", \"model\"))"
         )
     );
 }
@@ -40,12 +42,17 @@ fn tables_live_in_the_tenant_schema() {
 #[test]
 fn placeholders_are_numbered() {
     let s = Select {
+        now_ms: 1000,
         conditions: vec![Condition { column: "year".into(), op: Op::In, values: vec![Value::Int(1), Value::Int(2)] }],
         after: None,
         limit: 101,
     };
     let st = sql::select(&PgDialect, &ns(), &def(), &s);
-    assert!(st.sql.contains("WHERE \"year\" IN ($1, $2) ORDER BY"), "{}", st.sql);
+    assert!(
+        st.sql.contains("WHERE \"year\" IN ($1, $2) AND (\"__expires_at\" IS NULL OR \"__expires_at\" > $3) ORDER BY"),
+        "{}",
+        st.sql
+    );
     let d = sql::delete(&PgDialect, &ns(), &def(), &s.conditions);
     assert_eq!(d.sql, format!("DELETE FROM \"{}\".\"vehicle\" WHERE \"year\" IN ($1, $2)", ns().physical()));
 }

@@ -18,6 +18,8 @@ fn def() -> TableDef {
         ],
         partition_key: vec!["manufacturer".into()],
         clustering: vec![Clustering { column: "model".into(), order: Order::Desc }],
+        expiry: true,
+        default_ttl: None,
     }
 }
 
@@ -29,7 +31,7 @@ fn create_table_is_strict_and_clustered() {
         ddl[0],
         format!(
             "CREATE TABLE \"{p}__vehicle\" (\"manufacturer\" TEXT NOT NULL, \"model\" TEXT NOT NULL, \"year\" INTEGER, \
-             PRIMARY KEY (\"manufacturer\", \"model\")) WITHOUT ROWID, STRICT"
+             \"__expires_at\" INTEGER, PRIMARY KEY (\"manufacturer\", \"model\")) WITHOUT ROWID, STRICT"
         )
     );
     assert_eq!(
@@ -41,6 +43,7 @@ fn create_table_is_strict_and_clustered() {
 #[test]
 fn select_binds_every_value() {
     let s = Select {
+        now_ms: 1000,
         conditions: vec![
             Condition {
                 column: "manufacturer".into(),
@@ -55,14 +58,16 @@ fn select_binds_every_value() {
     let st = sql::select(&SqliteDialect, &ns(), &def(), &s);
     assert!(
         st.sql.ends_with(
-            "WHERE \"manufacturer\" = ?1 AND \"year\" NOT IN (?2, ?3) AND ((\"manufacturer\" > ?4) OR \
-         (\"manufacturer\" = ?5 AND \"model\" < ?6)) ORDER BY \"manufacturer\" ASC, \"model\" DESC LIMIT 11"
+            "WHERE \"manufacturer\" = ?1 AND \"year\" NOT IN (?2, ?3) AND \
+             (\"__expires_at\" IS NULL OR \"__expires_at\" > ?4) AND ((\"manufacturer\" > ?5) OR \
+             (\"manufacturer\" = ?6 AND \"model\" < ?7)) ORDER BY \"manufacturer\" ASC, \"model\" DESC LIMIT 11"
         ),
         "{}",
         st.sql
     );
     assert!(!st.sql.contains("DROP"));
-    assert_eq!(st.params.len(), 6);
+    assert_eq!(st.params.len(), 7);
+    assert_eq!(st.params[3], Value::Int(1000), "expired rows are filtered against the plan's clock");
 }
 
 #[test]
@@ -73,18 +78,33 @@ fn upsert_updates_only_given_columns() {
             ("model".into(), Value::Text("S".into())),
             ("year".into(), Value::Int(1)),
         ],
+        expires_ms: None,
+        now_ms: 1000,
     };
     let st = sql::upsert(&SqliteDialect, &ns(), &def(), &u);
     assert!(
         st.sql.ends_with(
-            "(\"manufacturer\", \"model\", \"year\") VALUES (?1, ?2, ?3) ON CONFLICT (\"manufacturer\", \"model\") \
-         DO UPDATE SET \"year\" = excluded.\"year\""
+            "(\"manufacturer\", \"model\", \"year\", \"__expires_at\") VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (\"manufacturer\", \"model\") DO UPDATE SET \"year\" = excluded.\"year\", \
+             \"__expires_at\" = excluded.\"__expires_at\""
         ),
         "{}",
         st.sql
     );
-    let key_only = Upsert { values: u.values[..2].to_vec() };
-    assert!(sql::upsert(&SqliteDialect, &ns(), &def(), &key_only).sql.ends_with("DO NOTHING"));
+    assert_eq!(st.params.len(), 4);
+    // Omitted columns survive an upsert, unless the old row had expired.
+    let key_only = Upsert { values: u.values[..2].to_vec(), expires_ms: Some(5000), ..u.clone() };
+    let st = sql::upsert(&SqliteDialect, &ns(), &def(), &key_only);
+    let t = format!("\"{}__vehicle\"", ns().physical());
+    assert!(
+        st.sql.ends_with(&format!(
+            "DO UPDATE SET \"year\" = CASE WHEN {t}.\"__expires_at\" <= ?4 THEN NULL ELSE {t}.\"year\" END, \
+             \"__expires_at\" = excluded.\"__expires_at\""
+        )),
+        "{}",
+        st.sql
+    );
+    assert_eq!(st.params[2..], [Value::Int(5000), Value::Int(1000)]);
 }
 
 #[test]
@@ -114,8 +134,8 @@ async fn values_round_trip_through_a_real_file() {
         ("f".to_owned(), Value::Float(0.1)),
         ("b".to_owned(), Value::Bool(true)),
     ];
-    store.upsert(&n, &d, &Upsert { values: row.clone() }).await.unwrap();
-    let rows = store.select(&n, &d, &Select { conditions: vec![], after: None, limit: 10 }).await.unwrap();
+    store.upsert(&n, &d, &[Upsert { values: row.clone(), expires_ms: None, now_ms: 0 }]).await.unwrap();
+    let rows = store.select(&n, &d, &Select { now_ms: 0, conditions: vec![], after: None, limit: 10 }).await.unwrap();
     assert_eq!(rows, vec![row.into_iter().map(|(_, v)| v).collect::<Vec<_>>()]);
     assert_eq!(store.tables(&n).await.unwrap(), vec![d.clone()]);
     store.drop_keyspace(&n).await.unwrap();
