@@ -1,6 +1,7 @@
 //! Backend-neutral plans: what an API request asks of storage, with every
 //! value already typed. Each store turns a plan into its own native statement.
 
+use crate::model::{ColumnDef, Order, TableDef};
 use crate::value::Value;
 
 /// A comparison operator from `where`.
@@ -64,7 +65,9 @@ pub struct Select {
     pub now_ms: i64,
     /// Conditions, all of which must hold.
     pub conditions: Vec<Condition>,
-    /// Primary-key values of the last row already returned (keyset pagination).
+    /// Client sort columns (`sort`), before the primary key breaks ties.
+    pub sort: Vec<(String, Order)>,
+    /// Values of the [`read_order`] columns in the last row already returned (keyset pagination).
     pub after: Option<Vec<Value>>,
     /// Rows to fetch; the API asks for one more than the page to know if more exist.
     pub limit: u32,
@@ -79,4 +82,32 @@ pub struct Upsert {
     pub expires_ms: Option<i64>,
     /// Now, Unix ms: an expired row being overwritten loses its old columns.
     pub now_ms: i64,
+}
+
+/// One column of a read's total order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderColumn<'a> {
+    /// The column.
+    pub column: &'a ColumnDef,
+    /// Direction.
+    pub order: Order,
+    /// Whether it may hold NULL (sort columns outside the key); NULLs sort last.
+    pub nullable: bool,
+}
+
+/// The total order of a read: the client's sort columns, then the primary-key
+/// columns not already named — unique per row, which keyset pagination needs.
+pub fn read_order<'a>(def: &'a TableDef, sort: &[(String, Order)]) -> Vec<OrderColumn<'a>> {
+    let mut out: Vec<OrderColumn<'a>> = sort
+        .iter()
+        .filter_map(|(name, order)| {
+            def.column(name).map(|column| OrderColumn { column, order: *order, nullable: !def.is_key(name) })
+        })
+        .collect();
+    for (column, order) in def.key_order() {
+        if !out.iter().any(|o| o.column.name == column.name) {
+            out.push(OrderColumn { column, order, nullable: false });
+        }
+    }
+    out
 }

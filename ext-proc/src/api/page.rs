@@ -4,6 +4,7 @@
 
 use crate::error::ApiError;
 use crate::model::TableDef;
+use crate::plan::OrderColumn;
 use crate::value::Value;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -25,8 +26,8 @@ pub fn encode(fingerprint: &str, key: &[Value]) -> String {
     URL_SAFE_NO_PAD.encode(json!({ "q": fingerprint, "k": key }).to_string())
 }
 
-/// Decodes a cursor for this table and query; anything else is a 400.
-pub fn decode(table: &TableDef, fingerprint: &str, text: &str) -> Result<Vec<Value>, ApiError> {
+/// Decodes a cursor for this query (whose read order is `order`); anything else is a 400.
+pub fn decode(order: &[OrderColumn<'_>], fingerprint: &str, text: &str) -> Result<Vec<Value>, ApiError> {
     let bad = || ApiError::BadRequest("page-state is malformed or belongs to a different query".to_owned());
     let bytes = URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')).map_err(|_| bad())?;
     let cursor: Json = serde_json::from_slice(&bytes).map_err(|_| bad())?;
@@ -34,16 +35,16 @@ pub fn decode(table: &TableDef, fingerprint: &str, text: &str) -> Result<Vec<Val
         return Err(bad());
     }
     let key = cursor.get("k").and_then(Json::as_array).ok_or_else(bad)?;
-    let order = table.key_order();
     if key.len() != order.len() {
         return Err(bad());
     }
     order
         .iter()
         .zip(key)
-        .map(|((col, _), v)| match Value::from_json(col.ty, v) {
-            Ok(Value::Null) | Err(_) => Err(bad()),
+        .map(|(o, v)| match Value::from_json(o.column.ty, v) {
+            Ok(Value::Null) if !o.nullable => Err(bad()),
             Ok(v) => Ok(v),
+            Err(_) => Err(bad()),
         })
         .collect()
 }
@@ -73,12 +74,15 @@ mod tests {
         let fp = fingerprint(&t, "where a = x");
         let key = vec![Value::Text("x".into()), Value::Int(3)];
         let c = encode(&fp, &key);
-        assert_eq!(decode(&t, &fp, &c).unwrap(), key);
+        let order = crate::plan::read_order(&t, &[]);
+        assert_eq!(decode(&order, &fp, &c).unwrap(), key);
         let other = fingerprint(&t, "where a = y");
-        assert_eq!(decode(&t, &other, &c).unwrap_err().status(), 400);
-        assert_eq!(decode(&t, &fp, "!!!").unwrap_err().status(), 400);
-        assert_eq!(decode(&t, &fp, &URL_SAFE_NO_PAD.encode("[]")).unwrap_err().status(), 400);
+        assert_eq!(decode(&order, &other, &c).unwrap_err().status(), 400);
+        assert_eq!(decode(&order, &fp, "!!!").unwrap_err().status(), 400);
+        assert_eq!(decode(&order, &fp, &URL_SAFE_NO_PAD.encode("[]")).unwrap_err().status(), 400);
         let wrong_type = URL_SAFE_NO_PAD.encode(json!({"q": fp, "k": ["x", "three"]}).to_string());
-        assert_eq!(decode(&t, &fp, &wrong_type).unwrap_err().status(), 400);
+        assert_eq!(decode(&order, &fp, &wrong_type).unwrap_err().status(), 400);
+        let null_key = URL_SAFE_NO_PAD.encode(json!({"q": fp, "k": ["x", null]}).to_string());
+        assert_eq!(decode(&order, &fp, &null_key).unwrap_err().status(), 400, "key columns are never NULL");
     }
 }

@@ -5,8 +5,9 @@ use super::{page, Ctx};
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::json;
+use crate::model::Order;
 use crate::model::{Namespace, TableDef};
-use crate::plan::{Condition, Op, Select, Upsert};
+use crate::plan::{read_order, Condition, Op, OrderColumn, Select, Upsert};
 use crate::value::Value;
 use serde_json::{json, Map, Value as Json};
 
@@ -40,15 +41,19 @@ pub async fn read(
         Selection::All => (Vec::new(), "all".to_owned()),
     };
     let fields = parse_fields(&def, req.param("fields")?)?;
+    let sort_text = req.param("sort")?;
+    let sort = sort_text.map(|t| parse_sort(&def, t)).transpose()?.unwrap_or_default();
     let page_size = page_size(ctx, req)?;
-    let fingerprint = page::fingerprint(&def, &shape);
-    let after = req.param("page-state")?.map(|s| page::decode(&def, &fingerprint, s)).transpose()?;
-    let select = Select { now_ms: now_ms(), conditions, after, limit: page_size + 1 };
+    let fingerprint = page::fingerprint(&def, &format!("{shape} sort {}", sort_text.unwrap_or_default()));
+    let order = read_order(&def, &sort);
+    let after = req.param("page-state")?.map(|s| page::decode(&order, &fingerprint, s)).transpose()?;
+    let page_state_for = |row: &[Value]| page::encode(&fingerprint, &order_values(&def, &order, row));
+    let select = Select { now_ms: now_ms(), conditions, sort: sort.clone(), after, limit: page_size + 1 };
     let mut rows = ctx.store.select(ns, &def, &select).await?;
     let more = rows.len() > page_size as usize;
     rows.truncate(page_size as usize);
     let page_state = match (more, rows.last()) {
-        (true, Some(last)) => Some(page::encode(&fingerprint, &key_of(&def, last))),
+        (true, Some(last)) => Some(page_state_for(last)),
         _ => None,
     };
     let data: Vec<Json> = rows.iter().map(|r| row_json(&def, r, fields.as_deref())).collect();
@@ -328,10 +333,31 @@ fn row_json(def: &TableDef, row: &[Value], fields: Option<&[String]>) -> Json {
     Json::Object(out)
 }
 
-fn key_of(def: &TableDef, row: &[Value]) -> Vec<Value> {
-    def.key_order()
+/// The values of the read-order columns in a row (its position for the next page).
+fn order_values(def: &TableDef, order: &[OrderColumn<'_>], row: &[Value]) -> Vec<Value> {
+    order
         .iter()
-        .filter_map(|(col, _)| def.columns.iter().position(|c| c.name == col.name).and_then(|i| row.get(i).cloned()))
+        .filter_map(|o| def.columns.iter().position(|c| c.name == o.column.name).and_then(|i| row.get(i).cloned()))
+        .collect()
+}
+
+/// `sort`: a JSON object of column → "asc"|"desc" (case-insensitive), in order.
+pub fn parse_sort(def: &TableDef, text: &str) -> Result<Vec<(String, Order)>, ApiError> {
+    let entries = json::object("sort", text.as_bytes())?;
+    if entries.is_empty() {
+        return Err(ApiError::BadRequest("sort must name at least one column, e.g. {\"year\":\"desc\"}".to_owned()));
+    }
+    entries
+        .into_iter()
+        .map(|(column, dir)| {
+            def.column(&column).ok_or_else(|| unknown_column(def, &column, "sort"))?;
+            let order = match dir.as_str().map(str::to_ascii_lowercase).as_deref() {
+                Some("asc") => Order::Asc,
+                Some("desc") => Order::Desc,
+                _ => return Err(ApiError::BadRequest(format!("sort.{column} must be \"asc\" or \"desc\", got {dir}"))),
+            };
+            Ok((column, order))
+        })
         .collect()
 }
 

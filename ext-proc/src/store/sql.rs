@@ -3,7 +3,7 @@
 //! same, which is why they live here once and are tested once per dialect.
 
 use crate::model::{ColumnType, Namespace, Order, TableDef, EXPIRY_COLUMN};
-use crate::plan::{Condition, Op, Select, Upsert};
+use crate::plan::{read_order, Condition, Op, OrderColumn, Select, Upsert};
 use crate::value::Value;
 use std::fmt::Write;
 
@@ -120,14 +120,26 @@ pub fn select(d: &dyn Dialect, ns: &Namespace, def: &TableDef, s: &Select) -> St
         let now = bind(d, &mut params, &Value::Int(s.now_ms));
         clauses.push(format!("({0} IS NULL OR {0} > {now})", quote(EXPIRY_COLUMN)));
     }
+    let order = read_order(def, &s.sort);
     if let Some(after) = &s.after {
-        clauses.push(keyset(d, def, after, &mut params));
+        clauses.push(keyset(d, &order, after, &mut params));
     }
     let mut sql = format!("SELECT {} FROM {}", cols.join(", "), d.table(ns, &def.name));
     if !clauses.is_empty() {
         let _ = write!(sql, " WHERE {}", clauses.join(" AND "));
     }
-    let order: Vec<String> = def.key_order().iter().map(|(c, o)| format!("{} {}", quote(&c.name), dir(*o))).collect();
+    let order: Vec<String> = order
+        .iter()
+        .map(|o| {
+            let col = quote(&o.column.name);
+            // NULLs last in both directions, the same on every store.
+            if o.nullable {
+                format!("({col} IS NULL), {col} {}", dir(o.order))
+            } else {
+                format!("{col} {}", dir(o.order))
+            }
+        })
+        .collect();
     let _ = write!(sql, " ORDER BY {} LIMIT {}", order.join(", "), s.limit);
     Statement { sql, params }
 }
@@ -178,20 +190,33 @@ fn conditions(d: &dyn Dialect, conds: &[Condition], params: &mut Vec<Value>) -> 
         .collect()
 }
 
-/// Rows strictly after `after` in key order, for any mix of ASC/DESC:
-/// `(k1 > v1) OR (k1 = v1 AND k2 < v2) OR ...`.
-fn keyset(d: &dyn Dialect, def: &TableDef, after: &[Value], params: &mut Vec<Value>) -> String {
-    let order = def.key_order();
+/// Rows strictly after `after` in the read order, for any mix of ASC/DESC and
+/// NULLs (which sort last): `(c1 after v1) OR (c1 = v1 AND c2 after v2) OR ...`.
+fn keyset(d: &dyn Dialect, order: &[OrderColumn<'_>], after: &[Value], params: &mut Vec<Value>) -> String {
     let mut alternatives = Vec::new();
     for i in 0..order.len().min(after.len()) {
-        let mut parts = Vec::new();
-        for (j, (col, _)) in order.iter().enumerate().take(i) {
-            parts.push(format!("{} = {}", quote(&col.name), bind(d, params, &after[j])));
+        // Nothing sorts after NULL within its column: no alternative ends there.
+        if after[i] == Value::Null {
+            continue;
         }
-        let (col, o) = &order[i];
-        let cmp = if *o == Order::Asc { ">" } else { "<" };
-        parts.push(format!("{} {cmp} {}", quote(&col.name), bind(d, params, &after[i])));
+        let mut parts = Vec::new();
+        for (j, o) in order.iter().enumerate().take(i) {
+            let col = quote(&o.column.name);
+            parts.push(match &after[j] {
+                Value::Null => format!("{col} IS NULL"),
+                v => format!("{col} = {}", bind(d, params, v)),
+            });
+        }
+        let o = &order[i];
+        let col = quote(&o.column.name);
+        let cmp = if o.order == Order::Asc { ">" } else { "<" };
+        let v = bind(d, params, &after[i]);
+        parts.push(if o.nullable { format!("({col} IS NULL OR {col} {cmp} {v})") } else { format!("{col} {cmp} {v}") });
         alternatives.push(format!("({})", parts.join(" AND ")));
+    }
+    if alternatives.is_empty() {
+        // The cursor was at the very end (all NULL): nothing follows.
+        return "1 = 0".to_owned();
     }
     format!("({})", alternatives.join(" OR "))
 }

@@ -72,5 +72,16 @@ fn rows_project_fields() {
     let t = vehicle();
     let row = vec![Value::Text("T".into()), Value::Text("S".into()), Value::Int(1)];
     assert_eq!(row_json(&t, &row, Some(&["year".to_owned()])), serde_json::json!({"year": 1}));
-    assert_eq!(key_of(&t, &row), vec![Value::Text("T".into()), Value::Text("S".into())]);
+    let order = read_order(&t, &[("year".to_owned(), Order::Desc)]);
+    assert_eq!(order_values(&t, &order, &row), vec![Value::Int(1), Value::Text("T".into()), Value::Text("S".into())]);
+}
+
+#[test]
+fn sort_parses_in_order_and_names_errors() {
+    let t = vehicle();
+    let s = parse_sort(&t, r#"{"year":"DESC","model":"asc"}"#).unwrap();
+    assert_eq!(s, vec![("year".to_owned(), Order::Desc), ("model".to_owned(), Order::Asc)]);
+    assert!(parse_sort(&t, r#"{"colour":"asc"}"#).unwrap_err().to_string().contains("unknown column 'colour'"));
+    assert!(parse_sort(&t, r#"{"year":"up"}"#).unwrap_err().to_string().contains("\"asc\" or \"desc\""));
+    assert!(parse_sort(&t, "{}").is_err());
 }

@@ -52,6 +52,7 @@ fn select_binds_every_value() {
             },
             Condition { column: "year".into(), op: Op::Nin, values: vec![Value::Int(1), Value::Int(2)] },
         ],
+        sort: vec![],
         after: Some(vec![Value::Text("T".into()), Value::Text("S".into())]),
         limit: 11,
     };
@@ -135,7 +136,10 @@ async fn values_round_trip_through_a_real_file() {
         ("b".to_owned(), Value::Bool(true)),
     ];
     store.upsert(&n, &d, &[Upsert { values: row.clone(), expires_ms: None, now_ms: 0 }]).await.unwrap();
-    let rows = store.select(&n, &d, &Select { now_ms: 0, conditions: vec![], after: None, limit: 10 }).await.unwrap();
+    let rows = store
+        .select(&n, &d, &Select { now_ms: 0, conditions: vec![], sort: vec![], after: None, limit: 10 })
+        .await
+        .unwrap();
     assert_eq!(rows, vec![row.into_iter().map(|(_, v)| v).collect::<Vec<_>>()]);
     assert_eq!(store.tables(&n).await.unwrap(), vec![d.clone()]);
     store.drop_keyspace(&n).await.unwrap();
