@@ -75,6 +75,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::KeyspaceNotFound(ks) => ApiError::NotFound(format!("keyspace '{ks}' not found")),
             StoreError::TableNotFound(t) => ApiError::NotFound(format!("table '{t}' not found")),
+            StoreError::Missing(m) => ApiError::NotFound(m),
             StoreError::AlreadyExists(what) => ApiError::Conflict(format!("{what} already exists")),
             StoreError::Rejected(msg) => ApiError::BadRequest(msg),
             StoreError::Unavailable(msg) => ApiError::Unavailable(msg),

@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod catalog;
+pub mod change;
 pub mod config;
 pub mod error;
 pub mod http;

@@ -151,6 +151,18 @@ pub struct TableDef {
     /// TTL in seconds for writes that give none (`tableOptions.defaultTimeToLive`).
     #[serde(default)]
     pub default_ttl: Option<u32>,
+    /// Secondary indexes.
+    #[serde(default)]
+    pub indexes: Vec<IndexDef>,
+}
+
+/// A secondary index on one column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexDef {
+    /// Index name (validated), unique within the table.
+    pub name: String,
+    /// Indexed column.
+    pub column: String,
 }
 
 /// The hidden column holding a row's expiry (Unix ms, NULL: never). Client

@@ -23,6 +23,22 @@ pub enum Route {
     GetTable(String, String),
     /// `DELETE /v2/schemas/keyspaces/{ks}/tables/{t}`.
     DropTable(String, String),
+    /// `GET .../tables/{t}/columns`.
+    ListColumns(String, String),
+    /// `POST .../tables/{t}/columns`.
+    AddColumn(String, String),
+    /// `GET .../tables/{t}/columns/{c}`.
+    GetColumn(String, String, String),
+    /// `PUT .../tables/{t}/columns/{c}` (rename).
+    RenameColumn(String, String, String),
+    /// `DELETE .../tables/{t}/columns/{c}`.
+    DropColumn(String, String, String),
+    /// `GET .../tables/{t}/indexes`.
+    ListIndexes(String, String),
+    /// `POST .../tables/{t}/indexes`.
+    CreateIndex(String, String),
+    /// `DELETE .../tables/{t}/indexes/{i}`.
+    DropIndex(String, String, String),
     /// `GET /v2/keyspaces/{ks}/{t}?where=...`.
     QueryRows(String, String),
     /// `GET /v2/keyspaces/{ks}/{t}/rows`.
@@ -68,6 +84,22 @@ pub fn route(method: &str, segments: &[String]) -> Result<Route, ApiError> {
         (["v2", "schemas", "keyspaces", ks, "tables", t], "GET") => Route::GetTable(own(ks), own(t)),
         (["v2", "schemas", "keyspaces", ks, "tables", t], "DELETE") => Route::DropTable(own(ks), own(t)),
         (["v2", "schemas", "keyspaces", _, "tables", _], _) => return Err(allowed("GET, DELETE")),
+        (["v2", "schemas", "keyspaces", ks, "tables", t, "columns"], "GET") => Route::ListColumns(own(ks), own(t)),
+        (["v2", "schemas", "keyspaces", ks, "tables", t, "columns"], "POST") => Route::AddColumn(own(ks), own(t)),
+        (["v2", "schemas", "keyspaces", _, "tables", _, "columns"], _) => return Err(allowed("GET, POST")),
+        (["v2", "schemas", "keyspaces", ks, "tables", t, "columns", c], m) => match m {
+            "GET" => Route::GetColumn(own(ks), own(t), own(c)),
+            "PUT" => Route::RenameColumn(own(ks), own(t), own(c)),
+            "DELETE" => Route::DropColumn(own(ks), own(t), own(c)),
+            _ => return Err(allowed("GET, PUT, DELETE")),
+        },
+        (["v2", "schemas", "keyspaces", ks, "tables", t, "indexes"], "GET") => Route::ListIndexes(own(ks), own(t)),
+        (["v2", "schemas", "keyspaces", ks, "tables", t, "indexes"], "POST") => Route::CreateIndex(own(ks), own(t)),
+        (["v2", "schemas", "keyspaces", _, "tables", _, "indexes"], _) => return Err(allowed("GET, POST")),
+        (["v2", "schemas", "keyspaces", ks, "tables", t, "indexes", i], "DELETE") => {
+            Route::DropIndex(own(ks), own(t), own(i))
+        }
+        (["v2", "schemas", "keyspaces", _, "tables", _, "indexes", _], _) => return Err(allowed("DELETE")),
         (["v2", "keyspaces", ks, t], "GET") => Route::QueryRows(own(ks), own(t)),
         (["v2", "keyspaces", ks, t], "POST") => Route::InsertRow(own(ks), own(t)),
         (["v2", "keyspaces", _, _], _) => return Err(allowed("GET, POST")),

@@ -1,7 +1,7 @@
 //! The application core: one [`ApiRequest`] in, one [`ApiResponse`] out.
 //! Transport-agnostic, so it is tested without Envoy.
 
-use crate::api::{rows, schema, Ctx};
+use crate::api::{columns, rows, schema, Ctx};
 use crate::catalog::Catalog;
 use crate::config::{Config, Limits};
 use crate::error::ApiError;
@@ -77,6 +77,14 @@ impl Service {
             Route::CreateTable(ks) => schema::create_table(&ctx, &ns(&ks)?, req).await,
             Route::GetTable(ks, t) => schema::get_table(&ctx, &ns(&ks)?, &t, req).await,
             Route::DropTable(ks, t) => schema::drop_table(&ctx, &ns(&ks)?, &t).await,
+            Route::ListColumns(ks, t) => columns::list(&ctx, &ns(&ks)?, &t, req).await,
+            Route::AddColumn(ks, t) => columns::add(&ctx, &ns(&ks)?, &t, req).await,
+            Route::GetColumn(ks, t, c) => columns::get(&ctx, &ns(&ks)?, &t, &c, req).await,
+            Route::RenameColumn(ks, t, c) => columns::rename(&ctx, &ns(&ks)?, &t, &c, req).await,
+            Route::DropColumn(ks, t, c) => columns::drop(&ctx, &ns(&ks)?, &t, &c).await,
+            Route::ListIndexes(ks, t) => columns::list_indexes(&ctx, &ns(&ks)?, &t, req).await,
+            Route::CreateIndex(ks, t) => columns::create_index(&ctx, &ns(&ks)?, &t, req).await,
+            Route::DropIndex(ks, t, i) => columns::drop_index(&ctx, &ns(&ks)?, &t, &i).await,
             Route::QueryRows(ks, t) => rows::read(&ctx, &ns(&ks)?, &t, rows::Selection::Where, req).await,
             Route::AllRows(ks, t) => rows::read(&ctx, &ns(&ks)?, &t, rows::Selection::All, req).await,
             Route::GetRows(ks, t, key) => rows::read(&ctx, &ns(&ks)?, &t, rows::Selection::Key(&key), req).await,

@@ -81,7 +81,8 @@ on_both_stores!(
     catalog_follows_ddl,
     batches_are_all_or_nothing,
     ttl_rows_expire_everywhere,
-    sorted_pages_cover_every_row_once
+    sorted_pages_cover_every_row_once,
+    columns_and_indexes_change_in_place
 );
 
 async fn typed_table(h: &Harness) {
@@ -338,5 +339,58 @@ async fn sorted_pages_cover_every_row_once(postgres: bool) {
     let (s, _) =
         h.call("t", "GET", &format!("/v2/keyspaces/ks/all/rows?sort={}", urlencode(r#"{"nope":"asc"}"#)), None).await;
     assert_eq!(s, 400);
+    h.done().await;
+}
+
+async fn columns_and_indexes_change_in_place(postgres: bool) {
+    let h = Harness::new(postgres).await;
+    typed_table(&h).await;
+    let base = "/v2/schemas/keyspaces/ks/tables/all";
+    assert_eq!(h.call("t", "POST", "/v2/keyspaces/ks/all", Some(json!({"k": "r", "c": 1, "v": "kept"}))).await.0, 201);
+    let (s, body) = h
+        .call("t", "POST", &format!("{base}/columns"), Some(json!({"name": "extra", "typeDefinition": "bigint"})))
+        .await;
+    assert_eq!((s, body), (201, json!({"name": "extra"})));
+    assert_eq!(h.call("t", "POST", "/v2/keyspaces/ks/all", Some(json!({"k": "r", "c": 2, "extra": 42}))).await.0, 201);
+    let (_, body) = h.call("t", "GET", &format!("{base}/columns/extra"), None).await;
+    assert_eq!(body, json!({"data": {"name": "extra", "typeDefinition": "bigint", "static": false}}));
+    // Rename keeps the data; renaming a key column updates the key too.
+    let (s, _) = h.call("t", "PUT", &format!("{base}/columns/v"), Some(json!({"name": "label"}))).await;
+    assert_eq!(s, 200);
+    let (s, _) = h.call("t", "PUT", &format!("{base}/columns/c"), Some(json!({"name": "seq"}))).await;
+    assert_eq!(s, 200);
+    let (_, body) = h.call("t", "GET", "/v2/keyspaces/ks/all/r?raw=true&fields=seq,label,extra", None).await;
+    assert_eq!(body, json!([{"seq": 1, "label": "kept", "extra": null}, {"seq": 2, "label": null, "extra": 42}]));
+    // Indexes: create, list, refuse duplicates (unless ifNotExists), drop.
+    let idx = json!({"column": "extra", "name": "by_extra"});
+    assert_eq!(h.call("t", "POST", &format!("{base}/indexes"), Some(idx.clone())).await.0, 201);
+    assert_eq!(h.call("t", "POST", &format!("{base}/indexes"), Some(idx)).await.0, 409);
+    let again = json!({"column": "extra", "name": "by_extra", "ifNotExists": true});
+    assert_eq!(h.call("t", "POST", &format!("{base}/indexes"), Some(again)).await.0, 201);
+    let (_, body) = h.call("t", "GET", &format!("{base}/indexes?raw=true"), None).await;
+    assert_eq!(body[0]["column"], "extra");
+    let w = urlencode(r#"{"extra":{"$eq":42}}"#);
+    let (_, body) = h.call("t", "GET", &format!("/v2/keyspaces/ks/all?where={w}&raw=true&fields=seq"), None).await;
+    assert_eq!(body, json!([{"seq": 2}]));
+    // Dropping an indexed column drops its index too.
+    assert_eq!(h.call("t", "DELETE", &format!("{base}/columns/extra"), None).await.0, 204);
+    let (_, body) = h.call("t", "GET", &format!("{base}/indexes?raw=true"), None).await;
+    assert_eq!(body, json!([]));
+    let (_, body) = h.call("t", "GET", "/v2/keyspaces/ks/all/r?raw=true&fields=seq", None).await;
+    assert_eq!(body.as_array().unwrap().len(), 2);
+    for (method, path, body, status) in [
+        ("DELETE", format!("{base}/columns/k"), None, 400),
+        ("DELETE", format!("{base}/columns/nope"), None, 404),
+        ("GET", format!("{base}/columns/nope"), None, 404),
+        ("POST", format!("{base}/columns"), Some(json!({"name": "label", "typeDefinition": "text"})), 409),
+        ("POST", format!("{base}/columns"), Some(json!({"name": "bad-name", "typeDefinition": "text"})), 400),
+        ("POST", format!("{base}/columns"), Some(json!({"name": "x", "typeDefinition": "blobby"})), 400),
+        ("DELETE", format!("{base}/indexes/nope"), None, 404),
+        ("POST", format!("{base}/indexes"), Some(json!({"column": "nope"})), 404),
+        ("GET", "/v2/schemas/keyspaces/ks/tables/nope/columns".to_owned(), None, 404),
+    ] {
+        let (s, resp) = h.call("t", method, &path, body).await;
+        assert_eq!(s, status, "{method} {path}: {resp}");
+    }
     h.done().await;
 }

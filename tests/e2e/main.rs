@@ -14,4 +14,5 @@ mod jwks;
 mod lifecycle;
 mod ratelimit;
 mod rows;
+mod schema;
 mod tenancy;

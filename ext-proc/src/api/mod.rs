@@ -1,6 +1,7 @@
 //! The HTTP API surface: parsing requests into plans and shaping responses.
 //! Pure translation — storage is reached only through [`crate::store::Store`].
 
+pub mod columns;
 pub mod page;
 pub mod rows;
 pub mod schema;

@@ -65,6 +65,7 @@ mod tests {
             clustering: vec![Clustering { column: "b".into(), order: Order::Desc }],
             expiry: true,
             default_ttl: None,
+            indexes: vec![],
         }
     }
 

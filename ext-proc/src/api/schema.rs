@@ -215,6 +215,7 @@ fn table_def(create: CreateTable) -> Result<TableDef, ApiError> {
         clustering,
         expiry: true,
         default_ttl: options.default_time_to_live.filter(|t| *t > 0),
+        indexes: Vec::new(),
     })
 }
 

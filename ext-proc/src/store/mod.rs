@@ -6,6 +6,7 @@ pub mod postgres;
 pub mod sql;
 pub mod sqlite;
 
+use crate::change::{Change, Refusal};
 use crate::model::{Namespace, TableDef};
 use crate::plan::{Condition, Select, Upsert};
 use crate::value::Value;
@@ -22,6 +23,9 @@ pub enum StoreError {
     /// The keyspace has no table of that name.
     #[error("table '{0}' not found")]
     TableNotFound(String),
+    /// A column or index the change names does not exist (the text names it).
+    #[error("{0}")]
+    Missing(String),
     /// Creating something that exists (the text names it).
     #[error("{0} already exists")]
     AlreadyExists(String),
@@ -55,6 +59,8 @@ pub trait Store: Send + Sync {
     async fn tables(&self, ns: &Namespace) -> Result<Vec<TableDef>, StoreError>;
     /// Drops a table.
     async fn drop_table(&self, ns: &Namespace, name: &str) -> Result<(), StoreError>;
+    /// Changes a table's columns or indexes; returns the new definition.
+    async fn alter_table(&self, ns: &Namespace, table: &str, change: &Change) -> Result<TableDef, StoreError>;
     /// Inserts or updates rows (Cassandra upsert semantics); several rows are
     /// written all-or-nothing in one transaction.
     async fn upsert(&self, ns: &Namespace, def: &TableDef, rows: &[Upsert]) -> Result<(), StoreError>;
@@ -73,4 +79,14 @@ pub async fn open(url: &str, pool_size: usize) -> Result<Arc<dyn Store>, StoreEr
         return Ok(Arc::new(postgres::PgStore::open(url, pool_size).await?));
     }
     Err(StoreError::Internal(format!("unsupported store URL '{url}': use sqlite://PATH or postgres://...")))
+}
+
+impl From<Refusal> for StoreError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::Missing(m) => StoreError::Missing(m),
+            Refusal::Exists(m) => StoreError::AlreadyExists(m),
+            Refusal::Invalid(m) => StoreError::Rejected(m),
+        }
+    }
 }

@@ -6,6 +6,7 @@
 
 use super::sql::{self, Dialect, Statement};
 use super::{Store, StoreError};
+use crate::change::Change;
 use crate::model::{ColumnType, Namespace, TableDef};
 use crate::plan::{Condition, Select, Upsert};
 use crate::value::Value;
@@ -44,6 +45,11 @@ impl Dialect for PgDialect {
     }
     fn bigint(&self) -> &'static str {
         "bigint"
+    }
+    fn index_names(&self, ns: &Namespace, table: &str, index: &str) -> (String, String) {
+        // Indexes live in their table's schema; PostgreSQL caps names at 63 bytes.
+        let name = sql::index_ident("", table, index);
+        (name.clone(), format!("{}.{name}", sql::quote(&ns.physical())))
     }
     fn upsert_target(&self, ns: &Namespace, table: &str) -> (String, String) {
         // A schema-qualified target needs an alias for DO UPDATE to name the existing row.
@@ -313,6 +319,36 @@ impl Store for PgStore {
         }
         tx.batch_execute(&format!("DROP TABLE IF EXISTS {}", PgDialect.table(ns, name))).await.map_err(map_err)?;
         tx.commit().await.map_err(map_err)
+    }
+
+    async fn alter_table(&self, ns: &Namespace, table: &str, change: &Change) -> Result<TableDef, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        if !keyspace_exists(&tx, ns, true).await? {
+            return Err(StoreError::KeyspaceNotFound(ns.keyspace.clone()));
+        }
+        // FOR UPDATE: concurrent changes to one table apply one after the other.
+        let row = tx
+            .query_opt(
+                "SELECT definition FROM datagate.tables WHERE tenant = $1 AND keyspace = $2 AND name = $3 FOR UPDATE",
+                &[&ns.tenant, &ns.keyspace, &table],
+            )
+            .await
+            .map_err(map_err)?;
+        let def = parse_def(row.ok_or_else(|| StoreError::TableNotFound(table.to_owned()))?.get(0))?;
+        let new = crate::change::apply(&def, change)?;
+        for ddl in sql::alter(&PgDialect, ns, &def, change) {
+            tx.batch_execute(&ddl).await.map_err(map_err)?;
+        }
+        let definition = serde_json::to_value(&new).map_err(|e| StoreError::Internal(e.to_string()))?;
+        tx.execute(
+            "UPDATE datagate.tables SET definition = $4 WHERE tenant = $1 AND keyspace = $2 AND name = $3",
+            &[&ns.tenant, &ns.keyspace, &table, &definition],
+        )
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(new)
     }
 
     async fn upsert(&self, ns: &Namespace, def: &TableDef, rows: &[Upsert]) -> Result<(), StoreError> {

@@ -2,6 +2,7 @@
 //! (placeholders, physical names, column types); the statement shapes are the
 //! same, which is why they live here once and are tested once per dialect.
 
+use crate::change::Change;
 use crate::model::{ColumnType, Namespace, Order, TableDef, EXPIRY_COLUMN};
 use crate::plan::{read_order, Condition, Op, OrderColumn, Select, Upsert};
 use crate::value::Value;
@@ -23,6 +24,36 @@ pub trait Dialect {
     fn bigint(&self) -> &'static str;
     /// `INSERT INTO` target and how `ON CONFLICT DO UPDATE` names the existing row.
     fn upsert_target(&self, ns: &Namespace, table: &str) -> (String, String);
+    /// The name `CREATE INDEX` gives an index, and the one `DROP INDEX` names it by.
+    fn index_names(&self, ns: &Namespace, table: &str, index: &str) -> (String, String);
+}
+
+/// The DDL for a schema change (`def` is the definition before it).
+pub fn alter(d: &dyn Dialect, ns: &Namespace, def: &TableDef, change: &Change) -> Vec<String> {
+    let table = d.table(ns, &def.name);
+    match change {
+        Change::AddColumn(c) => {
+            vec![format!("ALTER TABLE {table} ADD COLUMN {} {}", quote(&c.name), d.column_type(c.ty))]
+        }
+        Change::DropColumn(name) => {
+            // Drop the column's indexes first: some stores refuse to drop an indexed column.
+            let mut out: Vec<String> = def
+                .indexes
+                .iter()
+                .filter(|i| i.column == *name)
+                .map(|i| format!("DROP INDEX IF EXISTS {}", d.index_names(ns, &def.name, &i.name).1))
+                .collect();
+            out.push(format!("ALTER TABLE {table} DROP COLUMN {}", quote(name)));
+            out
+        }
+        Change::RenameColumn { from, to } => {
+            vec![format!("ALTER TABLE {table} RENAME COLUMN {} TO {}", quote(from), quote(to))]
+        }
+        Change::CreateIndex(i) => {
+            vec![format!("CREATE INDEX {} ON {table} ({})", d.index_names(ns, &def.name, &i.name).0, quote(&i.column))]
+        }
+        Change::DropIndex(name) => vec![format!("DROP INDEX IF EXISTS {}", d.index_names(ns, &def.name, name).1)],
+    }
 }
 
 /// SQL text with the values to bind to it, in placeholder order.
@@ -32,6 +63,15 @@ pub struct Statement {
     pub sql: String,
     /// Bound parameters.
     pub params: Vec<Value>,
+}
+
+/// A short, fixed-length index identifier: PostgreSQL truncates names past 63
+/// bytes (two 48-character names would collide), SQLite's are file-global.
+pub fn index_ident(prefix: &str, table: &str, index: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{table}\0{index}").as_bytes());
+    let hex: String = digest.iter().take(10).map(|b| format!("{b:02x}")).collect();
+    quote(&format!("{prefix}ix_{hex}"))
 }
 
 /// Quotes an identifier. Names are validated before they get here; doubling

@@ -7,6 +7,7 @@
 
 use super::sql::{self, Dialect, Statement};
 use super::{Store, StoreError};
+use crate::change::Change;
 use crate::model::{ColumnType, Namespace, TableDef};
 use crate::plan::{Condition, Select, Upsert};
 use crate::value::{format_timestamp, parse_timestamp, Value};
@@ -48,6 +49,11 @@ impl Dialect for SqliteDialect {
     }
     fn upsert_target(&self, ns: &Namespace, table: &str) -> (String, String) {
         let name = self.table(ns, table);
+        (name.clone(), name)
+    }
+    fn index_names(&self, ns: &Namespace, table: &str, index: &str) -> (String, String) {
+        // SQLite index names are global to the file: prefix them like tables.
+        let name = sql::index_ident(&format!("{}__", ns.physical()), table, index);
         (name.clone(), name)
     }
 }
@@ -322,6 +328,38 @@ impl Store for SqliteStore {
             }
             tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", SqliteDialect.table(&ns, &name))).map_err(map_err)?;
             tx.commit().map_err(map_err)
+        })
+        .await
+    }
+
+    async fn alter_table(&self, ns: &Namespace, table: &str, change: &Change) -> Result<TableDef, StoreError> {
+        let (ns, table, change) = (ns.clone(), table.to_owned(), change.clone());
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+            if !keyspace_exists(&tx, &ns)? {
+                return Err(StoreError::KeyspaceNotFound(ns.keyspace.clone()));
+            }
+            let text: Option<String> = tx
+                .query_row(
+                    "SELECT definition FROM datagate_tables WHERE tenant = ?1 AND keyspace = ?2 AND name = ?3",
+                    params![ns.tenant, ns.keyspace, table],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(map_err)?;
+            let def = parse_def(&text.ok_or_else(|| StoreError::TableNotFound(table.clone()))?)?;
+            let new = crate::change::apply(&def, &change)?;
+            for ddl in sql::alter(&SqliteDialect, &ns, &def, &change) {
+                tx.execute_batch(&ddl).map_err(map_err)?;
+            }
+            let definition = serde_json::to_string(&new).map_err(|e| StoreError::Internal(e.to_string()))?;
+            tx.execute(
+                "UPDATE datagate_tables SET definition = ?4 WHERE tenant = ?1 AND keyspace = ?2 AND name = ?3",
+                params![ns.tenant, ns.keyspace, table, definition],
+            )
+            .map_err(map_err)?;
+            tx.commit().map_err(map_err)?;
+            Ok(new)
         })
         .await
     }

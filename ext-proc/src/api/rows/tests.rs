@@ -13,6 +13,7 @@ fn vehicle() -> TableDef {
         clustering: vec![Clustering { column: "model".into(), order: Order::Asc }],
         expiry: true,
         default_ttl: None,
+        indexes: vec![],
     }
 }
 

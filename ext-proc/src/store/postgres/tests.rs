@@ -22,6 +22,7 @@ fn def() -> TableDef {
         clustering: vec![Clustering { column: "model".into(), order: Order::Asc }],
         expiry: true,
         default_ttl: None,
+        indexes: vec![],
     }
 }
 

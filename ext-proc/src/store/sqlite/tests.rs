@@ -20,6 +20,7 @@ fn def() -> TableDef {
         clustering: vec![Clustering { column: "model".into(), order: Order::Desc }],
         expiry: true,
         default_ttl: None,
+        indexes: vec![],
     }
 }
 

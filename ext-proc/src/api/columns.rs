@@ -1,0 +1,155 @@
+//! The columns and indexes schema API:
+//! `/v2/schemas/keyspaces/{ks}/tables/{table}/columns[/{column}]` and `.../indexes[/{index}]`.
+
+use super::Ctx;
+use crate::change::Change;
+use crate::error::ApiError;
+use crate::http::{ApiRequest, ApiResponse};
+use crate::json;
+use crate::model::{check_ident, ColumnDef, ColumnType, IndexDef, Namespace, TableDef};
+use serde::Deserialize;
+use serde_json::{json, Value as Json};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ColumnBody {
+    name: String,
+    #[serde(default)]
+    type_definition: Option<String>,
+    #[serde(default, rename = "static")]
+    is_static: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct IndexBody {
+    column: String,
+    name: Option<String>,
+    #[serde(default)]
+    if_not_exists: bool,
+    // Stargate options we accept but that SQL stores have no use for.
+    #[serde(default, rename = "type")]
+    #[allow(dead_code)]
+    kind: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    kind_option: Option<String>,
+}
+
+fn body<T: serde::de::DeserializeOwned>(req: &ApiRequest) -> Result<T, ApiError> {
+    let value = json::parse("request body", &req.body)?;
+    serde_json::from_value(value).map_err(|e| ApiError::BadRequest(format!("request body: {e}")))
+}
+
+fn column_json(c: &ColumnDef) -> Json {
+    json!({ "name": c.name, "typeDefinition": c.ty.name(), "static": false })
+}
+
+fn data(req: &ApiRequest, status: u16, value: Json) -> Result<ApiResponse, ApiError> {
+    if req.flag("raw", false)? {
+        Ok(ApiResponse::json(status, value))
+    } else {
+        Ok(ApiResponse::json(status, json!({ "data": value })))
+    }
+}
+
+async fn change(ctx: &Ctx<'_>, ns: &Namespace, table: &str, change: Change) -> Result<TableDef, ApiError> {
+    check_ident("table", table).map_err(ApiError::BadRequest)?;
+    let result = ctx.store.alter_table(ns, table, &change).await;
+    ctx.catalog.invalidate(ns);
+    Ok(result?)
+}
+
+/// `GET .../columns`.
+pub async fn list(ctx: &Ctx<'_>, ns: &Namespace, table: &str, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+    let def = ctx.catalog.table(ctx.store, ns, table).await?;
+    data(req, 200, def.columns.iter().map(column_json).collect())
+}
+
+/// `GET .../columns/{column}`.
+pub async fn get(
+    ctx: &Ctx<'_>,
+    ns: &Namespace,
+    table: &str,
+    column: &str,
+    req: &ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    let def = ctx.catalog.table(ctx.store, ns, table).await?;
+    let c = def.column(column).ok_or_else(|| ApiError::NotFound(format!("column '{column}' not found")))?;
+    data(req, 200, column_json(c))
+}
+
+/// `POST .../columns`: `{"name", "typeDefinition"}`.
+pub async fn add(ctx: &Ctx<'_>, ns: &Namespace, table: &str, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+    let b: ColumnBody = body(req)?;
+    if b.is_static {
+        return Err(ApiError::BadRequest("static columns are not supported yet".to_owned()));
+    }
+    let type_text = b.type_definition.ok_or_else(|| ApiError::BadRequest("typeDefinition is required".to_owned()))?;
+    let ty = ColumnType::parse(&type_text).map_err(ApiError::BadRequest)?;
+    change(ctx, ns, table, Change::AddColumn(ColumnDef { name: b.name.clone(), ty })).await?;
+    Ok(ApiResponse::json(201, json!({ "name": b.name })))
+}
+
+/// `PUT .../columns/{column}`: renames it to the body's `name`.
+pub async fn rename(
+    ctx: &Ctx<'_>,
+    ns: &Namespace,
+    table: &str,
+    column: &str,
+    req: &ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    let b: ColumnBody = body(req)?;
+    if b.name == column {
+        return get(ctx, ns, table, column, req).await;
+    }
+    let def = change(ctx, ns, table, Change::RenameColumn { from: column.to_owned(), to: b.name.clone() }).await?;
+    let c = def.column(&b.name).ok_or_else(|| ApiError::Internal("renamed column vanished".to_owned()))?;
+    data(req, 200, column_json(c))
+}
+
+/// `DELETE .../columns/{column}`.
+pub async fn drop(ctx: &Ctx<'_>, ns: &Namespace, table: &str, column: &str) -> Result<ApiResponse, ApiError> {
+    change(ctx, ns, table, Change::DropColumn(column.to_owned())).await?;
+    Ok(ApiResponse::no_content())
+}
+
+/// `GET .../indexes`.
+pub async fn list_indexes(
+    ctx: &Ctx<'_>,
+    ns: &Namespace,
+    table: &str,
+    req: &ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    let def = ctx.catalog.table(ctx.store, ns, table).await?;
+    let list: Vec<Json> = def
+        .indexes
+        .iter()
+        .map(|i| json!({ "index_name": i.name, "name": i.name, "column": i.column, "kind": "COMPOSITES" }))
+        .collect();
+    data(req, 200, Json::Array(list))
+}
+
+/// `POST .../indexes`: `{"column", "name", "ifNotExists"}`.
+pub async fn create_index(
+    ctx: &Ctx<'_>,
+    ns: &Namespace,
+    table: &str,
+    req: &ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    let b: IndexBody = body(req)?;
+    let name = b.name.unwrap_or_else(|| format!("{}_{}_idx", table, b.column));
+    match change(ctx, ns, table, Change::CreateIndex(IndexDef { name: name.clone(), column: b.column })).await {
+        Ok(_) => Ok(ApiResponse::json(201, json!({ "success": true, "name": name }))),
+        Err(ApiError::Conflict(_)) if b.if_not_exists => {
+            Ok(ApiResponse::json(201, json!({ "success": true, "name": name })))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `DELETE .../indexes/{index}`.
+pub async fn drop_index(ctx: &Ctx<'_>, ns: &Namespace, table: &str, index: &str) -> Result<ApiResponse, ApiError> {
+    change(ctx, ns, table, Change::DropIndex(index.to_owned())).await?;
+    Ok(ApiResponse::no_content())
+}

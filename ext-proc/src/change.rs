@@ -1,0 +1,132 @@
+//! Schema changes to an existing table (columns and indexes), applied to the
+//! definition as pure logic; each store runs the matching DDL in the same
+//! transaction as the new definition.
+
+use crate::model::{check_ident, ColumnDef, IndexDef, TableDef};
+
+/// One change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// `ALTER TABLE ... ADD COLUMN`.
+    AddColumn(ColumnDef),
+    /// `ALTER TABLE ... DROP COLUMN` (not a key column; its indexes go too).
+    DropColumn(String),
+    /// `ALTER TABLE ... RENAME COLUMN`.
+    RenameColumn { from: String, to: String },
+    /// `CREATE INDEX` on one column.
+    CreateIndex(IndexDef),
+    /// `DROP INDEX`.
+    DropIndex(String),
+}
+
+/// What applying a change found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refusal {
+    /// The change names something that does not exist (404).
+    Missing(String),
+    /// The change would create something that exists (409).
+    Exists(String),
+    /// The change is not allowed (400).
+    Invalid(String),
+}
+
+/// The definition after `change`.
+pub fn apply(def: &TableDef, change: &Change) -> Result<TableDef, Refusal> {
+    let mut out = def.clone();
+    match change {
+        Change::AddColumn(c) => {
+            check_ident("column", &c.name).map_err(Refusal::Invalid)?;
+            if def.column(&c.name).is_some() {
+                return Err(Refusal::Exists(format!("column '{}'", c.name)));
+            }
+            out.columns.push(c.clone());
+        }
+        Change::DropColumn(name) => {
+            def.column(name).ok_or_else(|| Refusal::Missing(format!("column '{name}' not found")))?;
+            if def.is_key(name) {
+                return Err(Refusal::Invalid(format!("'{name}' is a primary-key column and cannot be dropped")));
+            }
+            out.columns.retain(|c| c.name != *name);
+            out.indexes.retain(|i| i.column != *name);
+        }
+        Change::RenameColumn { from, to } => {
+            def.column(from).ok_or_else(|| Refusal::Missing(format!("column '{from}' not found")))?;
+            check_ident("column", to).map_err(Refusal::Invalid)?;
+            if def.column(to).is_some() {
+                return Err(Refusal::Exists(format!("column '{to}'")));
+            }
+            let rename = |n: &mut String| {
+                if n == from {
+                    *n = to.clone();
+                }
+            };
+            out.columns.iter_mut().for_each(|c| rename(&mut c.name));
+            out.partition_key.iter_mut().for_each(rename);
+            out.clustering.iter_mut().for_each(|c| rename(&mut c.column));
+            out.indexes.iter_mut().for_each(|i| rename(&mut i.column));
+        }
+        Change::CreateIndex(index) => {
+            check_ident("index", &index.name).map_err(Refusal::Invalid)?;
+            def.column(&index.column)
+                .ok_or_else(|| Refusal::Missing(format!("column '{}' not found", index.column)))?;
+            if def.indexes.iter().any(|i| i.name == index.name) {
+                return Err(Refusal::Exists(format!("index '{}'", index.name)));
+            }
+            out.indexes.push(index.clone());
+        }
+        Change::DropIndex(name) => {
+            if !def.indexes.iter().any(|i| i.name == *name) {
+                return Err(Refusal::Missing(format!("index '{name}' not found")));
+            }
+            out.indexes.retain(|i| i.name != *name);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Clustering, ColumnType, Order};
+
+    fn def() -> TableDef {
+        TableDef {
+            name: "t".into(),
+            columns: vec![
+                ColumnDef { name: "a".into(), ty: ColumnType::Text },
+                ColumnDef { name: "b".into(), ty: ColumnType::Int },
+                ColumnDef { name: "c".into(), ty: ColumnType::Int },
+            ],
+            partition_key: vec!["a".into()],
+            clustering: vec![Clustering { column: "b".into(), order: Order::Asc }],
+            expiry: true,
+            default_ttl: None,
+            indexes: vec![IndexDef { name: "c_idx".into(), column: "c".into() }],
+        }
+    }
+
+    #[test]
+    fn columns_and_indexes() {
+        let d = def();
+        let added = apply(&d, &Change::AddColumn(ColumnDef { name: "x".into(), ty: ColumnType::Bigint })).unwrap();
+        assert!(added.column("x").is_some());
+        assert!(matches!(apply(&d, &Change::AddColumn(d.columns[0].clone())), Err(Refusal::Exists(_))));
+        let dropped = apply(&d, &Change::DropColumn("c".into())).unwrap();
+        assert!(dropped.column("c").is_none() && dropped.indexes.is_empty(), "indexes on a dropped column go too");
+        assert!(matches!(apply(&d, &Change::DropColumn("a".into())), Err(Refusal::Invalid(_))));
+        assert!(matches!(apply(&d, &Change::DropColumn("zz".into())), Err(Refusal::Missing(_))));
+        let renamed = apply(&d, &Change::RenameColumn { from: "b".into(), to: "bb".into() }).unwrap();
+        assert_eq!(renamed.clustering[0].column, "bb");
+        let renamed = apply(&d, &Change::RenameColumn { from: "c".into(), to: "cc".into() }).unwrap();
+        assert_eq!(renamed.indexes[0].column, "cc");
+        assert!(matches!(
+            apply(&d, &Change::RenameColumn { from: "a".into(), to: "b".into() }),
+            Err(Refusal::Exists(_))
+        ));
+        assert!(matches!(
+            apply(&d, &Change::CreateIndex(IndexDef { name: "c_idx".into(), column: "b".into() })),
+            Err(Refusal::Exists(_))
+        ));
+        assert!(apply(&d, &Change::DropIndex("c_idx".into())).unwrap().indexes.is_empty());
+    }
+}
