@@ -81,6 +81,7 @@ pub fn apply(def: &TableDef, change: &Change) -> Result<TableDef, Refusal> {
             out.indexes.retain(|i| i.name != *name);
         }
     }
+    out.version = crate::model::new_version();
     Ok(out)
 }
 
@@ -102,6 +103,7 @@ mod tests {
             expiry: true,
             default_ttl: None,
             indexes: vec![IndexDef { name: "c_idx".into(), column: "c".into() }],
+            version: String::new(),
         }
     }
 

@@ -76,6 +76,9 @@ impl From<StoreError> for ApiError {
             StoreError::KeyspaceNotFound(ks) => ApiError::NotFound(format!("keyspace '{ks}' not found")),
             StoreError::TableNotFound(t) => ApiError::NotFound(format!("table '{t}' not found")),
             StoreError::Missing(m) => ApiError::NotFound(m),
+            StoreError::SchemaChanged => {
+                ApiError::Unavailable("the table changed while the request ran; retry".to_owned())
+            }
             StoreError::AlreadyExists(what) => ApiError::Conflict(format!("{what} already exists")),
             StoreError::Rejected(msg) => ApiError::BadRequest(msg),
             StoreError::Unavailable(msg) => ApiError::Unavailable(msg),

@@ -154,6 +154,15 @@ pub struct TableDef {
     /// Secondary indexes.
     #[serde(default)]
     pub indexes: Vec<IndexDef>,
+    /// Changes with every DDL on the table. Statement text carries it, so a
+    /// prepared statement made for an older shape of the table is never reused.
+    #[serde(default)]
+    pub version: String,
+}
+
+/// A fresh table version.
+pub fn new_version() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
 }
 
 /// A secondary index on one column.

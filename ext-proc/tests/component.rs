@@ -13,6 +13,8 @@ use std::sync::Arc;
 
 struct Harness {
     service: Service,
+    /// A second sidecar replica over the same store (its own catalog cache).
+    replica: Service,
     _dir: tempfile::TempDir,
     pg_db: Option<String>,
 }
@@ -47,14 +49,26 @@ impl Harness {
         })
         .unwrap();
         let store = datagate::store::open(&config.store, 4).await.unwrap();
-        Harness { service: Service::new(store, &config), _dir: dir, pg_db }
+        let replica = Service::new(datagate::store::open(&config.store, 2).await.unwrap(), &config);
+        Harness { service: Service::new(store, &config), replica, _dir: dir, pg_db }
     }
 
     async fn call(&self, tenant: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.call_on(&self.service, tenant, method, path, body).await
+    }
+
+    async fn call_on(
+        &self,
+        service: &Service,
+        tenant: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let mut req = ApiRequest::new(method, path);
         req.tenant = Some(tenant.to_owned());
         req.body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-        let resp = self.service.handle(req).await;
+        let resp = service.handle(req).await;
         let value = if resp.body.is_empty() { Value::Null } else { serde_json::from_slice(&resp.body).unwrap() };
         (resp.status, value)
     }
@@ -62,6 +76,7 @@ impl Harness {
     async fn done(self) {
         if let Some(db) = &self.pg_db {
             drop(self.service);
+            drop(self.replica);
             pg_admin(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).await;
         }
     }
@@ -82,7 +97,9 @@ on_both_stores!(
     batches_are_all_or_nothing,
     ttl_rows_expire_everywhere,
     sorted_pages_cover_every_row_once,
-    columns_and_indexes_change_in_place
+    columns_and_indexes_change_in_place,
+    recreated_table_with_new_types_is_served,
+    ddl_through_another_replica_is_never_a_500
 );
 
 async fn typed_table(h: &Harness) {
@@ -392,5 +409,49 @@ async fn columns_and_indexes_change_in_place(postgres: bool) {
         let (s, resp) = h.call("t", method, &path, body).await;
         assert_eq!(s, status, "{method} {path}: {resp}");
     }
+    h.done().await;
+}
+
+async fn recreated_table_with_new_types_is_served(postgres: bool) {
+    let h = Harness::new(postgres).await;
+    assert_eq!(h.call("t", "POST", "/v2/schemas/keyspaces", Some(json!({"name": "ks"}))).await.0, 201);
+    let make = |ty: &str| {
+        json!({"name": "t", "columnDefinitions": [{"name": "a", "typeDefinition": "text"}, {"name": "b", "typeDefinition": ty}],
+               "primaryKey": {"partitionKey": ["a"]}})
+    };
+    for (ty, value) in [("int", json!(1)), ("text", json!("one")), ("double", json!(1.5))] {
+        assert_eq!(h.call("t", "POST", "/v2/schemas/keyspaces/ks/tables", Some(make(ty))).await.0, 201);
+        let (s, body) = h.call("t", "POST", "/v2/keyspaces/ks/t", Some(json!({"a": "x", "b": value}))).await;
+        assert_eq!(s, 201, "{ty}: {body}");
+        let (s, body) = h.call("t", "GET", "/v2/keyspaces/ks/t/x?raw=true", None).await;
+        assert_eq!(
+            (s, body),
+            (200, json!([{"a": "x", "b": value}])),
+            "{ty}: cached statements must not serve the old table"
+        );
+        assert_eq!(h.call("t", "DELETE", "/v2/schemas/keyspaces/ks/tables/t", None).await.0, 204);
+    }
+    h.done().await;
+}
+
+async fn ddl_through_another_replica_is_never_a_500(postgres: bool) {
+    let h = Harness::new(postgres).await;
+    typed_table(&h).await;
+    assert_eq!(h.call("t", "POST", "/v2/keyspaces/ks/all", Some(json!({"k": "a", "c": 1}))).await.0, 201);
+    // This replica now caches the definition; the other one changes the table under it.
+    assert_eq!(h.call("t", "GET", "/v2/keyspaces/ks/all/a", None).await.0, 200);
+    let base = "/v2/schemas/keyspaces/ks/tables/all/columns";
+    assert_eq!(h.call_on(&h.replica, "t", "PUT", &format!("{base}/v"), Some(json!({"name": "renamed"}))).await.0, 200);
+    let (s, body) = h.call("t", "GET", "/v2/keyspaces/ks/all/a", None).await;
+    assert!(s == 503 || s == 200, "a stale definition gives a retryable 503 at worst, got {s}: {body}");
+    let (s, body) = h.call("t", "GET", "/v2/keyspaces/ks/all/a?fields=renamed", None).await;
+    assert_eq!(s, 200, "the retry sees the new shape: {body}");
+    // Dropped elsewhere: 404 or 503, never a 500.
+    assert_eq!(h.call_on(&h.replica, "t", "DELETE", "/v2/schemas/keyspaces/ks/tables/all", None).await.0, 204);
+    let (s, body) = h.call("t", "POST", "/v2/keyspaces/ks/all", Some(json!({"k": "a", "c": 2}))).await;
+    assert!(s == 503 || s == 404, "{s}: {body}");
+    assert!(!body["description"].as_str().unwrap().contains("dg_"), "physical names never leak: {body}");
+    let (s, _) = h.call("t", "GET", "/v2/keyspaces/ks/all/a", None).await;
+    assert_eq!(s, 404);
     h.done().await;
 }

@@ -66,6 +66,7 @@ mod tests {
             expiry: true,
             default_ttl: None,
             indexes: vec![],
+            version: String::new(),
         }
     }
 

@@ -8,6 +8,7 @@ use crate::json;
 use crate::model::Order;
 use crate::model::{Namespace, TableDef};
 use crate::plan::{read_order, Condition, Op, OrderColumn, Select, Upsert};
+use crate::store::StoreError;
 use crate::value::Value;
 use serde_json::{json, Map, Value as Json};
 
@@ -49,7 +50,7 @@ pub async fn read(
     let after = req.param("page-state")?.map(|s| page::decode(&order, &fingerprint, s)).transpose()?;
     let page_state_for = |row: &[Value]| page::encode(&fingerprint, &order_values(&def, &order, row));
     let select = Select { now_ms: now_ms(), conditions, sort: sort.clone(), after, limit: page_size + 1 };
-    let mut rows = ctx.store.select(ns, &def, &select).await?;
+    let mut rows = ctx.store.select(ns, &def, &select).await.map_err(|e| stale(ctx, ns, e))?;
     let more = rows.len() > page_size as usize;
     rows.truncate(page_size as usize);
     let page_state = match (more, rows.last()) {
@@ -73,7 +74,7 @@ pub async fn insert(ctx: &Ctx<'_>, ns: &Namespace, table: &str, req: &ApiRequest
     let def = ctx.catalog.table(ctx.store, ns, table).await?;
     let entries = json::object("request body", &req.body)?;
     let upsert = row_upsert(&def, req, Vec::new(), entries, true)?;
-    ctx.store.upsert(ns, &def, std::slice::from_ref(&upsert)).await?;
+    ctx.store.upsert(ns, &def, std::slice::from_ref(&upsert)).await.map_err(|e| stale(ctx, ns, e))?;
     Ok(ApiResponse::json(201, key_json(&def, &upsert)))
 }
 
@@ -100,7 +101,7 @@ pub async fn batch(ctx: &Ctx<'_>, ns: &Namespace, table: &str, req: &ApiRequest)
         })?;
         rows.push(row);
     }
-    ctx.store.upsert(ns, &def, &rows).await?;
+    ctx.store.upsert(ns, &def, &rows).await.map_err(|e| stale(ctx, ns, e))?;
     Ok(ApiResponse::json(201, Json::Array(rows.iter().map(|r| key_json(&def, r)).collect())))
 }
 
@@ -130,7 +131,7 @@ pub async fn update(
         return Err(ApiError::BadRequest(format!("'{k}' is a primary-key column: give it in the path, not the body")));
     }
     let upsert = row_upsert(&def, req, key, entries, false)?;
-    ctx.store.upsert(ns, &def, std::slice::from_ref(&upsert)).await?;
+    ctx.store.upsert(ns, &def, std::slice::from_ref(&upsert)).await.map_err(|e| stale(ctx, ns, e))?;
     if req.flag("raw", false)? {
         return Ok(ApiResponse::json(200, body));
     }
@@ -141,8 +142,17 @@ pub async fn update(
 pub async fn delete(ctx: &Ctx<'_>, ns: &Namespace, table: &str, segments: &[String]) -> Result<ApiResponse, ApiError> {
     let def = ctx.catalog.table(ctx.store, ns, table).await?;
     let conditions = key_conditions(&def, segments, false)?;
-    ctx.store.delete(ns, &def, &conditions).await?;
+    ctx.store.delete(ns, &def, &conditions).await.map_err(|e| stale(ctx, ns, e))?;
     Ok(ApiResponse::no_content())
+}
+
+/// A storage error; when it says the table changed shape under us, the cached
+/// definition is dropped so the client's retry sees the new one.
+fn stale(ctx: &Ctx<'_>, ns: &Namespace, e: StoreError) -> ApiError {
+    if matches!(e, StoreError::SchemaChanged | StoreError::TableNotFound(_)) {
+        ctx.catalog.invalidate(ns);
+    }
+    e.into()
 }
 
 fn page_size(ctx: &Ctx<'_>, req: &ApiRequest) -> Result<u32, ApiError> {

@@ -23,6 +23,10 @@ pub enum StoreError {
     /// The keyspace has no table of that name.
     #[error("table '{0}' not found")]
     TableNotFound(String),
+    /// The table changed under the request (DDL through another replica while
+    /// this one's cached definition was still fresh); a retry sees the new shape.
+    #[error("the table changed while the request ran; retry")]
+    SchemaChanged,
     /// A column or index the change names does not exist (the text names it).
     #[error("{0}")]
     Missing(String),

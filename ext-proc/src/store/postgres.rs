@@ -103,11 +103,18 @@ impl PgStore {
 
 fn map_err(e: tokio_postgres::Error) -> StoreError {
     let Some(code) = e.code() else {
-        return StoreError::Unavailable(format!("PostgreSQL connection: {e}"));
+        if e.is_closed() {
+            return StoreError::Unavailable(format!("PostgreSQL connection: {e}"));
+        }
+        // A row that does not decode as the definition says: the table changed shape.
+        return StoreError::SchemaChanged;
     };
     let message = e.as_db_error().map(|d| d.message().to_owned()).unwrap_or_else(|| e.to_string());
-    if *code == SqlState::UNDEFINED_TABLE {
-        return StoreError::TableNotFound(message);
+    if *code == SqlState::UNDEFINED_TABLE
+        || *code == SqlState::UNDEFINED_COLUMN
+        || *code == SqlState::FEATURE_NOT_SUPPORTED && message.contains("cached plan")
+    {
+        return StoreError::SchemaChanged;
     }
     if *code == SqlState::UNIQUE_VIOLATION || *code == SqlState::DUPLICATE_SCHEMA || *code == SqlState::DUPLICATE_TABLE
     {

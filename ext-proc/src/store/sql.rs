@@ -65,6 +65,15 @@ pub struct Statement {
     pub params: Vec<Value>,
 }
 
+/// Statement text starts with the table version (see [`TableDef::version`]).
+fn tag(def: &TableDef) -> String {
+    if def.version.is_empty() {
+        String::new()
+    } else {
+        format!("/* {} */ ", def.version)
+    }
+}
+
 /// A short, fixed-length index identifier: PostgreSQL truncates names past 63
 /// bytes (two 48-character names would collide), SQLite's are file-global.
 pub fn index_ident(prefix: &str, table: &str, index: &str) -> String {
@@ -142,7 +151,8 @@ pub fn upsert(d: &dyn Dialect, ns: &Namespace, def: &TableDef, row: &Upsert) -> 
     let action = if updates.is_empty() { "NOTHING".to_owned() } else { format!("UPDATE SET {}", updates.join(", ")) };
     Statement {
         sql: format!(
-            "INSERT INTO {target} ({}) VALUES ({}) ON CONFLICT ({}) DO {action}",
+            "{}INSERT INTO {target} ({}) VALUES ({}) ON CONFLICT ({}) DO {action}",
+            tag(def),
             cols.join(", "),
             placeholders.join(", "),
             key.join(", ")
@@ -164,7 +174,7 @@ pub fn select(d: &dyn Dialect, ns: &Namespace, def: &TableDef, s: &Select) -> St
     if let Some(after) = &s.after {
         clauses.push(keyset(d, &order, after, &mut params));
     }
-    let mut sql = format!("SELECT {} FROM {}", cols.join(", "), d.table(ns, &def.name));
+    let mut sql = format!("{}SELECT {} FROM {}", tag(def), cols.join(", "), d.table(ns, &def.name));
     if !clauses.is_empty() {
         let _ = write!(sql, " WHERE {}", clauses.join(" AND "));
     }
@@ -188,7 +198,7 @@ pub fn select(d: &dyn Dialect, ns: &Namespace, def: &TableDef, s: &Select) -> St
 pub fn delete(d: &dyn Dialect, ns: &Namespace, def: &TableDef, key: &[Condition]) -> Statement {
     let mut params = Vec::new();
     let clauses = conditions(d, key, &mut params);
-    let mut sql = format!("DELETE FROM {}", d.table(ns, &def.name));
+    let mut sql = format!("{}DELETE FROM {}", tag(def), d.table(ns, &def.name));
     if !clauses.is_empty() {
         let _ = write!(sql, " WHERE {}", clauses.join(" AND "));
     }

@@ -12,6 +12,7 @@ use crate::model::{ColumnType, Namespace, TableDef};
 use crate::plan::{Condition, Select, Upsert};
 use crate::value::{format_timestamp, parse_timestamp, Value};
 use async_trait::async_trait;
+use rusqlite::config::DbConfig;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, ToSql, TransactionBehavior};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -84,6 +85,11 @@ impl SqliteStore {
             let conn =
                 Connection::open(path).map_err(|e| StoreError::Unavailable(format!("cannot open {path}: {e}")))?;
             conn.busy_timeout(Duration::from_secs(5)).map_err(map_err)?;
+            // Off: SQLite would otherwise read a double-quoted name that matches no
+            // column as a string literal, so a renamed column would come back as its
+            // own name instead of an error.
+            conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DQS_DML, false).map_err(map_err)?;
+            conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DQS_DDL, false).map_err(map_err)?;
             conn.pragma_update(None, "journal_mode", "WAL").map_err(map_err)?;
             // With WAL, NORMAL keeps every committed transaction across a process crash.
             conn.pragma_update(None, "synchronous", "NORMAL").map_err(map_err)?;
@@ -111,6 +117,10 @@ impl SqliteStore {
 }
 
 fn map_err(e: rusqlite::Error) -> StoreError {
+    let text = e.to_string();
+    if text.contains("no such table") || text.contains("no such column") {
+        return StoreError::SchemaChanged;
+    }
     match e.sqlite_error_code() {
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
             StoreError::Unavailable(format!("sqlite is busy: {e}"))

@@ -14,6 +14,7 @@ fn vehicle() -> TableDef {
         expiry: true,
         default_ttl: None,
         indexes: vec![],
+        version: String::new(),
     }
 }
 

@@ -21,6 +21,7 @@ fn def() -> TableDef {
         expiry: true,
         default_ttl: None,
         indexes: vec![],
+        version: String::new(),
     }
 }
 
