@@ -50,6 +50,14 @@ pub enum ColumnType {
     Timeuuid,
     /// Millisecond-precision instant.
     Timestamp,
+    /// Calendar date, `YYYY-MM-DD`.
+    Date,
+    /// Time of day, microsecond precision.
+    Time,
+    /// Bytes, base64 in JSON.
+    Blob,
+    /// IPv4 or IPv6 address.
+    Inet,
 }
 
 impl ColumnType {
@@ -68,10 +76,14 @@ impl ColumnType {
             "uuid" => ColumnType::Uuid,
             "timeuuid" => ColumnType::Timeuuid,
             "timestamp" => ColumnType::Timestamp,
+            "date" => ColumnType::Date,
+            "time" => ColumnType::Time,
+            "blob" => ColumnType::Blob,
+            "inet" => ColumnType::Inet,
             other => {
                 return Err(format!(
                     "unsupported typeDefinition '{other}': supported are text, varchar, ascii, boolean, tinyint, \
-                     smallint, int, bigint, float, double, uuid, timeuuid, timestamp"
+                     smallint, int, bigint, float, double, uuid, timeuuid, timestamp, date, time, blob, inet"
                 ))
             }
         })
@@ -92,6 +104,10 @@ impl ColumnType {
             ColumnType::Uuid => "uuid",
             ColumnType::Timeuuid => "timeuuid",
             ColumnType::Timestamp => "timestamp",
+            ColumnType::Date => "date",
+            ColumnType::Time => "time",
+            ColumnType::Blob => "blob",
+            ColumnType::Inet => "inet",
         }
     }
 }

@@ -3,8 +3,10 @@
 //! a message naming column and expected type, before any store sees it.
 
 use crate::model::ColumnType;
-use chrono::{DateTime, SecondsFormat, Utc};
+use base64::Engine;
+use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, Timelike, Utc};
 use serde_json::Value as Json;
+use std::net::IpAddr;
 
 /// A value bound to a statement or read from a row.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +27,14 @@ pub enum Value {
     Uuid(uuid::Uuid),
     /// `timestamp`, millisecond precision.
     Timestamp(DateTime<Utc>),
+    /// `date`.
+    Date(NaiveDate),
+    /// `time`, microsecond precision.
+    Time(NaiveTime),
+    /// `blob`.
+    Blob(Vec<u8>),
+    /// `inet`.
+    Inet(IpAddr),
 }
 
 impl Value {
@@ -53,9 +63,13 @@ impl Value {
                 Json::String(s) => Value::from_text(ty, s),
                 _ => Err(wrong()),
             },
-            ColumnType::Uuid | ColumnType::Timeuuid | ColumnType::Timestamp => {
-                json.as_str().ok_or_else(wrong).and_then(|s| Value::from_text(ty, s))
-            }
+            ColumnType::Uuid
+            | ColumnType::Timeuuid
+            | ColumnType::Timestamp
+            | ColumnType::Date
+            | ColumnType::Time
+            | ColumnType::Blob
+            | ColumnType::Inet => json.as_str().ok_or_else(wrong).and_then(|s| Value::from_text(ty, s)),
         }
     }
 
@@ -85,6 +99,21 @@ impl Value {
             ColumnType::Timestamp => parse_timestamp(s).ok_or_else(|| {
                 format!("expected a timestamp like 2024-05-01T12:30:00Z or milliseconds since the epoch, got '{s}'")
             }),
+            ColumnType::Date => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+                .map(Value::Date)
+                .map_err(|_| format!("expected a date like 2024-05-01, got '{s}'")),
+            ColumnType::Time => NaiveTime::parse_from_str(s.trim(), "%H:%M:%S%.f")
+                .map(|t| Value::Time(truncate_micros(t)))
+                .map_err(|_| format!("expected a time like 13:45:00 or 13:45:00.123456, got '{s}'")),
+            ColumnType::Blob => base64::engine::general_purpose::STANDARD
+                .decode(s.trim())
+                .map(Value::Blob)
+                .map_err(|_| format!("expected a blob as base64 text, got '{s}'")),
+            ColumnType::Inet => s
+                .trim()
+                .parse::<IpAddr>()
+                .map(Value::Inet)
+                .map_err(|_| format!("expected an IPv4 or IPv6 address, got '{s}'")),
         }
     }
 
@@ -99,6 +128,10 @@ impl Value {
             Value::Text(s) => Json::String(s.clone()),
             Value::Uuid(u) => Json::String(u.to_string()),
             Value::Timestamp(t) => Json::String(format_timestamp(t)),
+            Value::Date(d) => Json::String(d.format("%Y-%m-%d").to_string()),
+            Value::Time(t) => Json::String(format_time(t)),
+            Value::Blob(b) => Json::String(base64::engine::general_purpose::STANDARD.encode(b)),
+            Value::Inet(ip) => Json::String(ip.to_string()),
         }
     }
 }
@@ -132,6 +165,17 @@ pub fn parse_timestamp(s: &str) -> Option<Value> {
         Err(_) => DateTime::<Utc>::from_timestamp_millis(s.trim().parse::<i64>().ok()?)?,
     };
     DateTime::<Utc>::from_timestamp_millis(t.timestamp_millis()).map(Value::Timestamp)
+}
+
+/// Cassandra `time` is nanoseconds; both SQL stores keep microseconds.
+fn truncate_micros(t: NaiveTime) -> NaiveTime {
+    let nanos = t.nanosecond() % 1_000_000_000;
+    t.with_nanosecond(nanos - nanos % 1000).unwrap_or(t)
+}
+
+/// Fixed width, so text order is time order: `HH:MM:SS.ffffff`.
+pub fn format_time(t: &NaiveTime) -> String {
+    t.format("%H:%M:%S%.6f").to_string()
 }
 
 /// The one timestamp format: fixed width, so its text order is its time order
@@ -171,6 +215,22 @@ mod tests {
         assert_eq!(v.to_json(), json!("2024-05-01T12:30:00.123Z"));
         let v = Value::from_text(ColumnType::Timestamp, "0").unwrap();
         assert_eq!(v.to_json(), json!("1970-01-01T00:00:00.000Z"));
+    }
+
+    #[test]
+    fn dates_times_blobs_and_addresses() {
+        let d = Value::from_json(ColumnType::Date, &json!("2024-02-29")).unwrap();
+        assert_eq!(d.to_json(), json!("2024-02-29"));
+        assert!(Value::from_json(ColumnType::Date, &json!("2023-02-29")).is_err());
+        let t = Value::from_json(ColumnType::Time, &json!("13:45:01.123456789")).unwrap();
+        assert_eq!(t.to_json(), json!("13:45:01.123456"));
+        assert_eq!(Value::from_json(ColumnType::Time, &json!("07:00:00")).unwrap().to_json(), json!("07:00:00.000000"));
+        let b = Value::from_json(ColumnType::Blob, &json!("AAEC/w==")).unwrap();
+        assert_eq!(b, Value::Blob(vec![0, 1, 2, 255]));
+        assert_eq!(b.to_json(), json!("AAEC/w=="));
+        assert!(Value::from_json(ColumnType::Blob, &json!("not base64!")).is_err());
+        assert_eq!(Value::from_json(ColumnType::Inet, &json!("2001:db8::1")).unwrap().to_json(), json!("2001:db8::1"));
+        assert!(Value::from_json(ColumnType::Inet, &json!("300.1.1.1")).is_err());
     }
 
     #[test]

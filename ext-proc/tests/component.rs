@@ -118,6 +118,10 @@ async fn typed_table(h: &Harness) {
         ("tu", "timeuuid"),
         ("ts", "timestamp"),
         ("v", "varchar"),
+        ("dt", "date"),
+        ("tm", "time"),
+        ("bl", "blob"),
+        ("ip", "inet"),
     ];
     let defs: Vec<Value> = cols.iter().map(|(n, t)| json!({"name": n, "typeDefinition": t})).collect();
     let (s, body) = h
@@ -139,7 +143,8 @@ async fn every_type_round_trips(postgres: bool) {
     let row = json!({
         "k": "ключ ✓ \"quoted\"", "c": -2147483648, "a": "plain", "b": false, "ti": -128, "si": 32767,
         "bi": 9007199254740993i64, "f": 1.5, "d": 0.1, "u": "3f2504e0-4f89-41d3-9a0c-0305e82c3301",
-        "tu": "d2177dd0-eaa2-11de-a572-001b779c76e0", "ts": "2024-02-29T23:59:59.999Z", "v": ""
+        "tu": "d2177dd0-eaa2-11de-a572-001b779c76e0", "ts": "2024-02-29T23:59:59.999Z", "v": "",
+        "dt": "1999-12-31", "tm": "23:59:59.999999", "bl": "AP8Q", "ip": "2001:db8::ff"
     });
     let (s, key) = h.call("t", "POST", "/v2/keyspaces/ks/all", Some(row.clone())).await;
     assert_eq!((s, key), (201, json!({"k": row["k"], "c": row["c"]})));

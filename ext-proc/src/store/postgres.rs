@@ -41,6 +41,10 @@ impl Dialect for PgDialect {
             ColumnType::Double => "double precision",
             ColumnType::Uuid | ColumnType::Timeuuid => "uuid",
             ColumnType::Timestamp => "timestamptz",
+            ColumnType::Date => "date",
+            ColumnType::Time => "time",
+            ColumnType::Blob => "bytea",
+            ColumnType::Inet => "inet",
         }
     }
     fn bigint(&self) -> &'static str {
@@ -146,6 +150,10 @@ impl ToSql for Value {
             Value::Text(s) => s.as_str().to_sql(ty, out),
             Value::Uuid(u) => u.to_sql(ty, out),
             Value::Timestamp(t) => t.to_sql(ty, out),
+            Value::Date(d) => d.to_sql(ty, out),
+            Value::Time(t) => t.to_sql(ty, out),
+            Value::Blob(b) => b.as_slice().to_sql(ty, out),
+            Value::Inet(ip) => ip.to_sql(ty, out),
         }
     }
 
@@ -173,6 +181,10 @@ fn read_value(row: &Row, i: usize, ty: ColumnType) -> Result<Value, StoreError> 
             row.try_get::<_, Option<uuid::Uuid>>(i).map_err(bad)?.map(Value::Uuid)
         }
         ColumnType::Timestamp => row.try_get::<_, Option<DateTime<Utc>>>(i).map_err(bad)?.map(Value::Timestamp),
+        ColumnType::Date => row.try_get::<_, Option<chrono::NaiveDate>>(i).map_err(bad)?.map(Value::Date),
+        ColumnType::Time => row.try_get::<_, Option<chrono::NaiveTime>>(i).map_err(bad)?.map(Value::Time),
+        ColumnType::Blob => row.try_get::<_, Option<Vec<u8>>>(i).map_err(bad)?.map(Value::Blob),
+        ColumnType::Inet => row.try_get::<_, Option<std::net::IpAddr>>(i).map_err(bad)?.map(Value::Inet),
     };
     Ok(v.unwrap_or(Value::Null))
 }

@@ -10,7 +10,7 @@ use super::{Store, StoreError};
 use crate::change::Change;
 use crate::model::{ColumnType, Namespace, TableDef};
 use crate::plan::{Condition, Select, Upsert};
-use crate::value::{format_timestamp, parse_timestamp, Value};
+use crate::value::{format_time, format_timestamp, parse_timestamp, Value};
 use async_trait::async_trait;
 use rusqlite::config::DbConfig;
 use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -37,9 +37,15 @@ impl Dialect for SqliteDialect {
             ColumnType::Float | ColumnType::Double => "REAL",
             // Uuids in canonical text and timestamps in one fixed-width format
             // sort as text in the same order as their values.
-            ColumnType::Text | ColumnType::Ascii | ColumnType::Uuid | ColumnType::Timeuuid | ColumnType::Timestamp => {
-                "TEXT"
-            }
+            ColumnType::Text
+            | ColumnType::Ascii
+            | ColumnType::Uuid
+            | ColumnType::Timeuuid
+            | ColumnType::Timestamp
+            | ColumnType::Date
+            | ColumnType::Time
+            | ColumnType::Inet => "TEXT",
+            ColumnType::Blob => "BLOB",
         }
     }
     fn table_suffix(&self) -> &'static str {
@@ -156,6 +162,10 @@ impl ToSql for Value {
             Value::Text(s) => ToSqlOutput::from(s.as_str()),
             Value::Uuid(u) => ToSqlOutput::from(u.to_string()),
             Value::Timestamp(t) => ToSqlOutput::from(format_timestamp(t)),
+            Value::Date(d) => ToSqlOutput::from(d.format("%Y-%m-%d").to_string()),
+            Value::Time(t) => ToSqlOutput::from(format_time(t)),
+            Value::Blob(b) => ToSqlOutput::from(b.as_slice()),
+            Value::Inet(ip) => ToSqlOutput::from(ip.to_string()),
         })
     }
 }
@@ -176,6 +186,10 @@ fn read_value(ty: ColumnType, v: ValueRef<'_>) -> Result<Value, StoreError> {
         (ColumnType::Uuid | ColumnType::Timeuuid, ValueRef::Text(t)) => {
             Value::Uuid(std::str::from_utf8(t).ok().and_then(|s| uuid::Uuid::parse_str(s).ok()).ok_or_else(corrupt)?)
         }
+        (ColumnType::Date | ColumnType::Time | ColumnType::Inet, ValueRef::Text(t)) => {
+            Value::from_text(ty, std::str::from_utf8(t).map_err(|_| corrupt())?).map_err(|_| corrupt())?
+        }
+        (ColumnType::Blob, ValueRef::Blob(b)) => Value::Blob(b.to_vec()),
         (ColumnType::Timestamp, ValueRef::Text(t)) => {
             std::str::from_utf8(t).ok().and_then(parse_timestamp).ok_or_else(corrupt)?
         }
