@@ -88,15 +88,15 @@ pub fn apply(def: &TableDef, change: &Change) -> Result<TableDef, Refusal> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Clustering, ColumnType, Order};
+    use crate::model::{Clustering, ColumnType, DataType, Order};
 
     fn def() -> TableDef {
         TableDef {
             name: "t".into(),
             columns: vec![
-                ColumnDef { name: "a".into(), ty: ColumnType::Text },
-                ColumnDef { name: "b".into(), ty: ColumnType::Int },
-                ColumnDef { name: "c".into(), ty: ColumnType::Int },
+                ColumnDef { name: "a".into(), ty: DataType::Scalar(ColumnType::Text) },
+                ColumnDef { name: "b".into(), ty: DataType::Scalar(ColumnType::Int) },
+                ColumnDef { name: "c".into(), ty: DataType::Scalar(ColumnType::Int) },
             ],
             partition_key: vec!["a".into()],
             clustering: vec![Clustering { column: "b".into(), order: Order::Asc }],
@@ -110,7 +110,9 @@ mod tests {
     #[test]
     fn columns_and_indexes() {
         let d = def();
-        let added = apply(&d, &Change::AddColumn(ColumnDef { name: "x".into(), ty: ColumnType::Bigint })).unwrap();
+        let added =
+            apply(&d, &Change::AddColumn(ColumnDef { name: "x".into(), ty: DataType::Scalar(ColumnType::Bigint) }))
+                .unwrap();
         assert!(added.column("x").is_some());
         assert!(matches!(apply(&d, &Change::AddColumn(d.columns[0].clone())), Err(Refusal::Exists(_))));
         let dropped = apply(&d, &Change::DropColumn("c".into())).unwrap();

@@ -112,6 +112,81 @@ impl ColumnType {
     }
 }
 
+/// A column's type: a scalar or a (non-nested) collection of scalars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataType {
+    /// One scalar value.
+    Scalar(ColumnType),
+    /// `list<T>`: ordered, duplicates allowed.
+    List(ColumnType),
+    /// `set<T>`: unique values, kept sorted.
+    Set(ColumnType),
+    /// `map<K,V>`.
+    Map(ColumnType, ColumnType),
+}
+
+impl DataType {
+    /// Parses a `typeDefinition` such as `int`, `list<text>` or `map<text, int>`.
+    pub fn parse(text: &str) -> Result<DataType, String> {
+        let t = text.trim().to_ascii_lowercase();
+        let inner = |prefix: &str| t.strip_prefix(prefix).and_then(|r| r.strip_suffix('>')).map(str::trim);
+        let scalar = |s: &str| -> Result<ColumnType, String> {
+            if s.contains('<') {
+                return Err(format!("unsupported typeDefinition '{text}': collections cannot nest"));
+            }
+            ColumnType::parse(s)
+        };
+        if let Some(e) = inner("list<") {
+            return Ok(DataType::List(scalar(e)?));
+        }
+        if let Some(e) = inner("set<") {
+            return Ok(DataType::Set(scalar(e)?));
+        }
+        if let Some(kv) = inner("map<") {
+            let (k, v) = kv.split_once(',').ok_or_else(|| format!("'{text}': a map needs map<key, value>"))?;
+            return Ok(DataType::Map(scalar(k.trim())?, scalar(v.trim())?));
+        }
+        if t.starts_with("frozen<") || t.starts_with("tuple<") || t == "counter" || t == "decimal" || t == "varint" {
+            return Err(format!("unsupported typeDefinition '{text}' (not available yet)"));
+        }
+        ColumnType::parse(&t).map(DataType::Scalar)
+    }
+
+    /// The scalar type, when this is not a collection.
+    pub fn scalar(self) -> Option<ColumnType> {
+        match self {
+            DataType::Scalar(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for DataType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DataType::Scalar(t) => write!(f, "{t}"),
+            DataType::List(t) => write!(f, "list<{t}>"),
+            DataType::Set(t) => write!(f, "set<{t}>"),
+            DataType::Map(k, v) => write!(f, "map<{k}, {v}>"),
+        }
+    }
+}
+
+// Stored as its typeDefinition text: definitions written before collections
+// existed ("text", "int", ...) read back unchanged.
+impl Serialize for DataType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for DataType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<DataType, D::Error> {
+        let text = String::deserialize(d)?;
+        DataType::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl fmt::Display for ColumnType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -135,7 +210,7 @@ pub struct ColumnDef {
     pub name: String,
     /// Column type.
     #[serde(rename = "type")]
-    pub ty: ColumnType,
+    pub ty: DataType,
 }
 
 /// One clustering column with its order.

@@ -23,6 +23,14 @@ pub enum Op {
     In,
     /// `$nin` (non-empty list).
     Nin,
+    /// `$exists: true`: the column holds a value.
+    Exists,
+    /// `$contains`: a list or set holds the value, or a map holds it as a value.
+    Contains,
+    /// `$containsKey`: a map has the key.
+    ContainsKey,
+    /// `$containsEntry` (`{"key": .., "value": ..}`): a map maps the key to the value.
+    ContainsEntry,
 }
 
 impl Op {
@@ -37,6 +45,10 @@ impl Op {
             "$gte" => Op::Gte,
             "$in" => Op::In,
             "$nin" => Op::Nin,
+            "$exists" => Op::Exists,
+            "$contains" => Op::Contains,
+            "$containsKey" => Op::ContainsKey,
+            "$containsEntry" => Op::ContainsEntry,
             _ => return None,
         })
     }

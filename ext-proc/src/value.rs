@@ -2,7 +2,7 @@
 //! Conversion is driven by the column type so a wrong type is caught here with
 //! a message naming column and expected type, before any store sees it.
 
-use crate::model::ColumnType;
+use crate::model::{ColumnType, DataType};
 use base64::Engine;
 use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, Timelike, Utc};
 use serde_json::Value as Json;
@@ -35,6 +35,8 @@ pub enum Value {
     Blob(Vec<u8>),
     /// `inet`.
     Inet(IpAddr),
+    /// A collection (`list`, `set`, `map`) in its canonical JSON form.
+    Json(Json),
 }
 
 impl Value {
@@ -70,6 +72,52 @@ impl Value {
             | ColumnType::Time
             | ColumnType::Blob
             | ColumnType::Inet => json.as_str().ok_or_else(wrong).and_then(|s| Value::from_text(ty, s)),
+        }
+    }
+
+    /// Converts a JSON value for a column of any type, collections included:
+    /// elements are checked and normalised, sets deduplicated and sorted, and
+    /// maps accepted as objects or as `[{"key":..,"value":..}]` lists.
+    pub fn of(ty: DataType, json: &Json) -> Result<Value, String> {
+        let elem = |t: ColumnType, e: &Json| match Value::from_json(t, e) {
+            Ok(Value::Null) => Err(format!("collections cannot hold null (a {ty} got {json})")),
+            Ok(v) => Ok(v.to_json()),
+            Err(e) => Err(format!("{ty} element: {e}")),
+        };
+        match (ty, json) {
+            (DataType::Scalar(t), j) => Value::from_json(t, j),
+            (_, Json::Null) => Ok(Value::Null),
+            (DataType::List(t), Json::Array(items)) => {
+                items.iter().map(|e| elem(t, e)).collect::<Result<_, _>>().map(|v| Value::Json(Json::Array(v)))
+            }
+            (DataType::Set(t), Json::Array(items)) => {
+                let mut v: Vec<Json> = items.iter().map(|e| elem(t, e)).collect::<Result<_, _>>()?;
+                v.sort_by(compare_json);
+                v.dedup();
+                Ok(Value::Json(Json::Array(v)))
+            }
+            (DataType::Map(k, v), Json::Object(entries)) => {
+                let mut out = serde_json::Map::new();
+                for (key, value) in entries {
+                    out.insert(map_key(k, key)?, elem(v, value)?);
+                }
+                Ok(Value::Json(Json::Object(out)))
+            }
+            (DataType::Map(k, v), Json::Array(pairs)) => {
+                let mut out = serde_json::Map::new();
+                for pair in pairs {
+                    let (Some(key), Some(value)) = (pair.get("key"), pair.get("value")) else {
+                        return Err(format!("a {ty} given as a list needs {{\"key\": .., \"value\": ..}} items"));
+                    };
+                    let key = match key {
+                        Json::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    out.insert(map_key(k, &key)?, elem(v, value)?);
+                }
+                Ok(Value::Json(Json::Object(out)))
+            }
+            _ => Err(format!("expected a {ty} value, got {json}")),
         }
     }
 
@@ -132,6 +180,7 @@ impl Value {
             Value::Time(t) => Json::String(format_time(t)),
             Value::Blob(b) => Json::String(base64::engine::general_purpose::STANDARD.encode(b)),
             Value::Inet(ip) => Json::String(ip.to_string()),
+            Value::Json(j) => j.clone(),
         }
     }
 }
@@ -165,6 +214,22 @@ pub fn parse_timestamp(s: &str) -> Option<Value> {
         Err(_) => DateTime::<Utc>::from_timestamp_millis(s.trim().parse::<i64>().ok()?)?,
     };
     DateTime::<Utc>::from_timestamp_millis(t.timestamp_millis()).map(Value::Timestamp)
+}
+
+/// A map key in canonical text form (JSON object keys are strings).
+fn map_key(ty: ColumnType, key: &str) -> Result<String, String> {
+    match Value::from_text(ty, key)?.to_json() {
+        Json::String(s) => Ok(s),
+        other => Ok(other.to_string()),
+    }
+}
+
+/// Set order: numbers by value, everything else by its JSON text.
+fn compare_json(a: &Json, b: &Json) -> std::cmp::Ordering {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
+        _ => a.to_string().cmp(&b.to_string()),
+    }
 }
 
 /// Cassandra `time` is nanoseconds; both SQL stores keep microseconds.
@@ -231,6 +296,23 @@ mod tests {
         assert!(Value::from_json(ColumnType::Blob, &json!("not base64!")).is_err());
         assert_eq!(Value::from_json(ColumnType::Inet, &json!("2001:db8::1")).unwrap().to_json(), json!("2001:db8::1"));
         assert!(Value::from_json(ColumnType::Inet, &json!("300.1.1.1")).is_err());
+    }
+
+    #[test]
+    fn collections_are_checked_and_normalised() {
+        let list = DataType::List(ColumnType::Int);
+        assert_eq!(Value::of(list, &json!([3, 1, 3])).unwrap().to_json(), json!([3, 1, 3]));
+        assert!(Value::of(list, &json!([1, "x"])).unwrap_err().contains("list<int> element"));
+        assert!(Value::of(list, &json!([1, null])).unwrap_err().contains("null"));
+        let set = DataType::Set(ColumnType::Int);
+        assert_eq!(Value::of(set, &json!([10, 9, 10])).unwrap().to_json(), json!([9, 10]));
+        let map = DataType::Map(ColumnType::Int, ColumnType::Text);
+        assert_eq!(Value::of(map, &json!({"2": "b", "1": "a"})).unwrap().to_json(), json!({"2": "b", "1": "a"}));
+        assert_eq!(Value::of(map, &json!([{"key": 1, "value": "a"}])).unwrap().to_json(), json!({"1": "a"}));
+        assert!(Value::of(map, &json!({"x": "a"})).is_err());
+        assert!(Value::of(map, &json!(5)).is_err());
+        assert_eq!(DataType::parse("MAP<text, int>").unwrap(), DataType::Map(ColumnType::Text, ColumnType::Int));
+        assert!(DataType::parse("list<list<int>>").is_err());
     }
 
     #[test]

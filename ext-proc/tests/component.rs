@@ -99,7 +99,8 @@ on_both_stores!(
     sorted_pages_cover_every_row_once,
     columns_and_indexes_change_in_place,
     recreated_table_with_new_types_is_served,
-    ddl_through_another_replica_is_never_a_500
+    ddl_through_another_replica_is_never_a_500,
+    collections_round_trip_and_filter
 );
 
 async fn typed_table(h: &Harness) {
@@ -458,5 +459,64 @@ async fn ddl_through_another_replica_is_never_a_500(postgres: bool) {
     assert!(!body["description"].as_str().unwrap().contains("dg_"), "physical names never leak: {body}");
     let (s, _) = h.call("t", "GET", "/v2/keyspaces/ks/all/a", None).await;
     assert_eq!(s, 404);
+    h.done().await;
+}
+
+async fn collections_round_trip_and_filter(postgres: bool) {
+    let h = Harness::new(postgres).await;
+    assert_eq!(h.call("t", "POST", "/v2/schemas/keyspaces", Some(json!({"name": "ks"}))).await.0, 201);
+    let table = json!({"name": "c", "primaryKey": {"partitionKey": ["id"]}, "columnDefinitions": [
+        {"name": "id", "typeDefinition": "int"}, {"name": "l", "typeDefinition": "list<int>"},
+        {"name": "s", "typeDefinition": "set<text>"}, {"name": "m", "typeDefinition": "map<text, int>"},
+        {"name": "ts", "typeDefinition": "set<timestamp>"}]});
+    assert_eq!(h.call("t", "POST", "/v2/schemas/keyspaces/ks/tables", Some(table)).await.0, 201);
+    let rows = json!([
+        {"id": 1, "l": [3, 1, 3], "s": ["b", "a", "b"], "m": {"x": 1, "y": 2}, "ts": ["2024-01-01T00:00:00Z"]},
+        {"id": 2, "l": [], "s": ["c"], "m": [{"key": "z", "value": 9}]},
+        {"id": 3}
+    ]);
+    assert_eq!(h.call("t", "POST", "/v2/keyspaces/ks/c/batch", Some(rows)).await.0, 201);
+    let (_, body) = h.call("t", "GET", "/v2/keyspaces/ks/c/1?raw=true", None).await;
+    assert_eq!(
+        body,
+        json!([{"id": 1, "l": [3, 1, 3], "s": ["a", "b"], "m": {"x": 1, "y": 2}, "ts": ["2024-01-01T00:00:00.000Z"]}])
+    );
+    let (_, body) = h.call("t", "GET", "/v2/keyspaces/ks/c/2?raw=true&fields=m&compactMapData=false", None).await;
+    assert_eq!(body, json!([{"m": [{"key": "z", "value": 9}]}]));
+    let ids = |w: &'static str| {
+        let h = &h;
+        async move {
+            let (s, body) = h
+                .call("t", "GET", &format!("/v2/keyspaces/ks/c?where={}&fields=id&raw=true", urlencode(w)), None)
+                .await;
+            assert_eq!(s, 200, "{w}: {body}");
+            let mut v: Vec<i64> = body.as_array().unwrap().iter().map(|r| r["id"].as_i64().unwrap()).collect();
+            v.sort();
+            v
+        }
+    };
+    assert_eq!(ids(r#"{"l":{"$contains":3}}"#).await, [1]);
+    assert_eq!(ids(r#"{"s":{"$contains":"c"}}"#).await, [2]);
+    assert_eq!(ids(r#"{"m":{"$containsKey":"y"}}"#).await, [1]);
+    assert_eq!(ids(r#"{"m":{"$contains":9}}"#).await, [2]);
+    assert_eq!(ids(r#"{"m":{"$containsEntry":{"key":"x","value":1}}}"#).await, [1]);
+    assert_eq!(ids(r#"{"m":{"$containsEntry":{"key":"x","value":2}}}"#).await, Vec::<i64>::new());
+    assert_eq!(ids(r#"{"ts":{"$contains":"2024-01-01T00:00:00Z"}}"#).await, [1]);
+    assert_eq!(ids(r#"{"m":{"$exists":true}}"#).await, [1, 2]);
+    for (w, needle) in [
+        (r#"{"l":{"$eq":[1]}}"#, "list<int> column takes"),
+        (r#"{"l":{"$contains":"x"}}"#, "expected a int"),
+        (r#"{"id":{"$containsKey":1}}"#, "does not apply"),
+    ] {
+        let (s, body) = h.call("t", "GET", &format!("/v2/keyspaces/ks/c?where={}", urlencode(w)), None).await;
+        assert_eq!(s, 400, "{w}");
+        assert!(body["description"].as_str().unwrap().contains(needle), "{w}: {body}");
+    }
+    let (s, body) = h.call("t", "POST", "/v2/keyspaces/ks/c", Some(json!({"id": 4, "l": ["x"]}))).await;
+    assert_eq!(s, 400, "{body}");
+    let bad_key = json!({"name": "k", "primaryKey": {"partitionKey": ["l"]}, "columnDefinitions": [{"name": "l", "typeDefinition": "list<int>"}]});
+    let (s, body) = h.call("t", "POST", "/v2/schemas/keyspaces/ks/tables", Some(bad_key)).await;
+    assert_eq!(s, 400);
+    assert!(body["description"].as_str().unwrap().contains("cannot be a collection"), "{body}");
     h.done().await;
 }

@@ -6,7 +6,7 @@ use crate::change::Change;
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::json;
-use crate::model::{check_ident, ColumnDef, ColumnType, IndexDef, Namespace, TableDef};
+use crate::model::{check_ident, ColumnDef, DataType, IndexDef, Namespace, TableDef};
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
 
@@ -42,7 +42,7 @@ fn body<T: serde::de::DeserializeOwned>(req: &ApiRequest) -> Result<T, ApiError>
 }
 
 fn column_json(c: &ColumnDef) -> Json {
-    json!({ "name": c.name, "typeDefinition": c.ty.name(), "static": false })
+    json!({ "name": c.name, "typeDefinition": c.ty.to_string(), "static": false })
 }
 
 fn data(req: &ApiRequest, status: u16, value: Json) -> Result<ApiResponse, ApiError> {
@@ -86,7 +86,7 @@ pub async fn add(ctx: &Ctx<'_>, ns: &Namespace, table: &str, req: &ApiRequest) -
         return Err(ApiError::BadRequest("static columns are not supported yet".to_owned()));
     }
     let type_text = b.type_definition.ok_or_else(|| ApiError::BadRequest("typeDefinition is required".to_owned()))?;
-    let ty = ColumnType::parse(&type_text).map_err(ApiError::BadRequest)?;
+    let ty = DataType::parse(&type_text).map_err(ApiError::BadRequest)?;
     change(ctx, ns, table, Change::AddColumn(ColumnDef { name: b.name.clone(), ty })).await?;
     Ok(ApiResponse::json(201, json!({ "name": b.name })))
 }

@@ -41,7 +41,7 @@ pub fn decode(order: &[OrderColumn<'_>], fingerprint: &str, text: &str) -> Resul
     order
         .iter()
         .zip(key)
-        .map(|(o, v)| match Value::from_json(o.column.ty, v) {
+        .map(|(o, v)| match Value::of(o.column.ty, v) {
             Ok(Value::Null) if !o.nullable => Err(bad()),
             Ok(v) => Ok(v),
             Err(_) => Err(bad()),
@@ -52,14 +52,14 @@ pub fn decode(order: &[OrderColumn<'_>], fingerprint: &str, text: &str) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Clustering, ColumnDef, ColumnType, Order};
+    use crate::model::{Clustering, ColumnDef, ColumnType, DataType, Order};
 
     fn table() -> TableDef {
         TableDef {
             name: "t".into(),
             columns: vec![
-                ColumnDef { name: "a".into(), ty: ColumnType::Text },
-                ColumnDef { name: "b".into(), ty: ColumnType::Int },
+                ColumnDef { name: "a".into(), ty: DataType::Scalar(ColumnType::Text) },
+                ColumnDef { name: "b".into(), ty: DataType::Scalar(ColumnType::Int) },
             ],
             partition_key: vec!["a".into()],
             clustering: vec![Clustering { column: "b".into(), order: Order::Desc }],

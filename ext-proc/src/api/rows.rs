@@ -5,7 +5,7 @@ use super::{page, Ctx};
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::json;
-use crate::model::Order;
+use crate::model::{ColumnType, DataType, Order};
 use crate::model::{Namespace, TableDef};
 use crate::plan::{read_order, Condition, Op, OrderColumn, Select, Upsert};
 use crate::store::StoreError;
@@ -57,7 +57,8 @@ pub async fn read(
         (true, Some(last)) => Some(page_state_for(last)),
         _ => None,
     };
-    let data: Vec<Json> = rows.iter().map(|r| row_json(&def, r, fields.as_deref())).collect();
+    let compact = req.flag("compactMapData", true)?;
+    let data: Vec<Json> = rows.iter().map(|r| row_json(&def, r, fields.as_deref(), compact)).collect();
     if req.flag("raw", false)? {
         return Ok(ApiResponse::json(200, Json::Array(data)));
     }
@@ -187,30 +188,47 @@ pub fn parse_where(def: &TableDef, text: &str) -> Result<Vec<Condition>, ApiErro
         for (name, operand) in ops {
             let op = Op::parse(&name).ok_or_else(|| {
                 ApiError::BadRequest(format!(
-                    "unknown operator '{name}' in where.{column}: supported are $eq $ne $lt $lte $gt $gte $in $nin"
+                    "unknown operator '{name}' in where.{column}: supported are $eq $ne $lt $lte $gt $gte $in $nin \
+                     $exists $contains $containsKey $containsEntry"
                 ))
             })?;
-            let convert = |v: &Json| match Value::from_json(col.ty, v) {
-                Ok(Value::Null) => Err(ApiError::BadRequest(format!("where.{column}.{name}: null cannot be compared"))),
-                Ok(v) => Ok(v),
-                Err(e) => Err(ApiError::BadRequest(format!("where.{column}.{name}: {e}"))),
-            };
-            let values = match (&operand, op.takes_list()) {
-                (Json::Array(items), true) if !items.is_empty() => {
-                    items.iter().map(convert).collect::<Result<_, _>>()?
-                }
-                (_, true) => {
-                    return Err(ApiError::BadRequest(format!("where.{column}.{name} takes a non-empty array")))
-                }
-                (Json::Array(_) | Json::Object(_), false) => {
-                    return Err(ApiError::BadRequest(format!("where.{column}.{name} takes a single {} value", col.ty)))
-                }
-                (v, false) => vec![convert(v)?],
-            };
+            let bad = |m: String| ApiError::BadRequest(format!("where.{column}.{name}: {m}"));
+            let values = condition_values(col.ty, op, &operand).map_err(bad)?;
             out.push(Condition { column: column.clone(), op, values });
         }
     }
     Ok(out)
+}
+
+/// The typed operands of one operator on a column of type `ty`.
+fn condition_values(ty: DataType, op: Op, operand: &Json) -> Result<Vec<Value>, String> {
+    let scalar = |t: ColumnType, v: &Json| match Value::from_json(t, v) {
+        Ok(Value::Null) => Err("null cannot be compared".to_owned()),
+        Ok(v) => Ok(v),
+        Err(e) => Err(e),
+    };
+    match (op, ty) {
+        (Op::Exists, _) => match operand {
+            Json::Bool(true) => Ok(Vec::new()),
+            _ => Err("takes true ($exists: true)".to_owned()),
+        },
+        (Op::Contains, DataType::List(t) | DataType::Set(t) | DataType::Map(_, t)) => Ok(vec![scalar(t, operand)?]),
+        (Op::ContainsKey, DataType::Map(k, _)) => Ok(vec![scalar(k, operand)?]),
+        (Op::ContainsEntry, DataType::Map(k, v)) => {
+            let (Some(key), Some(value)) = (operand.get("key"), operand.get("value")) else {
+                return Err("takes {\"key\": .., \"value\": ..}".to_owned());
+            };
+            Ok(vec![scalar(k, key)?, scalar(v, value)?])
+        }
+        (Op::Contains | Op::ContainsKey | Op::ContainsEntry, t) => Err(format!("does not apply to a {t} column")),
+        (_, DataType::Scalar(t)) => match (operand, op.takes_list()) {
+            (Json::Array(items), true) if !items.is_empty() => items.iter().map(|v| scalar(t, v)).collect(),
+            (_, true) => Err("takes a non-empty array".to_owned()),
+            (Json::Array(_) | Json::Object(_), false) => Err(format!("takes a single {t} value")),
+            (v, false) => Ok(vec![scalar(t, v)?]),
+        },
+        (_, t) => Err(format!("a {t} column takes $contains, $containsKey, $containsEntry or $exists")),
+    }
 }
 
 /// Primary-key path segments as equality conditions. Reads may give the
@@ -232,8 +250,12 @@ pub fn key_conditions(def: &TableDef, segments: &[String], full: bool) -> Result
         .iter()
         .zip(segments)
         .map(|((col, _), seg)| {
-            let v = Value::from_text(col.ty, seg)
-                .map_err(|e| ApiError::BadRequest(format!("key column {}: {e}", col.name)))?;
+            let ty = col
+                .ty
+                .scalar()
+                .ok_or_else(|| ApiError::Internal(format!("key column {} is a collection", col.name)))?;
+            let v =
+                Value::from_text(ty, seg).map_err(|e| ApiError::BadRequest(format!("key column {}: {e}", col.name)))?;
             Ok(Condition { column: col.name.clone(), op: Op::Eq, values: vec![v] })
         })
         .collect()
@@ -250,7 +272,7 @@ fn row_upsert_at(
     }
     for (column, json) in entries {
         let col = def.column(&column).ok_or_else(|| unknown_column(def, &column, "request body"))?;
-        let v = Value::from_json(col.ty, &json).map_err(|e| ApiError::BadRequest(format!("column {column}: {e}")))?;
+        let v = Value::of(col.ty, &json).map_err(|e| ApiError::BadRequest(format!("column {column}: {e}")))?;
         values.push((column, v));
     }
     for (col, _) in def.key_order() {
@@ -332,12 +354,24 @@ fn unknown_column(def: &TableDef, name: &str, place: &str) -> ApiError {
     ApiError::BadRequest(format!("unknown column '{name}' in {place}: table {} has {}", def.name, names.join(", ")))
 }
 
-/// A row (values in `def.columns` order) as the JSON object clients get.
-fn row_json(def: &TableDef, row: &[Value], fields: Option<&[String]>) -> Json {
+/// A row (values in `def.columns` order) as the JSON object clients get; with
+/// `compact` false, maps come as `[{"key": .., "value": ..}]` (Stargate's `compactMapData=false`).
+fn row_json(def: &TableDef, row: &[Value], fields: Option<&[String]>, compact: bool) -> Json {
     let mut out = Map::new();
     for (col, v) in def.columns.iter().zip(row) {
         if fields.is_none_or(|f| f.contains(&col.name)) {
-            out.insert(col.name.clone(), v.to_json());
+            let json = match (v.to_json(), col.ty) {
+                (Json::Object(m), DataType::Map(k, _)) if !compact => Json::Array(
+                    m.into_iter()
+                        .map(|(key, value)| {
+                            let key = Value::from_text(k, &key).map(|v| v.to_json()).unwrap_or(Json::String(key));
+                            json!({"key": key, "value": value})
+                        })
+                        .collect(),
+                ),
+                (j, _) => j,
+            };
+            out.insert(col.name.clone(), json);
         }
     }
     Json::Object(out)
@@ -360,7 +394,10 @@ pub fn parse_sort(def: &TableDef, text: &str) -> Result<Vec<(String, Order)>, Ap
     entries
         .into_iter()
         .map(|(column, dir)| {
-            def.column(&column).ok_or_else(|| unknown_column(def, &column, "sort"))?;
+            let col = def.column(&column).ok_or_else(|| unknown_column(def, &column, "sort"))?;
+            if col.ty.scalar().is_none() {
+                return Err(ApiError::BadRequest(format!("sort.{column}: a {} column cannot be sorted on", col.ty)));
+            }
             let order = match dir.as_str().map(str::to_ascii_lowercase).as_deref() {
                 Some("asc") => Order::Asc,
                 Some("desc") => Order::Desc,

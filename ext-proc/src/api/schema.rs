@@ -4,7 +4,7 @@ use super::Ctx;
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::json;
-use crate::model::{check_ident, Clustering, ColumnDef, ColumnType, Namespace, Order, TableDef};
+use crate::model::{check_ident, Clustering, ColumnDef, DataType, Namespace, Order, TableDef};
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
 
@@ -164,7 +164,7 @@ fn table_def(create: CreateTable) -> Result<TableDef, ApiError> {
         if c.is_static {
             errors.push(format!("column '{}': static columns are not supported yet", c.name));
         }
-        match ColumnType::parse(&c.type_definition) {
+        match DataType::parse(&c.type_definition) {
             Ok(ty) => columns.push(ColumnDef { name: c.name.clone(), ty }),
             Err(e) => errors.push(format!("column '{}': {e}", c.name)),
         }
@@ -175,8 +175,14 @@ fn table_def(create: CreateTable) -> Result<TableDef, ApiError> {
     }
     let mut seen: Vec<&String> = Vec::new();
     for name in pk.partition_key.iter().chain(&pk.clustering_key) {
-        if !create.column_definitions.iter().any(|c| &c.name == name) {
-            errors.push(format!("primary-key column '{name}' is not in columnDefinitions"));
+        match columns.iter().find(|c| &c.name == name) {
+            None if !create.column_definitions.iter().any(|c| &c.name == name) => {
+                errors.push(format!("primary-key column '{name}' is not in columnDefinitions"))
+            }
+            Some(c) if c.ty.scalar().is_none() => {
+                errors.push(format!("primary-key column '{name}' cannot be a collection ({})", c.ty))
+            }
+            _ => {}
         }
         if seen.contains(&name) {
             errors.push(format!("column '{name}' appears twice in primaryKey"));
@@ -227,7 +233,7 @@ fn table_json(ns: &Namespace, def: &TableDef) -> Json {
         "name": def.name,
         "keyspace": ns.keyspace,
         "columnDefinitions": def.columns.iter().map(|c| json!({
-            "name": c.name, "typeDefinition": c.ty.name(), "static": false
+            "name": c.name, "typeDefinition": c.ty.to_string(), "static": false
         })).collect::<Vec<_>>(),
         "primaryKey": {
             "partitionKey": def.partition_key,

@@ -7,8 +7,8 @@
 use super::sql::{self, Dialect, Statement};
 use super::{Store, StoreError};
 use crate::change::Change;
-use crate::model::{ColumnType, Namespace, TableDef};
-use crate::plan::{Condition, Select, Upsert};
+use crate::model::{ColumnType, DataType, Namespace, TableDef};
+use crate::plan::{Condition, Op, Select, Upsert};
 use crate::value::Value;
 use async_trait::async_trait;
 use bytes::BytesMut;
@@ -49,6 +49,37 @@ impl Dialect for PgDialect {
     }
     fn bigint(&self) -> &'static str {
         "bigint"
+    }
+    fn collection_type(&self) -> &'static str {
+        "jsonb"
+    }
+    fn collection_condition(
+        &self,
+        col: &str,
+        ty: DataType,
+        op: Op,
+        values: &[Value],
+        bind: &mut dyn FnMut(Value) -> String,
+    ) -> String {
+        let first = values.first().cloned().unwrap_or(Value::Null);
+        match (op, ty) {
+            // jsonb containment: served by a GIN index when one exists.
+            (Op::Contains, DataType::List(_) | DataType::Set(_)) => {
+                format!("{col} @> {}", bind(Value::Json(serde_json::Value::Array(vec![first.to_json()]))))
+            }
+            (Op::Contains, _) => {
+                format!(
+                    "EXISTS (SELECT 1 FROM jsonb_each({col}) AS e WHERE e.value = {})",
+                    bind(Value::Json(first.to_json()))
+                )
+            }
+            (Op::ContainsKey, _) => format!("{col} ? {}", bind(Value::Text(sql::map_key_text(&first)))),
+            _ => {
+                let mut entry = serde_json::Map::new();
+                entry.insert(sql::map_key_text(&first), values.get(1).map_or(serde_json::Value::Null, Value::to_json));
+                format!("{col} @> {}", bind(Value::Json(serde_json::Value::Object(entry))))
+            }
+        }
     }
     fn index_names(&self, ns: &Namespace, table: &str, index: &str) -> (String, String) {
         // Indexes live in their table's schema; PostgreSQL caps names at 63 bytes.
@@ -154,6 +185,7 @@ impl ToSql for Value {
             Value::Time(t) => t.to_sql(ty, out),
             Value::Blob(b) => b.as_slice().to_sql(ty, out),
             Value::Inet(ip) => ip.to_sql(ty, out),
+            Value::Json(j) => j.to_sql(ty, out),
         }
     }
 
@@ -165,7 +197,14 @@ impl ToSql for Value {
     to_sql_checked!();
 }
 
-fn read_value(row: &Row, i: usize, ty: ColumnType) -> Result<Value, StoreError> {
+fn read_value(row: &Row, i: usize, ty: DataType) -> Result<Value, StoreError> {
+    let ty = match ty {
+        DataType::Scalar(t) => t,
+        _ => {
+            let v = row.try_get::<_, Option<serde_json::Value>>(i).map_err(|e| StoreError::Internal(format!("{e}")))?;
+            return Ok(v.map_or(Value::Null, Value::Json));
+        }
+    };
     let bad = |e: tokio_postgres::Error| StoreError::Internal(format!("reading a {ty} column: {e}"));
     let v = match ty {
         ColumnType::Text | ColumnType::Ascii => row.try_get::<_, Option<String>>(i).map_err(bad)?.map(Value::Text),

@@ -3,7 +3,7 @@
 //! same, which is why they live here once and are tested once per dialect.
 
 use crate::change::Change;
-use crate::model::{ColumnType, Namespace, Order, TableDef, EXPIRY_COLUMN};
+use crate::model::{ColumnType, DataType, Namespace, Order, TableDef, EXPIRY_COLUMN};
 use crate::plan::{read_order, Condition, Op, OrderColumn, Select, Upsert};
 use crate::value::Value;
 use std::fmt::Write;
@@ -16,6 +16,18 @@ pub trait Dialect {
     fn table(&self, ns: &Namespace, table: &str) -> String;
     /// The column type used to store a value of `ty`.
     fn column_type(&self, ty: ColumnType) -> &'static str;
+    /// The column type holding a collection (its canonical JSON).
+    fn collection_type(&self) -> &'static str;
+    /// A `$contains`/`$containsKey`/`$containsEntry` condition on collection
+    /// column `col` of type `ty`; `bind` binds a value and returns its placeholder.
+    fn collection_condition(
+        &self,
+        col: &str,
+        ty: DataType,
+        op: Op,
+        values: &[Value],
+        bind: &mut dyn FnMut(Value) -> String,
+    ) -> String;
     /// Text appended after the column list of `CREATE TABLE`.
     fn table_suffix(&self) -> &'static str {
         ""
@@ -33,7 +45,7 @@ pub fn alter(d: &dyn Dialect, ns: &Namespace, def: &TableDef, change: &Change) -
     let table = d.table(ns, &def.name);
     match change {
         Change::AddColumn(c) => {
-            vec![format!("ALTER TABLE {table} ADD COLUMN {} {}", quote(&c.name), d.column_type(c.ty))]
+            vec![format!("ALTER TABLE {table} ADD COLUMN {} {}", quote(&c.name), sql_type(d, c.ty))]
         }
         Change::DropColumn(name) => {
             // Drop the column's indexes first: some stores refuse to drop an indexed column.
@@ -63,6 +75,22 @@ pub struct Statement {
     pub sql: String,
     /// Bound parameters.
     pub params: Vec<Value>,
+}
+
+/// The store type of a column.
+fn sql_type(d: &dyn Dialect, ty: DataType) -> &'static str {
+    match ty {
+        DataType::Scalar(t) => d.column_type(t),
+        _ => d.collection_type(),
+    }
+}
+
+/// A map key as it is stored: JSON object keys are the key's canonical text.
+pub fn map_key_text(v: &Value) -> String {
+    match v.to_json() {
+        serde_json::Value::String(s) => s,
+        other => other.to_string(),
+    }
 }
 
 /// Statement text starts with the table version (see [`TableDef::version`]).
@@ -95,7 +123,7 @@ pub fn create_table(d: &dyn Dialect, ns: &Namespace, def: &TableDef) -> Vec<Stri
     let mut sql = format!("CREATE TABLE {name} (");
     for c in &def.columns {
         let not_null = if def.is_key(&c.name) { " NOT NULL" } else { "" };
-        let _ = write!(sql, "{} {}{not_null}, ", quote(&c.name), d.column_type(c.ty));
+        let _ = write!(sql, "{} {}{not_null}, ", quote(&c.name), sql_type(d, c.ty));
     }
     if def.expiry {
         let _ = write!(sql, "{} {}, ", quote(EXPIRY_COLUMN), d.bigint());
@@ -165,7 +193,7 @@ pub fn upsert(d: &dyn Dialect, ns: &Namespace, def: &TableDef, row: &Upsert) -> 
 pub fn select(d: &dyn Dialect, ns: &Namespace, def: &TableDef, s: &Select) -> Statement {
     let cols: Vec<String> = def.columns.iter().map(|c| quote(&c.name)).collect();
     let mut params = Vec::new();
-    let mut clauses = conditions(d, &s.conditions, &mut params);
+    let mut clauses = conditions(d, def, &s.conditions, &mut params);
     if def.expiry {
         let now = bind(d, &mut params, &Value::Int(s.now_ms));
         clauses.push(format!("({0} IS NULL OR {0} > {now})", quote(EXPIRY_COLUMN)));
@@ -197,7 +225,7 @@ pub fn select(d: &dyn Dialect, ns: &Namespace, def: &TableDef, s: &Select) -> St
 /// `DELETE` of the rows matching key conditions.
 pub fn delete(d: &dyn Dialect, ns: &Namespace, def: &TableDef, key: &[Condition]) -> Statement {
     let mut params = Vec::new();
-    let clauses = conditions(d, key, &mut params);
+    let clauses = conditions(d, def, key, &mut params);
     let mut sql = format!("{}DELETE FROM {}", tag(def), d.table(ns, &def.name));
     if !clauses.is_empty() {
         let _ = write!(sql, " WHERE {}", clauses.join(" AND "));
@@ -217,13 +245,19 @@ fn bind(d: &dyn Dialect, params: &mut Vec<Value>, v: &Value) -> String {
     d.param(params.len())
 }
 
-fn conditions(d: &dyn Dialect, conds: &[Condition], params: &mut Vec<Value>) -> Vec<String> {
+fn conditions(d: &dyn Dialect, def: &TableDef, conds: &[Condition], params: &mut Vec<Value>) -> Vec<String> {
     conds
         .iter()
         .map(|c| {
             let col = quote(&c.column);
             let first = c.values.first().cloned().unwrap_or(Value::Null);
             match c.op {
+                Op::Exists => format!("{col} IS NOT NULL"),
+                Op::Contains | Op::ContainsKey | Op::ContainsEntry => {
+                    let ty = def.column(&c.column).map_or(DataType::Scalar(ColumnType::Text), |c| c.ty);
+                    let mut bind_one = |v: Value| bind(d, params, &v);
+                    d.collection_condition(&col, ty, c.op, &c.values, &mut bind_one)
+                }
                 Op::Eq => format!("{col} = {}", bind(d, params, &first)),
                 Op::Ne => format!("{col} <> {}", bind(d, params, &first)),
                 Op::Lt => format!("{col} < {}", bind(d, params, &first)),

@@ -8,8 +8,8 @@
 use super::sql::{self, Dialect, Statement};
 use super::{Store, StoreError};
 use crate::change::Change;
-use crate::model::{ColumnType, Namespace, TableDef};
-use crate::plan::{Condition, Select, Upsert};
+use crate::model::{ColumnType, DataType, Namespace, TableDef};
+use crate::plan::{Condition, Op, Select, Upsert};
 use crate::value::{format_time, format_timestamp, parse_timestamp, Value};
 use async_trait::async_trait;
 use rusqlite::config::DbConfig;
@@ -53,6 +53,35 @@ impl Dialect for SqliteDialect {
     }
     fn bigint(&self) -> &'static str {
         "INTEGER"
+    }
+    fn collection_type(&self) -> &'static str {
+        "TEXT"
+    }
+    fn collection_condition(
+        &self,
+        col: &str,
+        _ty: DataType,
+        op: Op,
+        values: &[Value],
+        bind: &mut dyn FnMut(Value) -> String,
+    ) -> String {
+        // json_each walks list/set elements and map values alike; its `value`
+        // is the SQL form of each JSON scalar, which is how our values bind.
+        let first = values.first().cloned().unwrap_or(Value::Null);
+        match op {
+            Op::ContainsKey => {
+                format!(
+                    "EXISTS (SELECT 1 FROM json_each({col}) WHERE key = {})",
+                    bind(Value::Text(sql::map_key_text(&first)))
+                )
+            }
+            Op::ContainsEntry => {
+                let key = bind(Value::Text(sql::map_key_text(&first)));
+                let value = bind(values.get(1).cloned().unwrap_or(Value::Null));
+                format!("EXISTS (SELECT 1 FROM json_each({col}) WHERE key = {key} AND value = {value})")
+            }
+            _ => format!("EXISTS (SELECT 1 FROM json_each({col}) WHERE value = {})", bind(first)),
+        }
     }
     fn upsert_target(&self, ns: &Namespace, table: &str) -> (String, String) {
         let name = self.table(ns, table);
@@ -166,11 +195,24 @@ impl ToSql for Value {
             Value::Time(t) => ToSqlOutput::from(format_time(t)),
             Value::Blob(b) => ToSqlOutput::from(b.as_slice()),
             Value::Inet(ip) => ToSqlOutput::from(ip.to_string()),
+            Value::Json(j) => ToSqlOutput::from(j.to_string()),
         })
     }
 }
 
-fn read_value(ty: ColumnType, v: ValueRef<'_>) -> Result<Value, StoreError> {
+fn read_value(ty: DataType, v: ValueRef<'_>) -> Result<Value, StoreError> {
+    let ty = match ty {
+        DataType::Scalar(t) => t,
+        _ => {
+            return match v {
+                ValueRef::Null => Ok(Value::Null),
+                ValueRef::Text(t) => serde_json::from_slice(t)
+                    .map(Value::Json)
+                    .map_err(|e| StoreError::Internal(format!("sqlite returned a collection that is not JSON: {e}"))),
+                _ => Err(StoreError::Internal(format!("sqlite returned a value that is not a {ty}"))),
+            };
+        }
+    };
     let corrupt = || StoreError::Internal(format!("sqlite returned a value that is not a {ty}"));
     Ok(match (ty, v) {
         (_, ValueRef::Null) => Value::Null,
@@ -405,7 +447,7 @@ impl Store for SqliteStore {
 
     async fn select(&self, ns: &Namespace, def: &TableDef, select: &Select) -> Result<Vec<Vec<Value>>, StoreError> {
         let st = sql::select(&SqliteDialect, ns, def, select);
-        let types: Vec<ColumnType> = def.columns.iter().map(|c| c.ty).collect();
+        let types: Vec<DataType> = def.columns.iter().map(|c| c.ty).collect();
         self.run(move |c| {
             let mut prepared = c.prepare_cached(&st.sql).map_err(map_err)?;
             let mut rows = prepared.query(rusqlite::params_from_iter(st.params.iter())).map_err(map_err)?;

@@ -1,13 +1,13 @@
 use super::*;
-use crate::model::{Clustering, ColumnDef, ColumnType, Order};
+use crate::model::{Clustering, ColumnDef, ColumnType, DataType, Order};
 
 fn vehicle() -> TableDef {
     TableDef {
         name: "vehicle".into(),
         columns: vec![
-            ColumnDef { name: "manufacturer".into(), ty: ColumnType::Text },
-            ColumnDef { name: "model".into(), ty: ColumnType::Text },
-            ColumnDef { name: "year".into(), ty: ColumnType::Int },
+            ColumnDef { name: "manufacturer".into(), ty: DataType::Scalar(ColumnType::Text) },
+            ColumnDef { name: "model".into(), ty: DataType::Scalar(ColumnType::Text) },
+            ColumnDef { name: "year".into(), ty: DataType::Scalar(ColumnType::Int) },
         ],
         partition_key: vec!["manufacturer".into()],
         clustering: vec![Clustering { column: "model".into(), order: Order::Asc }],
@@ -37,8 +37,11 @@ fn where_errors_name_the_problem() {
     let err = |w: &str| parse_where(&t, w).unwrap_err().to_string();
     assert!(err(r#"{"colour":{"$eq":1}}"#).contains("unknown column 'colour'"));
     assert!(err(r#"{"year":{"$regex":1}}"#).contains("unknown operator '$regex'"));
+    assert_eq!(parse_where(&t, r#"{"year":{"$exists":true}}"#).unwrap()[0].op, Op::Exists);
     assert!(err(r#"{"year":5}"#).contains("object of operators"));
     assert!(err(r#"{"year":{"$eq":[1]}}"#).contains("single int"));
+    assert!(err(r#"{"year":{"$contains":1}}"#).contains("does not apply to a int column"));
+    assert!(err(r#"{"year":{"$exists":false}}"#).contains("$exists: true"));
     assert!(err(r#"{"year":{"$in":5}}"#).contains("non-empty array"));
     assert!(err(r#"{"year":{"$eq":null}}"#).contains("null"));
     assert!(err(r#"{"year":{}}"#).contains("no operator"));
@@ -73,7 +76,7 @@ fn upserts_put_key_columns_first_and_need_them() {
 fn rows_project_fields() {
     let t = vehicle();
     let row = vec![Value::Text("T".into()), Value::Text("S".into()), Value::Int(1)];
-    assert_eq!(row_json(&t, &row, Some(&["year".to_owned()])), serde_json::json!({"year": 1}));
+    assert_eq!(row_json(&t, &row, Some(&["year".to_owned()]), true), serde_json::json!({"year": 1}));
     let order = read_order(&t, &[("year".to_owned(), Order::Desc)]);
     assert_eq!(order_values(&t, &order, &row), vec![Value::Int(1), Value::Text("T".into()), Value::Text("S".into())]);
 }

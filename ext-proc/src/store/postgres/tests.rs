@@ -2,7 +2,7 @@
 //! the component tests in `ext-proc/tests/` and the end-to-end tests.)
 
 use super::*;
-use crate::model::{Clustering, ColumnDef, Order};
+use crate::model::{Clustering, ColumnDef, DataType, Order};
 use crate::plan::Op;
 
 fn ns() -> Namespace {
@@ -13,10 +13,10 @@ fn def() -> TableDef {
     TableDef {
         name: "vehicle".into(),
         columns: vec![
-            ColumnDef { name: "manufacturer".into(), ty: ColumnType::Text },
-            ColumnDef { name: "model".into(), ty: ColumnType::Text },
-            ColumnDef { name: "year".into(), ty: ColumnType::Tinyint },
-            ColumnDef { name: "at".into(), ty: ColumnType::Timestamp },
+            ColumnDef { name: "manufacturer".into(), ty: DataType::Scalar(ColumnType::Text) },
+            ColumnDef { name: "model".into(), ty: DataType::Scalar(ColumnType::Text) },
+            ColumnDef { name: "year".into(), ty: DataType::Scalar(ColumnType::Tinyint) },
+            ColumnDef { name: "at".into(), ty: DataType::Scalar(ColumnType::Timestamp) },
         ],
         partition_key: vec!["manufacturer".into()],
         clustering: vec![Clustering { column: "model".into(), order: Order::Asc }],

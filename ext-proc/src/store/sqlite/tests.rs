@@ -1,7 +1,7 @@
 //! The SQL SQLite receives, statement by statement.
 
 use super::*;
-use crate::model::{Clustering, ColumnDef, Order};
+use crate::model::{Clustering, ColumnDef, DataType, Order};
 use crate::plan::Op;
 
 fn ns() -> Namespace {
@@ -12,9 +12,9 @@ fn def() -> TableDef {
     TableDef {
         name: "vehicle".into(),
         columns: vec![
-            ColumnDef { name: "manufacturer".into(), ty: ColumnType::Text },
-            ColumnDef { name: "model".into(), ty: ColumnType::Text },
-            ColumnDef { name: "year".into(), ty: ColumnType::Int },
+            ColumnDef { name: "manufacturer".into(), ty: DataType::Scalar(ColumnType::Text) },
+            ColumnDef { name: "model".into(), ty: DataType::Scalar(ColumnType::Text) },
+            ColumnDef { name: "year".into(), ty: DataType::Scalar(ColumnType::Int) },
         ],
         partition_key: vec!["manufacturer".into()],
         clustering: vec![Clustering { column: "model".into(), order: Order::Desc }],
@@ -122,10 +122,10 @@ async fn values_round_trip_through_a_real_file() {
     let n = ns();
     store.create_keyspace(&n).await.unwrap();
     let mut d = def();
-    d.columns.push(ColumnDef { name: "at".into(), ty: ColumnType::Timestamp });
-    d.columns.push(ColumnDef { name: "id".into(), ty: ColumnType::Uuid });
-    d.columns.push(ColumnDef { name: "f".into(), ty: ColumnType::Float });
-    d.columns.push(ColumnDef { name: "b".into(), ty: ColumnType::Boolean });
+    d.columns.push(ColumnDef { name: "at".into(), ty: DataType::Scalar(ColumnType::Timestamp) });
+    d.columns.push(ColumnDef { name: "id".into(), ty: DataType::Scalar(ColumnType::Uuid) });
+    d.columns.push(ColumnDef { name: "f".into(), ty: DataType::Scalar(ColumnType::Float) });
+    d.columns.push(ColumnDef { name: "b".into(), ty: DataType::Scalar(ColumnType::Boolean) });
     assert!(store.create_table(&n, &d, false).await.unwrap());
     assert!(!store.create_table(&n, &d, true).await.unwrap());
     let row = vec![
