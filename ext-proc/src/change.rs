@@ -17,6 +17,8 @@ pub enum Change {
     CreateIndex(IndexDef),
     /// `DROP INDEX`.
     DropIndex(String),
+    /// Table options: the default TTL (`None`/0: rows live until deleted).
+    SetDefaultTtl(Option<u32>),
 }
 
 /// What applying a change found.
@@ -79,6 +81,12 @@ pub fn apply(def: &TableDef, change: &Change) -> Result<TableDef, Refusal> {
                 return Err(Refusal::Missing(format!("index '{name}' not found")));
             }
             out.indexes.retain(|i| i.name != *name);
+        }
+        Change::SetDefaultTtl(ttl) => {
+            if ttl.is_some_and(|t| t > 0) && !def.expiry {
+                return Err(Refusal::Invalid(format!("table {} was created before TTL support", def.name)));
+            }
+            out.default_ttl = ttl.filter(|t| *t > 0);
         }
     }
     out.version = crate::model::new_version();

@@ -23,6 +23,8 @@ pub enum Route {
     GetTable(String, String),
     /// `DELETE /v2/schemas/keyspaces/{ks}/tables/{t}`.
     DropTable(String, String),
+    /// `PUT /v2/schemas/keyspaces/{ks}/tables/{t}` (table options).
+    AlterTable(String, String),
     /// `GET .../tables/{t}/columns`.
     ListColumns(String, String),
     /// `POST .../tables/{t}/columns`.
@@ -83,7 +85,8 @@ pub fn route(method: &str, segments: &[String]) -> Result<Route, ApiError> {
         (["v2", "schemas", "keyspaces", _, "tables"], _) => return Err(allowed("GET, POST")),
         (["v2", "schemas", "keyspaces", ks, "tables", t], "GET") => Route::GetTable(own(ks), own(t)),
         (["v2", "schemas", "keyspaces", ks, "tables", t], "DELETE") => Route::DropTable(own(ks), own(t)),
-        (["v2", "schemas", "keyspaces", _, "tables", _], _) => return Err(allowed("GET, DELETE")),
+        (["v2", "schemas", "keyspaces", ks, "tables", t], "PUT") => Route::AlterTable(own(ks), own(t)),
+        (["v2", "schemas", "keyspaces", _, "tables", _], _) => return Err(allowed("GET, PUT, DELETE")),
         (["v2", "schemas", "keyspaces", ks, "tables", t, "columns"], "GET") => Route::ListColumns(own(ks), own(t)),
         (["v2", "schemas", "keyspaces", ks, "tables", t, "columns"], "POST") => Route::AddColumn(own(ks), own(t)),
         (["v2", "schemas", "keyspaces", _, "tables", _, "columns"], _) => return Err(allowed("GET, POST")),

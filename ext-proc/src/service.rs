@@ -77,6 +77,7 @@ impl Service {
             Route::CreateTable(ks) => schema::create_table(&ctx, &ns(&ks)?, req).await,
             Route::GetTable(ks, t) => schema::get_table(&ctx, &ns(&ks)?, &t, req).await,
             Route::DropTable(ks, t) => schema::drop_table(&ctx, &ns(&ks)?, &t).await,
+            Route::AlterTable(ks, t) => schema::alter_table(&ctx, &ns(&ks)?, &t, req).await,
             Route::ListColumns(ks, t) => columns::list(&ctx, &ns(&ks)?, &t, req).await,
             Route::AddColumn(ks, t) => columns::add(&ctx, &ns(&ks)?, &t, req).await,
             Route::GetColumn(ks, t, c) => columns::get(&ctx, &ns(&ks)?, &t, &c, req).await,

@@ -309,6 +309,13 @@ async fn ttl_rows_expire_everywhere(postgres: bool) {
     assert_eq!(write("/v2/keyspaces/ks/short?ttl=0", json!({"k": "stays"})).await.0, 201);
     let (_, body) = h.call("t", "GET", "/v2/schemas/keyspaces/ks/tables/short", None).await;
     assert_eq!(body["data"]["tableOptions"]["defaultTimeToLive"], 1);
+    // Table options change in place (PUT), here to no default and back.
+    let alter = |ttl: u32| json!({"name": "short", "tableOptions": {"defaultTimeToLive": ttl}});
+    let (s, body) = h.call("t", "PUT", "/v2/schemas/keyspaces/ks/tables/short", Some(alter(0))).await;
+    assert_eq!((s, body["data"]["tableOptions"]["defaultTimeToLive"].clone()), (200, json!(0)));
+    assert_eq!(h.call("t", "PUT", "/v2/schemas/keyspaces/ks/tables/short", Some(alter(1))).await.0, 200);
+    let wrong = json!({"name": "other", "tableOptions": {"defaultTimeToLive": 5}});
+    assert_eq!(h.call("t", "PUT", "/v2/schemas/keyspaces/ks/tables/short", Some(wrong)).await.0, 400);
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let (_, body) = h.call("t", "GET", "/v2/keyspaces/ks/short/rows?raw=true", None).await;
     assert_eq!(body, json!([{"k": "stays"}]));

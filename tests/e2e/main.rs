@@ -10,6 +10,7 @@ mod harness;
 mod algorithms;
 mod auth;
 mod errors;
+mod examples;
 mod jwks;
 mod lifecycle;
 mod ratelimit;

@@ -138,6 +138,47 @@ pub async fn get_table(ctx: &Ctx<'_>, ns: &Namespace, table: &str, req: &ApiRequ
     raw_or_data(req, table_json(ns, &def))
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct AlterTable {
+    // Stargate's body repeats the table name; when given it must match the path.
+    #[serde(default)]
+    name: Option<String>,
+    table_options: AlterOptions,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct AlterOptions {
+    default_time_to_live: u32,
+}
+
+/// `PUT /v2/schemas/keyspaces/{ks}/tables/{table}`: table options (`defaultTimeToLive`).
+pub async fn alter_table(
+    ctx: &Ctx<'_>,
+    ns: &Namespace,
+    table: &str,
+    req: &ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    check_ident("table", table).map_err(ApiError::BadRequest)?;
+    let alter: AlterTable = body(req)?;
+    if alter.name.as_deref().is_some_and(|n| n != table) {
+        return Err(ApiError::BadRequest(
+            "name in the body must match the table in the path (tables cannot be renamed)".to_owned(),
+        ));
+    }
+    let ttl = alter.table_options.default_time_to_live;
+    if u64::from(ttl) > 630_720_000 {
+        return Err(ApiError::BadRequest(
+            "tableOptions.defaultTimeToLive: at most 630720000 seconds (20 years)".to_owned(),
+        ));
+    }
+    let result = ctx.store.alter_table(ns, table, &crate::change::Change::SetDefaultTtl(Some(ttl))).await;
+    ctx.catalog.invalidate(ns);
+    let def = result?;
+    raw_or_data(req, table_json(ns, &def))
+}
+
 /// `DELETE /v2/schemas/keyspaces/{ks}/tables/{table}`.
 pub async fn drop_table(ctx: &Ctx<'_>, ns: &Namespace, table: &str) -> Result<ApiResponse, ApiError> {
     check_ident("table", table).map_err(ApiError::BadRequest)?;

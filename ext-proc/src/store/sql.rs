@@ -65,6 +65,8 @@ pub fn alter(d: &dyn Dialect, ns: &Namespace, def: &TableDef, change: &Change) -
             vec![format!("CREATE INDEX {} ON {table} ({})", d.index_names(ns, &def.name, &i.name).0, quote(&i.column))]
         }
         Change::DropIndex(name) => vec![format!("DROP INDEX IF EXISTS {}", d.index_names(ns, &def.name, name).1)],
+        // Only the stored definition changes.
+        Change::SetDefaultTtl(_) => Vec::new(),
     }
 }
 
