@@ -58,6 +58,8 @@ pub enum ColumnType {
     Blob,
     /// IPv4 or IPv6 address.
     Inet,
+    /// A 64-bit counter: writes add to it (Cassandra counter semantics).
+    Counter,
 }
 
 impl ColumnType {
@@ -80,10 +82,11 @@ impl ColumnType {
             "time" => ColumnType::Time,
             "blob" => ColumnType::Blob,
             "inet" => ColumnType::Inet,
+            "counter" => ColumnType::Counter,
             other => {
                 return Err(format!(
                     "unsupported typeDefinition '{other}': supported are text, varchar, ascii, boolean, tinyint, \
-                     smallint, int, bigint, float, double, uuid, timeuuid, timestamp, date, time, blob, inet"
+                     smallint, int, bigint, float, double, uuid, timeuuid, timestamp, date, time, blob, inet, counter, and list/set/map of those"
                 ))
             }
         })
@@ -108,6 +111,7 @@ impl ColumnType {
             ColumnType::Time => "time",
             ColumnType::Blob => "blob",
             ColumnType::Inet => "inet",
+            ColumnType::Counter => "counter",
         }
     }
 }
@@ -134,7 +138,12 @@ impl DataType {
             if s.contains('<') {
                 return Err(format!("unsupported typeDefinition '{text}': collections cannot nest"));
             }
-            ColumnType::parse(s)
+            match ColumnType::parse(s)? {
+                ColumnType::Counter => {
+                    Err(format!("unsupported typeDefinition '{text}': counters cannot be in collections"))
+                }
+                t => Ok(t),
+            }
         };
         if let Some(e) = inner("list<") {
             return Ok(DataType::List(scalar(e)?));
@@ -146,7 +155,7 @@ impl DataType {
             let (k, v) = kv.split_once(',').ok_or_else(|| format!("'{text}': a map needs map<key, value>"))?;
             return Ok(DataType::Map(scalar(k.trim())?, scalar(v.trim())?));
         }
-        if t.starts_with("frozen<") || t.starts_with("tuple<") || t == "counter" || t == "decimal" || t == "varint" {
+        if t.starts_with("frozen<") || t.starts_with("tuple<") || t == "decimal" || t == "varint" {
             return Err(format!("unsupported typeDefinition '{text}' (not available yet)"));
         }
         ColumnType::parse(&t).map(DataType::Scalar)
@@ -281,6 +290,11 @@ impl TableDef {
         let partition = self.partition_key.iter().map(|n| (n.as_str(), Order::Asc));
         let clustering = self.clustering.iter().map(|c| (c.column.as_str(), c.order));
         partition.chain(clustering).filter_map(|(n, o)| self.column(n).map(|c| (c, o))).collect()
+    }
+
+    /// Whether this is a counter table (its non-key columns are all counters).
+    pub fn is_counter_table(&self) -> bool {
+        self.columns.iter().any(|c| c.ty == DataType::Scalar(ColumnType::Counter))
     }
 
     /// Whether `name` is part of the primary key.

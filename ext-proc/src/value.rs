@@ -52,7 +52,7 @@ impl Value {
                 Value::from_text(ty, s)
             }
             ColumnType::Boolean => json.as_bool().map(Value::Bool).ok_or_else(wrong),
-            ColumnType::Tinyint | ColumnType::Smallint | ColumnType::Int | ColumnType::Bigint => {
+            ColumnType::Tinyint | ColumnType::Smallint | ColumnType::Int | ColumnType::Bigint | ColumnType::Counter => {
                 match json {
                     Json::Number(n) => n.as_i64().ok_or_else(wrong).and_then(|i| check_int(ty, i)),
                     // Strings let clients send 64-bit values that JSON numbers would round.
@@ -133,7 +133,7 @@ impl Value {
                 "false" => Ok(Value::Bool(false)),
                 _ => Err(wrong()),
             },
-            ColumnType::Tinyint | ColumnType::Smallint | ColumnType::Int | ColumnType::Bigint => {
+            ColumnType::Tinyint | ColumnType::Smallint | ColumnType::Int | ColumnType::Bigint | ColumnType::Counter => {
                 s.trim().parse::<i64>().map_err(|_| wrong()).and_then(|i| check_int(ty, i))
             }
             ColumnType::Float | ColumnType::Double => {

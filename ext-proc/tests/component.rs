@@ -100,7 +100,8 @@ on_both_stores!(
     columns_and_indexes_change_in_place,
     recreated_table_with_new_types_is_served,
     ddl_through_another_replica_is_never_a_500,
-    collections_round_trip_and_filter
+    collections_round_trip_and_filter,
+    counters_add_up_under_concurrency
 );
 
 async fn typed_table(h: &Harness) {
@@ -526,4 +527,36 @@ async fn collections_round_trip_and_filter(postgres: bool) {
     assert_eq!(s, 400);
     assert!(body["description"].as_str().unwrap().contains("cannot be a collection"), "{body}");
     h.done().await;
+}
+
+async fn counters_add_up_under_concurrency(postgres: bool) {
+    let h = Arc::new(Harness::new(postgres).await);
+    assert_eq!(h.call("t", "POST", "/v2/schemas/keyspaces", Some(json!({"name": "ks"}))).await.0, 201);
+    let table = json!({"name": "hits", "primaryKey": {"partitionKey": ["page"]}, "columnDefinitions": [
+        {"name": "page", "typeDefinition": "text"}, {"name": "views", "typeDefinition": "counter"},
+        {"name": "likes", "typeDefinition": "counter"}]});
+    assert_eq!(h.call("t", "POST", "/v2/schemas/keyspaces/ks/tables", Some(table)).await.0, 201);
+    let mut tasks = Vec::new();
+    for i in 0..30 {
+        let h = h.clone();
+        tasks.push(tokio::spawn(async move {
+            let body = if i % 3 == 0 { json!({"views": 2, "likes": -1}) } else { json!({"views": 1}) };
+            h.call("t", "PATCH", "/v2/keyspaces/ks/hits/home", Some(body)).await.0
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    let (_, body) = h.call("t", "GET", "/v2/keyspaces/ks/hits/home?raw=true", None).await;
+    assert_eq!(body, json!([{"page": "home", "views": 40, "likes": -10}]), "every increment counted once");
+    let mixed = json!({"name": "bad", "primaryKey": {"partitionKey": ["k"]}, "columnDefinitions": [
+        {"name": "k", "typeDefinition": "text"}, {"name": "n", "typeDefinition": "counter"}, {"name": "x", "typeDefinition": "int"}]});
+    let (s, body) = h.call("t", "POST", "/v2/schemas/keyspaces/ks/tables", Some(mixed)).await;
+    assert_eq!(s, 400);
+    assert!(body["description"].as_str().unwrap().contains("only counters"), "{body}");
+    let (s, _) = h.call("t", "PATCH", "/v2/keyspaces/ks/hits/home?ttl=5", Some(json!({"views": 1}))).await;
+    assert_eq!(s, 400);
+    if let Ok(h) = Arc::try_unwrap(h) {
+        h.done().await;
+    }
 }

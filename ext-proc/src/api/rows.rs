@@ -313,6 +313,7 @@ fn expiry(def: &TableDef, req: &ApiRequest, now: i64) -> Result<Option<i64>, Api
     };
     match ttl {
         None | Some(0) => Ok(None),
+        Some(_) if def.is_counter_table() => Err(ApiError::BadRequest("counter tables do not take a ttl".to_owned())),
         Some(_) if !def.expiry => Err(ApiError::BadRequest(format!(
             "table {} was created before TTL support; recreate it to use ttl",
             def.name

@@ -4,7 +4,7 @@ use super::Ctx;
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::json;
-use crate::model::{check_ident, Clustering, ColumnDef, DataType, Namespace, Order, TableDef};
+use crate::model::{check_ident, Clustering, ColumnDef, ColumnType, DataType, Namespace, Order, TableDef};
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
 
@@ -229,6 +229,20 @@ fn table_def(create: CreateTable) -> Result<TableDef, ApiError> {
             errors.push(format!("column '{name}' appears twice in primaryKey"));
         }
         seen.push(name);
+    }
+    let counters = columns.iter().filter(|c| c.ty == DataType::Scalar(ColumnType::Counter)).count();
+    let keys: Vec<&String> = pk.partition_key.iter().chain(&pk.clustering_key).collect();
+    if counters > 0 {
+        if columns.iter().any(|c| keys.contains(&&c.name) && c.ty == DataType::Scalar(ColumnType::Counter)) {
+            errors.push("a counter column cannot be part of the primary key".to_owned());
+        }
+        if columns.iter().any(|c| !keys.contains(&&c.name) && c.ty != DataType::Scalar(ColumnType::Counter)) {
+            errors
+                .push("a table with counters holds only counters besides its primary key (Cassandra rule)".to_owned());
+        }
+        if create.table_options.as_ref().is_some_and(|o| o.default_time_to_live.unwrap_or(0) > 0) {
+            errors.push("counter tables cannot have a defaultTimeToLive".to_owned());
+        }
     }
     let options =
         create.table_options.unwrap_or(TableOptions { default_time_to_live: None, clustering_expression: Vec::new() });

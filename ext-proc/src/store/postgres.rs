@@ -36,7 +36,7 @@ impl Dialect for PgDialect {
             ColumnType::Boolean => "boolean",
             ColumnType::Tinyint | ColumnType::Smallint => "smallint",
             ColumnType::Int => "integer",
-            ColumnType::Bigint => "bigint",
+            ColumnType::Bigint | ColumnType::Counter => "bigint",
             ColumnType::Float => "real",
             ColumnType::Double => "double precision",
             ColumnType::Uuid | ColumnType::Timeuuid => "uuid",
@@ -213,7 +213,7 @@ fn read_value(row: &Row, i: usize, ty: DataType) -> Result<Value, StoreError> {
             row.try_get::<_, Option<i16>>(i).map_err(bad)?.map(|v| Value::Int(i64::from(v)))
         }
         ColumnType::Int => row.try_get::<_, Option<i32>>(i).map_err(bad)?.map(|v| Value::Int(i64::from(v))),
-        ColumnType::Bigint => row.try_get::<_, Option<i64>>(i).map_err(bad)?.map(Value::Int),
+        ColumnType::Bigint | ColumnType::Counter => row.try_get::<_, Option<i64>>(i).map_err(bad)?.map(Value::Int),
         ColumnType::Float => row.try_get::<_, Option<f32>>(i).map_err(bad)?.map(Value::Float),
         ColumnType::Double => row.try_get::<_, Option<f64>>(i).map_err(bad)?.map(Value::Double),
         ColumnType::Uuid | ColumnType::Timeuuid => {

@@ -156,11 +156,20 @@ pub fn upsert(d: &dyn Dialect, ns: &Namespace, def: &TableDef, row: &Upsert) -> 
     let placeholders: Vec<String> = (1..=params.len()).map(|n| d.param(n)).collect();
     let key: Vec<String> = def.key_order().iter().map(|(c, _)| quote(&c.name)).collect();
     let (target, existing) = d.upsert_target(ns, &def.name);
+    let counter = |c: &str| def.column(c).is_some_and(|c| c.ty == DataType::Scalar(ColumnType::Counter));
     let mut updates: Vec<String> = row
         .values
         .iter()
         .filter(|(c, _)| !def.is_key(c))
-        .map(|(c, _)| format!("{0} = excluded.{0}", quote(c)))
+        .map(|(c, _)| {
+            let col = quote(c);
+            // Counter writes are increments (the first one starts from zero).
+            if counter(c) {
+                format!("{col} = COALESCE({existing}.{col}, 0) + excluded.{col}")
+            } else {
+                format!("{col} = excluded.{col}")
+            }
+        })
         .collect();
     if def.expiry {
         let omitted: Vec<&str> = def

@@ -31,9 +31,12 @@ impl Dialect for SqliteDialect {
     }
     fn column_type(&self, ty: ColumnType) -> &'static str {
         match ty {
-            ColumnType::Boolean | ColumnType::Tinyint | ColumnType::Smallint | ColumnType::Int | ColumnType::Bigint => {
-                "INTEGER"
-            }
+            ColumnType::Boolean
+            | ColumnType::Tinyint
+            | ColumnType::Smallint
+            | ColumnType::Int
+            | ColumnType::Bigint
+            | ColumnType::Counter => "INTEGER",
             ColumnType::Float | ColumnType::Double => "REAL",
             // Uuids in canonical text and timestamps in one fixed-width format
             // sort as text in the same order as their values.
@@ -217,9 +220,10 @@ fn read_value(ty: DataType, v: ValueRef<'_>) -> Result<Value, StoreError> {
     Ok(match (ty, v) {
         (_, ValueRef::Null) => Value::Null,
         (ColumnType::Boolean, ValueRef::Integer(i)) => Value::Bool(i != 0),
-        (ColumnType::Tinyint | ColumnType::Smallint | ColumnType::Int | ColumnType::Bigint, ValueRef::Integer(i)) => {
-            Value::Int(i)
-        }
+        (
+            ColumnType::Tinyint | ColumnType::Smallint | ColumnType::Int | ColumnType::Bigint | ColumnType::Counter,
+            ValueRef::Integer(i),
+        ) => Value::Int(i),
         (ColumnType::Float, ValueRef::Real(f)) => Value::Float(f as f32),
         (ColumnType::Double, ValueRef::Real(f)) => Value::Double(f),
         (ColumnType::Text | ColumnType::Ascii, ValueRef::Text(t)) => {
