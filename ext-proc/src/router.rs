@@ -7,6 +7,8 @@ use crate::error::ApiError;
 pub enum Route {
     /// `GET /health`.
     Health,
+    /// `GET /v2/openapi.json`.
+    OpenApi,
     /// `GET /v2/schemas/keyspaces`.
     ListKeyspaces,
     /// `POST /v2/schemas/keyspaces`.
@@ -60,7 +62,7 @@ pub enum Route {
 impl Route {
     /// Whether the operation needs a tenant (everything but health).
     pub fn needs_tenant(&self) -> bool {
-        *self != Route::Health
+        !matches!(self, Route::Health | Route::OpenApi)
     }
 }
 
@@ -74,6 +76,7 @@ pub fn route(method: &str, segments: &[String]) -> Result<Route, ApiError> {
     let r = match (s.as_slice(), method) {
         (["health"], "GET") => Route::Health,
         (["health"], _) => return Err(allowed("GET")),
+        (["v2", "openapi.json"], "GET") => Route::OpenApi,
         (["v2", "schemas", "keyspaces"], "GET") => Route::ListKeyspaces,
         (["v2", "schemas", "keyspaces"], "POST") => Route::CreateKeyspace,
         (["v2", "schemas", "keyspaces"], _) => return Err(allowed("GET, POST")),

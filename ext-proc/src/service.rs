@@ -69,6 +69,9 @@ impl Service {
         let ns = |ks: &str| schema::namespace(tenant, ks);
         match route {
             Route::Health => Ok(ApiResponse::json(200, json!({ "status": "ok", "store": self.store.kind() }))),
+            Route::OpenApi => {
+                Ok(ApiResponse { status: 200, headers: Vec::new(), body: crate::api::OPENAPI.as_bytes().to_vec() })
+            }
             Route::ListKeyspaces => schema::list_keyspaces(&ctx, tenant, req).await,
             Route::CreateKeyspace => schema::create_keyspace(&ctx, tenant, req).await,
             Route::GetKeyspace(ks) => schema::get_keyspace(&ctx, &ns(&ks)?, req).await,

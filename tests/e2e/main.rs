@@ -13,6 +13,7 @@ mod errors;
 mod examples;
 mod jwks;
 mod lifecycle;
+mod openapi;
 mod ratelimit;
 mod rows;
 mod schema;

@@ -7,6 +7,10 @@ pub mod rows;
 pub mod schema;
 
 use crate::catalog::Catalog;
+
+/// The OpenAPI 3.1 document for the whole HTTP surface, served at
+/// `/v2/openapi.json`; the end-to-end tests validate real responses against it.
+pub const OPENAPI: &str = include_str!("openapi.json");
 use crate::config::Limits;
 use crate::store::Store;
 
