@@ -303,6 +303,26 @@ impl TableDef {
     }
 }
 
+/// A table definition for tests: scalar columns, keys, clustering order.
+#[cfg(test)]
+pub fn test_table(
+    name: &str,
+    columns: &[(&str, ColumnType)],
+    partition: &[&str],
+    clustering: &[(&str, Order)],
+) -> TableDef {
+    TableDef {
+        name: name.into(),
+        columns: columns.iter().map(|(n, t)| ColumnDef { name: (*n).into(), ty: DataType::Scalar(*t) }).collect(),
+        partition_key: partition.iter().map(|p| (*p).into()).collect(),
+        clustering: clustering.iter().map(|(c, o)| Clustering { column: (*c).into(), order: *o }).collect(),
+        expiry: true,
+        default_ttl: None,
+        indexes: Vec::new(),
+        version: String::new(),
+    }
+}
+
 /// A tenant's keyspace: the unit of physical separation in every store.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Namespace {

@@ -52,22 +52,10 @@ pub fn decode(order: &[OrderColumn<'_>], fingerprint: &str, text: &str) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Clustering, ColumnDef, ColumnType, DataType, Order};
+    use crate::model::{test_table, ColumnType, Order};
 
     fn table() -> TableDef {
-        TableDef {
-            name: "t".into(),
-            columns: vec![
-                ColumnDef { name: "a".into(), ty: DataType::Scalar(ColumnType::Text) },
-                ColumnDef { name: "b".into(), ty: DataType::Scalar(ColumnType::Int) },
-            ],
-            partition_key: vec!["a".into()],
-            clustering: vec![Clustering { column: "b".into(), order: Order::Desc }],
-            expiry: true,
-            default_ttl: None,
-            indexes: vec![],
-            version: String::new(),
-        }
+        test_table("t", &[("a", ColumnType::Text), ("b", ColumnType::Int)], &["a"], &[("b", Order::Desc)])
     }
 
     #[test]

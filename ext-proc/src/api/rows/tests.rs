@@ -1,21 +1,13 @@
 use super::*;
-use crate::model::{Clustering, ColumnDef, ColumnType, DataType, Order};
+use crate::model::{test_table, ColumnType, Order};
 
 fn vehicle() -> TableDef {
-    TableDef {
-        name: "vehicle".into(),
-        columns: vec![
-            ColumnDef { name: "manufacturer".into(), ty: DataType::Scalar(ColumnType::Text) },
-            ColumnDef { name: "model".into(), ty: DataType::Scalar(ColumnType::Text) },
-            ColumnDef { name: "year".into(), ty: DataType::Scalar(ColumnType::Int) },
-        ],
-        partition_key: vec!["manufacturer".into()],
-        clustering: vec![Clustering { column: "model".into(), order: Order::Asc }],
-        expiry: true,
-        default_ttl: None,
-        indexes: vec![],
-        version: String::new(),
-    }
+    test_table(
+        "vehicle",
+        &[("manufacturer", ColumnType::Text), ("model", ColumnType::Text), ("year", ColumnType::Int)],
+        &["manufacturer"],
+        &[("model", Order::Asc)],
+    )
 }
 
 #[test]

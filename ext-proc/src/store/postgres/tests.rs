@@ -2,7 +2,7 @@
 //! the component tests in `ext-proc/tests/` and the end-to-end tests.)
 
 use super::*;
-use crate::model::{Clustering, ColumnDef, DataType, Order};
+use crate::model::{test_table, Order};
 use crate::plan::Op;
 
 fn ns() -> Namespace {
@@ -10,21 +10,17 @@ fn ns() -> Namespace {
 }
 
 fn def() -> TableDef {
-    TableDef {
-        name: "vehicle".into(),
-        columns: vec![
-            ColumnDef { name: "manufacturer".into(), ty: DataType::Scalar(ColumnType::Text) },
-            ColumnDef { name: "model".into(), ty: DataType::Scalar(ColumnType::Text) },
-            ColumnDef { name: "year".into(), ty: DataType::Scalar(ColumnType::Tinyint) },
-            ColumnDef { name: "at".into(), ty: DataType::Scalar(ColumnType::Timestamp) },
+    test_table(
+        "vehicle",
+        &[
+            ("manufacturer", ColumnType::Text),
+            ("model", ColumnType::Text),
+            ("year", ColumnType::Tinyint),
+            ("at", ColumnType::Timestamp),
         ],
-        partition_key: vec!["manufacturer".into()],
-        clustering: vec![Clustering { column: "model".into(), order: Order::Asc }],
-        expiry: true,
-        default_ttl: None,
-        indexes: vec![],
-        version: String::new(),
-    }
+        &["manufacturer"],
+        &[("model", Order::Asc)],
+    )
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! The SQL SQLite receives, statement by statement.
 
 use super::*;
-use crate::model::{Clustering, ColumnDef, DataType, Order};
+use crate::model::{test_table, ColumnDef, DataType, Order};
 use crate::plan::Op;
 
 fn ns() -> Namespace {
@@ -9,20 +9,12 @@ fn ns() -> Namespace {
 }
 
 fn def() -> TableDef {
-    TableDef {
-        name: "vehicle".into(),
-        columns: vec![
-            ColumnDef { name: "manufacturer".into(), ty: DataType::Scalar(ColumnType::Text) },
-            ColumnDef { name: "model".into(), ty: DataType::Scalar(ColumnType::Text) },
-            ColumnDef { name: "year".into(), ty: DataType::Scalar(ColumnType::Int) },
-        ],
-        partition_key: vec!["manufacturer".into()],
-        clustering: vec![Clustering { column: "model".into(), order: Order::Desc }],
-        expiry: true,
-        default_ttl: None,
-        indexes: vec![],
-        version: String::new(),
-    }
+    test_table(
+        "vehicle",
+        &[("manufacturer", ColumnType::Text), ("model", ColumnType::Text), ("year", ColumnType::Int)],
+        &["manufacturer"],
+        &[("model", Order::Desc)],
+    )
 }
 
 #[test]
