@@ -31,7 +31,9 @@ cleanup() {
   wait 2>/dev/null || true
   echo "Datagate stopped."
 }
-trap cleanup INT TERM EXIT
+# Ctrl-C / SIGTERM is the normal way to stop: clean up and exit 0.
+trap 'cleanup; exit 0' INT TERM
+trap cleanup EXIT
 
 target/release/datagate serve --listen "127.0.0.1:$sidecar" --store sqlite://.datagate/datagate.db \
   > .datagate/sidecar.log 2>&1 &
