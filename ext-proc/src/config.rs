@@ -26,6 +26,8 @@ pub struct FileConfig {
     pub pool_size: Option<usize>,
     /// How long a cached table definition is trusted, in milliseconds.
     pub catalog_ttl_ms: Option<u64>,
+    /// How often expired (TTL) rows are deleted, in milliseconds; 0 disables.
+    pub sweep_interval_ms: Option<u64>,
 }
 
 impl FileConfig {
@@ -62,6 +64,8 @@ pub struct Config {
     pub pool_size: usize,
     /// Catalog cache TTL.
     pub catalog_ttl: Duration,
+    /// Expired-row sweep interval (`None`: off).
+    pub sweep_interval: Option<Duration>,
 }
 
 impl Config {
@@ -99,6 +103,10 @@ impl Config {
             errors.push(format!("poolSize: {pool_size} is outside 1..=256"));
         }
         let catalog_ttl_ms = file.catalog_ttl_ms.unwrap_or(5000);
+        let sweep_ms = file.sweep_interval_ms.unwrap_or(60_000);
+        if sweep_ms != 0 && sweep_ms < 1000 {
+            errors.push(format!("sweepIntervalMs: {sweep_ms} is below 1000 (use 0 to disable the sweeper)"));
+        }
         match (listen, errors.is_empty()) {
             (Ok(listen), true) => Ok(Config {
                 listen,
@@ -107,6 +115,7 @@ impl Config {
                 storage_timeout: Duration::from_millis(timeout_ms),
                 pool_size,
                 catalog_ttl: Duration::from_millis(catalog_ttl_ms),
+                sweep_interval: (sweep_ms > 0).then(|| Duration::from_millis(sweep_ms)),
             }),
             _ => Err(errors),
         }
@@ -131,11 +140,12 @@ mod tests {
             store: Some("mysql://x".into()),
             max_page_size: Some(0),
             pool_size: Some(0),
+            sweep_interval_ms: Some(5),
             ..FileConfig::default()
         })
         .unwrap_err();
         let text = errors.join("\n");
-        for field in ["listen", "store", "maxPageSize", "poolSize"] {
+        for field in ["listen", "store", "maxPageSize", "poolSize", "sweepIntervalMs"] {
             assert!(text.contains(field), "{field} missing: {text}");
         }
     }

@@ -51,6 +51,23 @@ impl ExternalProcessor for ExtProc {
     }
 }
 
+/// Deletes expired TTL rows now and then, so storage does not keep what no
+/// read can see. Replicas may all sweep: the deletes are idempotent.
+async fn sweep_forever(store: Arc<dyn store::Store>, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        match store.sweep_expired(now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rows = n, "deleted expired rows"),
+            Err(e) => tracing::warn!(error = %e, "expired-row sweep failed; will retry"),
+        }
+    }
+}
+
 /// Opens the store and serves ext_proc on `listener` until `shutdown` resolves.
 pub async fn serve(
     config: Config,
@@ -59,6 +76,9 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let store = store::open(&config.store, config.pool_size).await?;
     tracing::info!(store = store.kind(), listen = %listener.local_addr()?, "datagate sidecar ready");
+    if let Some(every) = config.sweep_interval {
+        tokio::spawn(sweep_forever(store.clone(), every));
+    }
     let service = Arc::new(Service::new(store, &config));
     tonic::transport::Server::builder()
         .add_service(ExternalProcessorServer::new(ExtProc { service }))

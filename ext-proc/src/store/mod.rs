@@ -70,6 +70,8 @@ pub trait Store: Send + Sync {
     async fn upsert(&self, ns: &Namespace, def: &TableDef, rows: &[Upsert]) -> Result<(), StoreError>;
     /// Reads rows in primary-key order; each row holds `def.columns` in order.
     async fn select(&self, ns: &Namespace, def: &TableDef, select: &Select) -> Result<Vec<Vec<Value>>, StoreError>;
+    /// Deletes expired rows in every table of every tenant; returns how many.
+    async fn sweep_expired(&self, now_ms: i64) -> Result<u64, StoreError>;
     /// Deletes the rows matching the key conditions.
     async fn delete(&self, ns: &Namespace, def: &TableDef, key: &[Condition]) -> Result<(), StoreError>;
 }

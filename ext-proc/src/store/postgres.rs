@@ -433,6 +433,27 @@ impl Store for PgStore {
         rows.iter().map(|row| def.columns.iter().enumerate().map(|(i, c)| read_value(row, i, c.ty)).collect()).collect()
     }
 
+    async fn sweep_expired(&self, now_ms: i64) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        let rows =
+            client.query("SELECT tenant, keyspace, definition FROM datagate.tables", &[]).await.map_err(map_err)?;
+        let mut deleted = 0u64;
+        for row in rows {
+            let ns = Namespace { tenant: row.get(0), keyspace: row.get(1) };
+            let def = parse_def(row.get(2))?;
+            if let Some(st) = sql::sweep(&PgDialect, &ns, &def, now_ms) {
+                // One statement per table: no long transaction, and a table dropped
+                // meanwhile only costs that one statement.
+                match client.execute(st.sql.as_str(), &params(&st)).await.map_err(map_err) {
+                    Ok(n) => deleted += n,
+                    Err(StoreError::SchemaChanged) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(deleted)
+    }
+
     async fn delete(&self, ns: &Namespace, def: &TableDef, key: &[Condition]) -> Result<(), StoreError> {
         let st = sql::delete(&PgDialect, ns, def, key);
         let client = self.client().await?;

@@ -137,10 +137,25 @@ pub fn create_table(d: &dyn Dialect, ns: &Namespace, def: &TableDef) -> Vec<Stri
         // The primary-key index is ascending; reads in clustering order want this one.
         let cols: Vec<String> =
             def.key_order().iter().map(|(c, o)| format!("{} {}", quote(&c.name), dir(*o))).collect();
-        let index = quote(&format!("{}__{}_read_order", ns.physical(), def.name));
+        // `_`-prefixed names cannot collide with client index names (which start with a letter).
+        let index = d.index_names(ns, &def.name, "_read_order").0;
         out.push(format!("CREATE INDEX {index} ON {name} ({})", cols.join(", ")));
     }
+    if def.expiry {
+        // Lets the sweeper find expired rows without scanning the table.
+        let index = d.index_names(ns, &def.name, "_expiry").0;
+        let col = quote(EXPIRY_COLUMN);
+        out.push(format!("CREATE INDEX {index} ON {name} ({col}) WHERE {col} IS NOT NULL"));
+    }
     out
+}
+
+/// Deletes a table's rows whose expiry has passed (the background sweeper).
+pub fn sweep(d: &dyn Dialect, ns: &Namespace, def: &TableDef, now_ms: i64) -> Option<Statement> {
+    def.expiry.then(|| Statement {
+        sql: format!("DELETE FROM {} WHERE {} <= {}", d.table(ns, &def.name), quote(EXPIRY_COLUMN), d.param(1)),
+        params: vec![Value::Int(now_ms)],
+    })
 }
 
 /// `INSERT ... ON CONFLICT DO UPDATE`: an upsert that leaves omitted columns

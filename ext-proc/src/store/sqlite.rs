@@ -468,6 +468,31 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn sweep_expired(&self, now_ms: i64) -> Result<u64, StoreError> {
+        self.run(move |c| {
+            let tables: Vec<(String, String, String)> = {
+                let mut s = c.prepare("SELECT tenant, keyspace, definition FROM datagate_tables").map_err(map_err)?;
+                let rows = s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(map_err)?;
+                rows.collect::<Result<_, _>>().map_err(map_err)?
+            };
+            let mut deleted = 0u64;
+            for (tenant, keyspace, text) in tables {
+                let def = parse_def(&text)?;
+                let ns = Namespace { tenant, keyspace };
+                if let Some(st) = sql::sweep(&SqliteDialect, &ns, &def, now_ms) {
+                    // A table dropped since the listing only costs its own statement.
+                    match execute(c, &st) {
+                        Ok(n) => deleted += n as u64,
+                        Err(StoreError::SchemaChanged) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            Ok(deleted)
+        })
+        .await
+    }
+
     async fn delete(&self, ns: &Namespace, def: &TableDef, key: &[Condition]) -> Result<(), StoreError> {
         let st = sql::delete(&SqliteDialect, ns, def, key);
         self.run(move |c| execute(c, &st).map(|_| ())).await
