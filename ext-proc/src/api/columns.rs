@@ -1,11 +1,10 @@
 //! The columns and indexes schema API:
 //! `/v2/schemas/keyspaces/{ks}/tables/{table}/columns[/{column}]` and `.../indexes[/{index}]`.
 
-use super::Ctx;
+use super::{body, raw_or_data, Ctx};
 use crate::change::Change;
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
-use crate::json;
 use crate::model::{check_ident, ColumnDef, DataType, IndexDef, Namespace, TableDef};
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
@@ -36,21 +35,8 @@ struct IndexBody {
     kind_option: Option<String>,
 }
 
-fn body<T: serde::de::DeserializeOwned>(req: &ApiRequest) -> Result<T, ApiError> {
-    let value = json::parse("request body", &req.body)?;
-    serde_json::from_value(value).map_err(|e| ApiError::BadRequest(format!("request body: {e}")))
-}
-
 fn column_json(c: &ColumnDef) -> Json {
     json!({ "name": c.name, "typeDefinition": c.ty.to_string(), "static": false })
-}
-
-fn data(req: &ApiRequest, status: u16, value: Json) -> Result<ApiResponse, ApiError> {
-    if req.flag("raw", false)? {
-        Ok(ApiResponse::json(status, value))
-    } else {
-        Ok(ApiResponse::json(status, json!({ "data": value })))
-    }
 }
 
 async fn change(ctx: &Ctx<'_>, ns: &Namespace, table: &str, change: Change) -> Result<TableDef, ApiError> {
@@ -63,7 +49,7 @@ async fn change(ctx: &Ctx<'_>, ns: &Namespace, table: &str, change: Change) -> R
 /// `GET .../columns`.
 pub async fn list(ctx: &Ctx<'_>, ns: &Namespace, table: &str, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let def = ctx.catalog.table(ctx.store, ns, table).await?;
-    data(req, 200, def.columns.iter().map(column_json).collect())
+    raw_or_data(req, def.columns.iter().map(column_json).collect())
 }
 
 /// `GET .../columns/{column}`.
@@ -76,7 +62,7 @@ pub async fn get(
 ) -> Result<ApiResponse, ApiError> {
     let def = ctx.catalog.table(ctx.store, ns, table).await?;
     let c = def.column(column).ok_or_else(|| ApiError::NotFound(format!("column '{column}' not found")))?;
-    data(req, 200, column_json(c))
+    raw_or_data(req, column_json(c))
 }
 
 /// `POST .../columns`: `{"name", "typeDefinition"}`.
@@ -105,7 +91,7 @@ pub async fn rename(
     }
     let def = change(ctx, ns, table, Change::RenameColumn { from: column.to_owned(), to: b.name.clone() }).await?;
     let c = def.column(&b.name).ok_or_else(|| ApiError::Internal("renamed column vanished".to_owned()))?;
-    data(req, 200, column_json(c))
+    raw_or_data(req, column_json(c))
 }
 
 /// `DELETE .../columns/{column}`.
@@ -127,7 +113,7 @@ pub async fn list_indexes(
         .iter()
         .map(|i| json!({ "index_name": i.name, "name": i.name, "column": i.column, "kind": "COMPOSITES" }))
         .collect();
-    data(req, 200, Json::Array(list))
+    raw_or_data(req, Json::Array(list))
 }
 
 /// `POST .../indexes`: `{"column", "name", "ifNotExists"}`.

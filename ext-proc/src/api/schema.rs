@@ -1,9 +1,8 @@
 //! The schema API (`/v2/schemas/keyspaces/...`): keyspaces and tables.
 
-use super::Ctx;
+use super::{body, raw_or_data, Ctx};
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
-use crate::json;
 use crate::model::{check_ident, Clustering, ColumnDef, ColumnType, DataType, Namespace, Order, TableDef};
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
@@ -64,19 +63,6 @@ struct TableOptions {
 struct ClusteringExpression {
     column: String,
     order: String,
-}
-
-fn body<T: serde::de::DeserializeOwned>(req: &ApiRequest) -> Result<T, ApiError> {
-    let value = json::parse("request body", &req.body)?;
-    serde_json::from_value(value).map_err(|e| ApiError::BadRequest(format!("request body: {e}")))
-}
-
-fn raw_or_data(req: &ApiRequest, data: Json) -> Result<ApiResponse, ApiError> {
-    if req.flag("raw", false)? {
-        Ok(ApiResponse::json(200, data))
-    } else {
-        Ok(ApiResponse::json(200, json!({ "data": data })))
-    }
 }
 
 /// Checks a keyspace name from a path or body.

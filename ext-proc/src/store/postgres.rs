@@ -236,7 +236,8 @@ fn parse_def(v: serde_json::Value) -> Result<TableDef, StoreError> {
     serde_json::from_value(v).map_err(|e| StoreError::Internal(format!("corrupt table definition: {e}")))
 }
 
-async fn keyspace_exists(c: &impl GenericClient, ns: &Namespace, lock: bool) -> Result<bool, StoreError> {
+/// `KeyspaceNotFound` unless the tenant has the keyspace.
+async fn require_keyspace(c: &impl GenericClient, ns: &Namespace, lock: bool) -> Result<(), StoreError> {
     // FOR SHARE keeps a concurrent DROP KEYSPACE from slipping under a CREATE TABLE.
     let sql = if lock {
         "SELECT 1 FROM datagate.keyspaces WHERE tenant = $1 AND name = $2 FOR SHARE"
@@ -244,7 +245,10 @@ async fn keyspace_exists(c: &impl GenericClient, ns: &Namespace, lock: bool) -> 
         "SELECT 1 FROM datagate.keyspaces WHERE tenant = $1 AND name = $2"
     };
     let rows = c.query(sql, &[&ns.tenant, &ns.keyspace]).await.map_err(map_err)?;
-    Ok(!rows.is_empty())
+    if rows.is_empty() {
+        return Err(StoreError::KeyspaceNotFound(ns.keyspace.clone()));
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -299,9 +303,7 @@ impl Store for PgStore {
         let definition = serde_json::to_value(def).map_err(|e| StoreError::Internal(e.to_string()))?;
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(map_err)?;
-        if !keyspace_exists(&tx, ns, true).await? {
-            return Err(StoreError::KeyspaceNotFound(ns.keyspace.clone()));
-        }
+        require_keyspace(&tx, ns, true).await?;
         let n = tx
             .execute(
                 "INSERT INTO datagate.tables (tenant, keyspace, name, definition) VALUES ($1, $2, $3, $4) \
@@ -346,9 +348,7 @@ impl Store for PgStore {
 
     async fn tables(&self, ns: &Namespace) -> Result<Vec<TableDef>, StoreError> {
         let client = self.client().await?;
-        if !keyspace_exists(&client, ns, false).await? {
-            return Err(StoreError::KeyspaceNotFound(ns.keyspace.clone()));
-        }
+        require_keyspace(&client, ns, false).await?;
         let rows = client
             .query(
                 "SELECT definition FROM datagate.tables WHERE tenant = $1 AND keyspace = $2 ORDER BY name",
@@ -362,9 +362,7 @@ impl Store for PgStore {
     async fn drop_table(&self, ns: &Namespace, name: &str) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(map_err)?;
-        if !keyspace_exists(&tx, ns, true).await? {
-            return Err(StoreError::KeyspaceNotFound(ns.keyspace.clone()));
-        }
+        require_keyspace(&tx, ns, true).await?;
         let n = tx
             .execute(
                 "DELETE FROM datagate.tables WHERE tenant = $1 AND keyspace = $2 AND name = $3",
@@ -382,9 +380,7 @@ impl Store for PgStore {
     async fn alter_table(&self, ns: &Namespace, table: &str, change: &Change) -> Result<TableDef, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(map_err)?;
-        if !keyspace_exists(&tx, ns, true).await? {
-            return Err(StoreError::KeyspaceNotFound(ns.keyspace.clone()));
-        }
+        require_keyspace(&tx, ns, true).await?;
         // FOR UPDATE: concurrent changes to one table apply one after the other.
         let row = tx
             .query_opt(

@@ -168,10 +168,17 @@ fn map_err(e: rusqlite::Error) -> StoreError {
     }
 }
 
-fn keyspace_exists(c: &Connection, ns: &Namespace) -> Result<bool, StoreError> {
-    c.prepare_cached("SELECT 1 FROM datagate_keyspaces WHERE tenant = ?1 AND name = ?2")
+/// `KeyspaceNotFound` unless the tenant has the keyspace.
+fn require_keyspace(c: &Connection, ns: &Namespace) -> Result<(), StoreError> {
+    let exists = c
+        .prepare_cached("SELECT 1 FROM datagate_keyspaces WHERE tenant = ?1 AND name = ?2")
         .and_then(|mut s| s.exists(params![ns.tenant, ns.keyspace]))
-        .map_err(map_err)
+        .map_err(map_err)?;
+    if exists {
+        Ok(())
+    } else {
+        Err(StoreError::KeyspaceNotFound(ns.keyspace.clone()))
+    }
 }
 
 fn parse_def(text: &str) -> Result<TableDef, StoreError> {
@@ -282,9 +289,7 @@ impl Store for SqliteStore {
         let ns = ns.clone();
         self.run(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
-            if !keyspace_exists(&tx, &ns)? {
-                return Err(StoreError::KeyspaceNotFound(ns.keyspace.clone()));
-            }
+            require_keyspace(&tx, &ns)?;
             let names: Vec<String> = {
                 let mut s = tx
                     .prepare("SELECT name FROM datagate_tables WHERE tenant = ?1 AND keyspace = ?2")
@@ -316,9 +321,7 @@ impl Store for SqliteStore {
         self.run(move |c| {
             let definition = serde_json::to_string(&def).map_err(|e| StoreError::Internal(e.to_string()))?;
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
-            if !keyspace_exists(&tx, &ns)? {
-                return Err(StoreError::KeyspaceNotFound(ns.keyspace.clone()));
-            }
+            require_keyspace(&tx, &ns)?;
             let n = tx
                 .execute(
                     "INSERT INTO datagate_tables (tenant, keyspace, name, definition) VALUES (?1, ?2, ?3, ?4) \
@@ -365,9 +368,7 @@ impl Store for SqliteStore {
     async fn tables(&self, ns: &Namespace) -> Result<Vec<TableDef>, StoreError> {
         let ns = ns.clone();
         self.run(move |c| {
-            if !keyspace_exists(c, &ns)? {
-                return Err(StoreError::KeyspaceNotFound(ns.keyspace));
-            }
+            require_keyspace(c, &ns)?;
             let mut s = c
                 .prepare_cached(
                     "SELECT definition FROM datagate_tables WHERE tenant = ?1 AND keyspace = ?2 ORDER BY name",
@@ -384,9 +385,7 @@ impl Store for SqliteStore {
         let (ns, name) = (ns.clone(), name.to_owned());
         self.run(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
-            if !keyspace_exists(&tx, &ns)? {
-                return Err(StoreError::KeyspaceNotFound(ns.keyspace.clone()));
-            }
+            require_keyspace(&tx, &ns)?;
             let n = tx
                 .execute(
                     "DELETE FROM datagate_tables WHERE tenant = ?1 AND keyspace = ?2 AND name = ?3",
@@ -406,9 +405,7 @@ impl Store for SqliteStore {
         let (ns, table, change) = (ns.clone(), table.to_owned(), change.clone());
         self.run(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
-            if !keyspace_exists(&tx, &ns)? {
-                return Err(StoreError::KeyspaceNotFound(ns.keyspace.clone()));
-            }
+            require_keyspace(&tx, &ns)?;
             let text: Option<String> = tx
                 .query_row(
                     "SELECT definition FROM datagate_tables WHERE tenant = ?1 AND keyspace = ?2 AND name = ?3",
