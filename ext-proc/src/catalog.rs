@@ -2,25 +2,36 @@
 //! truth; entries are dropped on any DDL through this sidecar and expire after
 //! a short TTL, which bounds staleness after DDL through another replica.
 
+use crate::doc::schema::Schema;
 use crate::error::ApiError;
 use crate::model::{check_ident, Namespace, TableDef};
-use crate::store::Store;
+use crate::store::docs::{CollectionDef, DocStore};
+use crate::store::{Store, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 type Key = (Namespace, String);
 
+/// A document collection as requests use it: its definition and compiled schema.
+pub struct Collection {
+    /// The stored definition.
+    pub def: CollectionDef,
+    /// The compiled JSON Schema, if the collection has one.
+    pub schema: Option<Schema>,
+}
+
 /// The cache.
 pub struct Catalog {
     ttl: Duration,
     entries: RwLock<HashMap<Key, (Instant, Arc<TableDef>)>>,
+    collections: RwLock<HashMap<Key, (Instant, Arc<Collection>)>>,
 }
 
 impl Catalog {
     /// A cache whose entries live at most `ttl`.
     pub fn new(ttl: Duration) -> Catalog {
-        Catalog { ttl, entries: RwLock::new(HashMap::new()) }
+        Catalog { ttl, entries: RwLock::new(HashMap::new()), collections: RwLock::new(HashMap::new()) }
     }
 
     /// The definition of `table`, from cache or store; 404 naming what is missing.
@@ -41,9 +52,68 @@ impl Catalog {
         Ok(def)
     }
 
-    /// Forgets every table of a namespace (after DDL on it).
+    /// A collection, from cache or store; 404 naming what is missing.
+    pub async fn collection(
+        &self,
+        docs: &dyn DocStore,
+        ns: &Namespace,
+        name: &str,
+    ) -> Result<Arc<Collection>, ApiError> {
+        check_ident("collection", name).map_err(ApiError::BadRequest)?;
+        let key = (ns.clone(), name.to_owned());
+        if let Ok(entries) = self.collections.read() {
+            if let Some((at, c)) = entries.get(&key) {
+                if at.elapsed() < self.ttl {
+                    return Ok(c.clone());
+                }
+            }
+        }
+        let def = docs.collection(ns, name).await?;
+        // A stored schema was valid when it was set; if it no longer compiles
+        // (library change), failing loudly beats accepting unchecked writes.
+        let schema = match &def.json_schema {
+            Some(s) => Some(Schema::compile(s).map_err(|e| ApiError::Internal(format!("stored JSON schema: {e}")))?),
+            None => None,
+        };
+        let c = Arc::new(Collection { def, schema });
+        if let Ok(mut entries) = self.collections.write() {
+            entries.insert(key, (Instant::now(), c.clone()));
+        }
+        Ok(c)
+    }
+
+    /// A collection for a write: created on first use, as the Documents API promises.
+    pub async fn collection_for_write(
+        &self,
+        docs: &dyn DocStore,
+        ns: &Namespace,
+        name: &str,
+    ) -> Result<Arc<Collection>, ApiError> {
+        match self.collection(docs, ns, name).await {
+            Err(ApiError::NotFound(_)) => {
+                // Still 404 when it is the keyspace that is missing.
+                match docs.create_collection(ns, name, true).await {
+                    Ok(_) | Err(StoreError::AlreadyExists(_)) => self.collection(docs, ns, name).await,
+                    Err(e) => Err(e.into()),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Forgets one collection (after it changed, or vanished under a request).
+    pub fn forget_collection(&self, ns: &Namespace, name: &str) {
+        if let Ok(mut entries) = self.collections.write() {
+            entries.remove(&(ns.clone(), name.to_owned()));
+        }
+    }
+
+    /// Forgets every table and collection of a namespace (after DDL on it).
     pub fn invalidate(&self, ns: &Namespace) {
         if let Ok(mut entries) = self.entries.write() {
+            entries.retain(|(n, _), _| n != ns);
+        }
+        if let Ok(mut entries) = self.collections.write() {
             entries.retain(|(n, _), _| n != ns);
         }
     }

@@ -28,6 +28,12 @@ pub struct FileConfig {
     pub catalog_ttl_ms: Option<u64>,
     /// How often expired (TTL) rows are deleted, in milliseconds; 0 disables.
     pub sweep_interval_ms: Option<u64>,
+    /// Document search page size when the client gives none.
+    pub doc_default_page_size: Option<u32>,
+    /// Largest document search page size.
+    pub doc_max_page_size: Option<u32>,
+    /// Largest stored document, in bytes (after an edit, not just the request body).
+    pub max_document_bytes: Option<usize>,
 }
 
 impl FileConfig {
@@ -47,6 +53,12 @@ pub struct Limits {
     pub default_page_size: u32,
     /// Largest page size.
     pub max_page_size: u32,
+    /// Default document search page size.
+    pub doc_default_page_size: u32,
+    /// Largest document search page size.
+    pub doc_max_page_size: u32,
+    /// Document shape and size limits.
+    pub doc: crate::doc::edit::DocLimits,
 }
 
 /// The validated configuration.
@@ -94,6 +106,20 @@ impl Config {
                 "defaultPageSize: {default_page_size} must be between 1 and maxPageSize ({max_page_size})"
             ));
         }
+        let doc_max_page_size = file.doc_max_page_size.unwrap_or(20);
+        if !(1..=1000).contains(&doc_max_page_size) {
+            errors.push(format!("docMaxPageSize: {doc_max_page_size} is outside 1..=1000"));
+        }
+        let doc_default_page_size = file.doc_default_page_size.unwrap_or(3);
+        if doc_default_page_size == 0 || doc_default_page_size > doc_max_page_size {
+            errors.push(format!(
+                "docDefaultPageSize: {doc_default_page_size} must be between 1 and docMaxPageSize ({doc_max_page_size})"
+            ));
+        }
+        let max_document_bytes = file.max_document_bytes.unwrap_or(1024 * 1024);
+        if !(1024..=64 * 1024 * 1024).contains(&max_document_bytes) {
+            errors.push(format!("maxDocumentBytes: {max_document_bytes} is outside 1024..=67108864"));
+        }
         let timeout_ms = file.storage_timeout_ms.unwrap_or(5000);
         if !(10..=600_000).contains(&timeout_ms) {
             errors.push(format!("storageTimeoutMs: {timeout_ms} is outside 10..=600000"));
@@ -111,7 +137,19 @@ impl Config {
             (Ok(listen), true) => Ok(Config {
                 listen,
                 store,
-                limits: Limits { max_body_bytes, default_page_size, max_page_size },
+                limits: Limits {
+                    max_body_bytes,
+                    default_page_size,
+                    max_page_size,
+                    doc_default_page_size,
+                    doc_max_page_size,
+                    doc: crate::doc::edit::DocLimits {
+                        max_bytes: max_document_bytes,
+                        max_depth: crate::json::MAX_DEPTH,
+                        max_array: 1_000_000,
+                        max_properties: 1000,
+                    },
+                },
                 storage_timeout: Duration::from_millis(timeout_ms),
                 pool_size,
                 catalog_ttl: Duration::from_millis(catalog_ttl_ms),
@@ -141,11 +179,15 @@ mod tests {
             max_page_size: Some(0),
             pool_size: Some(0),
             sweep_interval_ms: Some(5),
+            doc_default_page_size: Some(50),
+            max_document_bytes: Some(1),
             ..FileConfig::default()
         })
         .unwrap_err();
         let text = errors.join("\n");
-        for field in ["listen", "store", "maxPageSize", "poolSize", "sweepIntervalMs"] {
+        for field in
+            ["listen", "store", "maxPageSize", "poolSize", "sweepIntervalMs", "docDefaultPageSize", "maxDocumentBytes"]
+        {
             assert!(text.contains(field), "{field} missing: {text}");
         }
     }

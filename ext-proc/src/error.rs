@@ -76,6 +76,8 @@ impl From<StoreError> for ApiError {
             StoreError::KeyspaceNotFound(ks) => ApiError::NotFound(format!("keyspace '{ks}' not found")),
             StoreError::TableNotFound(t) => ApiError::NotFound(format!("table '{t}' not found")),
             StoreError::Missing(m) => ApiError::NotFound(m),
+            StoreError::CollectionNotFound(c) => ApiError::NotFound(format!("collection '{c}' not found")),
+            StoreError::Refused(e) => e,
             StoreError::SchemaChanged => {
                 ApiError::Unavailable("the table changed while the request ran; retry".to_owned())
             }

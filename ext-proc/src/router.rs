@@ -57,6 +57,53 @@ pub enum Route {
     UpdateRow(String, String, Vec<String>),
     /// `DELETE /v2/keyspaces/{ks}/{t}/{pk...}`.
     DeleteRows(String, String, Vec<String>),
+    /// `GET /v2/schemas/namespaces` (namespaces are keyspaces).
+    ListNamespaces,
+    /// `POST /v2/schemas/namespaces`.
+    CreateNamespace,
+    /// `GET /v2/schemas/namespaces/{ns}`.
+    GetNamespace(String),
+    /// `DELETE /v2/schemas/namespaces/{ns}`.
+    DropNamespace(String),
+    /// `GET /v2/namespaces/{ns}/collections`.
+    ListCollections(String),
+    /// `POST /v2/namespaces/{ns}/collections`.
+    CreateCollection(String),
+    /// `DELETE /v2/namespaces/{ns}/collections/{c}`.
+    DropCollection(String, String),
+    /// `GET /v2/namespaces/{ns}/collections/{c}/json-schema`.
+    GetJsonSchema(String, String),
+    /// `PUT /v2/namespaces/{ns}/collections/{c}/json-schema`.
+    PutJsonSchema(String, String),
+    /// `GET /v2/namespaces/{ns}/collections/{c}` (search).
+    SearchDocs(String, String),
+    /// `POST /v2/namespaces/{ns}/collections/{c}`.
+    CreateDoc(String, String),
+    /// `POST /v2/namespaces/{ns}/collections/{c}/batch`.
+    BatchDocs(String, String),
+    /// `GET .../{c}/{id}[/{path...}]`.
+    GetDoc(Doc),
+    /// `PUT .../{c}/{id}[/{path...}]`.
+    PutDoc(Doc),
+    /// `PATCH .../{c}/{id}[/{path...}]`.
+    PatchDoc(Doc),
+    /// `DELETE .../{c}/{id}[/{path...}]`.
+    DeleteDoc(Doc),
+    /// `POST .../{c}/{id}[/{path...}]/function`.
+    DocFunction(Doc),
+}
+
+/// A document (or a path inside one) named by a URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Doc {
+    /// Namespace.
+    pub ns: String,
+    /// Collection.
+    pub coll: String,
+    /// Document id.
+    pub id: String,
+    /// Path segments below the document root.
+    pub path: Vec<String>,
 }
 
 impl Route {
@@ -120,6 +167,43 @@ pub fn route(method: &str, segments: &[String]) -> Result<Route, ApiError> {
                 _ => return Err(allowed("GET, PUT, PATCH, DELETE")),
             }
         }
+        (["v2", "schemas", "namespaces"], "GET") => Route::ListNamespaces,
+        (["v2", "schemas", "namespaces"], "POST") => Route::CreateNamespace,
+        (["v2", "schemas", "namespaces"], _) => return Err(allowed("GET, POST")),
+        (["v2", "schemas", "namespaces", ns], "GET") => Route::GetNamespace(own(ns)),
+        (["v2", "schemas", "namespaces", ns], "DELETE") => Route::DropNamespace(own(ns)),
+        (["v2", "schemas", "namespaces", _], _) => return Err(allowed("GET, DELETE")),
+        (["v2", "namespaces", ns, "collections"], "GET") => Route::ListCollections(own(ns)),
+        (["v2", "namespaces", ns, "collections"], "POST") => Route::CreateCollection(own(ns)),
+        (["v2", "namespaces", _, "collections"], _) => return Err(allowed("GET, POST")),
+        (["v2", "namespaces", ns, "collections", c], m) => match m {
+            "GET" => Route::SearchDocs(own(ns), own(c)),
+            "POST" => Route::CreateDoc(own(ns), own(c)),
+            "DELETE" => Route::DropCollection(own(ns), own(c)),
+            _ => return Err(allowed("GET, POST, DELETE")),
+        },
+        (["v2", "namespaces", ns, "collections", c, "json-schema"], m) => match m {
+            "GET" => Route::GetJsonSchema(own(ns), own(c)),
+            "PUT" => Route::PutJsonSchema(own(ns), own(c)),
+            _ => return Err(allowed("GET, PUT")),
+        },
+        (["v2", "namespaces", ns, "collections", c, "batch"], "POST") => Route::BatchDocs(own(ns), own(c)),
+        (["v2", "namespaces", ns, "collections", c, id, path @ .., "function"], "POST") => Route::DocFunction(Doc {
+            ns: own(ns),
+            coll: own(c),
+            id: own(id),
+            path: path.iter().map(|p| own(p)).collect(),
+        }),
+        (["v2", "namespaces", ns, "collections", c, id, path @ ..], m) => {
+            let doc = Doc { ns: own(ns), coll: own(c), id: own(id), path: path.iter().map(|p| own(p)).collect() };
+            match m {
+                "GET" => Route::GetDoc(doc),
+                "PUT" => Route::PutDoc(doc),
+                "PATCH" => Route::PatchDoc(doc),
+                "DELETE" => Route::DeleteDoc(doc),
+                _ => return Err(allowed("GET, PUT, PATCH, DELETE (POST only on .../function)")),
+            }
+        }
         _ => return Err(ApiError::NotFound(format!("no API at /{}", s.join("/")))),
     };
     Ok(r)
@@ -146,6 +230,35 @@ mod tests {
             Route::UpdateRow("blog".into(), "vehicle".into(), vec!["Tesla".into(), "S".into()])
         );
         assert_eq!(r("POST", "/v2/schemas/keyspaces/blog/tables").unwrap(), Route::CreateTable("blog".into()));
+    }
+
+    #[test]
+    fn document_routes() {
+        let doc = |id: &str, path: &[&str]| Doc {
+            ns: "n".into(),
+            coll: "c".into(),
+            id: id.into(),
+            path: path.iter().map(|p| p.to_string()).collect(),
+        };
+        assert_eq!(r("GET", "/v2/namespaces/n/collections/c").unwrap(), Route::SearchDocs("n".into(), "c".into()));
+        assert_eq!(
+            r("POST", "/v2/namespaces/n/collections/c/batch").unwrap(),
+            Route::BatchDocs("n".into(), "c".into())
+        );
+        assert_eq!(r("GET", "/v2/namespaces/n/collections/c/batch").unwrap(), Route::GetDoc(doc("batch", &[])));
+        assert_eq!(
+            r("PATCH", "/v2/namespaces/n/collections/c/d1/a/[0]").unwrap(),
+            Route::PatchDoc(doc("d1", &["a", "[0]"]))
+        );
+        assert_eq!(
+            r("POST", "/v2/namespaces/n/collections/c/d1/tags/function").unwrap(),
+            Route::DocFunction(doc("d1", &["tags"]))
+        );
+        assert_eq!(r("POST", "/v2/namespaces/n/collections/c/d1/tags").unwrap_err().status(), 405);
+        assert_eq!(
+            r("PUT", "/v2/namespaces/n/collections/c/json-schema").unwrap(),
+            Route::PutJsonSchema("n".into(), "c".into())
+        );
     }
 
     #[test]

@@ -53,17 +53,22 @@ impl ExternalProcessor for ExtProc {
 
 /// Deletes expired TTL rows now and then, so storage does not keep what no
 /// read can see. Replicas may all sweep: the deletes are idempotent.
-async fn sweep_forever(store: Arc<dyn store::Store>, every: std::time::Duration) {
+async fn sweep_forever(store: store::Backend, every: std::time::Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         let now =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-        match store.sweep_expired(now).await {
+        match store.rows.sweep_expired(now).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(rows = n, "deleted expired rows"),
             Err(e) => tracing::warn!(error = %e, "expired-row sweep failed; will retry"),
+        }
+        match store.docs.sweep_expired_docs(now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(documents = n, "deleted expired documents"),
+            Err(e) => tracing::warn!(error = %e, "expired-document sweep failed; will retry"),
         }
     }
 }
@@ -75,7 +80,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let store = store::open(&config.store, config.pool_size).await?;
-    tracing::info!(store = store.kind(), listen = %listener.local_addr()?, "datagate sidecar ready");
+    tracing::info!(store = store.rows.kind(), listen = %listener.local_addr()?, "datagate sidecar ready");
     if let Some(every) = config.sweep_interval {
         tokio::spawn(sweep_forever(store.clone(), every));
     }

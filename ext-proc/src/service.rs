@@ -1,13 +1,14 @@
 //! The application core: one [`ApiRequest`] in, one [`ApiResponse`] out.
 //! Transport-agnostic, so it is tested without Envoy.
 
-use crate::api::{columns, rows, schema, Ctx};
+use crate::api::{collections, columns, docs, rows, schema, Ctx};
 use crate::catalog::Catalog;
 use crate::config::{Config, Limits};
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::router::{route, Route};
-use crate::store::Store;
+use crate::store::docs::DocStore;
+use crate::store::{Backend, Store};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use std::time::Duration;
 /// Everything a request needs, shared by all gRPC streams.
 pub struct Service {
     store: Arc<dyn Store>,
+    docs: Arc<dyn DocStore>,
     catalog: Catalog,
     limits: Limits,
     timeout: Duration,
@@ -22,9 +24,10 @@ pub struct Service {
 
 impl Service {
     /// A service over `store` with the limits from `config`.
-    pub fn new(store: Arc<dyn Store>, config: &Config) -> Service {
+    pub fn new(backend: Backend, config: &Config) -> Service {
         Service {
-            store,
+            store: backend.rows,
+            docs: backend.docs,
             catalog: Catalog::new(config.catalog_ttl),
             limits: config.limits.clone(),
             timeout: config.storage_timeout,
@@ -65,7 +68,8 @@ impl Service {
                 ))
             }
         };
-        let ctx = Ctx { store: self.store.as_ref(), catalog: &self.catalog, limits: &self.limits };
+        let ctx =
+            Ctx { store: self.store.as_ref(), docs: self.docs.as_ref(), catalog: &self.catalog, limits: &self.limits };
         let ns = |ks: &str| schema::namespace(tenant, ks);
         match route {
             Route::Health => Ok(ApiResponse::json(200, json!({ "status": "ok", "store": self.store.kind() }))),
@@ -96,6 +100,23 @@ impl Service {
             Route::BatchInsert(ks, t) => rows::batch(&ctx, &ns(&ks)?, &t, req).await,
             Route::UpdateRow(ks, t, key) => rows::update(&ctx, &ns(&ks)?, &t, &key, req).await,
             Route::DeleteRows(ks, t, key) => rows::delete(&ctx, &ns(&ks)?, &t, &key).await,
+            Route::ListNamespaces => schema::list_keyspaces(&ctx, tenant, req).await,
+            Route::CreateNamespace => schema::create_keyspace(&ctx, tenant, req).await,
+            Route::GetNamespace(n) => schema::get_keyspace(&ctx, &ns(&n)?, req).await,
+            Route::DropNamespace(n) => schema::drop_keyspace(&ctx, &ns(&n)?).await,
+            Route::ListCollections(n) => collections::list(&ctx, &ns(&n)?, req).await,
+            Route::CreateCollection(n) => collections::create(&ctx, &ns(&n)?, req).await,
+            Route::DropCollection(n, c) => collections::drop(&ctx, &ns(&n)?, &c).await,
+            Route::GetJsonSchema(n, c) => collections::get_schema(&ctx, &ns(&n)?, &c).await,
+            Route::PutJsonSchema(n, c) => collections::put_schema(&ctx, &ns(&n)?, &c, req).await,
+            Route::SearchDocs(n, c) => docs::search(&ctx, &ns(&n)?, &c, req).await,
+            Route::CreateDoc(n, c) => docs::create(&ctx, &ns(&n)?, &c, req).await,
+            Route::BatchDocs(n, c) => docs::batch(&ctx, &ns(&n)?, &c, req).await,
+            Route::GetDoc(d) => docs::get(&ctx, &ns(&d.ns)?, &d.coll, &d.id, &d.path, req).await,
+            Route::PutDoc(d) => docs::put(&ctx, &ns(&d.ns)?, &d.coll, &d.id, &d.path, req).await,
+            Route::PatchDoc(d) => docs::patch(&ctx, &ns(&d.ns)?, &d.coll, &d.id, &d.path, req).await,
+            Route::DeleteDoc(d) => docs::delete(&ctx, &ns(&d.ns)?, &d.coll, &d.id, &d.path).await,
+            Route::DocFunction(d) => docs::function(&ctx, &ns(&d.ns)?, &d.coll, &d.id, &d.path, req).await,
         }
     }
 }

@@ -13,35 +13,57 @@ use sha2::{Digest, Sha256};
 
 /// A fingerprint of everything that defines a result set.
 pub fn fingerprint(table: &TableDef, query_shape: &str) -> String {
+    fingerprint_of(&[&table.name, query_shape])
+}
+
+/// A fingerprint of a result set described by `parts`.
+pub fn fingerprint_of(parts: &[&str]) -> String {
     let mut h = Sha256::new();
-    h.update(table.name.as_bytes());
-    h.update([0]);
-    h.update(query_shape.as_bytes());
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
     h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 /// Encodes the cursor after `key` (the last row's primary-key values).
 pub fn encode(fingerprint: &str, key: &[Value]) -> String {
-    let key: Vec<Json> = key.iter().map(Value::to_json).collect();
+    encode_keys(fingerprint, key.iter().map(Value::to_json).collect())
+}
+
+/// Encodes a cursor holding JSON key values.
+pub fn encode_keys(fingerprint: &str, key: Vec<Json>) -> String {
     URL_SAFE_NO_PAD.encode(json!({ "q": fingerprint, "k": key }).to_string())
+}
+
+fn malformed() -> ApiError {
+    ApiError::BadRequest("page-state is malformed or belongs to a different query".to_owned())
+}
+
+/// Decodes a cursor's JSON key values, if it belongs to this query.
+pub fn decode_keys(fingerprint: &str, text: &str) -> Result<Vec<Json>, ApiError> {
+    let bytes = URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')).map_err(|_| malformed())?;
+    let mut cursor: Json = serde_json::from_slice(&bytes).map_err(|_| malformed())?;
+    if cursor.get("q").and_then(Json::as_str) != Some(fingerprint) {
+        return Err(malformed());
+    }
+    match cursor.get_mut("k").map(Json::take) {
+        Some(Json::Array(k)) => Ok(k),
+        _ => Err(malformed()),
+    }
 }
 
 /// Decodes a cursor for this query (whose read order is `order`); anything else is a 400.
 pub fn decode(order: &[OrderColumn<'_>], fingerprint: &str, text: &str) -> Result<Vec<Value>, ApiError> {
-    let bad = || ApiError::BadRequest("page-state is malformed or belongs to a different query".to_owned());
-    let bytes = URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')).map_err(|_| bad())?;
-    let cursor: Json = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-    if cursor.get("q").and_then(Json::as_str) != Some(fingerprint) {
-        return Err(bad());
-    }
-    let key = cursor.get("k").and_then(Json::as_array).ok_or_else(bad)?;
+    let bad = malformed;
+    let key = decode_keys(fingerprint, text)?;
     if key.len() != order.len() {
         return Err(bad());
     }
     order
         .iter()
         .zip(key)
-        .map(|(o, v)| match Value::of(o.column.ty, v) {
+        .map(|(o, v)| match Value::of(o.column.ty, &v) {
             Ok(Value::Null) if !o.nullable => Err(bad()),
             Ok(v) => Ok(v),
             Err(_) => Err(bad()),

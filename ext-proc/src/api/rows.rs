@@ -157,14 +157,7 @@ fn stale(ctx: &Ctx<'_>, ns: &Namespace, e: StoreError) -> ApiError {
 }
 
 fn page_size(ctx: &Ctx<'_>, req: &ApiRequest) -> Result<u32, ApiError> {
-    let max = ctx.limits.max_page_size;
-    match req.param("page-size")? {
-        None => Ok(ctx.limits.default_page_size.min(max)),
-        Some(text) => match text.parse::<u32>() {
-            Ok(n) if (1..=max).contains(&n) => Ok(n),
-            _ => Err(ApiError::BadRequest(format!("page-size must be an integer from 1 to {max}, got '{text}'"))),
-        },
-    }
+    super::page_size(req, ctx.limits.default_page_size, ctx.limits.max_page_size)
 }
 
 /// Parses `where` against the table's columns.
@@ -290,25 +283,13 @@ fn row_upsert_at(
 }
 
 /// Unix milliseconds now (expiry decisions are made against the sidecar clock).
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
-/// Cassandra's longest TTL: 20 years.
-const MAX_TTL_SECONDS: u64 = 630_720_000;
+use super::now_ms;
 
 /// The row expiry a write asks for: the `ttl` parameter (seconds; 0 = none), else
 /// the table's default TTL.
 fn expiry(def: &TableDef, req: &ApiRequest, now: i64) -> Result<Option<i64>, ApiError> {
-    let ttl = match req.param("ttl")? {
-        Some(text) => match text.parse::<u64>() {
-            Ok(n) if n <= MAX_TTL_SECONDS => Some(n),
-            _ => {
-                return Err(ApiError::BadRequest(format!(
-                    "ttl must be whole seconds from 0 to {MAX_TTL_SECONDS}, got '{text}'"
-                )))
-            }
-        },
+    let ttl = match super::ttl_param(req)? {
+        Some(n) => Some(n),
         None => def.default_ttl.map(u64::from),
     };
     match ttl {

@@ -258,9 +258,10 @@ pub fn check(doc: &Json, limits: &DocLimits) -> Result<(), ApiError> {
             return Err(ApiError::BadRequest(format!("the document nests deeper than {} levels", l.max_depth)));
         }
         match v {
-            Json::String(s) if s.contains('\0') => {
-                Err(ApiError::BadRequest(format!("the string at {} contains U+0000, which stores cannot keep", here(at))))
-            }
+            Json::String(s) if s.contains('\0') => Err(ApiError::BadRequest(format!(
+                "the string at {} contains U+0000, which stores cannot keep",
+                here(at)
+            ))),
             Json::Array(a) if a.len() > l.max_array => Err(ApiError::BadRequest(format!(
                 "the array at {} has {} elements, above the limit of {}",
                 here(at),

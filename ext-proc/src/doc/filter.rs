@@ -269,7 +269,8 @@ mod tests {
 
     #[test]
     fn reference_semantics() {
-        let doc = json!({"n": 5, "s": "abc", "t": true, "z": null, "arr": [{"k": 1}, {"k": 7}], "o": {"x": 2, "y": "q"}});
+        let doc =
+            json!({"n": 5, "s": "abc", "t": true, "z": null, "arr": [{"k": 1}, {"k": 7}], "o": {"x": 2, "y": "q"}});
         let yes = [
             json!({"n": {"$eq": 5.0}}),
             json!({"n": {"$gte": 5, "$lt": 6}}),

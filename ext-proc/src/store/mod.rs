@@ -2,6 +2,8 @@
 //! every value reaches the database as a bound parameter and every identifier
 //! has been validated (and is quoted) before it reaches statement text.
 
+pub mod docs;
+pub mod docsql;
 pub mod postgres;
 pub mod sql;
 pub mod sqlite;
@@ -27,6 +29,12 @@ pub enum StoreError {
     /// this one's cached definition was still fresh); a retry sees the new shape.
     #[error("the table changed while the request ran; retry")]
     SchemaChanged,
+    /// The keyspace has no document collection of that name.
+    #[error("collection '{0}' not found")]
+    CollectionNotFound(String),
+    /// A check on the stored document refused the change (the error says why).
+    #[error("{0}")]
+    Refused(crate::error::ApiError),
     /// A column or index the change names does not exist (the text names it).
     #[error("{0}")]
     Missing(String),
@@ -76,13 +84,24 @@ pub trait Store: Send + Sync {
     async fn delete(&self, ns: &Namespace, def: &TableDef, key: &[Condition]) -> Result<(), StoreError>;
 }
 
+/// Both faces of one backend: rows and documents share its connections.
+#[derive(Clone)]
+pub struct Backend {
+    /// Tables and rows.
+    pub rows: Arc<dyn Store>,
+    /// Document collections.
+    pub docs: Arc<dyn docs::DocStore>,
+}
+
 /// Opens the store a URL names: `sqlite://PATH` or `postgres://...`.
-pub async fn open(url: &str, pool_size: usize) -> Result<Arc<dyn Store>, StoreError> {
+pub async fn open(url: &str, pool_size: usize) -> Result<Backend, StoreError> {
     if let Some(path) = url.strip_prefix("sqlite://") {
-        return Ok(Arc::new(sqlite::SqliteStore::open(path, pool_size).await?));
+        let s = Arc::new(sqlite::SqliteStore::open(path, pool_size).await?);
+        return Ok(Backend { rows: s.clone(), docs: s });
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Ok(Arc::new(postgres::PgStore::open(url, pool_size).await?));
+        let s = Arc::new(postgres::PgStore::open(url, pool_size).await?);
+        return Ok(Backend { rows: s.clone(), docs: s });
     }
     Err(StoreError::Internal(format!("unsupported store URL '{url}': use sqlite://PATH or postgres://...")))
 }

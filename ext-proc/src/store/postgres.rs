@@ -101,6 +101,10 @@ CREATE TABLE IF NOT EXISTS datagate.tables (
     tenant text NOT NULL, keyspace text NOT NULL, name text NOT NULL, definition jsonb NOT NULL,
     PRIMARY KEY (tenant, keyspace, name),
     FOREIGN KEY (tenant, keyspace) REFERENCES datagate.keyspaces (tenant, name) ON DELETE CASCADE);
+CREATE TABLE IF NOT EXISTS datagate.collections (
+    tenant text NOT NULL, keyspace text NOT NULL, name text NOT NULL, json_schema jsonb,
+    PRIMARY KEY (tenant, keyspace, name),
+    FOREIGN KEY (tenant, keyspace) REFERENCES datagate.keyspaces (tenant, name) ON DELETE CASCADE);
 ";
 
 /// The PostgreSQL store.
@@ -459,5 +463,6 @@ impl Store for PgStore {
     }
 }
 
+mod docs;
 #[cfg(test)]
 mod tests;

@@ -103,6 +103,9 @@ CREATE TABLE IF NOT EXISTS datagate_keyspaces (
 CREATE TABLE IF NOT EXISTS datagate_tables (
     tenant TEXT NOT NULL, keyspace TEXT NOT NULL, name TEXT NOT NULL, definition TEXT NOT NULL,
     PRIMARY KEY (tenant, keyspace, name)) WITHOUT ROWID, STRICT;
+CREATE TABLE IF NOT EXISTS datagate_collections (
+    tenant TEXT NOT NULL, keyspace TEXT NOT NULL, name TEXT NOT NULL, json_schema TEXT,
+    PRIMARY KEY (tenant, keyspace, name)) WITHOUT ROWID, STRICT;
 ";
 
 /// The SQLite store.
@@ -301,6 +304,7 @@ impl Store for SqliteStore {
                 tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", SqliteDialect.table(&ns, &name)))
                     .map_err(map_err)?;
             }
+            docs::drop_all(&tx, &ns)?;
             tx.execute(
                 "DELETE FROM datagate_tables WHERE tenant = ?1 AND keyspace = ?2",
                 params![ns.tenant, ns.keyspace],
@@ -496,5 +500,6 @@ impl Store for SqliteStore {
     }
 }
 
+mod docs;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,90 @@
+//! The document face of a store: collections of JSON documents keyed by id.
+//! Edits are pure functions ([`EditFn`]) that the store runs inside its own
+//! read-modify-write transaction, so concurrent edits never lose an update.
+
+use super::docsql::DocSearch;
+use super::StoreError;
+use crate::model::Namespace;
+use async_trait::async_trait;
+use serde_json::Value as Json;
+
+/// A collection's stored definition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectionDef {
+    /// Name.
+    pub name: String,
+    /// JSON Schema every document must match, if set.
+    pub json_schema: Option<Json>,
+}
+
+/// What an edit decided, given the current document.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Edit {
+    /// Store this document with this expiry (epoch ms; `None`: never).
+    Write { doc: Json, expires_ms: Option<i64>, reply: Json },
+    /// Delete the document.
+    Delete { reply: Json },
+    /// Change nothing.
+    Keep { reply: Json },
+}
+
+/// A current document (and its expiry) in, a decision out. Called again if
+/// the transaction has to be retried, so it must not have side effects.
+pub type EditFn = Box<dyn Fn(Option<Json>, Option<i64>) -> Result<Edit, StoreError> + Send + Sync>;
+
+/// One search hit: id, document and its sort key (for the next cursor).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocRow {
+    /// Document id.
+    pub id: String,
+    /// The document.
+    pub doc: Json,
+    /// Sort key values then the id (see [`super::docsql::key_len`]).
+    pub key: Vec<Json>,
+}
+
+/// Document storage. Collections live inside a tenant's keyspace (namespace).
+#[async_trait]
+pub trait DocStore: Send + Sync {
+    /// Creates a collection; false when it existed and `if_not_exists` was set.
+    async fn create_collection(&self, ns: &Namespace, name: &str, if_not_exists: bool) -> Result<bool, StoreError>;
+    /// One collection; `KeyspaceNotFound`/`CollectionNotFound` when absent.
+    async fn collection(&self, ns: &Namespace, name: &str) -> Result<CollectionDef, StoreError>;
+    /// All collections of a namespace, sorted by name.
+    async fn collections(&self, ns: &Namespace) -> Result<Vec<CollectionDef>, StoreError>;
+    /// Drops a collection and its documents.
+    async fn drop_collection(&self, ns: &Namespace, name: &str) -> Result<(), StoreError>;
+    /// Sets (or with `None` removes) the collection's JSON Schema.
+    async fn set_json_schema(&self, ns: &Namespace, name: &str, schema: Option<&Json>) -> Result<(), StoreError>;
+    /// A document unless absent or expired.
+    async fn get_doc(&self, ns: &Namespace, coll: &str, id: &str, now_ms: i64) -> Result<Option<Json>, StoreError>;
+    /// Replaces documents, all-or-nothing.
+    async fn put_docs(
+        &self,
+        ns: &Namespace,
+        coll: &str,
+        docs: &[(String, Json)],
+        expires_ms: Option<i64>,
+    ) -> Result<(), StoreError>;
+    /// Runs `edit` on the current document inside a transaction; returns its reply.
+    async fn edit_doc(
+        &self,
+        ns: &Namespace,
+        coll: &str,
+        id: &str,
+        now_ms: i64,
+        edit: EditFn,
+    ) -> Result<Json, StoreError>;
+    /// One page of a search, in sort order.
+    async fn search(&self, ns: &Namespace, coll: &str, search: &DocSearch<'_>) -> Result<Vec<DocRow>, StoreError>;
+    /// Deletes expired documents in every collection; returns how many.
+    async fn sweep_expired_docs(&self, now_ms: i64) -> Result<u64, StoreError>;
+}
+
+/// The document the store read, unless it has expired.
+pub fn live(doc: Option<(Json, Option<i64>)>, now_ms: i64) -> (Option<Json>, Option<i64>) {
+    match doc {
+        Some((d, exp)) if exp.is_none_or(|e| e > now_ms) => (Some(d), exp),
+        _ => (None, None),
+    }
+}

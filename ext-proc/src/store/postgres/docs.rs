@@ -1,0 +1,302 @@
+//! Documents on PostgreSQL: one `jsonb` table per collection in the keyspace's
+//! schema, with a `jsonb_path_ops` GIN index that serves equality filters.
+
+use super::{map_err, require_keyspace, PgStore};
+use crate::model::Namespace;
+use crate::store::docs::{live, CollectionDef, DocRow, DocStore, Edit, EditFn};
+use crate::store::docsql::{self, DocSearch, Flavor, Param};
+use crate::store::{sql, StoreError};
+use async_trait::async_trait;
+use bytes::BytesMut;
+use deadpool_postgres::GenericClient;
+use serde_json::Value as Json;
+use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
+
+/// The physical table of a collection ('#' never occurs in table names).
+fn table(ns: &Namespace, coll: &str) -> String {
+    format!("{}.{}", sql::quote(&ns.physical()), sql::quote(&format!("#{coll}")))
+}
+
+impl ToSql for Param {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Param::Text(t) => t.as_str().to_sql(ty, out),
+            Param::Int(i) => i.to_sql(ty, out),
+            Param::Real(f) => f.to_sql(ty, out),
+            Param::Json(j) => j.to_sql(ty, out),
+            Param::Path(p) => p.to_sql(ty, out),
+            Param::JsonList(l) => l.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_ty: &Type) -> bool {
+        // Every placeholder carries a cast (see docsql), which fixes its type.
+        true
+    }
+
+    to_sql_checked!();
+}
+
+/// Why a statement found no table: the keyspace or the collection is gone.
+async fn missing(c: &impl GenericClient, ns: &Namespace, coll: &str, e: StoreError) -> StoreError {
+    if !matches!(e, StoreError::SchemaChanged) {
+        return e;
+    }
+    match require_keyspace(c, ns, false).await {
+        Err(k) => k,
+        Ok(()) => StoreError::CollectionNotFound(coll.to_owned()),
+    }
+}
+
+fn def(name: String, schema: Option<Json>) -> CollectionDef {
+    CollectionDef { name, json_schema: schema }
+}
+
+async fn write(
+    c: &impl GenericClient,
+    t: &str,
+    id: &str,
+    doc: &Json,
+    exp: Option<i64>,
+    insert_only: bool,
+) -> Result<u64, StoreError> {
+    let sql = if insert_only {
+        format!("INSERT INTO {t} (id, doc, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
+    } else {
+        format!(
+            "INSERT INTO {t} (id, doc, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, expires_at = excluded.expires_at"
+        )
+    };
+    let stmt = c.prepare_cached(&sql).await.map_err(map_err)?;
+    c.execute(&stmt, &[&id, doc, &exp]).await.map_err(map_err)
+}
+
+#[async_trait]
+impl DocStore for PgStore {
+    async fn create_collection(&self, ns: &Namespace, name: &str, if_not_exists: bool) -> Result<bool, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        require_keyspace(&tx, ns, true).await?;
+        let n = tx
+            .execute(
+                "INSERT INTO datagate.collections (tenant, keyspace, name) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                &[&ns.tenant, &ns.keyspace, &name],
+            )
+            .await
+            .map_err(map_err)?;
+        if n == 0 {
+            return if if_not_exists {
+                Ok(false)
+            } else {
+                Err(StoreError::AlreadyExists(format!("collection '{name}'")))
+            };
+        }
+        let t = table(ns, name);
+        let gin = sql::quote(&format!("#{name}#gin"));
+        let expiry = sql::quote(&format!("#{name}#expiry"));
+        tx.batch_execute(&format!(
+            "CREATE TABLE {t} (id text COLLATE \"C\" PRIMARY KEY, doc jsonb NOT NULL, expires_at bigint);
+             CREATE INDEX {gin} ON {t} USING gin (doc jsonb_path_ops);
+             CREATE INDEX {expiry} ON {t} (expires_at) WHERE expires_at IS NOT NULL;"
+        ))
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    }
+
+    async fn collection(&self, ns: &Namespace, name: &str) -> Result<CollectionDef, StoreError> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT c.name, c.json_schema FROM datagate.keyspaces k LEFT JOIN datagate.collections c \
+                 ON c.tenant = k.tenant AND c.keyspace = k.name AND c.name = $3 WHERE k.tenant = $1 AND k.name = $2",
+            )
+            .await
+            .map_err(map_err)?;
+        let row = client.query_opt(&stmt, &[&ns.tenant, &ns.keyspace, &name]).await.map_err(map_err)?;
+        let row = row.ok_or_else(|| StoreError::KeyspaceNotFound(ns.keyspace.clone()))?;
+        match row.get::<_, Option<String>>(0) {
+            None => Err(StoreError::CollectionNotFound(name.to_owned())),
+            Some(n) => Ok(def(n, row.get(1))),
+        }
+    }
+
+    async fn collections(&self, ns: &Namespace) -> Result<Vec<CollectionDef>, StoreError> {
+        let client = self.client().await?;
+        require_keyspace(&client, ns, false).await?;
+        let rows = client
+            .query(
+                "SELECT name, json_schema FROM datagate.collections WHERE tenant = $1 AND keyspace = $2 ORDER BY name",
+                &[&ns.tenant, &ns.keyspace],
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(rows.iter().map(|r| def(r.get(0), r.get(1))).collect())
+    }
+
+    async fn drop_collection(&self, ns: &Namespace, name: &str) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        require_keyspace(&tx, ns, true).await?;
+        let n = tx
+            .execute(
+                "DELETE FROM datagate.collections WHERE tenant = $1 AND keyspace = $2 AND name = $3",
+                &[&ns.tenant, &ns.keyspace, &name],
+            )
+            .await
+            .map_err(map_err)?;
+        if n == 0 {
+            return Err(StoreError::CollectionNotFound(name.to_owned()));
+        }
+        tx.batch_execute(&format!("DROP TABLE IF EXISTS {}", table(ns, name))).await.map_err(map_err)?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn set_json_schema(&self, ns: &Namespace, name: &str, schema: Option<&Json>) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "UPDATE datagate.collections SET json_schema = $4 WHERE tenant = $1 AND keyspace = $2 AND name = $3",
+                &[&ns.tenant, &ns.keyspace, &name, &schema],
+            )
+            .await
+            .map_err(map_err)?;
+        if n == 0 {
+            return Err(missing(&client, ns, name, StoreError::SchemaChanged).await);
+        }
+        Ok(())
+    }
+
+    async fn get_doc(&self, ns: &Namespace, coll: &str, id: &str, now_ms: i64) -> Result<Option<Json>, StoreError> {
+        let client = self.client().await?;
+        let sql = format!("SELECT doc, expires_at FROM {} WHERE id = $1", table(ns, coll));
+        let found = async {
+            let stmt = client.prepare_cached(&sql).await.map_err(map_err)?;
+            client.query_opt(&stmt, &[&id]).await.map_err(map_err)
+        }
+        .await;
+        let row = match found {
+            Ok(r) => r,
+            Err(e) => return Err(missing(&client, ns, coll, e).await),
+        };
+        Ok(live(row.map(|r| (r.get(0), r.get(1))), now_ms).0)
+    }
+
+    async fn put_docs(
+        &self,
+        ns: &Namespace,
+        coll: &str,
+        docs: &[(String, Json)],
+        expires_ms: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let t = table(ns, coll);
+        let result = async {
+            let tx = client.transaction().await.map_err(map_err)?;
+            for (id, doc) in docs {
+                write(&tx, &t, id, doc, expires_ms, false).await?;
+            }
+            tx.commit().await.map_err(map_err)
+        }
+        .await;
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) => Err(missing(&client, ns, coll, e).await),
+        }
+    }
+
+    async fn edit_doc(
+        &self,
+        ns: &Namespace,
+        coll: &str,
+        id: &str,
+        now_ms: i64,
+        edit: EditFn,
+    ) -> Result<Json, StoreError> {
+        let mut client = self.client().await?;
+        let t = table(ns, coll);
+        let select = format!("SELECT doc, expires_at FROM {t} WHERE id = $1 FOR UPDATE");
+        let delete = format!("DELETE FROM {t} WHERE id = $1");
+        // A document that did not exist cannot be locked; if two requests create
+        // it at once, the loser's INSERT finds it and the edit runs again on it.
+        for _ in 0..3 {
+            let attempt = async {
+                let tx = client.transaction().await.map_err(map_err)?;
+                let stmt = tx.prepare_cached(&select).await.map_err(map_err)?;
+                let row = tx.query_opt(&stmt, &[&id]).await.map_err(map_err)?;
+                let existed = row.is_some();
+                let (doc, exp) = live(row.map(|r| (r.get(0), r.get(1))), now_ms);
+                let reply = match edit(doc, exp)? {
+                    Edit::Write { doc, expires_ms, reply } => {
+                        if write(&tx, &t, id, &doc, expires_ms, !existed).await? == 0 {
+                            return Ok(None);
+                        }
+                        reply
+                    }
+                    Edit::Delete { reply } => {
+                        tx.execute(delete.as_str(), &[&id]).await.map_err(map_err)?;
+                        reply
+                    }
+                    Edit::Keep { reply } => return Ok(Some(reply)),
+                };
+                tx.commit().await.map_err(map_err)?;
+                Ok::<_, StoreError>(Some(reply))
+            }
+            .await;
+            match attempt {
+                Ok(Some(reply)) => return Ok(reply),
+                Ok(None) => continue,
+                Err(e) => return Err(missing(&client, ns, coll, e).await),
+            }
+        }
+        Err(StoreError::Unavailable("the document kept changing under the request; retry".to_owned()))
+    }
+
+    async fn search(&self, ns: &Namespace, coll: &str, search: &DocSearch<'_>) -> Result<Vec<DocRow>, StoreError> {
+        let query =
+            docsql::search(Flavor::Postgres, &table(ns, coll), search).map_err(|e| StoreError::Rejected(e.0))?;
+        let sort = search.sort.len();
+        let client = self.client().await?;
+        let found = async {
+            let stmt = client.prepare_cached(&query.sql).await.map_err(map_err)?;
+            let params: Vec<&(dyn ToSql + Sync)> = query.params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+            client.query(&stmt, &params).await.map_err(map_err)
+        }
+        .await;
+        let rows = match found {
+            Ok(r) => r,
+            Err(e) => return Err(missing(&client, ns, coll, e).await),
+        };
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get(0).map_err(map_err)?;
+                let mut key = Vec::with_capacity(sort * 2 + 1);
+                for i in 0..sort {
+                    key.push(Json::from(r.try_get::<_, i32>(2 + 2 * i).map_err(map_err)?));
+                    key.push(r.try_get::<_, Json>(3 + 2 * i).map_err(map_err)?);
+                }
+                key.push(Json::String(id.clone()));
+                Ok(DocRow { doc: r.try_get(1).map_err(map_err)?, id, key })
+            })
+            .collect()
+    }
+
+    async fn sweep_expired_docs(&self, now_ms: i64) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        let rows =
+            client.query("SELECT tenant, keyspace, name FROM datagate.collections", &[]).await.map_err(map_err)?;
+        let mut deleted = 0u64;
+        for row in rows {
+            let ns = Namespace { tenant: row.get(0), keyspace: row.get(1) };
+            let sql = format!("DELETE FROM {} WHERE expires_at <= $1", table(&ns, row.get(2)));
+            match client.execute(sql.as_str(), &[&now_ms]).await.map_err(map_err) {
+                Ok(n) => deleted += n,
+                Err(StoreError::SchemaChanged) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(deleted)
+    }
+}

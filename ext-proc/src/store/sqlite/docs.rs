@@ -1,0 +1,314 @@
+//! Documents on SQLite: one table per collection holding JSON text, searched
+//! with JSON1 (`json_type`, `json_extract`, `json_each`).
+
+use super::{map_err, require_keyspace, SqliteStore};
+use crate::model::Namespace;
+use crate::store::docs::{live, CollectionDef, DocRow, DocStore, Edit, EditFn};
+use crate::store::docsql::{self, DocSearch, Flavor, Param};
+use crate::store::{sql, StoreError};
+use async_trait::async_trait;
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{params, Connection, OptionalExtension, ToSql, TransactionBehavior};
+use serde_json::Value as Json;
+
+/// The physical table of a collection; '#' never occurs in table names, so
+/// collections and tables of one keyspace cannot collide.
+pub(super) fn table(ns: &Namespace, coll: &str) -> String {
+    sql::quote(&format!("{}#{coll}", ns.physical()))
+}
+
+impl ToSql for Param {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Param::Text(t) => ToSqlOutput::from(t.as_str()),
+            Param::Int(i) => ToSqlOutput::from(*i),
+            Param::Real(f) => ToSqlOutput::from(*f),
+            Param::Json(j) => ToSqlOutput::from(j.to_string()),
+            Param::Path(p) => ToSqlOutput::from(serde_json::to_string(p).unwrap_or_default()),
+            Param::JsonList(l) => ToSqlOutput::from(serde_json::to_string(l).unwrap_or_default()),
+        })
+    }
+}
+
+/// Why a statement on a collection found no table: the keyspace or the collection is gone.
+fn missing(c: &Connection, ns: &Namespace, coll: &str, e: StoreError) -> StoreError {
+    if !matches!(e, StoreError::SchemaChanged) {
+        return e;
+    }
+    match require_keyspace(c, ns) {
+        Err(k) => k,
+        Ok(()) => StoreError::CollectionNotFound(coll.to_owned()),
+    }
+}
+
+fn parse_doc(text: &str) -> Result<Json, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Internal(format!("stored document is not JSON: {e}")))
+}
+
+fn key_json(v: ValueRef<'_>) -> Json {
+    match v {
+        ValueRef::Integer(i) => Json::from(i),
+        ValueRef::Real(f) => serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number),
+        ValueRef::Text(t) => Json::String(String::from_utf8_lossy(t).into_owned()),
+        _ => Json::Null,
+    }
+}
+
+fn read(c: &Connection, ns: &Namespace, coll: &str, id: &str) -> Result<Option<(Json, Option<i64>)>, StoreError> {
+    let row: Option<(String, Option<i64>)> = c
+        .prepare_cached(&format!("SELECT doc, expires_at FROM {} WHERE id = ?1", table(ns, coll)))
+        .and_then(|mut s| s.query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        .map_err(map_err)
+        .map_err(|e| missing(c, ns, coll, e))?;
+    row.map(|(d, e)| Ok((parse_doc(&d)?, e))).transpose()
+}
+
+fn write(c: &Connection, ns: &Namespace, coll: &str, id: &str, doc: &Json, exp: Option<i64>) -> Result<(), StoreError> {
+    let sql = format!(
+        "INSERT INTO {} (id, doc, expires_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, expires_at = excluded.expires_at",
+        table(ns, coll)
+    );
+    c.prepare_cached(&sql)
+        .and_then(|mut s| s.execute(params![id, doc.to_string(), exp]))
+        .map_err(map_err)
+        .map_err(|e| missing(c, ns, coll, e))?;
+    Ok(())
+}
+
+/// Drops every collection of a keyspace (inside the caller's transaction).
+pub(super) fn drop_all(c: &Connection, ns: &Namespace) -> Result<(), StoreError> {
+    let names: Vec<String> = {
+        let mut s =
+            c.prepare("SELECT name FROM datagate_collections WHERE tenant = ?1 AND keyspace = ?2").map_err(map_err)?;
+        let rows = s.query_map(params![ns.tenant, ns.keyspace], |r| r.get(0)).map_err(map_err)?;
+        rows.collect::<Result<_, _>>().map_err(map_err)?
+    };
+    for name in names {
+        c.execute_batch(&format!("DROP TABLE IF EXISTS {}", table(ns, &name))).map_err(map_err)?;
+    }
+    c.execute("DELETE FROM datagate_collections WHERE tenant = ?1 AND keyspace = ?2", params![ns.tenant, ns.keyspace])
+        .map_err(map_err)?;
+    Ok(())
+}
+
+#[async_trait]
+impl DocStore for SqliteStore {
+    async fn create_collection(&self, ns: &Namespace, name: &str, if_not_exists: bool) -> Result<bool, StoreError> {
+        let (ns, name) = (ns.clone(), name.to_owned());
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+            require_keyspace(&tx, &ns)?;
+            let n = tx
+                .execute(
+                    "INSERT INTO datagate_collections (tenant, keyspace, name) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT DO NOTHING",
+                    params![ns.tenant, ns.keyspace, name],
+                )
+                .map_err(map_err)?;
+            if n == 0 {
+                return if if_not_exists {
+                    Ok(false)
+                } else {
+                    Err(StoreError::AlreadyExists(format!("collection '{name}'")))
+                };
+            }
+            let t = table(&ns, &name);
+            let expiry_index = sql::quote(&format!("{}#{name}#expiry", ns.physical()));
+            tx.execute_batch(&format!(
+                "CREATE TABLE {t} (id TEXT PRIMARY KEY, doc TEXT NOT NULL, expires_at INTEGER) STRICT;
+                 CREATE INDEX {expiry_index} ON {t} (expires_at) WHERE expires_at IS NOT NULL;"
+            ))
+            .map_err(map_err)?;
+            tx.commit().map_err(map_err)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn collection(&self, ns: &Namespace, name: &str) -> Result<CollectionDef, StoreError> {
+        let (ns, name) = (ns.clone(), name.to_owned());
+        self.run(move |c| {
+            let found: Option<(Option<String>, Option<String>)> = c
+                .prepare_cached(
+                    "SELECT c.name, c.json_schema FROM datagate_keyspaces k LEFT JOIN datagate_collections c \
+                     ON c.tenant = k.tenant AND c.keyspace = k.name AND c.name = ?3 \
+                     WHERE k.tenant = ?1 AND k.name = ?2",
+                )
+                .and_then(|mut s| {
+                    s.query_row(params![ns.tenant, ns.keyspace, name], |r| Ok((r.get(0)?, r.get(1)?))).optional()
+                })
+                .map_err(map_err)?;
+            match found {
+                None => Err(StoreError::KeyspaceNotFound(ns.keyspace)),
+                Some((None, _)) => Err(StoreError::CollectionNotFound(name)),
+                Some((Some(name), schema)) => {
+                    Ok(CollectionDef { name, json_schema: schema.map(|s| parse_doc(&s)).transpose()? })
+                }
+            }
+        })
+        .await
+    }
+
+    async fn collections(&self, ns: &Namespace) -> Result<Vec<CollectionDef>, StoreError> {
+        let ns = ns.clone();
+        self.run(move |c| {
+            require_keyspace(c, &ns)?;
+            let mut s = c
+                .prepare_cached(
+                    "SELECT name, json_schema FROM datagate_collections WHERE tenant = ?1 AND keyspace = ?2 \
+                     ORDER BY name",
+                )
+                .map_err(map_err)?;
+            let rows = s
+                .query_map(params![ns.tenant, ns.keyspace], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+                })
+                .map_err(map_err)?;
+            let rows: Vec<(String, Option<String>)> = rows.collect::<Result<_, _>>().map_err(map_err)?;
+            rows.into_iter()
+                .map(|(name, s)| Ok(CollectionDef { name, json_schema: s.map(|s| parse_doc(&s)).transpose()? }))
+                .collect()
+        })
+        .await
+    }
+
+    async fn drop_collection(&self, ns: &Namespace, name: &str) -> Result<(), StoreError> {
+        let (ns, name) = (ns.clone(), name.to_owned());
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+            require_keyspace(&tx, &ns)?;
+            let n = tx
+                .execute(
+                    "DELETE FROM datagate_collections WHERE tenant = ?1 AND keyspace = ?2 AND name = ?3",
+                    params![ns.tenant, ns.keyspace, name],
+                )
+                .map_err(map_err)?;
+            if n == 0 {
+                return Err(StoreError::CollectionNotFound(name));
+            }
+            tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", table(&ns, &name))).map_err(map_err)?;
+            tx.commit().map_err(map_err)
+        })
+        .await
+    }
+
+    async fn set_json_schema(&self, ns: &Namespace, name: &str, schema: Option<&Json>) -> Result<(), StoreError> {
+        let (ns, name, schema) = (ns.clone(), name.to_owned(), schema.map(Json::to_string));
+        self.run(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE datagate_collections SET json_schema = ?4 WHERE tenant = ?1 AND keyspace = ?2 AND name = ?3",
+                    params![ns.tenant, ns.keyspace, name, schema],
+                )
+                .map_err(map_err)?;
+            if n == 0 {
+                return Err(missing(c, &ns, &name, StoreError::SchemaChanged));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_doc(&self, ns: &Namespace, coll: &str, id: &str, now_ms: i64) -> Result<Option<Json>, StoreError> {
+        let (ns, coll, id) = (ns.clone(), coll.to_owned(), id.to_owned());
+        self.run(move |c| Ok(live(read(c, &ns, &coll, &id)?, now_ms).0)).await
+    }
+
+    async fn put_docs(
+        &self,
+        ns: &Namespace,
+        coll: &str,
+        docs: &[(String, Json)],
+        expires_ms: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let (ns, coll, docs) = (ns.clone(), coll.to_owned(), docs.to_vec());
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+            for (id, doc) in &docs {
+                write(&tx, &ns, &coll, id, doc, expires_ms)?;
+            }
+            tx.commit().map_err(map_err)
+        })
+        .await
+    }
+
+    async fn edit_doc(
+        &self,
+        ns: &Namespace,
+        coll: &str,
+        id: &str,
+        now_ms: i64,
+        edit: EditFn,
+    ) -> Result<Json, StoreError> {
+        let (ns, coll, id) = (ns.clone(), coll.to_owned(), id.to_owned());
+        self.run(move |c| {
+            // IMMEDIATE takes the write lock first, so the read below cannot go stale.
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+            let (doc, exp) = live(read(&tx, &ns, &coll, &id)?, now_ms);
+            let reply = match edit(doc, exp)? {
+                Edit::Write { doc, expires_ms, reply } => {
+                    write(&tx, &ns, &coll, &id, &doc, expires_ms)?;
+                    reply
+                }
+                Edit::Delete { reply } => {
+                    tx.execute(&format!("DELETE FROM {} WHERE id = ?1", table(&ns, &coll)), params![id])
+                        .map_err(map_err)?;
+                    reply
+                }
+                Edit::Keep { reply } => return Ok(reply),
+            };
+            tx.commit().map_err(map_err)?;
+            Ok(reply)
+        })
+        .await
+    }
+
+    async fn search(&self, ns: &Namespace, coll: &str, search: &DocSearch<'_>) -> Result<Vec<DocRow>, StoreError> {
+        let query = docsql::search(Flavor::Sqlite, &table(ns, coll), search).map_err(|e| StoreError::Rejected(e.0))?;
+        let keys = docsql::key_len(search.sort) - 1;
+        let (ns, coll) = (ns.clone(), coll.to_owned());
+        self.run(move |c| {
+            let run = || -> Result<Vec<DocRow>, StoreError> {
+                let mut s = c.prepare_cached(&query.sql).map_err(map_err)?;
+                let mut rows = s.query(rusqlite::params_from_iter(query.params.iter())).map_err(map_err)?;
+                let mut out = Vec::new();
+                while let Some(r) = rows.next().map_err(map_err)? {
+                    let id: String = r.get(0).map_err(map_err)?;
+                    let doc = parse_doc(&r.get::<_, String>(1).map_err(map_err)?)?;
+                    let mut key =
+                        (0..keys)
+                            .map(|i| r.get_ref(i + 2).map(key_json).map_err(map_err))
+                            .collect::<Result<Vec<_>, _>>()?;
+                    key.push(Json::String(id.clone()));
+                    out.push(DocRow { id, doc, key });
+                }
+                Ok(out)
+            };
+            run().map_err(|e| missing(c, &ns, &coll, e))
+        })
+        .await
+    }
+
+    async fn sweep_expired_docs(&self, now_ms: i64) -> Result<u64, StoreError> {
+        self.run(move |c| {
+            let all: Vec<(String, String, String)> = {
+                let mut s = c.prepare("SELECT tenant, keyspace, name FROM datagate_collections").map_err(map_err)?;
+                let rows = s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(map_err)?;
+                rows.collect::<Result<_, _>>().map_err(map_err)?
+            };
+            let mut deleted = 0u64;
+            for (tenant, keyspace, name) in all {
+                let ns = Namespace { tenant, keyspace };
+                let sql = format!("DELETE FROM {} WHERE expires_at <= ?1", table(&ns, &name));
+                match c.execute(&sql, params![now_ms]).map_err(map_err) {
+                    Ok(n) => deleted += n as u64,
+                    Err(StoreError::SchemaChanged) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(deleted)
+        })
+        .await
+    }
+}
