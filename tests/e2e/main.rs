@@ -9,6 +9,7 @@ mod harness;
 
 mod algorithms;
 mod auth;
+mod documents;
 mod errors;
 mod examples;
 mod jwks;
