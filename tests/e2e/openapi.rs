@@ -1,5 +1,5 @@
 //! `/v2/openapi.json` is served without credentials, and real responses —
-//! successes and errors, from a whole REST session — match it.
+//! successes and errors, from a whole REST and Documents session — match it.
 
 use crate::harness::{token, Gateway, Store};
 use serde_json::{json, Value};
@@ -83,6 +83,43 @@ fn real_responses_match_the_openapi_document() {
     call("DELETE", base, &[], None);
     call("DELETE", "/v2/schemas/keyspaces/blog", &[], None);
     call("GET", "/v2/schemas/keyspaces/blog", &[], None);
+
+    // The Documents API.
+    let c = "/v2/namespaces/shop/collections";
+    call("POST", "/v2/schemas/namespaces", &[], Some(json!({"name": "shop"})));
+    call("GET", "/v2/schemas/namespaces", &[], None);
+    call("GET", "/v2/schemas/namespaces/shop", &[], None);
+    call("POST", c, &[], Some(json!({"name": "items"})));
+    call("POST", c, &[], Some(json!({"name": "items"})));
+    call("GET", c, &[], None);
+    call("PUT", &format!("{c}/items/json-schema"), &[], Some(json!({"type": "object"})));
+    call("GET", &format!("{c}/items/json-schema"), &[], None);
+    call("POST", &format!("{c}/items"), &[("ttl", "600")], Some(json!({"name": "a", "n": 1})));
+    call(
+        "POST",
+        &format!("{c}/items/batch"),
+        &[("id-path", "id")],
+        Some(json!([{"id": "x", "n": 2}, {"id": "y", "n": 3}])),
+    );
+    call("PUT", &format!("{c}/items/x/tags"), &[], Some(json!(["t"])));
+    call("PATCH", &format!("{c}/items/x"), &[], Some(json!({"m": 1})));
+    call("POST", &format!("{c}/items/x/tags/function"), &[], Some(json!({"operation": "$push", "value": "u"})));
+    call("POST", &format!("{c}/items/x"), &[], Some(json!({})));
+    call("GET", &format!("{c}/items/x"), &[], None);
+    call("GET", &format!("{c}/items/x/tags"), &[("raw", "true")], None);
+    call(
+        "GET",
+        &format!("{c}/items"),
+        &[("where", r#"{"n":{"$gte":2}}"#), ("sort", r#"{"n":"desc"}"#), ("page-size", "1")],
+        None,
+    );
+    call("GET", &format!("{c}/items"), &[("raw", "true")], None);
+    call("GET", &format!("{c}/items"), &[("where", r#"{"n":{"$regex":2}}"#)], None);
+    call("GET", &format!("{c}/items/nope"), &[], None);
+    call("DELETE", &format!("{c}/items/x/m"), &[], None);
+    call("DELETE", &format!("{c}/items/x"), &[], None);
+    call("DELETE", &format!("{c}/items"), &[], None);
+    call("DELETE", "/v2/schemas/namespaces/shop", &[], None);
 
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let python =

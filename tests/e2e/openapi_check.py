@@ -19,14 +19,16 @@ validate(doc)
 
 
 def pattern(template):
-    # {primaryKey} spans one or more segments; other parameters exactly one.
-    regex = re.sub(r"\{primaryKey\}", r".+", re.escape(template).replace(r"\{", "{").replace(r"\}", "}"))
+    # {primaryKey} and {documentPath} span one or more segments; other parameters exactly one.
+    regex = re.sub(r"\{(primaryKey|documentPath)\}", r".+", re.escape(template).replace(r"\{", "{").replace(r"\}", "}"))
     regex = re.sub(r"\{[^}]+\}", r"[^/]+", regex)
     return re.compile(f"^{regex}$")
 
 
 # Literal segments win over parameters (…/rows and …/batch before …/{primaryKey}).
-templates = sorted(doc["paths"], key=lambda t: (t.count("{primaryKey}"), t.count("{"), -len(t)))
+templates = sorted(
+    doc["paths"], key=lambda t: (t.count("{primaryKey}") + t.count("{documentPath}"), t.count("{"), -len(t))
+)
 compiled = [(t, pattern(t)) for t in templates]
 problems, checked = [], 0
 for line in sys.stdin:
