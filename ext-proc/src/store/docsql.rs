@@ -165,18 +165,22 @@ fn pg_op(b: &mut Builder, x: &str, op: &Op) -> String {
     format!("COALESCE({inner}, false)")
 }
 
-fn pg_leaf(b: &mut Builder, base: &str, path: &[Segment], op: &Op, top: bool) -> String {
+/// Containment probes (`doc @> {"a":{"b":v}}`) implied by the filter's top-level
+/// equality conditions on plain key paths: candidates the GIN index can find.
+fn pg_probes(f: &Filter) -> Vec<Json> {
+    match f {
+        Filter::Leaf(path, Op::Eq(v)) if path.iter().all(|s| matches!(s, Segment::Key(_))) && !path.is_empty() => {
+            vec![path.iter().rev().fold(v.clone(), |acc, s| serde_json::json!({ step_text(s): acc }))]
+        }
+        Filter::And(fs) => fs.iter().flat_map(pg_probes).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn pg_leaf(b: &mut Builder, base: &str, path: &[Segment], op: &Op) -> String {
     let Some(i) = path.iter().position(wildcard) else {
         let x = pg_at(b, base, path);
-        let exact = pg_op(b, &x, op);
-        // `@>` lets the GIN index find candidates; the exact test keeps the meaning.
-        return match op {
-            Op::Eq(v) if top && path.iter().all(|s| matches!(s, Segment::Key(_))) => {
-                let probe = path.iter().rev().fold(v.clone(), |acc, s| serde_json::json!({ step_text(s): acc }));
-                format!("({base} @> {} AND {exact})", b.bind(Param::Json(probe)))
-            }
-            _ => exact,
-        };
+        return pg_op(b, &x, op);
     };
     let x = pg_at(b, base, &path[..i]);
     let a = b.alias();
@@ -184,7 +188,7 @@ fn pg_leaf(b: &mut Builder, base: &str, path: &[Segment], op: &Op, top: bool) ->
         Segment::AnyKey => ("jsonb_each", "object", format!("{a}(k, v)")),
         _ => ("jsonb_array_elements", "array", format!("{a}(v)")),
     };
-    let inner = pg_leaf(b, &format!("{a}.v"), &path[i + 1..], op, false);
+    let inner = pg_leaf(b, &format!("{a}.v"), &path[i + 1..], op);
     format!("EXISTS (SELECT 1 FROM {func}(CASE WHEN jsonb_typeof({x}) = '{ty}' THEN {x} END) AS {cols} WHERE {inner})")
 }
 
@@ -248,7 +252,7 @@ fn filter_sql(b: &mut Builder, f: &Filter) -> Result<String, Untranslatable> {
         }
         Filter::Not(f) => format!("NOT {}", filter_sql(b, f)?),
         Filter::Leaf(path, op) => match b.flavor {
-            Flavor::Postgres => pg_leaf(b, "doc", path, op, true),
+            Flavor::Postgres => pg_leaf(b, "doc", path, op),
             Flavor::Sqlite => sqlite_leaf(b, None, path, op)?,
         },
     })
@@ -307,6 +311,20 @@ fn cursor_param(flavor: Flavor, position: usize, v: &Json) -> Result<Param, Untr
 /// The search statement: `id, doc` and then the sort key values (for the cursor).
 pub fn search(flavor: Flavor, table: &str, s: &DocSearch<'_>) -> Result<Query, Untranslatable> {
     let mut b = Builder { flavor, params: Vec::new(), aliases: 0 };
+    // With equality on plain paths, PostgreSQL first collects the candidates the
+    // GIN index finds (`OFFSET 0` keeps the planner from merging the subquery);
+    // otherwise it tends to walk the id index in order, filtering, which costs
+    // O(collection) when matches are rare.
+    let probes = match (flavor, s.filter) {
+        (Flavor::Postgres, Some(f)) => pg_probes(f),
+        _ => Vec::new(),
+    };
+    let from = if probes.is_empty() {
+        table.to_owned()
+    } else {
+        let conds: Vec<String> = probes.into_iter().map(|p| format!("doc @> {}", b.bind(Param::Json(p)))).collect();
+        format!("(SELECT * FROM {table} WHERE {} OFFSET 0) AS d", conds.join(" AND "))
+    };
     let now = b.bind(Param::Int(s.now_ms));
     let mut conditions = vec![format!("(expires_at IS NULL OR expires_at > {now})")];
     if let Some(f) = s.filter {
@@ -345,7 +363,7 @@ pub fn search(flavor: Flavor, table: &str, s: &DocSearch<'_>) -> Result<Query, U
         keys.iter().map(|(k, d)| format!("{k} {}", if *d == Dir::Asc { "ASC" } else { "DESC" })).collect();
     Ok(Query {
         sql: format!(
-            "SELECT {} FROM {table} WHERE {} ORDER BY {} LIMIT {limit}",
+            "SELECT {} FROM {from} WHERE {} ORDER BY {} LIMIT {limit}",
             select.join(", "),
             conditions.join(" AND "),
             order.join(", ")
@@ -382,7 +400,7 @@ mod tests {
     #[test]
     fn postgres_shapes() {
         let query = q(Flavor::Postgres, json!({"a.b": {"$eq": 1}}), Json::Null, None);
-        assert!(query.sql.contains("doc @> $"), "plain equality can use the GIN index: {}", query.sql);
+        assert!(query.sql.contains("WHERE doc @> $1::jsonb OFFSET 0"), "equality uses the GIN index: {}", query.sql);
         assert!(query.params.contains(&Param::Json(json!({"a": {"b": 1}}))));
         let query = q(Flavor::Postgres, json!({"a.[*].b": {"$lt": 3}}), Json::Null, None);
         assert!(query.sql.contains("jsonb_array_elements(CASE WHEN jsonb_typeof"), "{}", query.sql);
