@@ -14,6 +14,7 @@ pub mod change;
 pub mod config;
 pub mod doc;
 pub mod error;
+pub mod graphql;
 pub mod http;
 pub mod json;
 pub mod model;

@@ -102,7 +102,10 @@ pub fn request_from_headers(h: &HttpHeaders) -> ApiRequest {
 }
 
 fn immediate(resp: ApiResponse) -> Reply {
-    let mut set_headers = vec![header("content-type", "application/json")];
+    let mut set_headers = Vec::with_capacity(resp.headers.len() + 1);
+    if !resp.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+        set_headers.push(header("content-type", "application/json"));
+    }
     set_headers.extend(resp.headers.iter().map(|(k, v)| header(k, v)));
     Reply::ImmediateResponse(ImmediateResponse {
         status: Some(HttpStatus { code: i32::from(resp.status) }),

@@ -91,6 +91,12 @@ pub enum Route {
     DeleteDoc(Doc),
     /// `POST .../{c}/{id}[/{path...}]/function`.
     DocFunction(Doc),
+    /// `GET`/`POST /graphql/{ks}`.
+    GraphqlData(String),
+    /// `GET`/`POST /graphql-schema`.
+    GraphqlSchema,
+    /// `GET /playground` (no credentials).
+    Playground,
 }
 
 /// A document (or a path inside one) named by a URL.
@@ -109,7 +115,7 @@ pub struct Doc {
 impl Route {
     /// Whether the operation needs a tenant (everything but health).
     pub fn needs_tenant(&self) -> bool {
-        !matches!(self, Route::Health | Route::OpenApi)
+        !matches!(self, Route::Health | Route::OpenApi | Route::Playground)
     }
 }
 
@@ -167,6 +173,11 @@ pub fn route(method: &str, segments: &[String]) -> Result<Route, ApiError> {
                 _ => return Err(allowed("GET, PUT, PATCH, DELETE")),
             }
         }
+        (["graphql", ks], "GET" | "POST") => Route::GraphqlData(own(ks)),
+        (["graphql", _], _) => return Err(allowed("GET, POST")),
+        (["graphql-schema"], "GET" | "POST") => Route::GraphqlSchema,
+        (["graphql-schema"], _) => return Err(allowed("GET, POST")),
+        (["playground"], "GET") => Route::Playground,
         (["v2", "schemas", "namespaces"], "GET") => Route::ListNamespaces,
         (["v2", "schemas", "namespaces"], "POST") => Route::CreateNamespace,
         (["v2", "schemas", "namespaces"], _) => return Err(allowed("GET, POST")),

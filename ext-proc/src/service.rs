@@ -15,28 +15,49 @@ use std::time::Duration;
 
 /// Everything a request needs, shared by all gRPC streams.
 pub struct Service {
-    store: Arc<dyn Store>,
-    docs: Arc<dyn DocStore>,
-    catalog: Catalog,
-    limits: Limits,
+    env: Env,
+    graphql: crate::graphql::Schemas,
     timeout: Duration,
+}
+
+/// The store, catalog and limits, cheap to clone into GraphQL resolvers.
+#[derive(Clone)]
+pub struct Env {
+    /// Tables and rows.
+    pub store: Arc<dyn Store>,
+    /// Document collections.
+    pub docs: Arc<dyn DocStore>,
+    /// Cached definitions.
+    pub catalog: Arc<Catalog>,
+    /// Request limits.
+    pub limits: Arc<Limits>,
+}
+
+impl Env {
+    /// The handler context over this environment.
+    pub fn ctx(&self) -> Ctx<'_> {
+        Ctx { store: self.store.as_ref(), docs: self.docs.as_ref(), catalog: &self.catalog, limits: &self.limits }
+    }
 }
 
 impl Service {
     /// A service over `store` with the limits from `config`.
     pub fn new(backend: Backend, config: &Config) -> Service {
         Service {
-            store: backend.rows,
-            docs: backend.docs,
-            catalog: Catalog::new(config.catalog_ttl),
-            limits: config.limits.clone(),
+            env: Env {
+                store: backend.rows,
+                docs: backend.docs,
+                catalog: Arc::new(Catalog::new(config.catalog_ttl)),
+                limits: Arc::new(config.limits.clone()),
+            },
+            graphql: crate::graphql::Schemas::new(),
             timeout: config.storage_timeout,
         }
     }
 
     /// The configured body limit (the transport checks it before buffering more).
     pub fn max_body_bytes(&self) -> usize {
-        self.limits.max_body_bytes
+        self.env.limits.max_body_bytes
     }
 
     /// Handles one request; every failure becomes a JSON error response.
@@ -50,11 +71,11 @@ impl Service {
     }
 
     async fn dispatch(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-        if req.body.len() > self.limits.max_body_bytes {
+        if req.body.len() > self.env.limits.max_body_bytes {
             return Err(ApiError::PayloadTooLarge(format!(
                 "request body is {} bytes, above the {} byte limit",
                 req.body.len(),
-                self.limits.max_body_bytes
+                self.env.limits.max_body_bytes
             )));
         }
         let route = route(&req.method, &req.segments()?)?;
@@ -68,11 +89,10 @@ impl Service {
                 ))
             }
         };
-        let ctx =
-            Ctx { store: self.store.as_ref(), docs: self.docs.as_ref(), catalog: &self.catalog, limits: &self.limits };
+        let ctx = self.env.ctx();
         let ns = |ks: &str| schema::namespace(tenant, ks);
         match route {
-            Route::Health => Ok(ApiResponse::json(200, json!({ "status": "ok", "store": self.store.kind() }))),
+            Route::Health => Ok(ApiResponse::json(200, json!({ "status": "ok", "store": self.env.store.kind() }))),
             Route::OpenApi => {
                 Ok(ApiResponse { status: 200, headers: Vec::new(), body: crate::api::OPENAPI.as_bytes().to_vec() })
             }
@@ -117,6 +137,9 @@ impl Service {
             Route::PatchDoc(d) => docs::patch(&ctx, &ns(&d.ns)?, &d.coll, &d.id, &d.path, req).await,
             Route::DeleteDoc(d) => docs::delete(&ctx, &ns(&d.ns)?, &d.coll, &d.id, &d.path).await,
             Route::DocFunction(d) => docs::function(&ctx, &ns(&d.ns)?, &d.coll, &d.id, &d.path, req).await,
+            Route::GraphqlData(ks) => self.graphql.data(&self.env, &ns(&ks)?, req).await,
+            Route::GraphqlSchema => self.graphql.ddl(&self.env, tenant, req).await,
+            Route::Playground => Ok(crate::graphql::playground()),
         }
     }
 }

@@ -1,0 +1,148 @@
+//! GraphQL: `/graphql/{keyspace}` (a schema generated from the keyspace's
+//! tables), `/graphql-schema` (DDL) and the `/playground` page. Built on
+//! async-graphql's dynamic schema; resolvers make the REST layer's calls.
+//!
+//! The HTTP side: GET takes `query`, `operationName` and `variables`
+//! parameters; POST takes `{"query", "operationName", "variables"}` JSON or a
+//! bare GraphQL document. Transport problems are 4xx JSON errors; GraphQL
+//! errors are 200 with the standard `errors` array.
+
+pub mod data;
+pub mod ddl;
+pub mod types;
+
+use crate::error::ApiError;
+use crate::http::{ApiRequest, ApiResponse};
+use crate::model::Namespace;
+use crate::service::Env;
+use async_graphql::dynamic::Schema;
+use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Generated schemas: one per keyspace, keyed by a fingerprint of its tables'
+/// versions, so DDL through any API or replica yields a fresh schema.
+pub struct Schemas {
+    data: Mutex<HashMap<Namespace, (String, Arc<Schema>)>>,
+    ddl: Option<Arc<Schema>>,
+}
+
+impl Default for Schemas {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Schemas {
+    /// An empty cache (the DDL schema is built once, here).
+    pub fn new() -> Schemas {
+        let ddl = match ddl::build() {
+            Ok(s) => Some(Arc::new(s)),
+            Err(e) => {
+                tracing::error!(error = %e, "the GraphQL DDL schema failed to build");
+                None
+            }
+        };
+        Schemas { data: Mutex::new(HashMap::new()), ddl }
+    }
+
+    async fn schema_for(&self, env: &Env, ns: &Namespace) -> Result<Arc<Schema>, ApiError> {
+        // One catalog read per request keeps the schema exact across replicas.
+        let tables = env.store.tables(ns).await?;
+        let mut h = Sha256::new();
+        for t in &tables {
+            h.update(t.name.as_bytes());
+            h.update([0]);
+            h.update(t.version.as_bytes());
+            h.update([0]);
+        }
+        let fingerprint: String = h.finalize().iter().take(12).map(|b| format!("{b:02x}")).collect();
+        if let Ok(cache) = self.data.lock() {
+            if let Some((fp, schema)) = cache.get(ns) {
+                if *fp == fingerprint {
+                    return Ok(schema.clone());
+                }
+            }
+        }
+        let schema = Arc::new(data::build(&ns.keyspace, &tables).map_err(|e| {
+            ApiError::BadRequest(format!(
+                "keyspace '{}' cannot be served as GraphQL: {e} (a table or column name clashes with a generated type)",
+                ns.keyspace
+            ))
+        })?);
+        if let Ok(mut cache) = self.data.lock() {
+            cache.insert(ns.clone(), (fingerprint, schema.clone()));
+        }
+        Ok(schema)
+    }
+
+    /// `/graphql/{keyspace}`.
+    pub async fn data(&self, env: &Env, ns: &Namespace, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let request = parse(req)?;
+        let schema = self.schema_for(env, ns).await?;
+        let request = request.data(data::DataCtx { env: env.clone(), ns: ns.clone() });
+        respond(schema.execute(request).await)
+    }
+
+    /// `/graphql-schema`.
+    pub async fn ddl(&self, env: &Env, tenant: &str, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let request = parse(req)?;
+        let schema = self.ddl.clone().ok_or_else(|| ApiError::Internal("the DDL schema is unavailable".to_owned()))?;
+        let request = request.data(ddl::DdlCtx { env: env.clone(), tenant: tenant.to_owned() });
+        respond(schema.execute(request).await)
+    }
+}
+
+fn respond(resp: async_graphql::Response) -> Result<ApiResponse, ApiError> {
+    let body = serde_json::to_vec(&resp).map_err(|e| ApiError::Internal(format!("GraphQL response: {e}")))?;
+    Ok(ApiResponse { status: 200, headers: Vec::new(), body })
+}
+
+/// The GraphQL request in a GET's parameters or a POST's body.
+fn parse(req: &ApiRequest) -> Result<async_graphql::Request, ApiError> {
+    let (query, operation, variables) = if req.method == "GET" {
+        let vars = req.param("variables")?.map(|v| crate::json::parse("variables", v.as_bytes())).transpose()?;
+        (req.param("query")?.map(str::to_owned), req.param("operationName")?.map(str::to_owned), vars)
+    } else {
+        let text = std::str::from_utf8(&req.body)
+            .map_err(|_| ApiError::BadRequest("the GraphQL request body is not UTF-8".to_owned()))?;
+        let trimmed = text.trim_start();
+        // JSON bodies start with `{"`; a bare document (`application/graphql`) never does.
+        if trimmed.starts_with("{\"") || trimmed.starts_with("{ \"") || trimmed.starts_with("{\n  \"") {
+            let body = crate::json::parse("GraphQL request body", req.body.as_slice())?;
+            let field = |k: &str| body.get(k).filter(|v| !v.is_null());
+            let query = match field("query") {
+                Some(Json::String(q)) => Some(q.clone()),
+                Some(_) => return Err(ApiError::BadRequest("'query' must be a string".to_owned())),
+                None => None,
+            };
+            let op = field("operationName").and_then(Json::as_str).map(str::to_owned);
+            (query, op, field("variables").cloned())
+        } else {
+            (Some(text.to_owned()).filter(|t| !t.trim().is_empty()), None, None)
+        }
+    };
+    let query = query.ok_or_else(|| {
+        ApiError::BadRequest("no GraphQL query: send ?query=... or a JSON body {\"query\": ...}".to_owned())
+    })?;
+    let mut request = async_graphql::Request::new(query);
+    if let Some(op) = operation {
+        request = request.operation_name(op);
+    }
+    match variables {
+        None | Some(Json::Null) => {}
+        Some(v @ Json::Object(_)) => request = request.variables(async_graphql::Variables::from_json(v)),
+        Some(_) => return Err(ApiError::BadRequest("'variables' must be a JSON object".to_owned())),
+    }
+    Ok(request)
+}
+
+/// The playground page: self-contained HTML (no CDN), served without credentials.
+pub fn playground() -> ApiResponse {
+    ApiResponse {
+        status: 200,
+        headers: vec![("content-type".to_owned(), "text/html; charset=utf-8".to_owned())],
+        body: include_str!("playground.html").as_bytes().to_vec(),
+    }
+}
