@@ -6,7 +6,8 @@
 #   - the filter .wasm and the datagate sidecar (release builds)
 #   - with --for-tests: a PostgreSQL server on 127.0.0.1:5432, and in .venv PyJWT
 #     (an independent JWT implementation the tests mint tokens with) plus
-#     jsonschema and openapi-spec-validator (real responses vs the OpenAPI document)
+#     jsonschema and openapi-spec-validator (real responses vs the OpenAPI document),
+#     the gql GraphQL client, and Chromium (the playground page in a real browser)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ENVOY_VERSION=1.40.0
@@ -14,6 +15,7 @@ PYJWT_VERSION=2.10.1
 CRYPTOGRAPHY_VERSION=50.0.2
 JSONSCHEMA_VERSION=4.25.1
 OPENAPI_VALIDATOR_VERSION=0.7.2
+GQL_VERSION=3.5.3
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 need() {
@@ -37,11 +39,16 @@ fi
 
 if [ "${1:-}" = "--for-tests" ]; then
   scripts/postgres.sh
-  if ! .venv/bin/python -c "import jwt, cryptography, jsonschema, openapi_spec_validator; assert jwt.__version__ == '${PYJWT_VERSION}'" 2>/dev/null; then
-    say "installing the test tools into .venv (PyJWT, jsonschema, openapi-spec-validator)"
+  if ! .venv/bin/python -c "import jwt, cryptography, jsonschema, openapi_spec_validator, gql; assert jwt.__version__ == '${PYJWT_VERSION}' and gql.__version__ == '${GQL_VERSION}'" 2>/dev/null; then
+    say "installing the test tools into .venv (PyJWT, jsonschema, openapi-spec-validator, gql)"
     .venv/bin/pip install --quiet --disable-pip-version-check "pyjwt==${PYJWT_VERSION}" \
       "cryptography==${CRYPTOGRAPHY_VERSION}" "jsonschema==${JSONSCHEMA_VERSION}" \
-      "openapi-spec-validator==${OPENAPI_VALIDATOR_VERSION}"
+      "openapi-spec-validator==${OPENAPI_VALIDATOR_VERSION}" "gql[requests]==${GQL_VERSION}"
+  fi
+  if ! command -v chromium >/dev/null 2>&1; then
+    say "installing Chromium (apt-get install chromium) for the playground test"
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo apt-get install -y -qq chromium >/dev/null
   fi
 fi
 

@@ -12,6 +12,7 @@ mod auth;
 mod documents;
 mod errors;
 mod examples;
+mod graphql;
 mod jwks;
 mod lifecycle;
 mod openapi;

@@ -65,16 +65,16 @@ fn row_json(def: &TableDef, value: &ValueAccessor<'_>) -> Result<Map<String, Jso
 /// The `where` JSON for `value` (equality) and `filter` (operators).
 fn where_json(def: &TableDef, ctx: &ResolverContext<'_>) -> Result<Map<String, Json>, async_graphql::Error> {
     let mut w: Map<String, Json> = Map::new();
-    if let Some(value) = ctx.args.get("value") {
+    if let Some(value) = ctx.args.get("value").filter(|v| !v.is_null()) {
         for (col, v) in row_json(def, &value)? {
             w.insert(col, json!({ "$eq": v }));
         }
     }
-    if let Some(filter) = ctx.args.get("filter") {
-        for (col, ops) in filter.object()?.iter() {
+    if let Some(filter) = ctx.args.get("filter").filter(|v| !v.is_null()) {
+        for (col, ops) in filter.object()?.iter().filter(|(_, ops)| !ops.is_null()) {
             let ty = def.column(col.as_str()).map(|c| c.ty).ok_or_else(|| format!("unknown column '{col}'"))?;
             let entry = w.entry(col.to_string()).or_insert_with(|| json!({}));
-            for (op, v) in ops.object()?.iter() {
+            for (op, v) in ops.object()?.iter().filter(|(_, v)| !v.is_null()) {
                 let rest_op = match op.as_str() {
                     "contains" => "$contains",
                     "containsKey" => "$containsKey",
@@ -110,9 +110,9 @@ fn key_segments(def: &TableDef, row: &Map<String, Json>) -> Result<Vec<String>, 
 }
 
 fn ttl_query(ctx: &ResolverContext<'_>) -> Result<Vec<(String, String)>, async_graphql::Error> {
-    let Some(options) = ctx.args.get("options") else { return Ok(Vec::new()) };
+    let Some(options) = ctx.args.get("options").filter(|o| !o.is_null()) else { return Ok(Vec::new()) };
     let options = options.object()?;
-    Ok(match options.get("ttl") {
+    Ok(match options.get("ttl").filter(|t| !t.is_null()) {
         Some(t) => vec![("ttl".to_owned(), t.i64()?.to_string())],
         None => Vec::new(),
     })
@@ -123,7 +123,7 @@ async fn read(def: &TableDef, ctx: &ResolverContext<'_>) -> Result<Json, async_g
     let w = where_json(def, ctx)?;
     let mut query = vec![("compactMapData".to_owned(), "false".to_owned())];
     let mut sort = Map::new();
-    if let Some(order) = ctx.args.get("orderBy") {
+    if let Some(order) = ctx.args.get("orderBy").filter(|v| !v.is_null()) {
         for item in order.list()?.iter() {
             let e = item.enum_name()?;
             let (col, dir) = e.rsplit_once('_').ok_or("bad orderBy value")?;
@@ -134,15 +134,17 @@ async fn read(def: &TableDef, ctx: &ResolverContext<'_>) -> Result<Json, async_g
         query.push(("sort".to_owned(), Json::Object(sort).to_string()));
     }
     let mut limited = false;
-    if let Some(options) = ctx.args.get("options") {
+    if let Some(options) = ctx.args.get("options").filter(|o| !o.is_null()) {
         let o = options.object()?;
-        let limit = o.get("limit").map(|v| v.i64()).transpose()?;
-        let page_size = o.get("pageSize").map(|v| v.i64()).transpose()?;
+        // A variable bound to null is the same as leaving the option out.
+        let get = |k: &str| o.get(k).filter(|v| !v.is_null());
+        let limit = get("limit").map(|v| v.i64()).transpose()?;
+        let page_size = get("pageSize").map(|v| v.i64()).transpose()?;
         limited = limit.is_some();
         if let Some(n) = limit.or(page_size) {
             query.push(("page-size".to_owned(), n.to_string()));
         }
-        if let Some(ps) = o.get("pageState") {
+        if let Some(ps) = get("pageState") {
             query.push(("page-state".to_owned(), ps.string()?.to_owned()));
         }
     }

@@ -239,7 +239,7 @@ pub fn build() -> Result<Schema, SchemaError> {
     let cols = |n: &str, nn: bool| {
         InputValue::new(
             n,
-            if nn { TypeRef::named_nn_list_nn("ColumnInput") } else { TypeRef::named_list_nn("ColumnInput") },
+            if nn { TypeRef::named_nn_list_nn("ColumnInput") } else { TypeRef::named_nn_list("ColumnInput") },
         )
     };
     let ops: Vec<(&str, Vec<InputValue>)> = vec![
@@ -251,7 +251,7 @@ pub fn build() -> Result<Schema, SchemaError> {
                 s("keyspaceName"),
                 s("tableName"),
                 cols("partitionKeys", true),
-                InputValue::new("clusteringKeys", TypeRef::named_list_nn("ClusteringKeyInput")),
+                InputValue::new("clusteringKeys", TypeRef::named_nn_list("ClusteringKeyInput")),
                 cols("values", false),
                 b("ifNotExists"),
             ],
