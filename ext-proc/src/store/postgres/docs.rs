@@ -93,11 +93,13 @@ impl DocStore for PgStore {
             };
         }
         let t = table(ns, name);
+        // fastupdate off: writes go straight into the index instead of a pending
+        // list that every search scans linearly until vacuum merges it.
         let gin = sql::quote(&format!("#{name}#gin"));
         let expiry = sql::quote(&format!("#{name}#expiry"));
         tx.batch_execute(&format!(
             "CREATE TABLE {t} (id text COLLATE \"C\" PRIMARY KEY, doc jsonb NOT NULL, expires_at bigint);
-             CREATE INDEX {gin} ON {t} USING gin (doc jsonb_path_ops);
+             CREATE INDEX {gin} ON {t} USING gin (doc jsonb_path_ops) WITH (fastupdate = off);
              CREATE INDEX {expiry} ON {t} (expires_at) WHERE expires_at IS NOT NULL;"
         ))
         .await
