@@ -94,6 +94,20 @@ pub struct Upsert {
     pub expires_ms: Option<i64>,
     /// Now, Unix ms: an expired row being overwritten loses its old columns.
     pub now_ms: i64,
+    /// When the write applies (Cassandra's `IF NOT EXISTS` / `IF EXISTS`).
+    pub condition: WriteIf,
+}
+
+/// A write's condition; conditional writes are single atomic statements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WriteIf {
+    /// Always (an upsert).
+    #[default]
+    Always,
+    /// Only if no live row has the key (an expired one counts as absent).
+    Absent,
+    /// Only if a live row has the key; then only the given columns change.
+    Present,
 }
 
 /// One column of a read's total order.

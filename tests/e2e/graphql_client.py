@@ -112,6 +112,10 @@ with data as s:
     s.execute(gql('mutation { deletevehicle(value: {manufacturer: "Ford", model: "T"}) { applied } }'))
     check("after delete", s.execute(gql('{ vehicle(value: {manufacturer: "Ford"}) { values { year } } }'))["vehicle"]["values"], [])
     s.execute(gql('mutation { insertvehicle(value: {manufacturer: "Kia", model: "EV6"}, options: {ttl: 600}) { applied } }'))
+    again = s.execute(gql('mutation { insertvehicle(value: {manufacturer: "Kia", model: "EV6", year: 1}, ifNotExists: true) { applied } }'))
+    check("ifNotExists on an existing row", again, {"insertvehicle": {"applied": False}})
+    gone = s.execute(gql('mutation { updatevehicle(value: {manufacturer: "Kia", model: "EV9", year: 1}, ifExists: true) { applied } }'))
+    check("ifExists on a missing row", gone, {"updatevehicle": {"applied": False}})
 
     # Errors come back in the errors array, with a message that says what to fix.
     for bad, needle in [

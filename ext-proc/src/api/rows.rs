@@ -7,7 +7,7 @@ use crate::http::{ApiRequest, ApiResponse};
 use crate::json;
 use crate::model::{ColumnType, DataType, Order};
 use crate::model::{Namespace, TableDef};
-use crate::plan::{read_order, Condition, Op, OrderColumn, Select, Upsert};
+use crate::plan::{read_order, Condition, Op, OrderColumn, Select, Upsert, WriteIf};
 use crate::store::StoreError;
 use crate::value::Value;
 use serde_json::{json, Map, Value as Json};
@@ -141,10 +141,45 @@ pub async fn update(
 
 /// `DELETE base/{pk...}`: removes the row, or the partition/slice a key prefix selects.
 pub async fn delete(ctx: &Ctx<'_>, ns: &Namespace, table: &str, segments: &[String]) -> Result<ApiResponse, ApiError> {
+    delete_counted(ctx, ns, table, segments).await?;
+    Ok(ApiResponse::no_content())
+}
+
+/// Deletes what a key (prefix) selects; returns how many rows went.
+pub async fn delete_counted(ctx: &Ctx<'_>, ns: &Namespace, table: &str, segments: &[String]) -> Result<u64, ApiError> {
     let def = ctx.catalog.table(ctx.store, ns, table).await?;
     let conditions = key_conditions(&def, segments, false)?;
-    ctx.store.delete(ns, &def, &conditions).await.map_err(|e| stale(ctx, ns, e))?;
-    Ok(ApiResponse::no_content())
+    ctx.store.delete(ns, &def, &conditions).await.map_err(|e| stale(ctx, ns, e))
+}
+
+/// One conditional write for APIs other than REST (GraphQL): the body
+/// `entries` (with the key, or the key from `key` segments) written if
+/// `condition` holds, atomically; returns whether it applied.
+pub async fn write_if(
+    ctx: &Ctx<'_>,
+    ns: &Namespace,
+    table: &str,
+    req: &ApiRequest,
+    key: Option<&[String]>,
+    entries: Vec<(String, Json)>,
+    condition: WriteIf,
+) -> Result<bool, ApiError> {
+    let def = ctx.catalog.table(ctx.store, ns, table).await?;
+    if condition != WriteIf::Always && def.is_counter_table() {
+        return Err(ApiError::BadRequest("counter tables take no ifNotExists/ifExists".to_owned()));
+    }
+    let key_values: Vec<(String, Value)> = match key {
+        Some(segments) => key_conditions(&def, segments, true)?
+            .into_iter()
+            .filter_map(|c| c.values.into_iter().next().map(|v| (c.column, v)))
+            .collect(),
+        None => Vec::new(),
+    };
+    let need_key = key.is_none();
+    let mut upsert = row_upsert(&def, req, key_values, entries, need_key || condition == WriteIf::Present)?;
+    upsert.condition = condition;
+    let n = ctx.store.upsert(ns, &def, std::slice::from_ref(&upsert)).await.map_err(|e| stale(ctx, ns, e))?;
+    Ok(condition == WriteIf::Always || n > 0)
 }
 
 /// A storage error; when it says the table changed shape under us, the cached
@@ -279,7 +314,7 @@ fn row_upsert_at(
     }
     // Key columns first: stores rely on it for their conflict target.
     values.sort_by_key(|(c, _)| !def.is_key(c));
-    Ok(Upsert { values, expires_ms: None, now_ms: 0 })
+    Ok(Upsert { values, expires_ms: None, now_ms: 0, condition: WriteIf::Always })
 }
 
 /// Unix milliseconds now (expiry decisions are made against the sidecar clock).

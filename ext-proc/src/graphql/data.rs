@@ -7,6 +7,7 @@ use crate::api::rows::{self, Selection};
 use crate::error::ApiError;
 use crate::http::ApiRequest;
 use crate::model::{DataType, Namespace, TableDef};
+use crate::plan::WriteIf;
 use crate::service::Env;
 use async_graphql::dynamic::{
     Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Schema, SchemaError,
@@ -172,24 +173,28 @@ async fn write(def: &TableDef, ctx: &ResolverContext<'_>, kind: Write) -> Result
     let c = d.env.ctx();
     let value = ctx.args.try_get("value")?;
     let row = row_json(def, &value)?;
-    match kind {
+    let flag = |name: &str| ctx.args.get(name).and_then(|v| v.boolean().ok()).unwrap_or(false);
+    let applied = match kind {
         Write::Insert => {
-            let req = rest_request("POST", ttl_query(ctx)?, Some(Json::Object(row.clone())), &d.ns);
-            rows::insert(&c, &d.ns, &def.name, &req).await.map_err(gql_error)?;
+            let cond = if flag("ifNotExists") { WriteIf::Absent } else { WriteIf::Always };
+            let req = rest_request("POST", ttl_query(ctx)?, None, &d.ns);
+            let entries = row.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            rows::write_if(&c, &d.ns, &def.name, &req, None, entries, cond).await.map_err(gql_error)?
         }
         Write::Update => {
             let key = key_segments(def, &row)?;
-            let rest: Map<String, Json> =
-                row.iter().filter(|(k, _)| !def.is_key(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
-            let req = rest_request("PATCH", ttl_query(ctx)?, Some(Json::Object(rest)), &d.ns);
-            rows::update(&c, &d.ns, &def.name, &key, &req).await.map_err(gql_error)?;
+            let cond = if flag("ifExists") { WriteIf::Present } else { WriteIf::Always };
+            let entries = row.iter().filter(|(k, _)| !def.is_key(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+            let req = rest_request("PATCH", ttl_query(ctx)?, None, &d.ns);
+            rows::write_if(&c, &d.ns, &def.name, &req, Some(&key), entries, cond).await.map_err(gql_error)?
         }
         Write::Delete => {
             let key = key_segments(def, &row)?;
-            rows::delete(&c, &d.ns, &def.name, &key).await.map_err(gql_error)?;
+            let n = rows::delete_counted(&c, &d.ns, &def.name, &key).await.map_err(gql_error)?;
+            n > 0 || !flag("ifExists")
         }
-    }
-    Ok(json!({ "applied": true, "value": Json::Object(row) }))
+    };
+    Ok(json!({ "applied": applied, "value": Json::Object(row) }))
 }
 
 async fn bulk_insert(def: &TableDef, ctx: &ResolverContext<'_>) -> Result<Json, async_graphql::Error> {

@@ -75,13 +75,14 @@ pub trait Store: Send + Sync {
     async fn alter_table(&self, ns: &Namespace, table: &str, change: &Change) -> Result<TableDef, StoreError>;
     /// Inserts or updates rows (Cassandra upsert semantics); several rows are
     /// written all-or-nothing in one transaction.
-    async fn upsert(&self, ns: &Namespace, def: &TableDef, rows: &[Upsert]) -> Result<(), StoreError>;
+    /// Returns how many rows were written (a conditional write that did not apply writes none).
+    async fn upsert(&self, ns: &Namespace, def: &TableDef, rows: &[Upsert]) -> Result<u64, StoreError>;
     /// Reads rows in primary-key order; each row holds `def.columns` in order.
     async fn select(&self, ns: &Namespace, def: &TableDef, select: &Select) -> Result<Vec<Vec<Value>>, StoreError>;
     /// Deletes expired rows in every table of every tenant; returns how many.
     async fn sweep_expired(&self, now_ms: i64) -> Result<u64, StoreError>;
-    /// Deletes the rows matching the key conditions.
-    async fn delete(&self, ns: &Namespace, def: &TableDef, key: &[Condition]) -> Result<(), StoreError>;
+    /// Deletes the rows matching the key conditions; returns how many.
+    async fn delete(&self, ns: &Namespace, def: &TableDef, key: &[Condition]) -> Result<u64, StoreError>;
 }
 
 /// Both faces of one backend: rows and documents share its connections.

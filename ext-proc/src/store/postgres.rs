@@ -409,20 +409,21 @@ impl Store for PgStore {
         Ok(new)
     }
 
-    async fn upsert(&self, ns: &Namespace, def: &TableDef, rows: &[Upsert]) -> Result<(), StoreError> {
+    async fn upsert(&self, ns: &Namespace, def: &TableDef, rows: &[Upsert]) -> Result<u64, StoreError> {
         let statements: Vec<Statement> = rows.iter().map(|r| sql::upsert(&PgDialect, ns, def, r)).collect();
         let mut client = self.client().await?;
         if let [one] = statements.as_slice() {
             let stmt = client.prepare_cached(&one.sql).await.map_err(map_err)?;
-            client.execute(&stmt, &params(one)).await.map_err(map_err)?;
-            return Ok(());
+            return client.execute(&stmt, &params(one)).await.map_err(map_err);
         }
         let tx = client.transaction().await.map_err(map_err)?;
+        let mut n = 0;
         for st in &statements {
             let stmt = tx.prepare_cached(&st.sql).await.map_err(map_err)?;
-            tx.execute(&stmt, &params(st)).await.map_err(map_err)?;
+            n += tx.execute(&stmt, &params(st)).await.map_err(map_err)?;
         }
-        tx.commit().await.map_err(map_err)
+        tx.commit().await.map_err(map_err)?;
+        Ok(n)
     }
 
     async fn select(&self, ns: &Namespace, def: &TableDef, select: &Select) -> Result<Vec<Vec<Value>>, StoreError> {
@@ -454,12 +455,11 @@ impl Store for PgStore {
         Ok(deleted)
     }
 
-    async fn delete(&self, ns: &Namespace, def: &TableDef, key: &[Condition]) -> Result<(), StoreError> {
+    async fn delete(&self, ns: &Namespace, def: &TableDef, key: &[Condition]) -> Result<u64, StoreError> {
         let st = sql::delete(&PgDialect, ns, def, key);
         let client = self.client().await?;
         let stmt = client.prepare_cached(&st.sql).await.map_err(map_err)?;
-        client.execute(&stmt, &params(&st)).await.map_err(map_err)?;
-        Ok(())
+        client.execute(&stmt, &params(&st)).await.map_err(map_err)
     }
 }
 

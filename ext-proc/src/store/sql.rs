@@ -4,7 +4,7 @@
 
 use crate::change::Change;
 use crate::model::{ColumnType, DataType, Namespace, Order, TableDef, EXPIRY_COLUMN};
-use crate::plan::{read_order, Condition, Op, OrderColumn, Select, Upsert};
+use crate::plan::{read_order, Condition, Op, OrderColumn, Select, Upsert, WriteIf};
 use crate::value::Value;
 use std::fmt::Write;
 
@@ -162,6 +162,11 @@ pub fn sweep(d: &dyn Dialect, ns: &Namespace, def: &TableDef, now_ms: i64) -> Op
 /// alone — unless the existing row has expired, in which case they are cleared,
 /// so an expired row is never resurrected with stale values.
 pub fn upsert(d: &dyn Dialect, ns: &Namespace, def: &TableDef, row: &Upsert) -> Statement {
+    match row.condition {
+        WriteIf::Always => {}
+        WriteIf::Absent => return insert_if_absent(d, ns, def, row),
+        WriteIf::Present => return update_if_present(d, ns, def, row),
+    }
     let mut params: Vec<Value> = row.values.iter().map(|(_, v)| v.clone()).collect();
     let mut cols: Vec<String> = row.values.iter().map(|(c, _)| quote(c)).collect();
     if def.expiry {
@@ -210,6 +215,90 @@ pub fn upsert(d: &dyn Dialect, ns: &Namespace, def: &TableDef, row: &Upsert) -> 
             cols.join(", "),
             placeholders.join(", "),
             key.join(", ")
+        ),
+        params,
+    }
+}
+
+/// `IF NOT EXISTS`: inserts, or replaces only an expired row (which counts as
+/// absent), in one statement; zero rows affected means it did not apply.
+fn insert_if_absent(d: &dyn Dialect, ns: &Namespace, def: &TableDef, row: &Upsert) -> Statement {
+    let mut params: Vec<Value> = row.values.iter().map(|(_, v)| v.clone()).collect();
+    let mut cols: Vec<String> = row.values.iter().map(|(c, _)| quote(c)).collect();
+    if def.expiry {
+        cols.push(quote(EXPIRY_COLUMN));
+        params.push(row.expires_ms.map_or(Value::Null, Value::Int));
+    }
+    let placeholders: Vec<String> = (1..=params.len()).map(|n| d.param(n)).collect();
+    let key: Vec<String> = def.key_order().iter().map(|(c, _)| quote(&c.name)).collect();
+    let (target, existing) = d.upsert_target(ns, &def.name);
+    let action = if def.expiry {
+        let now = bind(d, &mut params, &Value::Int(row.now_ms));
+        let sets: Vec<String> = def
+            .columns
+            .iter()
+            .filter(|c| !def.is_key(&c.name))
+            .map(|c| {
+                let col = quote(&c.name);
+                if row.values.iter().any(|(given, _)| *given == c.name) {
+                    format!("{col} = excluded.{col}")
+                } else {
+                    format!("{col} = NULL")
+                }
+            })
+            .chain(std::iter::once(format!("{0} = excluded.{0}", quote(EXPIRY_COLUMN))))
+            .collect();
+        format!("UPDATE SET {} WHERE {existing}.{} <= {now}", sets.join(", "), quote(EXPIRY_COLUMN))
+    } else {
+        "NOTHING".to_owned()
+    };
+    Statement {
+        sql: format!(
+            "{}INSERT INTO {target} ({}) VALUES ({}) ON CONFLICT ({}) DO {action}",
+            tag(def),
+            cols.join(", "),
+            placeholders.join(", "),
+            key.join(", ")
+        ),
+        params,
+    }
+}
+
+/// `IF EXISTS`: changes the given columns of a live row with this key only.
+fn update_if_present(d: &dyn Dialect, ns: &Namespace, def: &TableDef, row: &Upsert) -> Statement {
+    let mut params = Vec::new();
+    let mut sets: Vec<String> = row
+        .values
+        .iter()
+        .filter(|(c, _)| !def.is_key(c))
+        .map(|(c, v)| format!("{} = {}", quote(c), bind(d, &mut params, v)))
+        .collect();
+    if def.expiry && row.expires_ms.is_some() {
+        let exp = bind(d, &mut params, &row.expires_ms.map_or(Value::Null, Value::Int));
+        sets.push(format!("{} = {exp}", quote(EXPIRY_COLUMN)));
+    }
+    if sets.is_empty() {
+        // Nothing to change: still report whether the row is there.
+        let k = def.key_order().first().map(|(c, _)| quote(&c.name)).unwrap_or_default();
+        sets.push(format!("{k} = {k}"));
+    }
+    let mut wheres: Vec<String> = row
+        .values
+        .iter()
+        .filter(|(c, _)| def.is_key(c))
+        .map(|(c, v)| format!("{} = {}", quote(c), bind(d, &mut params, v)))
+        .collect();
+    if def.expiry {
+        let now = bind(d, &mut params, &Value::Int(row.now_ms));
+        wheres.push(format!("({0} IS NULL OR {0} > {now})", quote(EXPIRY_COLUMN)));
+    }
+    Statement {
+        sql: format!(
+            "{}UPDATE {} SET {} WHERE {}",
+            tag(def),
+            d.table(ns, &def.name),
+            sets.join(", "),
+            wheres.join(" AND ")
         ),
         params,
     }

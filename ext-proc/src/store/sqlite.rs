@@ -435,17 +435,19 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn upsert(&self, ns: &Namespace, def: &TableDef, rows: &[Upsert]) -> Result<(), StoreError> {
+    async fn upsert(&self, ns: &Namespace, def: &TableDef, rows: &[Upsert]) -> Result<u64, StoreError> {
         let statements: Vec<Statement> = rows.iter().map(|r| sql::upsert(&SqliteDialect, ns, def, r)).collect();
         self.run(move |c| {
             if let [one] = statements.as_slice() {
-                return execute(c, one).map(|_| ());
+                return execute(c, one).map(|n| n as u64);
             }
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+            let mut n = 0u64;
             for st in &statements {
-                execute(&tx, st)?;
+                n += execute(&tx, st)? as u64;
             }
-            tx.commit().map_err(map_err)
+            tx.commit().map_err(map_err)?;
+            Ok(n)
         })
         .await
     }
@@ -494,9 +496,9 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn delete(&self, ns: &Namespace, def: &TableDef, key: &[Condition]) -> Result<(), StoreError> {
+    async fn delete(&self, ns: &Namespace, def: &TableDef, key: &[Condition]) -> Result<u64, StoreError> {
         let st = sql::delete(&SqliteDialect, ns, def, key);
-        self.run(move |c| execute(c, &st).map(|_| ())).await
+        self.run(move |c| execute(c, &st).map(|n| n as u64)).await
     }
 }
 

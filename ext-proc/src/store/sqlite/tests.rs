@@ -74,6 +74,7 @@ fn upsert_updates_only_given_columns() {
         ],
         expires_ms: None,
         now_ms: 1000,
+        condition: crate::plan::WriteIf::Always,
     };
     let st = sql::upsert(&SqliteDialect, &ns(), &def(), &u);
     assert!(
@@ -128,7 +129,14 @@ async fn values_round_trip_through_a_real_file() {
         ("f".to_owned(), Value::Float(0.1)),
         ("b".to_owned(), Value::Bool(true)),
     ];
-    store.upsert(&n, &d, &[Upsert { values: row.clone(), expires_ms: None, now_ms: 0 }]).await.unwrap();
+    store
+        .upsert(
+            &n,
+            &d,
+            &[Upsert { values: row.clone(), expires_ms: None, now_ms: 0, condition: crate::plan::WriteIf::Always }],
+        )
+        .await
+        .unwrap();
     let rows = store
         .select(&n, &d, &Select { now_ms: 0, conditions: vec![], sort: vec![], after: None, limit: 10 })
         .await
@@ -137,4 +145,28 @@ async fn values_round_trip_through_a_real_file() {
     assert_eq!(store.tables(&n).await.unwrap(), vec![d.clone()]);
     store.drop_keyspace(&n).await.unwrap();
     assert!(matches!(store.table(&n, "vehicle").await, Err(StoreError::KeyspaceNotFound(_))));
+}
+
+#[test]
+fn conditional_writes_are_single_statements() {
+    use crate::plan::WriteIf;
+    let mut d = def();
+    d.expiry = true;
+    let row = Upsert {
+        values: vec![
+            ("manufacturer".into(), Value::Text("T".into())),
+            ("model".into(), Value::Text("S".into())),
+            ("year".into(), Value::Int(1)),
+        ],
+        expires_ms: None,
+        now_ms: 1000,
+        condition: WriteIf::Absent,
+    };
+    let st = sql::upsert(&SqliteDialect, &ns(), &d, &row);
+    assert!(st.sql.contains("ON CONFLICT (\"manufacturer\", \"model\") DO UPDATE SET"), "{}", st.sql);
+    assert!(st.sql.contains("WHERE \"dg_"), "only an expired row is replaced: {}", st.sql);
+    let st = sql::upsert(&SqliteDialect, &ns(), &d, &Upsert { condition: WriteIf::Present, ..row });
+    assert!(st.sql.contains("UPDATE \"dg_"), "{}", st.sql);
+    assert!(st.sql.contains("\"year\" = ?1"), "{}", st.sql);
+    assert!(st.sql.contains("\"__expires_at\" IS NULL OR"), "{}", st.sql);
 }
