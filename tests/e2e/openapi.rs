@@ -121,6 +121,13 @@ fn real_responses_match_the_openapi_document() {
     call("DELETE", &format!("{c}/items"), &[], None);
     call("DELETE", "/v2/schemas/namespaces/shop", &[], None);
 
+    // GraphQL.
+    call("POST", "/graphql-schema", &[], Some(json!({"query": "mutation { createKeyspace(name: \"g\") }"})));
+    call("GET", "/graphql/g", &[("query", "{ _keyspace }")], None);
+    call("POST", "/graphql/g", &[], Some(json!({"query": "{ nothing }"})));
+    call("POST", "/graphql/missing", &[], Some(json!({"query": "{ _keyspace }"})));
+    call("POST", "/graphql/g", &[], Some(json!({"variables": {}})));
+
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let python =
         std::env::var("DATAGATE_PYTHON").unwrap_or_else(|_| repo.join(".venv/bin/python").display().to_string());
