@@ -7,7 +7,7 @@
 #   - with --for-tests: a PostgreSQL server on 127.0.0.1:5432, and in .venv PyJWT
 #     (an independent JWT implementation the tests mint tokens with) plus
 #     jsonschema and openapi-spec-validator (real responses vs the OpenAPI document),
-#     the gql GraphQL client, and Chromium (the playground page in a real browser)
+#     the gql GraphQL client, and Chromium + websocket-client (GraphiQL driven in a real browser)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ENVOY_VERSION=1.40.0
@@ -16,6 +16,7 @@ CRYPTOGRAPHY_VERSION=50.0.2
 JSONSCHEMA_VERSION=4.25.1
 OPENAPI_VALIDATOR_VERSION=0.7.2
 GQL_VERSION=3.5.3
+WEBSOCKET_CLIENT_VERSION=1.8.0
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 need() {
@@ -39,11 +40,11 @@ fi
 
 if [ "${1:-}" = "--for-tests" ]; then
   scripts/postgres.sh
-  if ! .venv/bin/python -c "import jwt, cryptography, jsonschema, openapi_spec_validator, gql; assert jwt.__version__ == '${PYJWT_VERSION}' and gql.__version__ == '${GQL_VERSION}'" 2>/dev/null; then
-    say "installing the test tools into .venv (PyJWT, jsonschema, openapi-spec-validator, gql)"
+  if ! .venv/bin/python -c "import jwt, cryptography, jsonschema, openapi_spec_validator, gql, websocket; assert jwt.__version__ == '${PYJWT_VERSION}' and gql.__version__ == '${GQL_VERSION}'" 2>/dev/null; then
+    say "installing the test tools into .venv (PyJWT, jsonschema, openapi-spec-validator, gql, websocket-client)"
     .venv/bin/pip install --quiet --disable-pip-version-check "pyjwt==${PYJWT_VERSION}" \
       "cryptography==${CRYPTOGRAPHY_VERSION}" "jsonschema==${JSONSCHEMA_VERSION}" \
-      "openapi-spec-validator==${OPENAPI_VALIDATOR_VERSION}" "gql[requests]==${GQL_VERSION}"
+      "openapi-spec-validator==${OPENAPI_VALIDATOR_VERSION}" "gql[requests]==${GQL_VERSION}" "websocket-client==${WEBSOCKET_CLIENT_VERSION}"
   fi
   if ! command -v chromium >/dev/null 2>&1; then
     say "installing Chromium (apt-get install chromium) for the playground test"

@@ -97,6 +97,8 @@ pub enum Route {
     GraphqlSchema,
     /// `GET /playground` (no credentials).
     Playground,
+    /// `GET /playground/{asset}`: GraphiQL's scripts and styles (no credentials).
+    PlaygroundAsset(String),
 }
 
 /// A document (or a path inside one) named by a URL.
@@ -115,7 +117,7 @@ pub struct Doc {
 impl Route {
     /// Whether the operation needs a tenant (everything but health).
     pub fn needs_tenant(&self) -> bool {
-        !matches!(self, Route::Health | Route::OpenApi | Route::Playground)
+        !matches!(self, Route::Health | Route::OpenApi | Route::Playground | Route::PlaygroundAsset(_))
     }
 }
 
@@ -178,6 +180,7 @@ pub fn route(method: &str, segments: &[String]) -> Result<Route, ApiError> {
         (["graphql-schema"], "GET" | "POST") => Route::GraphqlSchema,
         (["graphql-schema"], _) => return Err(allowed("GET, POST")),
         (["playground"], "GET") => Route::Playground,
+        (["playground", asset], "GET") => Route::PlaygroundAsset(own(asset)),
         (["v2", "schemas", "namespaces"], "GET") => Route::ListNamespaces,
         (["v2", "schemas", "namespaces"], "POST") => Route::CreateNamespace,
         (["v2", "schemas", "namespaces"], _) => return Err(allowed("GET, POST")),

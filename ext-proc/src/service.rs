@@ -140,6 +140,7 @@ impl Service {
             Route::GraphqlData(ks) => self.graphql.data(&self.env, &ns(&ks)?, req).await,
             Route::GraphqlSchema => self.graphql.ddl(&self.env, tenant, req).await,
             Route::Playground => Ok(crate::graphql::playground()),
+            Route::PlaygroundAsset(name) => crate::graphql::playground_asset(&name),
         }
     }
 }

@@ -138,7 +138,41 @@ fn parse(req: &ApiRequest) -> Result<async_graphql::Request, ApiError> {
     Ok(request)
 }
 
-/// The playground page: self-contained HTML (no CDN), served without credentials.
+/// GraphiQL 3.8.3 and React 18.3.1 (MIT; see assets/playground/THIRD_PARTY_LICENSES),
+/// shipped gzipped inside the sidecar so the playground needs no CDN.
+const ASSETS: [(&str, &str, &[u8]); 4] = [
+    ("graphiql.min.js", "application/javascript", include_bytes!("../../assets/playground/graphiql.min.js.gz")),
+    ("graphiql.min.css", "text/css", include_bytes!("../../assets/playground/graphiql.min.css.gz")),
+    (
+        "react.production.min.js",
+        "application/javascript",
+        include_bytes!("../../assets/playground/react.production.min.js.gz"),
+    ),
+    (
+        "react-dom.production.min.js",
+        "application/javascript",
+        include_bytes!("../../assets/playground/react-dom.production.min.js.gz"),
+    ),
+];
+
+/// One of the playground's static files.
+pub fn playground_asset(name: &str) -> Result<ApiResponse, ApiError> {
+    let (_, content_type, bytes) = ASSETS
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .ok_or_else(|| ApiError::NotFound(format!("no playground asset '{name}'")))?;
+    Ok(ApiResponse {
+        status: 200,
+        headers: vec![
+            ("content-type".to_owned(), (*content_type).to_owned()),
+            ("content-encoding".to_owned(), "gzip".to_owned()),
+            ("cache-control".to_owned(), "public, max-age=86400".to_owned()),
+        ],
+        body: bytes.to_vec(),
+    })
+}
+
+/// The playground page (GraphiQL), served without credentials.
 pub fn playground() -> ApiResponse {
     ApiResponse {
         status: 200,
