@@ -26,12 +26,18 @@ pub struct Catalog {
     ttl: Duration,
     entries: RwLock<HashMap<Key, (Instant, Arc<TableDef>)>>,
     collections: RwLock<HashMap<Key, (Instant, Arc<Collection>)>>,
+    keyspaces: RwLock<HashMap<Namespace, (Instant, Arc<Vec<TableDef>>)>>,
 }
 
 impl Catalog {
     /// A cache whose entries live at most `ttl`.
     pub fn new(ttl: Duration) -> Catalog {
-        Catalog { ttl, entries: RwLock::new(HashMap::new()), collections: RwLock::new(HashMap::new()) }
+        Catalog {
+            ttl,
+            entries: RwLock::new(HashMap::new()),
+            collections: RwLock::new(HashMap::new()),
+            keyspaces: RwLock::new(HashMap::new()),
+        }
     }
 
     /// The definition of `table`, from cache or store; 404 naming what is missing.
@@ -50,6 +56,22 @@ impl Catalog {
             entries.insert(key, (Instant::now(), def.clone()));
         }
         Ok(def)
+    }
+
+    /// Every table of a keyspace, from cache or store (GraphQL builds its schema from them).
+    pub async fn tables(&self, store: &dyn Store, ns: &Namespace) -> Result<Arc<Vec<TableDef>>, ApiError> {
+        if let Ok(entries) = self.keyspaces.read() {
+            if let Some((at, tables)) = entries.get(ns) {
+                if at.elapsed() < self.ttl {
+                    return Ok(tables.clone());
+                }
+            }
+        }
+        let tables = Arc::new(store.tables(ns).await?);
+        if let Ok(mut entries) = self.keyspaces.write() {
+            entries.insert(ns.clone(), (Instant::now(), tables.clone()));
+        }
+        Ok(tables)
     }
 
     /// A collection, from cache or store; 404 naming what is missing.
@@ -115,6 +137,9 @@ impl Catalog {
         }
         if let Ok(mut entries) = self.collections.write() {
             entries.retain(|(n, _), _| n != ns);
+        }
+        if let Ok(mut entries) = self.keyspaces.write() {
+            entries.remove(ns);
         }
     }
 }

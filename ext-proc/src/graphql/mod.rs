@@ -48,10 +48,11 @@ impl Schemas {
     }
 
     async fn schema_for(&self, env: &Env, ns: &Namespace) -> Result<Arc<Schema>, ApiError> {
-        // One catalog read per request keeps the schema exact across replicas.
-        let tables = env.store.tables(ns).await?;
+        // The catalog cache: DDL through this replica is seen at once, through
+        // another within the catalog TTL (as for REST).
+        let tables = env.catalog.tables(env.store.as_ref(), ns).await?;
         let mut h = Sha256::new();
-        for t in &tables {
+        for t in tables.iter() {
             h.update(t.name.as_bytes());
             h.update([0]);
             h.update(t.version.as_bytes());
