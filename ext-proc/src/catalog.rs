@@ -12,6 +12,8 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 type Key = (Namespace, String);
+/// A cached value and when it was read.
+type Timed<T> = (Instant, Arc<T>);
 
 /// A document collection as requests use it: its definition and compiled schema.
 pub struct Collection {
@@ -26,7 +28,7 @@ pub struct Catalog {
     ttl: Duration,
     entries: RwLock<HashMap<Key, (Instant, Arc<TableDef>)>>,
     collections: RwLock<HashMap<Key, (Instant, Arc<Collection>)>>,
-    keyspaces: RwLock<HashMap<Namespace, (Instant, Arc<Vec<TableDef>>)>>,
+    keyspaces: RwLock<HashMap<Namespace, Timed<Vec<TableDef>>>>,
 }
 
 impl Catalog {

@@ -60,6 +60,10 @@ pub enum ColumnType {
     Inet,
     /// A 64-bit counter: writes add to it (Cassandra counter semantics).
     Counter,
+    /// Exact decimal, any precision; a JSON string so no digit is lost.
+    Decimal,
+    /// Integer of any size; a JSON string.
+    Varint,
 }
 
 impl ColumnType {
@@ -83,10 +87,12 @@ impl ColumnType {
             "blob" => ColumnType::Blob,
             "inet" => ColumnType::Inet,
             "counter" => ColumnType::Counter,
+            "decimal" => ColumnType::Decimal,
+            "varint" => ColumnType::Varint,
             other => {
                 return Err(format!(
                     "unsupported typeDefinition '{other}': supported are text, varchar, ascii, boolean, tinyint, \
-                     smallint, int, bigint, float, double, uuid, timeuuid, timestamp, date, time, blob, inet, counter, and list/set/map of those"
+                     smallint, int, bigint, varint, float, double, decimal, uuid, timeuuid, timestamp, date, time, blob, inet, counter, and list/set/map of those"
                 ))
             }
         })
@@ -112,6 +118,8 @@ impl ColumnType {
             ColumnType::Blob => "blob",
             ColumnType::Inet => "inet",
             ColumnType::Counter => "counter",
+            ColumnType::Decimal => "decimal",
+            ColumnType::Varint => "varint",
         }
     }
 }
@@ -155,7 +163,7 @@ impl DataType {
             let (k, v) = kv.split_once(',').ok_or_else(|| format!("'{text}': a map needs map<key, value>"))?;
             return Ok(DataType::Map(scalar(k.trim())?, scalar(v.trim())?));
         }
-        if t.starts_with("frozen<") || t.starts_with("tuple<") || t == "decimal" || t == "varint" {
+        if t.starts_with("frozen<") || t.starts_with("tuple<") {
             return Err(format!("unsupported typeDefinition '{text}' (not available yet)"));
         }
         ColumnType::parse(&t).map(DataType::Scalar)

@@ -37,6 +37,8 @@ pub enum Value {
     Inet(IpAddr),
     /// A collection (`list`, `set`, `map`) in its canonical JSON form.
     Json(Json),
+    /// `decimal`, `varint`: exact text (see [`crate::decimal`]).
+    Decimal(String),
 }
 
 impl Value {
@@ -63,6 +65,12 @@ impl Value {
             ColumnType::Float | ColumnType::Double => match json {
                 Json::Number(n) => n.as_f64().ok_or_else(wrong).map(|f| float(ty, f)),
                 Json::String(s) => Value::from_text(ty, s),
+                _ => Err(wrong()),
+            },
+            // Strings keep every digit; numbers are accepted when JSON could carry them.
+            ColumnType::Decimal | ColumnType::Varint => match json {
+                Json::String(s) => Value::from_text(ty, s),
+                Json::Number(n) => Value::from_text(ty, &n.to_string()),
                 _ => Err(wrong()),
             },
             ColumnType::Uuid
@@ -126,6 +134,13 @@ impl Value {
         let wrong = || format!("expected a {ty} value, got '{s}'");
         match ty {
             ColumnType::Text => Ok(Value::Text(s.to_owned())),
+            ColumnType::Decimal => crate::decimal::Decimal::parse(s)
+                .map(|d| Value::Decimal(d.to_string()))
+                .map_err(|e| format!("expected a decimal value (as a string, e.g. \"12.50\"): {e}")),
+            ColumnType::Varint => match crate::decimal::Decimal::parse(s) {
+                Ok(d) if d.is_integer() => Ok(Value::Decimal(d.to_string())),
+                _ => Err(format!("expected a varint value (a whole number, as a string), got '{s}'")),
+            },
             ColumnType::Ascii if s.is_ascii() => Ok(Value::Text(s.to_owned())),
             ColumnType::Ascii => Err(format!("expected an ascii value, got non-ASCII text '{s}'")),
             ColumnType::Boolean => match s {
@@ -181,6 +196,7 @@ impl Value {
             Value::Blob(b) => Json::String(base64::engine::general_purpose::STANDARD.encode(b)),
             Value::Inet(ip) => Json::String(ip.to_string()),
             Value::Json(j) => j.clone(),
+            Value::Decimal(s) => Json::String(s.clone()),
         }
     }
 }

@@ -24,7 +24,8 @@ on_both_stores!(
     recreated_table_with_new_types_is_served,
     ddl_through_another_replica_is_never_a_500,
     collections_round_trip_and_filter,
-    counters_add_up_under_concurrency
+    counters_add_up_under_concurrency,
+    decimals_and_varints_are_exact
 );
 
 async fn typed_table(h: &Harness) {
@@ -489,4 +490,58 @@ async fn counters_add_up_under_concurrency(postgres: bool) {
     if let Ok(h) = Arc::try_unwrap(h) {
         h.done().await;
     }
+}
+
+async fn decimals_and_varints_are_exact(postgres: bool) {
+    let h = Harness::new(postgres).await;
+    assert_eq!(h.call("t", "POST", "/v2/schemas/keyspaces", Some(json!({"name": "ks"}))).await.0, 201);
+    let table = json!({"name": "money", "columnDefinitions": [
+        {"name": "account", "typeDefinition": "text"}, {"name": "amount", "typeDefinition": "decimal"},
+        {"name": "big", "typeDefinition": "varint"}, {"name": "rates", "typeDefinition": "list<decimal>"}],
+        "primaryKey": {"partitionKey": ["account"], "clusteringKey": ["amount"]}});
+    let (s, b) = h.call("t", "POST", "/v2/schemas/keyspaces/ks/tables", Some(table)).await;
+    assert_eq!(s, 201, "{b}");
+    // Every digit survives, scale included; numbers are accepted where JSON can carry them.
+    let amounts = ["12345678901234567890.123456789012345678901234567890", "-0.000100", "9.5", "10", "1.50", "100"];
+    for (i, a) in amounts.iter().enumerate() {
+        let big = format!("{}123456789012345678901234567890", if i % 2 == 0 { "-" } else { "" });
+        let row = json!({"account": "a", "amount": a, "big": big, "rates": ["0.1", 2.25]});
+        let (s, b) = h.call("t", "POST", "/v2/keyspaces/ks/money", Some(row)).await;
+        assert_eq!(s, 201, "{a}: {b}");
+    }
+    let (_, b) = h.call("t", "GET", "/v2/keyspaces/ks/money/a?raw=true", None).await;
+    let got: Vec<&str> = b.as_array().unwrap().iter().map(|r| r["amount"].as_str().unwrap()).collect();
+    // Clustering order is numeric, not textual.
+    assert_eq!(got, ["-0.000100", "1.50", "9.5", "10", "100", "12345678901234567890.123456789012345678901234567890"]);
+    assert_eq!(b[0]["big"], "123456789012345678901234567890", "amount -0.000100 was row 1");
+    assert_eq!(b[1]["big"], "-123456789012345678901234567890", "amount 1.50 was row 4");
+    assert_eq!(b[0]["rates"], json!(["0.1", "2.25"]));
+    // Comparisons are numeric too, and equality ignores trailing zeros.
+    let q = |w: Value| {
+        let h = &h;
+        async move {
+            let path = format!("/v2/keyspaces/ks/money?raw=true&where={}", w);
+            let (s, b) = h.call("t", "GET", &path.replace('"', "%22").replace(' ', "%20"), None).await;
+            assert_eq!(s, 200, "{b}");
+            b.as_array().unwrap().iter().map(|r| r["amount"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(q(json!({"account": {"$eq": "a"}, "amount": {"$gt": "9.99"}})).await.len(), 3);
+    assert_eq!(q(json!({"account": {"$eq": "a"}, "amount": {"$lt": 2}})).await, ["-0.000100", "1.50"]);
+    assert_eq!(q(json!({"account": {"$eq": "a"}, "amount": {"$eq": "9.50"}})).await, ["9.5"]);
+    // By key path, and a paged walk in order.
+    let (s, b) = h.call("t", "GET", "/v2/keyspaces/ks/money/a/10.0?raw=true", None).await;
+    assert_eq!((s, b[0]["amount"].clone()), (200, json!("10")));
+    let (_, p1) = h.call("t", "GET", "/v2/keyspaces/ks/money/a?page-size=4", None).await;
+    let state = p1["pageState"].as_str().unwrap().to_owned();
+    let (_, p2) = h.call("t", "GET", &format!("/v2/keyspaces/ks/money/a?page-size=4&page-state={state}"), None).await;
+    assert_eq!(p2["data"][0]["amount"], "100");
+    // Wrong values are 400s naming the column.
+    for (col, bad) in [("amount", json!("12,5")), ("big", json!("1.5")), ("big", json!(true))] {
+        let (s, b) =
+            h.call("t", "POST", "/v2/keyspaces/ks/money", Some(json!({"account": "a", "amount": "1", col: bad}))).await;
+        assert_eq!(s, 400, "{col}: {b}");
+        assert!(b["description"].as_str().unwrap().contains(col), "{b}");
+    }
+    h.done().await;
 }

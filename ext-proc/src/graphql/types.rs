@@ -9,8 +9,9 @@ use serde_json::{json, Value as Json};
 use std::collections::BTreeMap;
 
 /// Custom scalars, all carried as strings (BigInt so 64-bit values survive JSON).
-pub const CUSTOM_SCALARS: [(&str, &str); 7] = [
-    ("BigInt", "64-bit integer as a string (bigint, counter); numbers are accepted on input"),
+pub const CUSTOM_SCALARS: [(&str, &str); 8] = [
+    ("BigInt", "Integer as a string (bigint, counter, varint); numbers are accepted on input"),
+    ("Decimal", "Exact decimal as a string (decimal); numbers are accepted on input"),
     ("Uuid", "UUID in canonical text form (uuid, timeuuid)"),
     ("Timestamp", "ISO 8601 timestamp with zone"),
     ("Date", "YYYY-MM-DD"),
@@ -25,7 +26,8 @@ pub fn scalar_name(t: ColumnType) -> &'static str {
         ColumnType::Text | ColumnType::Ascii => "String",
         ColumnType::Boolean => "Boolean",
         ColumnType::Tinyint | ColumnType::Smallint | ColumnType::Int => "Int",
-        ColumnType::Bigint | ColumnType::Counter => "BigInt",
+        ColumnType::Bigint | ColumnType::Counter | ColumnType::Varint => "BigInt",
+        ColumnType::Decimal => "Decimal",
         ColumnType::Float | ColumnType::Double => "Float",
         ColumnType::Uuid | ColumnType::Timeuuid => "Uuid",
         ColumnType::Timestamp => "Timestamp",
@@ -85,9 +87,10 @@ pub struct Shared {
 pub fn shared(types: &[DataType]) -> Shared {
     let mut scalars = Vec::new();
     for (name, doc) in CUSTOM_SCALARS {
-        scalars.push(Scalar::new(name).description(doc).validator(|v| {
-            matches!(v, GqlValue::String(_)) || matches!(v, GqlValue::Number(n) if n.is_i64() || n.is_u64())
-        }));
+        // Strings, or numbers where JSON can carry them; the REST layer checks the rest.
+        scalars.push(
+            Scalar::new(name).description(doc).validator(|v| matches!(v, GqlValue::String(_) | GqlValue::Number(_))),
+        );
     }
     let mut objects = BTreeMap::new();
     let mut inputs = BTreeMap::new();

@@ -45,6 +45,7 @@ impl Dialect for PgDialect {
             ColumnType::Time => "time",
             ColumnType::Blob => "bytea",
             ColumnType::Inet => "inet",
+            ColumnType::Decimal | ColumnType::Varint => "numeric",
         }
     }
     fn bigint(&self) -> &'static str {
@@ -190,6 +191,11 @@ impl ToSql for Value {
             Value::Blob(b) => b.as_slice().to_sql(ty, out),
             Value::Inet(ip) => ip.to_sql(ty, out),
             Value::Json(j) => j.to_sql(ty, out),
+            Value::Decimal(s) if *ty == Type::NUMERIC => {
+                out.extend_from_slice(&crate::decimal::Decimal::parse(s)?.to_pg());
+                Ok(IsNull::No)
+            }
+            Value::Decimal(s) => s.as_str().to_sql(ty, out),
         }
     }
 
@@ -228,8 +234,23 @@ fn read_value(row: &Row, i: usize, ty: DataType) -> Result<Value, StoreError> {
         ColumnType::Time => row.try_get::<_, Option<chrono::NaiveTime>>(i).map_err(bad)?.map(Value::Time),
         ColumnType::Blob => row.try_get::<_, Option<Vec<u8>>>(i).map_err(bad)?.map(Value::Blob),
         ColumnType::Inet => row.try_get::<_, Option<std::net::IpAddr>>(i).map_err(bad)?.map(Value::Inet),
+        ColumnType::Decimal | ColumnType::Varint => {
+            row.try_get::<_, Option<PgNumeric>>(i).map_err(bad)?.map(|n| Value::Decimal(n.0))
+        }
     };
     Ok(v.unwrap_or(Value::Null))
+}
+
+/// A `numeric` read exactly, as decimal text.
+struct PgNumeric(String);
+
+impl<'a> tokio_postgres::types::FromSql<'a> for PgNumeric {
+    fn from_sql(_ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(PgNumeric(crate::decimal::Decimal::from_pg(raw)?.to_string()))
+    }
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::NUMERIC
+    }
 }
 
 fn params(st: &Statement) -> Vec<&(dyn ToSql + Sync)> {

@@ -49,6 +49,8 @@ impl Dialect for SqliteDialect {
             | ColumnType::Time
             | ColumnType::Inet => "TEXT",
             ColumnType::Blob => "BLOB",
+            // Text compared and sorted as exact numbers by the DG_DECIMAL collation.
+            ColumnType::Decimal | ColumnType::Varint => "TEXT COLLATE DG_DECIMAL",
         }
     }
     fn table_suffix(&self) -> &'static str {
@@ -131,6 +133,7 @@ impl SqliteStore {
             // own name instead of an error.
             conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DQS_DML, false).map_err(map_err)?;
             conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DQS_DDL, false).map_err(map_err)?;
+            conn.create_collation("DG_DECIMAL", crate::decimal::collate).map_err(map_err)?;
             conn.pragma_update(None, "journal_mode", "WAL").map_err(map_err)?;
             // With WAL, NORMAL keeps every committed transaction across a process crash.
             conn.pragma_update(None, "synchronous", "NORMAL").map_err(map_err)?;
@@ -209,6 +212,7 @@ impl ToSql for Value {
             Value::Blob(b) => ToSqlOutput::from(b.as_slice()),
             Value::Inet(ip) => ToSqlOutput::from(ip.to_string()),
             Value::Json(j) => ToSqlOutput::from(j.to_string()),
+            Value::Decimal(s) => ToSqlOutput::from(s.as_str()),
         })
     }
 }
@@ -246,6 +250,9 @@ fn read_value(ty: DataType, v: ValueRef<'_>) -> Result<Value, StoreError> {
             Value::from_text(ty, std::str::from_utf8(t).map_err(|_| corrupt())?).map_err(|_| corrupt())?
         }
         (ColumnType::Blob, ValueRef::Blob(b)) => Value::Blob(b.to_vec()),
+        (ColumnType::Decimal | ColumnType::Varint, ValueRef::Text(t)) => {
+            Value::Decimal(String::from_utf8(t.to_vec()).map_err(|_| corrupt())?)
+        }
         (ColumnType::Timestamp, ValueRef::Text(t)) => {
             std::str::from_utf8(t).ok().and_then(parse_timestamp).ok_or_else(corrupt)?
         }
