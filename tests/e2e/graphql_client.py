@@ -33,7 +33,7 @@ with ddl as s:
         createTable(keyspaceName: "library", tableName: "vehicle",
           partitionKeys: [{name: "manufacturer", type: "text"}],
           clusteringKeys: [{name: "model", type: "text", order: "ASC"}],
-          values: [{name: "year", type: "int"}, {name: "price", type: "bigint"},
+          values: [{name: "year", type: "int"}, {name: "price", type: "bigint"}, {name: "weight", type: "decimal"},
                    {name: "tags", type: "set<text>"}, {name: "specs", type: "map<text, int>"}])
       }"""))
     check("createTable", created, {"createTable": True})
@@ -46,10 +46,10 @@ with data as s:
     # Introspection: the generated types are there, with their fields.
     t = s.execute(gql('{ __type(name: "vehicle") { fields { name } } }'))
     check("introspection", sorted(f["name"] for f in t["__type"]["fields"]),
-          ["manufacturer", "model", "price", "specs", "tags", "year"])
+          ["manufacturer", "model", "price", "specs", "tags", "weight", "year"])
     insert = gql("""mutation add($v: vehicleInput!) { insertvehicle(value: $v) { applied value { model } } }""")
     rows = [
-        {"manufacturer": "Tesla", "model": "Model S", "year": 2012, "price": "79990", "tags": ["ev", "sedan"],
+        {"manufacturer": "Tesla", "model": "Model S", "year": 2012, "price": "79990", "weight": "2162.50", "tags": ["ev", "sedan"],
          "specs": [{"key": "doors", "value": 4}]},
         {"manufacturer": "Tesla", "model": "Model 3", "year": 2017, "price": "9007199254740993", "tags": ["ev"],
          "specs": [{"key": "doors", "value": 4}, {"key": "seats", "value": 5}]},
@@ -89,6 +89,9 @@ with data as s:
     big = s.execute(gql('{ vehicle(value: {manufacturer: "Tesla", model: "Model 3"}) { values { price specs { key value } } } }'))
     check("bigint beyond 2^53 and map entries", big["vehicle"]["values"][0],
           {"price": "9007199254740993", "specs": [{"key": "doors", "value": 4}, {"key": "seats", "value": 5}]})
+
+    w = s.execute(gql('{ vehicle(filter: {manufacturer: {eq: "Tesla"}, weight: {gt: "2000.1"}}) { values { weight } } }'))
+    check("decimal, exact and compared as a number", w["vehicle"]["values"], [{"weight": "2162.50"}])
 
     # Paging through everything with pageState.
     seen, state = [], None
