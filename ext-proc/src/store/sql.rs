@@ -167,6 +167,55 @@ pub fn upsert(d: &dyn Dialect, ns: &Namespace, def: &TableDef, row: &Upsert) -> 
         WriteIf::Absent => return insert_if_absent(d, ns, def, row),
         WriteIf::Present => return update_if_present(d, ns, def, row),
     }
+    insert_on_conflict(d, ns, def, row, |params, existing| {
+        let counter = |c: &str| def.column(c).is_some_and(|c| c.ty == DataType::Scalar(ColumnType::Counter));
+        let mut updates: Vec<String> = row
+            .values
+            .iter()
+            .filter(|(c, _)| !def.is_key(c))
+            .map(|(c, _)| {
+                let col = quote(c);
+                // Counter writes are increments (the first one starts from zero).
+                if counter(c) {
+                    format!("{col} = COALESCE({existing}.{col}, 0) + excluded.{col}")
+                } else {
+                    format!("{col} = excluded.{col}")
+                }
+            })
+            .collect();
+        if def.expiry {
+            let omitted: Vec<&str> = def
+                .columns
+                .iter()
+                .map(|c| c.name.as_str())
+                .filter(|n| !def.is_key(n) && !row.values.iter().any(|(given, _)| given == n))
+                .collect();
+            if !omitted.is_empty() {
+                let now = bind(d, params, &Value::Int(row.now_ms));
+                let expired = format!("{existing}.{} <= {now}", quote(EXPIRY_COLUMN));
+                for col in omitted.iter().map(|n| quote(n)) {
+                    updates.push(format!("{col} = CASE WHEN {expired} THEN NULL ELSE {existing}.{col} END"));
+                }
+            }
+            updates.push(format!("{0} = excluded.{0}", quote(EXPIRY_COLUMN)));
+        }
+        if updates.is_empty() {
+            "NOTHING".to_owned()
+        } else {
+            format!("UPDATE SET {}", updates.join(", "))
+        }
+    })
+}
+
+/// `INSERT INTO t (columns, expiry) VALUES (...) ON CONFLICT (key) DO <action>`;
+/// `action` may bind more parameters and names the existing row as its argument.
+fn insert_on_conflict(
+    d: &dyn Dialect,
+    ns: &Namespace,
+    def: &TableDef,
+    row: &Upsert,
+    action: impl FnOnce(&mut Vec<Value>, &str) -> String,
+) -> Statement {
     let mut params: Vec<Value> = row.values.iter().map(|(_, v)| v.clone()).collect();
     let mut cols: Vec<String> = row.values.iter().map(|(c, _)| quote(c)).collect();
     if def.expiry {
@@ -176,38 +225,7 @@ pub fn upsert(d: &dyn Dialect, ns: &Namespace, def: &TableDef, row: &Upsert) -> 
     let placeholders: Vec<String> = (1..=params.len()).map(|n| d.param(n)).collect();
     let key: Vec<String> = def.key_order().iter().map(|(c, _)| quote(&c.name)).collect();
     let (target, existing) = d.upsert_target(ns, &def.name);
-    let counter = |c: &str| def.column(c).is_some_and(|c| c.ty == DataType::Scalar(ColumnType::Counter));
-    let mut updates: Vec<String> = row
-        .values
-        .iter()
-        .filter(|(c, _)| !def.is_key(c))
-        .map(|(c, _)| {
-            let col = quote(c);
-            // Counter writes are increments (the first one starts from zero).
-            if counter(c) {
-                format!("{col} = COALESCE({existing}.{col}, 0) + excluded.{col}")
-            } else {
-                format!("{col} = excluded.{col}")
-            }
-        })
-        .collect();
-    if def.expiry {
-        let omitted: Vec<&str> = def
-            .columns
-            .iter()
-            .map(|c| c.name.as_str())
-            .filter(|n| !def.is_key(n) && !row.values.iter().any(|(given, _)| given == n))
-            .collect();
-        if !omitted.is_empty() {
-            let now = bind(d, &mut params, &Value::Int(row.now_ms));
-            let expired = format!("{existing}.{} <= {now}", quote(EXPIRY_COLUMN));
-            for col in omitted.iter().map(|n| quote(n)) {
-                updates.push(format!("{col} = CASE WHEN {expired} THEN NULL ELSE {existing}.{col} END"));
-            }
-        }
-        updates.push(format!("{0} = excluded.{0}", quote(EXPIRY_COLUMN)));
-    }
-    let action = if updates.is_empty() { "NOTHING".to_owned() } else { format!("UPDATE SET {}", updates.join(", ")) };
+    let action = action(&mut params, &existing);
     Statement {
         sql: format!(
             "{}INSERT INTO {target} ({}) VALUES ({}) ON CONFLICT ({}) DO {action}",
@@ -223,45 +241,28 @@ pub fn upsert(d: &dyn Dialect, ns: &Namespace, def: &TableDef, row: &Upsert) -> 
 /// `IF NOT EXISTS`: inserts, or replaces only an expired row (which counts as
 /// absent), in one statement; zero rows affected means it did not apply.
 fn insert_if_absent(d: &dyn Dialect, ns: &Namespace, def: &TableDef, row: &Upsert) -> Statement {
-    let mut params: Vec<Value> = row.values.iter().map(|(_, v)| v.clone()).collect();
-    let mut cols: Vec<String> = row.values.iter().map(|(c, _)| quote(c)).collect();
-    if def.expiry {
-        cols.push(quote(EXPIRY_COLUMN));
-        params.push(row.expires_ms.map_or(Value::Null, Value::Int));
-    }
-    let placeholders: Vec<String> = (1..=params.len()).map(|n| d.param(n)).collect();
-    let key: Vec<String> = def.key_order().iter().map(|(c, _)| quote(&c.name)).collect();
-    let (target, existing) = d.upsert_target(ns, &def.name);
-    let action = if def.expiry {
-        let now = bind(d, &mut params, &Value::Int(row.now_ms));
-        let sets: Vec<String> = def
-            .columns
-            .iter()
-            .filter(|c| !def.is_key(&c.name))
-            .map(|c| {
-                let col = quote(&c.name);
-                if row.values.iter().any(|(given, _)| *given == c.name) {
-                    format!("{col} = excluded.{col}")
-                } else {
-                    format!("{col} = NULL")
-                }
-            })
-            .chain(std::iter::once(format!("{0} = excluded.{0}", quote(EXPIRY_COLUMN))))
-            .collect();
-        format!("UPDATE SET {} WHERE {existing}.{} <= {now}", sets.join(", "), quote(EXPIRY_COLUMN))
-    } else {
-        "NOTHING".to_owned()
-    };
-    Statement {
-        sql: format!(
-            "{}INSERT INTO {target} ({}) VALUES ({}) ON CONFLICT ({}) DO {action}",
-            tag(def),
-            cols.join(", "),
-            placeholders.join(", "),
-            key.join(", ")
-        ),
-        params,
-    }
+    insert_on_conflict(d, ns, def, row, |params, existing| {
+        if def.expiry {
+            let now = bind(d, params, &Value::Int(row.now_ms));
+            let sets: Vec<String> = def
+                .columns
+                .iter()
+                .filter(|c| !def.is_key(&c.name))
+                .map(|c| {
+                    let col = quote(&c.name);
+                    if row.values.iter().any(|(given, _)| *given == c.name) {
+                        format!("{col} = excluded.{col}")
+                    } else {
+                        format!("{col} = NULL")
+                    }
+                })
+                .chain(std::iter::once(format!("{0} = excluded.{0}", quote(EXPIRY_COLUMN))))
+                .collect();
+            format!("UPDATE SET {} WHERE {existing}.{} <= {now}", sets.join(", "), quote(EXPIRY_COLUMN))
+        } else {
+            "NOTHING".to_owned()
+        }
+    })
 }
 
 /// `IF EXISTS`: changes the given columns of a live row with this key only.
