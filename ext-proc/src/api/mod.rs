@@ -62,7 +62,7 @@ pub(crate) fn ttl_param(req: &ApiRequest) -> Result<Option<u64>, ApiError> {
     }
 }
 
-/// Milliseconds since the epoch.
+/// Milliseconds since the epoch (the sidecar clock decides expiry).
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }

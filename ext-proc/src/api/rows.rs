@@ -1,7 +1,8 @@
 //! The rows API (`/v2/keyspaces/{ks}/{table}`): `where` and key paths become
 //! [`Select`] plans, bodies become [`Upsert`] plans, rows become JSON envelopes.
 
-use super::{page, Ctx};
+// Expiry decisions are made against the sidecar clock.
+use super::{now_ms, page, Ctx};
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::json;
@@ -316,9 +317,6 @@ fn row_upsert_at(
     values.sort_by_key(|(c, _)| !def.is_key(c));
     Ok(Upsert { values, expires_ms: None, now_ms: 0, condition: WriteIf::Always })
 }
-
-/// Unix milliseconds now (expiry decisions are made against the sidecar clock).
-use super::now_ms;
 
 /// The row expiry a write asks for: the `ttl` parameter (seconds; 0 = none), else
 /// the table's default TTL.
