@@ -78,13 +78,19 @@ static_resources:
           path_with_escaped_slashes_action: KEEP_UNCHANGED
           local_reply_config:
             mappers:
+            # Mappers run on every local reply, and every sidecar answer is one: the
+            # status check comes first so a success never evaluates CEL.
             # Envoy's own 413 (body above the buffer limit, before the sidecar saw it).
             - filter:
-                extension_filter:
-                  name: envoy.access_loggers.extension_filters.cel
-                  typed_config:
-                    "@type": type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter
-                    expression: "response.code_details == 'request_payload_too_large'"
+                and_filter:
+                  filters:
+                  - status_code_filter:
+                      comparison: {op: EQ, value: {default_value: 413, runtime_key: datagate.reply_413}}
+                  - extension_filter:
+                      name: envoy.access_loggers.extension_filters.cel
+                      typed_config:
+                        "@type": type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter
+                        expression: "response.code_details == 'request_payload_too_large'"
               body_format_override:
                 json_format: {description: "request body is larger than the ${max_body} byte limit", code: 413}
                 content_type: application/json
@@ -97,11 +103,15 @@ static_resources:
             # ext_proc could not reach the sidecar (down, restarting, overloaded):
             # a JSON 503 with Retry-After instead of Envoy's empty body.
             - filter:
-                extension_filter:
-                  name: envoy.access_loggers.extension_filters.cel
-                  typed_config:
-                    "@type": type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter
-                    expression: "response.code_details.startsWith('ext_proc_error')"
+                and_filter:
+                  filters:
+                  - status_code_filter:
+                      comparison: {op: GE, value: {default_value: 500, runtime_key: datagate.reply_5xx}}
+                  - extension_filter:
+                      name: envoy.access_loggers.extension_filters.cel
+                      typed_config:
+                        "@type": type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter
+                        expression: "response.code_details.startsWith('ext_proc_error')"
               headers_to_add:
               - header: {key: retry-after, value: "1"}
               body_format_override:

@@ -2,9 +2,9 @@
 //! behind Envoy instead of Datagate — axum + tokio-postgres + a pool, prepared
 //! statements, the same JSON shapes as Datagate's GET-by-key and POST row.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use clap::Parser;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -43,15 +43,48 @@ async fn by_key(State(pool): State<Pool>, Path((m, model)): Path<(String, String
         Err(e) => return fail(e),
     };
     match client.query(&stmt, &[&m, &model]).await {
-        Ok(rows) => {
-            let data: Vec<Value> = rows
-                .iter()
-                .map(|r| {
-                    json!({"manufacturer": r.get::<_, String>(0), "model": r.get::<_, String>(1), "year": r.get::<_, Option<i32>>(2)})
-                })
-                .collect();
-            (StatusCode::OK, Json(json!({"count": data.len(), "data": data})))
-        }
+        Ok(rows) => rows_json(&rows),
+        Err(e) => fail(e),
+    }
+}
+
+fn rows_json(rows: &[tokio_postgres::Row]) -> Reply {
+    let data: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({"manufacturer": r.get::<_, String>(0), "model": r.get::<_, String>(1), "year": r.get::<_, Option<i32>>(2)})
+        })
+        .collect();
+    (StatusCode::OK, Json(json!({"count": data.len(), "data": data})))
+}
+
+/// `?where={"manufacturer":{"$eq":..},"model":{"$gt":..}}`: what a hand-written
+/// service would parse for the one query shape it supports.
+async fn query(State(pool): State<Pool>, RawQuery(raw): RawQuery) -> Reply {
+    let bad = |m: &str| (StatusCode::BAD_REQUEST, Json(json!({"description": m, "code": 400})));
+    let filter = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "where")
+        .and_then(|(_, v)| serde_json::from_str::<Value>(&v).ok());
+    let Some(filter) = filter else { return bad("where must be a JSON object") };
+    let (Some(m), Some(after)) = (filter["manufacturer"]["$eq"].as_str(), filter["model"]["$gt"].as_str()) else {
+        return bad("supported: manufacturer $eq and model $gt");
+    };
+    let client = match pool.get().await {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let stmt = match client
+        .prepare_cached(
+            "SELECT manufacturer, model, year FROM bench.vehicle WHERE manufacturer = $1 AND model > $2 \
+             ORDER BY model LIMIT 100",
+        )
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    match client.query(&stmt, &[&m, &after]).await {
+        Ok(rows) => rows_json(&rows),
         Err(e) => fail(e),
     }
 }
@@ -100,7 +133,7 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let app = Router::new()
         .route("/v2/keyspaces/bench/vehicle/{m}/{model}", get(by_key))
-        .route("/v2/keyspaces/bench/vehicle", post(insert))
+        .route("/v2/keyspaces/bench/vehicle", get(query).post(insert))
         .with_state(pool);
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     axum::serve(listener, app).await?;
