@@ -4,6 +4,7 @@
 use crate::auth::Identity;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use std::rc::Rc;
 
 /// One key as configured.
 #[derive(Debug, Clone, Deserialize)]
@@ -27,7 +28,7 @@ pub struct ApiKeyEntry {
 /// The configured keys, ready for lookup.
 #[derive(Debug, Default)]
 pub struct ApiKeys {
-    entries: Vec<([u8; 32], Identity)>,
+    entries: Vec<([u8; 32], Rc<Identity>)>,
 }
 
 impl ApiKeys {
@@ -49,7 +50,7 @@ impl ApiKeys {
                 plan: e.plan.clone(),
                 scopes: e.scopes.clone(),
             };
-            entries.push((hash, identity));
+            entries.push((hash, Rc::new(identity)));
         }
         ApiKeys { entries }
     }
@@ -61,7 +62,7 @@ impl ApiKeys {
 
     /// The identity of a presented key. Every entry is compared in constant
     /// time and none is skipped, so timing reveals neither key nor position.
-    pub fn lookup(&self, key: &str) -> Option<&Identity> {
+    pub fn lookup(&self, key: &str) -> Option<&Rc<Identity>> {
         let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
         let mut found = None;
         for (hash, identity) in &self.entries {

@@ -8,12 +8,13 @@
 
 use crate::auth::Identity;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 /// A bounded token → identity cache for one worker.
 #[derive(Default)]
 pub struct TokenCache {
     capacity: usize,
-    entries: HashMap<String, (Identity, u64)>,
+    entries: HashMap<String, (Rc<Identity>, u64)>,
     hits: std::cell::Cell<u64>,
 }
 
@@ -24,7 +25,7 @@ impl TokenCache {
     }
 
     /// The identity a still-valid cached token verified to.
-    pub fn get(&self, token: &str, now: u64) -> Option<&Identity> {
+    pub fn get(&self, token: &str, now: u64) -> Option<&Rc<Identity>> {
         match self.entries.get(token) {
             Some((identity, exp)) if now < *exp => {
                 self.hits.set(self.hits.get() + 1);
@@ -35,7 +36,7 @@ impl TokenCache {
     }
 
     /// Remembers a verified token until its `exp`.
-    pub fn insert(&mut self, token: &str, identity: Identity, exp: u64, now: u64) {
+    pub fn insert(&mut self, token: &str, identity: Rc<Identity>, exp: u64, now: u64) {
         if self.capacity == 0 || now >= exp {
             return;
         }
@@ -73,8 +74,8 @@ impl TokenCache {
 mod tests {
     use super::*;
 
-    fn id(t: &str) -> Identity {
-        Identity { tenant: t.into(), subject: None, plan: None, scopes: vec![] }
+    fn id(t: &str) -> Rc<Identity> {
+        Rc::new(Identity { tenant: t.into(), subject: None, plan: None, scopes: vec![] })
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod apikey;
 pub mod auth;
 pub mod cache;
 pub mod config;
+pub mod headermap;
 pub mod jwks;
 pub mod ratelimit;
 pub mod reject;

@@ -208,20 +208,152 @@ pub fn take(prev: Option<Bucket>, limit: &Limit, cost: f64, now_ms: u64) -> Deci
     }
 }
 
+/// Tokens one worker took from the shared bucket ahead of its requests, so most
+/// requests on a busy tenant skip the two shared-data host calls (each a VM
+/// crossing, the largest cost left on the request path).
+///
+/// Leased tokens are debited from the shared bucket when taken, so the budget
+/// can never be exceeded. A lease is only taken while the bucket holds far
+/// more than it ([`lease_size`]): near the end of a budget every request goes
+/// to the shared bucket one by one, as before, so "N allowed" stays exact. An
+/// unused lease lapses after [`LEASE_TTL_MS`]; what it held back is bounded by
+/// its size, a 64th of what was left.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lease {
+    tokens: f64,
+    expires_ms: u64,
+    /// Tokens left for the tenant as last seen (shared bucket plus this lease).
+    visible: f64,
+}
+
+/// The most tokens one lease holds.
+pub const MAX_LEASE: f64 = 64.0;
+/// A lease takes at most this fraction (1/n) of what the bucket has left.
+pub const LEASE_SHARE: f64 = 64.0;
+/// How long a lease may be spent from.
+pub const LEASE_TTL_MS: u64 = 1000;
+
+/// Extra tokens to lease from a bucket left with `left` tokens: none when
+/// that would be less than one (small or nearly spent budgets stay exact).
+pub fn lease_size(left: f64) -> f64 {
+    let n = (left / LEASE_SHARE).floor().min(MAX_LEASE);
+    if n >= 1.0 {
+        n
+    } else {
+        0.0
+    }
+}
+
+/// [`take`], also leasing tokens for this worker when the bucket has plenty;
+/// the decision reports what the client may still spend (lease included).
+pub fn take_with_lease(prev: Option<Bucket>, limit: &Limit, cost: f64, now_ms: u64) -> (Decision, Option<Lease>) {
+    let d = take(prev, limit, cost, now_ms);
+    let lease = if d.allowed { lease_size(d.bucket.tokens) } else { 0.0 };
+    if lease == 0.0 {
+        return (d, None);
+    }
+    let visible = d.bucket.tokens;
+    let bucket = Bucket { tokens: d.bucket.tokens - lease, ..d.bucket };
+    (Decision { bucket, ..d }, Some(Lease { tokens: lease, expires_ms: now_ms + LEASE_TTL_MS, visible }))
+}
+
+impl Lease {
+    /// Spends `cost` from the lease when it covers it and has not lapsed.
+    pub fn spend(&mut self, limit: &Limit, cost: f64, now_ms: u64) -> Option<Decision> {
+        if now_ms >= self.expires_ms || self.tokens < cost {
+            return None;
+        }
+        self.tokens -= cost;
+        self.visible = (self.visible - cost).max(0.0);
+        Some(Decision {
+            allowed: true,
+            bucket: Bucket { tokens: self.visible, updated_ms: now_ms },
+            remaining: self.visible.floor() as u64,
+            retry_after_s: 0,
+            reset_s: ((limit.burst - self.visible) / limit.requests_per_second).ceil().max(0.0) as u64,
+        })
+    }
+}
+
 /// IETF `RateLimit-Policy` and `RateLimit` headers (draft-ietf-httpapi-ratelimit-headers):
 /// the plan's quota and window, and what is left and when it is whole again.
+/// A 429 carries both; a success carries [`remaining_header`] alone (the
+/// contract's "remaining budget"), one response header fewer per request.
 pub fn headers(plan: &str, limit: &Limit, d: &Decision) -> Vec<(&'static str, String)> {
+    vec![policy_header(plan, limit), remaining_header(plan, d)]
+}
+
+/// `RateLimit-Policy`: the plan's quota and window.
+pub fn policy_header(plan: &str, limit: &Limit) -> (&'static str, String) {
     let window = (limit.burst / limit.requests_per_second).ceil().max(1.0) as u64;
-    let plan = plan.replace(['"', '\\'], "");
-    vec![
-        ("ratelimit-policy", format!("\"{plan}\";q={};w={window}", limit.burst as u64)),
-        ("ratelimit", format!("\"{plan}\";r={};t={}", d.remaining, d.reset_s)),
-    ]
+    ("ratelimit-policy", format!("\"{}\";q={};w={window}", quotable(plan), limit.burst as u64))
+}
+
+/// `RateLimit`: what is left and when the bucket is whole again.
+pub fn remaining_header(plan: &str, d: &Decision) -> (&'static str, String) {
+    ("ratelimit", format!("\"{}\";r={};t={}", quotable(plan), d.remaining, d.reset_s))
+}
+
+/// The plan name as a structured-field string (no quote or backslash to escape).
+fn quotable(plan: &str) -> std::borrow::Cow<'_, str> {
+    if plan.contains(['"', '\\']) {
+        plan.replace(['"', '\\'], "").into()
+    } else {
+        plan.into()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leases_only_when_the_bucket_has_plenty() {
+        let small = limit(0.001, 60.0);
+        let (d, lease) = take_with_lease(None, &small, 1.0, 0);
+        assert!(d.allowed && lease.is_none(), "59 left: a lease would be under one token");
+        assert_eq!(d.bucket.tokens, 59.0);
+        let big = limit(1000.0, 1_000_000.0);
+        let (d, lease) = take_with_lease(None, &big, 1.0, 0);
+        let mut lease = lease.unwrap();
+        assert_eq!(d.bucket.tokens, 999_999.0 - MAX_LEASE, "the lease is debited from the shared bucket");
+        assert_eq!(d.remaining, 999_999, "the client sees its lease as budget");
+        for i in 0..MAX_LEASE as u64 {
+            let local = lease.spend(&big, 1.0, 10).unwrap();
+            assert_eq!(local.remaining, 999_998 - i);
+        }
+        assert_eq!(lease.spend(&big, 1.0, 10), None, "spent out");
+        let (_, lease) = take_with_lease(None, &limit(1.0, 6400.0), 1.0, 0);
+        let mut lease = lease.unwrap();
+        assert_eq!(lease.tokens, 64.0, "a 64th of 6399, floored (and within MAX_LEASE)");
+        assert_eq!(lease.spend(&big, 1.0, LEASE_TTL_MS), None, "lapsed");
+        let (d, lease) = take_with_lease(None, &small, 100.0, 0);
+        assert!(!d.allowed && lease.is_none());
+    }
+
+    #[test]
+    fn leases_never_exceed_the_budget() {
+        // Several workers leasing from one bucket: everything allowed was debited.
+        let l = limit(0.0001, 10_000.0);
+        let mut shared = None;
+        let mut leases: Vec<Option<Lease>> = vec![None; 4];
+        let mut allowed = 0u64;
+        for i in 0..40_000u64 {
+            let w = (i % 4) as usize;
+            if let Some(d) = leases[w].as_mut().and_then(|le| le.spend(&l, 1.0, 0)) {
+                assert!(d.allowed);
+                allowed += 1;
+                continue;
+            }
+            let (d, lease) = take_with_lease(shared, &l, 1.0, 0);
+            shared = Some(d.bucket);
+            leases[w] = lease;
+            allowed += u64::from(d.allowed);
+        }
+        let unspent: f64 = leases.iter().flatten().map(|le| le.tokens).sum();
+        assert_eq!(allowed as f64 + unspent, 10_000.0);
+        assert!(unspent < 4.0 * MAX_LEASE);
+    }
 
     fn limit(rps: f64, burst: f64) -> Limit {
         Limit { requests_per_second: rps, burst }

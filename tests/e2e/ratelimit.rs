@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 // Refill is negligible over a test's lifetime, so the budget is the burst.
 const LIMITS: &str = r#""rateLimit": {
-    "plans": {"tiny": {"requestsPerSecond": 0.001, "burst": 60}, "big": {"requestsPerSecond": 1000, "burst": 1000}},
+    "plans": {"tiny": {"requestsPerSecond": 0.001, "burst": 60}, "big": {"requestsPerSecond": 1000, "burst": 1000},
+              "bulk": {"requestsPerSecond": 0.001, "burst": 3000}},
     "defaultPlan": "tiny",
-    "tenants": {"vip": {"plan": "big"}},
+    "tenants": {"vip": {"plan": "big"}, "bulk": {"plan": "bulk"}},
     "costs": [{"methods": ["POST"], "cost": 5}]
 }"#;
 
@@ -73,7 +74,8 @@ fn budget_is_exact_across_workers_and_per_tenant() {
     assert_eq!(r.headers()["ratelimit"], r#""tiny";r=59;t=1000"#);
     // A configured override: vip's plan is "big".
     let r = gw.get("/v2/schemas/keyspaces").header("x-cassandra-token", token("vip")).send().unwrap();
-    assert_eq!(r.headers()["ratelimit-policy"], r#""big";q=1000;w=1"#);
+    assert_eq!(r.headers()["ratelimit"], r#""big";r=999;t=1"#);
+    assert!(r.headers().get("ratelimit-policy").is_none(), "the policy rides on 429s only");
     // Writes cost 5: 59 left for globex -> 11 POSTs pass, the 12th is refused.
     let g = token("globex");
     let mut statuses = Vec::new();
@@ -90,6 +92,18 @@ fn budget_is_exact_across_workers_and_per_tenant() {
     assert_eq!(statuses.last(), Some(&429));
     let stats = gw.stats();
     assert!(stats.contains("wasmcustom.datagate.ratelimit.limited.other: 181"), "{stats}");
+}
+
+/// A large budget is spent mostly from per-worker leases (no shared-data call
+/// per request); leasing stops as the budget runs low, so the count stays exact.
+#[test]
+fn leased_budgets_stay_exact() {
+    let gw = Arc::new(Gateway::start_with_filter(Store::Sqlite, LIMITS));
+    let bulk = token("bulk");
+    let (ok, limited, _) = hammer(&gw, &bulk, 3520, 16);
+    assert_eq!((ok, limited), (3000, 520), "a budget of 3000 allows exactly 3000 with leases on 2 workers");
+    let stats = gw.stats();
+    assert!(stats.contains("wasmcustom.datagate.ratelimit.limited.bulk: 520"), "{stats}");
 }
 
 #[test]

@@ -18,13 +18,13 @@ fn mint(claims: Value, kid: Option<&str>) -> String {
 
 fn run(cfg: &Config, path: &str, headers: &[(&str, &str)]) -> Result<Outcome, Rejection> {
     let map: HashMap<String, String> = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let lookup = move |name: &str| map.get(name).cloned();
+    let lookup = |name: &str| map.get(name).map(String::as_str);
     authenticate(cfg, &[], &Request { method: "GET", path, header: &lookup }, NOW, &mut TokenCache::new(0))
 }
 
 fn tenant_of(r: Result<Outcome, Rejection>) -> String {
     match r {
-        Ok(Outcome::Authenticated(id)) => id.tenant,
+        Ok(Outcome::Authenticated(id)) => id.tenant.clone(),
         other => panic!("expected identity, got {other:?}"),
     }
 }
@@ -162,7 +162,7 @@ fn cache_answers_repeats_but_never_past_exp() {
     let mut cache = TokenCache::new(16);
     let t = mint(json!({"tenant": "acme", "exp": NOW + 60}), Some("dev"));
     let map: HashMap<String, String> = [("token".to_owned(), t.clone())].into();
-    let lookup = move |name: &str| map.get(name).cloned();
+    let lookup = |name: &str| map.get(name).map(String::as_str);
     let req = Request { method: "GET", path: "/v2/x", header: &lookup };
     assert!(authenticate(&c, &[], &req, NOW, &mut cache).is_ok());
     assert_eq!(cache.len(), 1);
@@ -174,7 +174,7 @@ fn cache_answers_repeats_but_never_past_exp() {
     // A tampered copy is a different key: verified, and rejected.
     let tampered = format!("{}x", t);
     let map2: HashMap<String, String> = [("token".to_owned(), tampered)].into();
-    let lookup2 = move |name: &str| map2.get(name).cloned();
+    let lookup2 = |name: &str| map2.get(name).map(String::as_str);
     let r = authenticate(&c, &[], &Request { method: "GET", path: "/v2/x", header: &lookup2 }, NOW, &mut cache);
     assert_eq!(r.unwrap_err().status, 401);
 }

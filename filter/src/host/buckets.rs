@@ -7,7 +7,7 @@
 //! tiny spin lock (itself a CAS-updated key) to stop two workers from both
 //! creating it and one overwriting the other's first spend.
 
-use crate::ratelimit::{self, Bucket, Decision, Limit};
+use crate::ratelimit::{self, Bucket, Decision, Lease, Limit};
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::Status;
 
@@ -28,22 +28,23 @@ pub fn key(tenant: &str) -> String {
     format!("datagate.rl.t.{tenant}")
 }
 
-/// Spends `cost` from the bucket at `key`; `None` if shared data kept failing
-/// (the caller then lets the request through and counts the error).
-pub fn spend(key: &str, limit: &Limit, cost: f64, now_ms: u64) -> Option<Decision> {
+/// Spends `cost` from the bucket at `key`, leasing tokens for this worker when
+/// the bucket has plenty ([`ratelimit::take_with_lease`]); `None` if shared data
+/// kept failing (the caller then lets the request through and counts the error).
+pub fn spend(key: &str, limit: &Limit, cost: f64, now_ms: u64) -> Option<(Decision, Option<Lease>)> {
     for _ in 0..MAX_ATTEMPTS {
         let (bytes, cas) = hostcalls::get_shared_data(key).ok()?;
         let (Some(bytes), Some(cas)) = (bytes, cas) else {
             create(key, limit, now_ms);
             continue;
         };
-        let d = ratelimit::take(Bucket::decode(&bytes), limit, cost, now_ms);
+        let (d, lease) = ratelimit::take_with_lease(Bucket::decode(&bytes), limit, cost, now_ms);
         if !d.allowed {
             // Nothing was spent: no write, no contention.
-            return Some(d);
+            return Some((d, None));
         }
         match hostcalls::set_shared_data(key, Some(&d.bucket.encode()), Some(cas)) {
-            Ok(()) => return Some(d),
+            Ok(()) => return Some((d, lease)),
             Err(Status::CasMismatch) => continue,
             Err(_) => return None,
         }

@@ -10,6 +10,9 @@ use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 use std::rc::Rc;
 
+/// Tenants a worker holds rate-limit leases for at once.
+const MAX_LEASED_TENANTS: usize = 4096;
+
 pub struct Edge {
     config: Rc<Config>,
     shared: Rc<Shared>,
@@ -35,22 +38,22 @@ impl Edge {
     /// The whole decision for the request; `may_refetch` allows one JWKS
     /// re-fetch when the token names a key id we do not know.
     fn decide(&mut self, may_refetch: bool) -> Action {
-        // One host call for the whole map: it serves the spoofing scan and every
-        // lookup below (each host call crosses the VM boundary).
-        let headers = self.get_http_request_headers();
+        // One host call for the whole map, read in place: it serves the spoofing
+        // scan and every lookup below (each host call crosses the VM boundary).
+        let buffer = super::request_header_buffer();
+        let headers = crate::headermap::pairs(&buffer).unwrap_or_default();
         for (name, _) in &headers {
             if auth::is_identity_header(name) {
                 self.set_http_request_header(name, None);
             }
         }
-        let find = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
+        let find = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| *v);
         let path = find(":path").unwrap_or_default();
         let path = path.split('?').next().unwrap_or_default();
         let method = find(":method").unwrap_or_default();
         let now_ms = now_ms(self);
         let now = now_ms / 1000;
-        let lookup = |name: &str| find(name).map(str::to_owned);
-        let request = Request { method, path, header: &lookup };
+        let request = Request { method, path, header: &find };
         let (decision, cache_hit) = {
             let remote = self.shared.remote.borrow();
             match self.shared.cache.try_borrow_mut() {
@@ -66,17 +69,14 @@ impl Edge {
             }
         };
         if cache_hit {
-            self.shared.metrics.increment_batched("datagate.token_cache.hits");
+            self.shared.metrics.cache_hits.increment();
         }
         match decision {
             Ok(Outcome::Public) => {
-                self.shared.metrics.increment_batched("datagate.public");
+                self.shared.metrics.public.increment();
                 Action::Continue
             }
-            Ok(Outcome::Authenticated(id)) => {
-                let (method, path) = (method.to_owned(), path.to_owned());
-                self.admit(&id, &method, &path, now_ms)
-            }
+            Ok(Outcome::Authenticated(id)) => self.admit(&id, method, path, now_ms),
             Err(rejection) if rejection.reason == "unknown_kid" && may_refetch && self.refetch() => {
                 self.waiting_for_keys = true;
                 Action::Pause
@@ -112,7 +112,7 @@ impl Edge {
         if let Some(sub) = &id.subject {
             self.add_http_request_header(SUBJECT_HEADER, sub);
         }
-        self.shared.metrics.increment_batched("datagate.allowed");
+        self.shared.metrics.allowed.increment();
         Action::Continue
     }
 
@@ -121,12 +121,31 @@ impl Edge {
         let Some(rl) = &self.config.rate_limit else { return Ok(id.plan.clone()) };
         let Some((plan, limit)) = rl.limit_for(&id.tenant, id.plan.as_deref()) else { return Ok(id.plan.clone()) };
         let cost = rl.cost(method, path);
-        let Some(d) = buckets::spend(&buckets::key(&id.tenant), &limit, cost, now_ms) else {
-            // The limiter must not take the API down with it: let the request through, loudly.
-            self.shared.metrics.increment("datagate.ratelimit.errors");
-            return Ok(Some(plan));
+        let local = self.shared.leases.borrow_mut().get_mut(&id.tenant).and_then(|l| l.spend(&limit, cost, now_ms));
+        let d = match local {
+            Some(d) => d,
+            None => {
+                let Some((d, lease)) = buckets::spend(&buckets::key(&id.tenant), &limit, cost, now_ms) else {
+                    // The limiter must not take the API down with it: let the request through, loudly.
+                    self.shared.metrics.increment("datagate.ratelimit.errors");
+                    return Ok(Some(plan));
+                };
+                let mut leases = self.shared.leases.borrow_mut();
+                match lease {
+                    Some(lease) => {
+                        // Bounded like the token cache: a reset only costs a shared-data spend per tenant.
+                        if leases.len() >= MAX_LEASED_TENANTS && !leases.contains_key(&id.tenant) {
+                            leases.clear();
+                        }
+                        leases.insert(id.tenant.clone(), lease);
+                    }
+                    None => {
+                        leases.remove(&id.tenant);
+                    }
+                }
+                d
+            }
         };
-        let headers = ratelimit::headers(&plan, &limit, &d);
         if !d.allowed {
             // Per-tenant counters only for configured tenants: bounded stat cardinality.
             let who = if rl.tenants.contains_key(&id.tenant) { id.tenant.as_str() } else { "other" };
@@ -134,7 +153,7 @@ impl Edge {
             if rl.shadow {
                 self.shared.metrics.increment("datagate.ratelimit.shadow_limited");
             } else {
-                let mut headers = headers;
+                let mut headers = ratelimit::headers(&plan, &limit, &d);
                 headers.push(("retry-after", d.retry_after_s.to_string()));
                 return Err(Rejection::rate_limited(
                     format!(
@@ -145,7 +164,7 @@ impl Edge {
                 ));
             }
         }
-        self.response_headers = headers;
+        self.response_headers = vec![ratelimit::remaining_header(&plan, &d)];
         Ok(Some(plan))
     }
 }

@@ -18,8 +18,8 @@ use crate::config::Config;
 use crate::jwks::RemoteKeys;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{ContextType, LogLevel, MetricType};
-use std::cell::RefCell;
+use proxy_wasm::types::{ContextType, LogLevel, MapType, MetricType, Status};
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -35,17 +35,96 @@ fn log(level: LogLevel, message: &str) {
     let _ = hostcalls::log(level, message);
 }
 
+#[link(wasm_import_module = "env")]
+extern "C" {
+    // The SDK's own import, declared here to keep the buffer instead of the
+    // SDK's per-header `String`s (see `crate::headermap`).
+    fn proxy_get_header_map_pairs(map_type: MapType, data: *mut *mut u8, size: *mut usize) -> Status;
+}
+
+/// The request headers as the host serialized them, for [`crate::headermap::pairs`].
+fn request_header_buffer() -> Vec<u8> {
+    let mut data: *mut u8 = std::ptr::null_mut();
+    let mut size: usize = 0;
+    // SAFETY: on success the host hands over a buffer of exactly `size` bytes that
+    // it allocated through the SDK's `proxy_on_memory_allocate` (a boxed slice of
+    // that length), so a Vec with capacity `size` owns and frees it correctly;
+    // the SDK's `get_map` takes ownership the same way.
+    unsafe {
+        if !matches!(proxy_get_header_map_pairs(MapType::HttpRequestHeaders, &mut data, &mut size), Status::Ok)
+            || data.is_null()
+        {
+            return Vec::new();
+        }
+        Vec::from_raw_parts(data, size, size)
+    }
+}
+
 fn now_ms(ctx: &dyn Context) -> u64 {
     ctx.get_current_time().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
 }
 
 /// Counters on Envoy's `/stats` as `wasmcustom.datagate.*`.
-#[derive(Default)]
 struct Metrics {
     ids: RefCell<HashMap<String, u32>>,
-    /// Per-request counters batched in the VM: a host call per request costs
-    /// more than the rest of the decision on the cached-token path.
-    pending: RefCell<HashMap<u32, i64>>,
+    /// Every request counts one of these: batched in the VM, with the metric id
+    /// kept beside the count (no name lookup per request).
+    allowed: Batched,
+    public: Batched,
+    cache_hits: Batched,
+}
+
+/// A per-request counter counted in the VM and flushed every [`FLUSH_EVERY`]
+/// and on each tick: a host call per request costs more than the rest of the
+/// decision on the cached-token path.
+struct Batched {
+    name: &'static str,
+    id: Cell<Option<u32>>,
+    pending: Cell<i64>,
+}
+
+impl Batched {
+    const fn new(name: &'static str) -> Batched {
+        Batched { name, id: Cell::new(None), pending: Cell::new(0) }
+    }
+
+    fn increment(&self) {
+        let n = self.pending.get() + 1;
+        self.pending.set(n);
+        if n >= FLUSH_EVERY {
+            self.flush();
+        }
+    }
+
+    fn flush(&self) {
+        let n = self.pending.take();
+        if n == 0 {
+            return;
+        }
+        let id = match self.id.get() {
+            Some(id) => id,
+            None => match hostcalls::define_metric(MetricType::Counter, self.name) {
+                Ok(id) => {
+                    self.id.set(Some(id));
+                    id
+                }
+                // Not counted now; kept for the next flush.
+                Err(_) => return self.pending.set(n),
+            },
+        };
+        let _ = hostcalls::increment_metric(id, n);
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics {
+            ids: RefCell::default(),
+            allowed: Batched::new("datagate.allowed"),
+            public: Batched::new("datagate.public"),
+            cache_hits: Batched::new("datagate.token_cache.hits"),
+        }
+    }
 }
 
 /// Batched counters reach Envoy at least this often (and on every tick).
@@ -69,22 +148,9 @@ impl Metrics {
         }
     }
 
-    /// Counts in the VM, flushed every [`FLUSH_EVERY`] and on each tick.
-    fn increment_batched(&self, name: &str) {
-        let Some(id) = self.id(name) else { return };
-        let mut pending = self.pending.borrow_mut();
-        let n = pending.entry(id).or_insert(0);
-        *n += 1;
-        if *n >= FLUSH_EVERY {
-            let _ = hostcalls::increment_metric(id, std::mem::take(n));
-        }
-    }
-
     fn flush(&self) {
-        for (id, n) in self.pending.borrow_mut().iter_mut() {
-            if *n > 0 {
-                let _ = hostcalls::increment_metric(*id, std::mem::take(n));
-            }
+        for counter in [&self.allowed, &self.public, &self.cache_hits] {
+            counter.flush();
         }
     }
 }
@@ -93,6 +159,8 @@ impl Metrics {
 #[derive(Default)]
 struct Shared {
     metrics: Metrics,
+    /// Rate-limit tokens this worker leased, by tenant.
+    leases: RefCell<HashMap<String, crate::ratelimit::Lease>>,
     cache: RefCell<TokenCache>,
     remote: RefCell<RemoteKeys>,
 }
