@@ -7,6 +7,7 @@ use crate::store;
 use envoy_types::pb::envoy::service::ext_proc::v3::external_processor_server::{
     ExternalProcessor, ExternalProcessorServer,
 };
+use envoy_types::pb::envoy::service::ext_proc::v3::processing_response::Response as Reply;
 use envoy_types::pb::envoy::service::ext_proc::v3::{ProcessingRequest, ProcessingResponse};
 use std::future::Future;
 use std::pin::Pin;
@@ -30,12 +31,19 @@ impl ExternalProcessor for ExtProc {
         let inbound = request.into_inner();
         let processor = Processor::new(self.service.clone());
         // The reply stream drives the inbound one directly: no task or channel per request.
-        let replies = futures_util::stream::unfold((inbound, processor), |(mut inbound, mut processor)| async move {
+        let state = (inbound, processor, false);
+        let replies = futures_util::stream::unfold(state, |(mut inbound, mut processor, answered)| async move {
+            // An immediate response is the last word on a request: end the stream
+            // now rather than wait (one more wake-up) for Envoy's half-close.
+            if answered {
+                return None;
+            }
             loop {
                 match inbound.message().await {
                     Ok(Some(msg)) => {
                         if let Some(reply) = processor.on_message(msg).await {
-                            return Some((Ok(reply), (inbound, processor)));
+                            let done = matches!(reply.response, Some(Reply::ImmediateResponse(_)));
+                            return Some((Ok(reply), (inbound, processor, done)));
                         }
                     }
                     // Envoy closed the stream (request done or client gone).

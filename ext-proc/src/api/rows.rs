@@ -14,6 +14,7 @@ use crate::value::Value;
 use serde_json::{json, Map, Value as Json};
 
 /// Which rows a read selects.
+#[derive(Clone, Copy)]
 pub enum Selection<'a> {
     /// `GET base?where=...`.
     Where,
@@ -32,24 +33,30 @@ pub async fn read(
     req: &ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
     let def = ctx.catalog.table(ctx.store, ns, table).await?;
-    let (conditions, shape) = match sel {
+    let conditions = match sel {
         Selection::Where => {
             let text = req.param("where")?.ok_or_else(|| {
                 ApiError::BadRequest("query parameter 'where' is required, e.g. where={\"id\":{\"$eq\":1}}".to_owned())
             })?;
-            (parse_where(&def, text)?, format!("where {text}"))
+            parse_where(&def, text)?
         }
-        Selection::Key(segments) => (key_conditions(&def, segments, false)?, format!("key {segments:?}")),
-        Selection::All => (Vec::new(), "all".to_owned()),
+        Selection::Key(segments) => key_conditions(&def, segments, false)?,
+        Selection::All => Vec::new(),
+    };
+    let shape = || match sel {
+        Selection::Where => format!("where {}", req.param("where").ok().flatten().unwrap_or_default()),
+        Selection::Key(segments) => format!("key {segments:?}"),
+        Selection::All => "all".to_owned(),
     };
     let fields = parse_fields(&def, req.param("fields")?)?;
     let sort_text = req.param("sort")?;
     let sort = sort_text.map(|t| parse_sort(&def, t)).transpose()?.unwrap_or_default();
     let page_size = page_size(ctx, req)?;
-    let fingerprint = page::fingerprint(&def, &format!("{shape} sort {}", sort_text.unwrap_or_default()));
+    // Only a cursor in or out needs the fingerprint: most reads (a key, one page) skip the hash.
+    let fingerprint = || page::fingerprint(&def, &format!("{} sort {}", shape(), sort_text.unwrap_or_default()));
     let order = read_order(&def, &sort);
-    let after = req.param("page-state")?.map(|s| page::decode(&order, &fingerprint, s)).transpose()?;
-    let page_state_for = |row: &[Value]| page::encode(&fingerprint, &order_values(&def, &order, row));
+    let after = req.param("page-state")?.map(|s| page::decode(&order, &fingerprint(), s)).transpose()?;
+    let page_state_for = |row: &[Value]| page::encode(&fingerprint(), &order_values(&def, &order, row));
     let select = Select { now_ms: now_ms(), conditions, sort: sort.clone(), after, limit: page_size + 1 };
     let mut rows = ctx.store.select(ns, &def, &select).await.map_err(|e| stale(ctx, ns, e))?;
     let more = rows.len() > page_size as usize;
