@@ -7,6 +7,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+// Each request allocates many small, short-lived buffers (HTTP/2 frames,
+// protobuf, SQL, JSON) on one thread and frees some on another; mimalloc's
+// per-thread free lists beat glibc's arenas there (see bench/README.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "datagate", version, about = "Datagate: a data API gateway inside Envoy")]
 struct Cli {
