@@ -151,6 +151,29 @@ impl RemoteKeys {
     }
 }
 
+/// The last good key-set document, shared by every worker of an Envoy process
+/// (proxy-wasm shared data), so one fetch per refresh serves them all.
+/// Encoded as the fetch time (Unix ms, little-endian `u64`) then the body.
+pub fn encode_shared(fetched_ms: u64, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + body.len());
+    out.extend_from_slice(&fetched_ms.to_le_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// The inverse of [`encode_shared`]: `(fetched_ms, body)`.
+pub fn decode_shared(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let fetched_ms = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+    Some((fetched_ms, bytes.get(8..)?))
+}
+
+/// Whether a worker may claim the background refresh, given when the last
+/// claim was made (0: released). A claim older than the fetch timeout (plus a
+/// second) belongs to a fetch that died with its worker and may be taken over.
+pub fn may_claim(claimed_ms: u64, cfg: &RemoteJwks, now_ms: u64) -> bool {
+    claimed_ms == 0 || now_ms.saturating_sub(claimed_ms) > cfg.timeout_ms + 1000
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,6 +181,18 @@ mod tests {
     fn cfg() -> RemoteJwks {
         serde_json::from_str(r#"{"cluster": "idp", "path": "/jwks", "authority": "idp.test", "cacheSeconds": 60, "minRefetchSeconds": 10}"#)
             .unwrap()
+    }
+
+    #[test]
+    fn shared_document_and_claims() {
+        let bytes = encode_shared(1234, b"{\"keys\":[]}");
+        assert_eq!(decode_shared(&bytes), Some((1234, b"{\"keys\":[]}".as_slice())));
+        assert_eq!(decode_shared(&bytes[..7]), None);
+        assert_eq!(decode_shared(&encode_shared(9, b"")), Some((9, b"".as_slice())));
+        let c = cfg();
+        assert!(may_claim(0, &c, 10_000));
+        assert!(!may_claim(9_000, &c, 10_000), "another worker's fetch is under way");
+        assert!(may_claim(10_000 - c.timeout_ms - 1001, &c, 10_000), "a claim past the timeout is stale");
     }
 
     #[test]

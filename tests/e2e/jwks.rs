@@ -6,16 +6,23 @@ use crate::harness::{assert_error, now, token_with, Gateway, Store};
 use serde_json::json;
 use std::io::{Read, Write};
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A tiny JWKS server: answers every request with the current document.
 fn serve_jwks(doc: Arc<Mutex<String>>) -> u16 {
+    serve_counted(doc, Arc::default())
+}
+
+/// [`serve_jwks`], counting the fetches it answers.
+fn serve_counted(doc: Arc<Mutex<String>>, hits: Arc<AtomicUsize>) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
+            hits.fetch_add(1, Ordering::SeqCst);
             let mut buf = [0u8; 4096];
             let _ = stream.read(&mut buf);
             let body = doc.lock().unwrap().clone();
@@ -93,4 +100,29 @@ fn remote_jwks_rotation() {
     std::thread::sleep(Duration::from_millis(3000));
     assert_eq!(status(&gw, &tok_b), 200);
     assert!(gw.stats().contains("wasmcustom.datagate.jwks.fetch_failed"));
+}
+
+/// Both Envoy workers need the keys, but the issuer sees one fetch: the worker
+/// that claims the refresh stores the document in shared data, the other adopts it.
+#[test]
+fn one_fetch_serves_every_worker() {
+    let secret = b"key-c-secret-key-c-secret".as_slice();
+    let doc = Arc::new(Mutex::new(json!({"keys": [oct("c", secret)]}).to_string()));
+    let hits = Arc::new(AtomicUsize::new(0));
+    let port = serve_counted(doc, hits.clone());
+    let config = json!({
+        "remoteJwks": {"cluster": "jwks_idp", "path": "/.well-known/jwks.json", "authority": "idp.test",
+                       "cacheSeconds": 60, "minRefetchSeconds": 60},
+        "publicPaths": ["/health"],
+    });
+    let gw = Gateway::start_with_cluster(Store::Sqlite, &config.to_string(), "jwks_idp", port);
+    wait_until("the first JWKS fetch", || gw.stats().contains("wasmcustom.datagate.jwks.fetch_ok"));
+    // Ticks come every 500 ms: by now the other worker has adopted the shared copy.
+    std::thread::sleep(Duration::from_millis(1500));
+    let tok = token_with(json!({"tenant": "acme", "exp": now() + 600}), Some("c"), secret);
+    for _ in 0..12 {
+        assert_eq!(status(&gw, &tok), 200, "every worker has the keys");
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "one fetch for the whole Envoy process");
+    assert!(!gw.stats().contains("refetch_unknown_kid"), "no worker had to re-fetch on its own");
 }

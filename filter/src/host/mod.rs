@@ -185,6 +185,9 @@ impl RootContext for Root {
                 if cfg.rate_limit.is_some() {
                     buckets::init();
                 }
+                if cfg.remote_jwks.is_some() {
+                    jwks::init();
+                }
                 // Ticks flush batched counters and, with a remote JWKS, fetch the key
                 // set (the first tick) and refresh it when due.
                 self.set_tick_period(Duration::from_millis(500));
@@ -205,11 +208,7 @@ impl RootContext for Root {
         self.shared.metrics.flush();
         let Some(cfg) = self.config.clone() else { return };
         let Some(remote) = &cfg.remote_jwks else { return };
-        let now = now_ms(self);
-        let due = self.shared.remote.borrow().refresh_due(remote, now);
-        if due {
-            jwks::fetch(self, remote, &self.shared, now);
-        }
+        jwks::tick(self, remote, &self.shared, now_ms(self));
     }
 
     fn create_http_context(&self, _id: u32) -> Option<Box<dyn HttpContext>> {
