@@ -109,10 +109,10 @@ fn one_fetch_serves_every_worker() {
     let secret = b"key-c-secret-key-c-secret".as_slice();
     let doc = Arc::new(Mutex::new(json!({"keys": [oct("c", secret)]}).to_string()));
     let hits = Arc::new(AtomicUsize::new(0));
-    let port = serve_counted(doc, hits.clone());
+    let port = serve_counted(doc.clone(), hits.clone());
     let config = json!({
         "remoteJwks": {"cluster": "jwks_idp", "path": "/.well-known/jwks.json", "authority": "idp.test",
-                       "cacheSeconds": 60, "minRefetchSeconds": 60},
+                       "cacheSeconds": 60, "minRefetchSeconds": 1},
         "publicPaths": ["/health"],
     });
     let gw = Gateway::start_with_cluster(Store::Sqlite, &config.to_string(), "jwks_idp", port);
@@ -125,4 +125,14 @@ fn one_fetch_serves_every_worker() {
     }
     assert_eq!(hits.load(Ordering::SeqCst), 1, "one fetch for the whole Envoy process");
     assert!(!gw.stats().contains("refetch_unknown_kid"), "no worker had to re-fetch on its own");
+    // A new key id: the worker that meets it first re-fetches; the other adopts
+    // the stored key set (on its tick, or on meeting the new kid) without fetching.
+    let secret_d = b"key-d-secret-key-d-secret".as_slice();
+    *doc.lock().unwrap() = json!({"keys": [oct("c", secret), oct("d", secret_d)]}).to_string();
+    std::thread::sleep(Duration::from_millis(1100));
+    let tok_d = token_with(json!({"tenant": "acme", "exp": now() + 600}), Some("d"), secret_d);
+    for _ in 0..12 {
+        assert_eq!(status(&gw, &tok_d), 200, "the new key works on every worker");
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 2, "one re-fetch for the new key id");
 }

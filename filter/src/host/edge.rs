@@ -77,6 +77,16 @@ impl Edge {
                 Action::Continue
             }
             Ok(Outcome::Authenticated(id)) => self.admit(&id, method, path, now_ms),
+            // Another worker may already hold the new key set: adopt it and decide
+            // again (once: a second adoption finds nothing newer) before fetching.
+            Err(rejection)
+                if rejection.reason == "unknown_kid"
+                    && may_refetch
+                    && self.config.remote_jwks.is_some()
+                    && jwks::adopt(&self.shared) =>
+            {
+                self.decide(true)
+            }
             Err(rejection) if rejection.reason == "unknown_kid" && may_refetch && self.refetch() => {
                 self.waiting_for_keys = true;
                 Action::Pause

@@ -36,20 +36,20 @@ pub fn tick(ctx: &dyn Context, cfg: &RemoteJwks, shared: &Shared, now: u64) {
     }
 }
 
-/// Takes the shared document when it is newer than this worker's keys.
-fn adopt(shared: &Shared) {
-    let Ok((Some(bytes), _)) = hostcalls::get_shared_data(DOCUMENT) else { return };
-    let Some((fetched_ms, body)) = jwks::decode_shared(&bytes) else { return };
+/// Takes the shared document when it is newer than this worker's keys; true when it did.
+pub fn adopt(shared: &Shared) -> bool {
+    let Ok((Some(bytes), _)) = hostcalls::get_shared_data(DOCUMENT) else { return false };
+    let Some((fetched_ms, body)) = jwks::decode_shared(&bytes) else { return false };
     let mut remote = shared.remote.borrow_mut();
     if remote.fetched_ms.is_some_and(|mine| mine >= fetched_ms) {
-        return;
+        return false;
     }
     // The worker that stored it parsed it; a failure here would be a format change between builds.
-    if let Ok(keys) = jwks::parse_body(body) {
-        remote.keys = keys;
-        remote.fetched_ms = Some(fetched_ms);
-        shared.cache.borrow_mut().clear();
-    }
+    let Ok(keys) = jwks::parse_body(body) else { return false };
+    remote.keys = keys;
+    remote.fetched_ms = Some(fetched_ms);
+    shared.cache.borrow_mut().clear();
+    true
 }
 
 fn read_claim() -> Option<(u64, Option<u32>)> {
