@@ -275,6 +275,45 @@ impl Lease {
     }
 }
 
+/// One worker's leases, by tenant; bounded like the token cache (when full, a
+/// new tenant resets it: the cost is one shared-data spend per tenant).
+#[derive(Debug, Default)]
+pub struct Leases {
+    by_tenant: std::collections::HashMap<String, Lease>,
+}
+
+/// Tenants a worker holds leases for at once.
+pub const MAX_LEASED_TENANTS: usize = 4096;
+
+impl Leases {
+    /// Spends from the tenant's lease; `None` sends the request to the shared bucket.
+    pub fn spend(&mut self, tenant: &str, limit: &Limit, cost: f64, now_ms: u64) -> Option<Decision> {
+        self.by_tenant.get_mut(tenant)?.spend(limit, cost, now_ms)
+    }
+
+    /// Keeps the lease a shared spend took (or forgets the old one when it took none).
+    pub fn store(&mut self, tenant: &str, lease: Option<Lease>) {
+        let Some(lease) = lease else {
+            self.by_tenant.remove(tenant);
+            return;
+        };
+        if self.by_tenant.len() >= MAX_LEASED_TENANTS && !self.by_tenant.contains_key(tenant) {
+            self.by_tenant.clear();
+        }
+        self.by_tenant.insert(tenant.to_owned(), lease);
+    }
+
+    /// Tenants holding a lease.
+    pub fn len(&self) -> usize {
+        self.by_tenant.len()
+    }
+
+    /// Whether no tenant holds a lease.
+    pub fn is_empty(&self) -> bool {
+        self.by_tenant.is_empty()
+    }
+}
+
 /// IETF `RateLimit-Policy` and `RateLimit` headers (draft-ietf-httpapi-ratelimit-headers):
 /// the plan's quota and window, and what is left and when it is whole again.
 /// A 429 carries both; a success carries [`remaining_header`] alone (the
@@ -329,6 +368,26 @@ mod tests {
         assert_eq!(lease.spend(&big, 1.0, LEASE_TTL_MS), None, "lapsed");
         let (d, lease) = take_with_lease(None, &small, 100.0, 0);
         assert!(!d.allowed && lease.is_none());
+    }
+
+    #[test]
+    fn leases_by_tenant_stay_bounded() {
+        let big = limit(1000.0, 1_000_000.0);
+        let mut leases = Leases::default();
+        assert_eq!(leases.spend("a", &big, 1.0, 0), None);
+        let (_, lease) = take_with_lease(None, &big, 1.0, 0);
+        leases.store("a", lease);
+        assert!(leases.spend("a", &big, 1.0, 0).is_some());
+        leases.store("a", None);
+        assert!(leases.is_empty());
+        for i in 0..MAX_LEASED_TENANTS {
+            leases.store(&format!("t{i}"), lease);
+        }
+        assert_eq!(leases.len(), MAX_LEASED_TENANTS);
+        leases.store("t0", lease);
+        assert_eq!(leases.len(), MAX_LEASED_TENANTS, "a known tenant replaces its own lease");
+        leases.store("new", lease);
+        assert_eq!(leases.len(), 1, "full: a new tenant resets the map");
     }
 
     #[test]

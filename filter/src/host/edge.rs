@@ -10,9 +10,6 @@ use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 use std::rc::Rc;
 
-/// Tenants a worker holds rate-limit leases for at once.
-const MAX_LEASED_TENANTS: usize = 4096;
-
 pub struct Edge {
     config: Rc<Config>,
     shared: Rc<Shared>,
@@ -131,7 +128,7 @@ impl Edge {
         let Some(rl) = &self.config.rate_limit else { return Ok(id.plan.clone()) };
         let Some((plan, limit)) = rl.limit_for(&id.tenant, id.plan.as_deref()) else { return Ok(id.plan.clone()) };
         let cost = rl.cost(method, path);
-        let local = self.shared.leases.borrow_mut().get_mut(&id.tenant).and_then(|l| l.spend(&limit, cost, now_ms));
+        let local = self.shared.leases.borrow_mut().spend(&id.tenant, &limit, cost, now_ms);
         let d = match local {
             Some(d) => d,
             None => {
@@ -140,19 +137,7 @@ impl Edge {
                     self.shared.metrics.increment("datagate.ratelimit.errors");
                     return Ok(Some(plan));
                 };
-                let mut leases = self.shared.leases.borrow_mut();
-                match lease {
-                    Some(lease) => {
-                        // Bounded like the token cache: a reset only costs a shared-data spend per tenant.
-                        if leases.len() >= MAX_LEASED_TENANTS && !leases.contains_key(&id.tenant) {
-                            leases.clear();
-                        }
-                        leases.insert(id.tenant.clone(), lease);
-                    }
-                    None => {
-                        leases.remove(&id.tenant);
-                    }
-                }
+                self.shared.leases.borrow_mut().store(&id.tenant, lease);
                 d
             }
         };

@@ -160,7 +160,7 @@ impl Metrics {
 struct Shared {
     metrics: Metrics,
     /// Rate-limit tokens this worker leased, by tenant.
-    leases: RefCell<HashMap<String, crate::ratelimit::Lease>>,
+    leases: RefCell<crate::ratelimit::Leases>,
     cache: RefCell<TokenCache>,
     remote: RefCell<RemoteKeys>,
 }
