@@ -108,8 +108,11 @@ impl Batched {
                     self.id.set(Some(id));
                     id
                 }
-                // Not counted now; kept for the next flush.
-                Err(_) => return self.pending.set(n),
+                Err(_) => {
+                    // Not counted now; kept for the next flush.
+                    self.pending.set(n);
+                    return;
+                }
             },
         };
         let _ = hostcalls::increment_metric(id, n);
