@@ -141,7 +141,9 @@ fn identity_headers_are_recognised() {
     for h in ["x-tenant-id", "X-Tenant-Id", "x-tenant-plan", "x-datagate-subject", "X-DATAGATE-anything"] {
         assert!(is_identity_header(h), "{h}");
     }
-    assert!(!is_identity_header("x-tenant"));
+    for h in ["x-tenant", "x-datagate", "x-datagat-e", "x-tenant-idx", "ééééé-datagate-x", ""] {
+        assert!(!is_identity_header(h), "{h}");
+    }
 }
 
 fn base64_url(bytes: &[u8]) -> String {
