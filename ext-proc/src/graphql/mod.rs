@@ -16,6 +16,7 @@ use crate::http::{ApiRequest, ApiResponse};
 use crate::model::Namespace;
 use crate::service::Env;
 use async_graphql::dynamic::Schema;
+use async_graphql::parser::types::ExecutableDocument;
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -26,7 +27,18 @@ use std::sync::{Arc, Mutex};
 pub struct Schemas {
     data: Mutex<HashMap<Namespace, (String, Arc<Schema>)>>,
     ddl: Option<Arc<Schema>>,
+    /// Parsed query documents by query text. Clients send the same few queries
+    /// over and over, and parsing is the one step of a request that depends on
+    /// nothing but the text (validation, which checks it against the keyspace's
+    /// current schema, still runs every time).
+    parsed: Mutex<HashMap<String, ExecutableDocument>>,
 }
+
+/// Parsed queries kept at most; when full, the cache starts over.
+const MAX_PARSED: usize = 256;
+/// Longer queries are parsed every time: a parsed document is several times its
+/// text, and this keeps the whole cache within a few MiB.
+const MAX_PARSED_QUERY_BYTES: usize = 4 * 1024;
 
 impl Default for Schemas {
     fn default() -> Self {
@@ -44,7 +56,7 @@ impl Schemas {
                 None
             }
         };
-        Schemas { data: Mutex::new(HashMap::new()), ddl }
+        Schemas { data: Mutex::new(HashMap::new()), ddl, parsed: Mutex::new(HashMap::new()) }
     }
 
     async fn schema_for(&self, env: &Env, ns: &Namespace) -> Result<Arc<Schema>, ApiError> {
@@ -78,9 +90,31 @@ impl Schemas {
         Ok(schema)
     }
 
+    /// Gives `request` its parsed document from the cache, or parses it and
+    /// keeps the result. A query that does not parse is left for `execute`,
+    /// which reports the syntax error the usual way.
+    fn with_parsed_query(&self, mut request: async_graphql::Request) -> async_graphql::Request {
+        if request.query.len() > MAX_PARSED_QUERY_BYTES {
+            return request;
+        }
+        let cached = self.parsed.lock().ok().and_then(|cache| cache.get(&request.query).cloned());
+        if let Some(doc) = cached {
+            request.set_parsed_query(doc);
+            return request;
+        }
+        let Ok(doc) = request.parsed_query().cloned() else { return request };
+        if let Ok(mut cache) = self.parsed.lock() {
+            if cache.len() >= MAX_PARSED {
+                cache.clear();
+            }
+            cache.insert(request.query.clone(), doc);
+        }
+        request
+    }
+
     /// `/graphql/{keyspace}`.
     pub async fn data(&self, env: &Env, ns: &Namespace, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-        let request = parse(req)?;
+        let request = self.with_parsed_query(parse(req)?);
         let schema = self.schema_for(env, ns).await?;
         let request = request.data(data::DataCtx { env: env.clone(), ns: ns.clone() });
         respond(schema.execute(request).await)
@@ -88,7 +122,7 @@ impl Schemas {
 
     /// `/graphql-schema`.
     pub async fn ddl(&self, env: &Env, tenant: &str, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-        let request = parse(req)?;
+        let request = self.with_parsed_query(parse(req)?);
         let schema = self.ddl.clone().ok_or_else(|| ApiError::Internal("the DDL schema is unavailable".to_owned()))?;
         let request = request.data(ddl::DdlCtx { env: env.clone(), tenant: tenant.to_owned() });
         respond(schema.execute(request).await)
@@ -179,5 +213,39 @@ pub fn playground() -> ApiResponse {
         status: 200,
         headers: vec![("content-type".to_owned(), "text/html; charset=utf-8".to_owned())],
         body: include_str!("playground.html").as_bytes().to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cached(schemas: &Schemas) -> usize {
+        schemas.parsed.lock().map(|c| c.len()).unwrap_or_default()
+    }
+
+    #[test]
+    fn parsed_queries_are_reused_per_text() {
+        let schemas = Schemas::new();
+        let mut a = schemas.with_parsed_query(async_graphql::Request::new("{ a }"));
+        let mut b = schemas.with_parsed_query(async_graphql::Request::new("{ b }"));
+        assert_eq!(cached(&schemas), 2);
+        let mut again = schemas.with_parsed_query(async_graphql::Request::new("{ b }"));
+        assert_eq!(cached(&schemas), 2, "the same text is not parsed and stored twice");
+        let name = |r: &mut async_graphql::Request| format!("{:?}", r.parsed_query().unwrap().operations);
+        assert!(name(&mut a).contains("\"a\"") && !name(&mut a).contains("\"b\""));
+        assert_eq!(name(&mut b), name(&mut again));
+        // A syntax error is not cached: execute parses again and reports it.
+        let mut bad = schemas.with_parsed_query(async_graphql::Request::new("{ a"));
+        assert_eq!(cached(&schemas), 2);
+        assert!(bad.parsed_query().is_err());
+        // Long queries are not kept; a full cache starts over.
+        let long = format!("{{ a {} }}", " ".repeat(MAX_PARSED_QUERY_BYTES));
+        schemas.with_parsed_query(async_graphql::Request::new(long));
+        assert_eq!(cached(&schemas), 2);
+        for i in 0..MAX_PARSED {
+            schemas.with_parsed_query(async_graphql::Request::new(format!("{{ f{i} }}")));
+        }
+        assert!(cached(&schemas) <= MAX_PARSED);
     }
 }
