@@ -16,6 +16,7 @@ pub mod decimal;
 pub mod doc;
 pub mod error;
 pub mod graphql;
+pub mod health;
 pub mod http;
 pub mod json;
 pub mod model;

@@ -33,6 +33,13 @@ enum Command {
         /// JSON configuration file; command-line values override it.
         #[arg(long, env = "DATAGATE_CONFIG")]
         config: Option<PathBuf>,
+        /// On SIGTERM/Ctrl-C, how long to report NOT_SERVING before closing the
+        /// listener (at least the health-check interval of the Envoys in front).
+        #[arg(long, env = "DATAGATE_DRAIN_DELAY", default_value = "2s", value_parser = humantime::parse_duration)]
+        drain_delay: Duration,
+        /// Then the longest wait for the requests in flight.
+        #[arg(long, env = "DATAGATE_DRAIN_TIMEOUT", default_value = "15s", value_parser = humantime::parse_duration)]
+        drain_timeout: Duration,
     },
     /// Print a development token (HS256, signed with the dev key the bundled Envoy config trusts).
     Token {
@@ -83,7 +90,9 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Serve { listen, store, config } => serve(listen, store, config),
+        Command::Serve { listen, store, config, drain_delay, drain_timeout } => {
+            serve(listen, store, config, server::Drain { delay: drain_delay, timeout: drain_timeout })
+        }
         Command::Apikey { tenant, plan, name } => {
             let (key, entry) = token::api_key(&tenant, plan.as_deref(), name.as_deref());
             println!("key:   {key}");
@@ -93,7 +102,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(listen: Option<String>, store: Option<String>, path: Option<PathBuf>) -> ExitCode {
+fn serve(listen: Option<String>, store: Option<String>, path: Option<PathBuf>, drain: server::Drain) -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
@@ -125,7 +134,7 @@ fn serve(listen: Option<String>, store: Option<String>, path: Option<PathBuf>) -
     };
     let result = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
-        server::serve(config, listener, shutdown_signal()).await
+        server::serve_with_drain(config, listener, shutdown_signal(), drain).await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,12 @@
-//! The gRPC server: one task per ext_proc stream, each driving a [`Processor`].
+//! The gRPC server: one task per ext_proc stream, each driving a [`Processor`],
+//! beside `grpc.health.v1` (see [`crate::health`]) on the same port.
+//!
+//! Shutdown drains: report NOT_SERVING, wait [`Drain::delay`] for Envoy's health
+//! checks to notice and stop sending, then stop accepting and let the streams
+//! in flight finish (at most [`Drain::timeout`]).
 
 use crate::config::Config;
+use crate::health::{self, Health};
 use crate::processor::Processor;
 use crate::service::Service;
 use crate::store;
@@ -12,6 +18,7 @@ use envoy_types::pb::envoy::service::ext_proc::v3::{ProcessingRequest, Processin
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status, Streaming};
@@ -81,22 +88,81 @@ async fn sweep_forever(store: store::Backend, every: std::time::Duration) {
     }
 }
 
-/// Opens the store and serves ext_proc on `listener` until `shutdown` resolves.
+/// How a shutdown drains.
+#[derive(Debug, Clone, Copy)]
+pub struct Drain {
+    /// How long NOT_SERVING is reported before the listener closes: at least
+    /// one health-check interval of every Envoy in front (the shipped configs
+    /// check every second), so none still picks this replica.
+    pub delay: Duration,
+    /// The longest wait for streams in flight once the listener is closed.
+    pub timeout: Duration,
+}
+
+impl Default for Drain {
+    fn default() -> Self {
+        Drain { delay: Duration::from_secs(2), timeout: Duration::from_secs(15) }
+    }
+}
+
+/// Opens the store and serves ext_proc on `listener` until `shutdown` resolves,
+/// then drains with the default [`Drain`].
 pub async fn serve(
     config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    serve_with_drain(config, listener, shutdown, Drain::default()).await
+}
+
+/// [`serve`] with an explicit [`Drain`].
+pub async fn serve_with_drain(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    drain: Drain,
 ) -> anyhow::Result<()> {
     let store = store::open(&config.store, config.pool_size).await?;
     tracing::info!(store = store.rows.kind(), listen = %listener.local_addr()?, "datagate sidecar ready");
     if let Some(every) = config.sweep_interval {
         tokio::spawn(sweep_forever(store.clone(), every));
     }
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    let health = Health::new(reporter).await;
+    let probe_store = store.clone();
+    let probe_timeout = config.storage_timeout;
+    let probe = tokio::spawn(health::watch(health.clone(), health::PROBE_EVERY, move || {
+        let store = probe_store.clone();
+        async move { health::probe_store(&store, probe_timeout).await }
+    }));
     let service = Arc::new(Service::new(store, &config));
-    tonic::transport::Server::builder()
+    let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<()>();
+    let stop = async move {
+        shutdown.await;
+        probe.abort();
+        health.set(false).await;
+        tracing::info!(delay = ?drain.delay, "shutting down: health NOT_SERVING, then closing the listener");
+        tokio::time::sleep(drain.delay).await;
+        tracing::info!("listener closed; finishing the streams in flight");
+        let _ = closed_tx.send(());
+    };
+    let server = tonic::transport::Server::builder()
+        .add_service(health_service)
         .add_service(ExternalProcessorServer::new(ExtProc { service }))
         // Without NODELAY, Nagle + delayed ACK stall small ext_proc replies by ~40 ms.
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), shutdown)
-        .await?;
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), stop);
+    // The server future ends once every connection has closed; bound that wait.
+    let overdue = async {
+        if closed_rx.await.is_ok() {
+            tokio::time::sleep(drain.timeout).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = server => result?,
+        () = overdue => tracing::warn!(timeout = ?drain.timeout, "streams still open after the drain timeout; exiting"),
+    }
+    tracing::info!("stopped");
     Ok(())
 }
