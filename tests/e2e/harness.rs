@@ -98,6 +98,10 @@ pub struct Gateway {
     filter_extra: String,
     filter_config: Option<String>,
     extra_clusters: String,
+    /// More sidecar endpoints in the ext_proc cluster (a [`Fleet`]'s other replicas).
+    extra_sidecar_ports: Vec<u16>,
+    /// Extra `envoy/render.sh` settings (e.g. the mesh profile).
+    render_env: Vec<(String, String)>,
 }
 
 impl Gateway {
@@ -163,6 +167,8 @@ impl Gateway {
             filter_extra: String::new(),
             filter_config: None,
             extra_clusters: String::new(),
+            extra_sidecar_ports: Vec::new(),
+            render_env: Vec::new(),
         }
     }
 
@@ -189,7 +195,10 @@ impl Gateway {
 
     fn start_envoy(&mut self) {
         let (listen, admin) = (free_port(), free_port());
-        let mut config = render_config(listen, admin, self.sidecar_port);
+        let mut config = render_config_with(listen, admin, self.sidecar_port, &self.render_env);
+        if !self.extra_sidecar_ports.is_empty() {
+            config = add_sidecar_endpoints(&config, self.sidecar_port, &self.extra_sidecar_ports);
+        }
         // `clusters:` is the last section of the rendered bootstrap.
         config.push_str(&self.extra_clusters);
         if let Some(json) = &self.filter_config {
@@ -313,8 +322,14 @@ fn replace_filter_config(config: &str, json: &str) -> String {
 
 /// The gateway bootstrap from `envoy/render.sh` for these ports (64 KiB body limit).
 pub fn render_config(listen: u16, admin: u16, sidecar: u16) -> String {
+    render_config_with(listen, admin, sidecar, &[])
+}
+
+/// [`render_config`] with extra `render.sh` settings.
+pub fn render_config_with(listen: u16, admin: u16, sidecar: u16, env: &[(String, String)]) -> String {
     let out = Command::new("bash")
         .arg(repo().join("envoy/render.sh"))
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .env("DATAGATE_LISTEN_PORT", listen.to_string())
         .env("DATAGATE_ADMIN_PORT", admin.to_string())
         .env("DATAGATE_SIDECAR_PORT", sidecar.to_string())
@@ -383,4 +398,129 @@ macro_rules! on_both_stores {
         mod sqlite { $( #[test] fn $name() { super::$name($crate::harness::Store::Sqlite) } )* }
         mod postgres { $( #[test] fn $name() { super::$name($crate::harness::Store::Postgres) } )* }
     };
+}
+
+/// Adds endpoints on `extra` ports beside the sidecar endpoint on `first`.
+fn add_sidecar_endpoints(config: &str, first: u16, extra: &[u16]) -> String {
+    let needle = format!("socket_address: {{address: 127.0.0.1, port_value: {first}}}");
+    let line = config.lines().find(|l| l.contains(&needle)).expect("the sidecar endpoint in the rendered config");
+    // `- endpoint:` / `address:` (+4) / `socket_address:` (+6).
+    let indent = line.len() - line.trim_start().len() - 6;
+    let pad = " ".repeat(indent);
+    let mut more = String::new();
+    for port in extra {
+        more.push_str(&format!(
+            "\n{pad}- endpoint:\n{pad}    address:\n{pad}      socket_address: {{address: 127.0.0.1, port_value: {port}}}"
+        ));
+    }
+    config.replacen(line, &format!("{line}{more}"), 1)
+}
+
+impl Gateway {
+    /// A gateway beside an application: the mesh profile, whose routes other than
+    /// Datagate's go to 127.0.0.1:`app_port` with the edge filter and ext_proc off.
+    pub fn start_beside_app(store: Store, app_port: u16) -> Gateway {
+        let mut gw = Gateway::new(store);
+        gw.render_env = vec![
+            ("DATAGATE_PROFILE".to_owned(), "mesh".to_owned()),
+            ("DATAGATE_BIND".to_owned(), "127.0.0.1".to_owned()),
+            ("DATAGATE_APP_PORT".to_owned(), app_port.to_string()),
+        ];
+        Gateway::launch(gw)
+    }
+}
+
+/// Several sidecar replicas on one store behind one Envoy (round robin over
+/// the shipped cluster, with its health checks and outlier detection).
+pub struct Fleet {
+    pub gw: Gateway,
+    ports: Vec<u16>,
+    sidecars: Vec<Option<Child>>,
+}
+
+impl Fleet {
+    pub fn start(store: Store, replicas: usize) -> Fleet {
+        let mut gw = Gateway::new(store);
+        let ports: Vec<u16> = (0..replicas).map(|i| if i == 0 { gw.sidecar_port } else { free_port() }).collect();
+        gw.extra_sidecar_ports = ports[1..].to_vec();
+        let mut fleet = Fleet { gw, ports, sidecars: (0..replicas).map(|_| None).collect() };
+        for i in 0..replicas {
+            fleet.start_replica(i);
+        }
+        fleet.gw.start_envoy();
+        fleet
+    }
+
+    /// Starts replica `i` (its log is `sidecar-<i>.log`) and waits until it listens.
+    pub fn start_replica(&mut self, i: usize) {
+        let log_path = self.gw.dir.path().join(format!("sidecar-{i}.log"));
+        let log = std::fs::File::options().create(true).append(true).open(log_path).unwrap();
+        let port = self.ports[i];
+        let child = Command::new(datagate_bin())
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--store", &self.gw.store_url])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.sidecars[i] = Some(child);
+        wait_for("sidecar", Duration::from_secs(20), || TcpStream::connect(("127.0.0.1", port)).is_ok());
+    }
+
+    /// SIGKILLs replica `i`.
+    pub fn kill_replica(&mut self, i: usize) {
+        if let Some(mut c) = self.sidecars[i].take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERMs replica `i` and waits (bounded) for it to exit; returns its exit status.
+    pub fn terminate_replica(&mut self, i: usize, timeout: Duration) -> std::process::ExitStatus {
+        let mut c = self.sidecars[i].take().expect("replica is running");
+        let ok = Command::new("kill").args(["-TERM", &c.id().to_string()]).status().unwrap();
+        assert!(ok.success(), "kill -TERM failed");
+        let start = Instant::now();
+        loop {
+            if let Some(status) = c.try_wait().unwrap() {
+                return status;
+            }
+            if start.elapsed() > timeout {
+                let _ = c.kill();
+                panic!("replica {i} did not exit within {timeout:?} of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Envoy's health flags for replica `i` (`healthy`, `/failed_active_hc`, `/failed_outlier_check`, ...).
+    pub fn health_flags(&self, i: usize) -> String {
+        let clusters = self.gw.http.get(format!("{}/clusters", self.gw.admin)).send().unwrap().text().unwrap();
+        let key = format!("datagate_ext_proc::127.0.0.1:{}::health_flags::", self.ports[i]);
+        clusters.lines().find_map(|l| l.strip_prefix(&key)).unwrap_or("").to_owned()
+    }
+
+    /// Waits (bounded) until `in_rotation(health_flags(i))` holds; returns how long it took.
+    pub fn wait_for_flags(&self, i: usize, timeout: Duration, want: impl Fn(&str) -> bool) -> Duration {
+        let start = Instant::now();
+        wait_for("health flags", timeout, || want(&self.health_flags(i)));
+        start.elapsed()
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        for child in self.sidecars.iter_mut().filter_map(Option::take) {
+            let mut child = child;
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if std::thread::panicking() {
+            for i in 0..self.ports.len() {
+                let text =
+                    std::fs::read_to_string(self.gw.dir.path().join(format!("sidecar-{i}.log"))).unwrap_or_default();
+                eprintln!("===== sidecar-{i}.log =====\n{text}");
+            }
+        }
+    }
 }

@@ -9,9 +9,11 @@ mod harness;
 
 mod algorithms;
 mod auth;
+mod beside_app;
 mod documents;
 mod errors;
 mod examples;
+mod fleet;
 mod graphql;
 mod jwks;
 mod lifecycle;
