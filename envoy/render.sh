@@ -11,7 +11,7 @@
 #   DATAGATE_BIND           127.0.0.1 (edge) / 0.0.0.0 (mesh)
 #   DATAGATE_LISTEN_PORT    8080 (edge) / 15006 (mesh)
 #   DATAGATE_ADMIN_PORT     9901 (edge) / 15000 (mesh); admin always binds 127.0.0.1
-#   DATAGATE_SIDECAR_PORT   50051
+#   DATAGATE_SIDECAR_PORT   50051; a comma-separated list (50051,50052) for several replicas on 127.0.0.1
 #   DATAGATE_WASM           target/wasm32-wasip1/release/datagate_filter.wasm
 #   DATAGATE_MAX_BODY_BYTES 1048576
 #   DATAGATE_APP_PORT       8081 (mesh only): the application in the pod, 127.0.0.1; paths
@@ -51,6 +51,22 @@ ROUTE
                 direct_response: {status: 503, body: {inline_string: '{"description":"the Datagate sidecar did not answer this request","code":503}'}}
 ROUTE
   fi
+}
+
+# The fragment's one sidecar endpoint, repeated for each port in $sidecar.
+sidecar_endpoints() {
+  awk -v ports="$sidecar" '
+    /- endpoint:/ { block = $0; inside = 1; next }
+    inside {
+      block = block "\n" $0
+      if ($0 ~ /port_value: 50051/) {
+        n = split(ports, p, ",")
+        for (i = 1; i <= n; i++) { b = block; sub(/port_value: 50051/, "port_value: " p[i], b); print b }
+        inside = 0
+      }
+      next
+    }
+    { print }'
 }
 
 # mesh: the application Datagate sits beside.
@@ -169,6 +185,6 @@ $(fragment '          ' http-filters.yaml | sed "s|filename: target/wasm32-wasip
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
   clusters:
-$(fragment '  ' clusters.yaml | sed "s/port_value: 50051/port_value: ${sidecar}/")
+$(fragment '  ' clusters.yaml | sidecar_endpoints)
 $(app_cluster)
 YAML

@@ -98,8 +98,6 @@ pub struct Gateway {
     filter_extra: String,
     filter_config: Option<String>,
     extra_clusters: String,
-    /// More sidecar endpoints in the ext_proc cluster (a [`Fleet`]'s other replicas).
-    extra_sidecar_ports: Vec<u16>,
     /// Extra `envoy/render.sh` settings (e.g. the mesh profile).
     render_env: Vec<(String, String)>,
 }
@@ -167,7 +165,6 @@ impl Gateway {
             filter_extra: String::new(),
             filter_config: None,
             extra_clusters: String::new(),
-            extra_sidecar_ports: Vec::new(),
             render_env: Vec::new(),
         }
     }
@@ -196,9 +193,6 @@ impl Gateway {
     fn start_envoy(&mut self) {
         let (listen, admin) = (free_port(), free_port());
         let mut config = render_config_with(listen, admin, self.sidecar_port, &self.render_env);
-        if !self.extra_sidecar_ports.is_empty() {
-            config = add_sidecar_endpoints(&config, self.sidecar_port, &self.extra_sidecar_ports);
-        }
         // `clusters:` is the last section of the rendered bootstrap.
         config.push_str(&self.extra_clusters);
         if let Some(json) = &self.filter_config {
@@ -325,16 +319,16 @@ pub fn render_config(listen: u16, admin: u16, sidecar: u16) -> String {
     render_config_with(listen, admin, sidecar, &[])
 }
 
-/// [`render_config`] with extra `render.sh` settings.
+/// [`render_config`] with extra `render.sh` settings (they win over the ones above).
 pub fn render_config_with(listen: u16, admin: u16, sidecar: u16, env: &[(String, String)]) -> String {
     let out = Command::new("bash")
         .arg(repo().join("envoy/render.sh"))
-        .envs(env.iter().map(|(k, v)| (k, v)))
         .env("DATAGATE_LISTEN_PORT", listen.to_string())
         .env("DATAGATE_ADMIN_PORT", admin.to_string())
         .env("DATAGATE_SIDECAR_PORT", sidecar.to_string())
         .env("DATAGATE_WASM", wasm())
         .env("DATAGATE_MAX_BODY_BYTES", "65536")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .unwrap();
     assert!(out.status.success(), "render.sh failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -400,22 +394,6 @@ macro_rules! on_both_stores {
     };
 }
 
-/// Adds endpoints on `extra` ports beside the sidecar endpoint on `first`.
-fn add_sidecar_endpoints(config: &str, first: u16, extra: &[u16]) -> String {
-    let needle = format!("socket_address: {{address: 127.0.0.1, port_value: {first}}}");
-    let line = config.lines().find(|l| l.contains(&needle)).expect("the sidecar endpoint in the rendered config");
-    // `- endpoint:` / `address:` (+4) / `socket_address:` (+6).
-    let indent = line.len() - line.trim_start().len() - 6;
-    let pad = " ".repeat(indent);
-    let mut more = String::new();
-    for port in extra {
-        more.push_str(&format!(
-            "\n{pad}- endpoint:\n{pad}    address:\n{pad}      socket_address: {{address: 127.0.0.1, port_value: {port}}}"
-        ));
-    }
-    config.replacen(line, &format!("{line}{more}"), 1)
-}
-
 impl Gateway {
     /// A gateway beside an application: the mesh profile, whose routes other than
     /// Datagate's go to 127.0.0.1:`app_port` with the edge filter and ext_proc off.
@@ -442,7 +420,8 @@ impl Fleet {
     pub fn start(store: Store, replicas: usize) -> Fleet {
         let mut gw = Gateway::new(store);
         let ports: Vec<u16> = (0..replicas).map(|i| if i == 0 { gw.sidecar_port } else { free_port() }).collect();
-        gw.extra_sidecar_ports = ports[1..].to_vec();
+        let list: Vec<String> = ports.iter().map(u16::to_string).collect();
+        gw.render_env.push(("DATAGATE_SIDECAR_PORT".to_owned(), list.join(",")));
         let mut fleet = Fleet { gw, ports, sidecars: (0..replicas).map(|_| None).collect() };
         for i in 0..replicas {
             fleet.start_replica(i);
