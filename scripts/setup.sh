@@ -7,7 +7,8 @@
 #   - with --for-tests: a PostgreSQL server on 127.0.0.1:5432, and in .venv PyJWT
 #     (an independent JWT implementation the tests mint tokens with) plus
 #     jsonschema and openapi-spec-validator (real responses vs the OpenAPI document),
-#     the gql GraphQL client, and Chromium + websocket-client (GraphiQL driven in a real browser)
+#     the gql GraphQL client, and Chromium + websocket-client (GraphiQL driven in a real browser),
+#     and kubernetes-validate (the deployment examples against the Kubernetes schemas)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ENVOY_VERSION=1.40.0
@@ -17,6 +18,7 @@ JSONSCHEMA_VERSION=4.25.1
 OPENAPI_VALIDATOR_VERSION=0.7.2
 GQL_VERSION=3.5.3
 WEBSOCKET_CLIENT_VERSION=1.8.0
+KUBERNETES_VALIDATE_VERSION=1.37.0
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 need() {
@@ -40,11 +42,12 @@ fi
 
 if [ "${1:-}" = "--for-tests" ]; then
   scripts/postgres.sh
-  if ! .venv/bin/python -c "import jwt, cryptography, jsonschema, openapi_spec_validator, gql, websocket; assert jwt.__version__ == '${PYJWT_VERSION}' and gql.__version__ == '${GQL_VERSION}'" 2>/dev/null; then
+  if ! .venv/bin/python -c "import jwt, cryptography, jsonschema, openapi_spec_validator, gql, websocket, kubernetes_validate, importlib.metadata as m; assert jwt.__version__ == '${PYJWT_VERSION}' and gql.__version__ == '${GQL_VERSION}' and m.version('kubernetes-validate') == '${KUBERNETES_VALIDATE_VERSION}'" 2>/dev/null; then
     say "installing the test tools into .venv (PyJWT, jsonschema, openapi-spec-validator, gql, websocket-client)"
     .venv/bin/pip install --quiet --disable-pip-version-check "pyjwt==${PYJWT_VERSION}" \
       "cryptography==${CRYPTOGRAPHY_VERSION}" "jsonschema==${JSONSCHEMA_VERSION}" \
-      "openapi-spec-validator==${OPENAPI_VALIDATOR_VERSION}" "gql[requests]==${GQL_VERSION}" "websocket-client==${WEBSOCKET_CLIENT_VERSION}"
+      "openapi-spec-validator==${OPENAPI_VALIDATOR_VERSION}" "gql[requests]==${GQL_VERSION}" "websocket-client==${WEBSOCKET_CLIENT_VERSION}" \
+      "kubernetes-validate==${KUBERNETES_VALIDATE_VERSION}"
   fi
   if ! command -v chromium >/dev/null 2>&1; then
     say "installing Chromium (apt-get install chromium) for the playground test"

@@ -17,6 +17,9 @@ cargo clippy --locked -p datagate-filter --target wasm32-wasip1 --release -- -D 
 say "validating every Envoy config (envoy --mode validate)"
 scripts/validate-envoy.sh
 
+say "validating the deployment examples (examples/deploy)"
+.venv/bin/python examples/deploy/check.py
+
 say "building the sidecar the end-to-end tests start"
 cargo build --locked -p datagate-ext-proc
 
