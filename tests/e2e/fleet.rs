@@ -159,3 +159,13 @@ fn a_rolling_sigterm_restart_fails_no_request() {
     eprintln!("fleet rolling restart: {total} requests, {} failed; {}", failures.len(), report.join("; "));
     assert!(failures.is_empty(), "{} of {total} requests failed: {failures:?}", failures.len());
 }
+
+#[test]
+fn a_sidecar_whose_store_is_gone_leaves_the_rotation() {
+    let mut fleet = Fleet::start(Store::Postgres, 1);
+    fleet.wait_for_flags(0, Duration::from_secs(10), in_rotation);
+    fleet.drop_database();
+    // The sidecar's store probe fails and its health check turns NOT_SERVING.
+    let out = fleet.wait_for_flags(0, Duration::from_secs(10), |f| f.contains("failed_active_hc"));
+    eprintln!("fleet store gone: replica out of rotation after {out:?}");
+}

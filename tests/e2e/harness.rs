@@ -472,6 +472,12 @@ impl Fleet {
         }
     }
 
+    /// Drops the fleet's PostgreSQL database under the running replicas: their store becomes unreachable.
+    pub fn drop_database(&mut self) {
+        let db = self.gw.pg_db.take().expect("a PostgreSQL fleet");
+        pg_admin(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
+    }
+
     /// Envoy's health flags for replica `i` (`healthy`, `/failed_active_hc`, `/failed_outlier_check`, ...).
     pub fn health_flags(&self, i: usize) -> String {
         let clusters = self.gw.http.get(format!("{}/clusters", self.gw.admin)).send().unwrap().text().unwrap();
