@@ -34,12 +34,12 @@ enum Command {
         #[arg(long, env = "DATAGATE_CONFIG")]
         config: Option<PathBuf>,
         /// On SIGTERM/Ctrl-C, how long to report NOT_SERVING before closing the
-        /// listener (at least the health-check interval of the Envoys in front).
-        #[arg(long, env = "DATAGATE_DRAIN_DELAY", default_value = "2s", value_parser = humantime::parse_duration)]
-        drain_delay: Duration,
-        /// Then the longest wait for the requests in flight.
-        #[arg(long, env = "DATAGATE_DRAIN_TIMEOUT", default_value = "15s", value_parser = humantime::parse_duration)]
-        drain_timeout: Duration,
+        /// listener (at least the health-check interval of the Envoys in front) [default: 2s].
+        #[arg(long, env = "DATAGATE_DRAIN_DELAY", value_parser = humantime::parse_duration)]
+        drain_delay: Option<Duration>,
+        /// Then the longest wait for the requests in flight [default: 15s].
+        #[arg(long, env = "DATAGATE_DRAIN_TIMEOUT", value_parser = humantime::parse_duration)]
+        drain_timeout: Option<Duration>,
     },
     /// Print a development token (HS256, signed with the dev key the bundled Envoy config trusts).
     Token {
@@ -91,7 +91,10 @@ fn main() -> ExitCode {
             }
         }
         Command::Serve { listen, store, config, drain_delay, drain_timeout } => {
-            serve(listen, store, config, server::Drain { delay: drain_delay, timeout: drain_timeout })
+            let d = server::Drain::default();
+            let drain =
+                server::Drain { delay: drain_delay.unwrap_or(d.delay), timeout: drain_timeout.unwrap_or(d.timeout) };
+            serve(listen, store, config, drain)
         }
         Command::Apikey { tenant, plan, name } => {
             let (key, entry) = token::api_key(&tenant, plan.as_deref(), name.as_deref());
