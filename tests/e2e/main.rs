@@ -10,6 +10,7 @@ mod harness;
 mod algorithms;
 mod auth;
 mod documents;
+mod edge_errors;
 mod errors;
 mod examples;
 mod graphql;
