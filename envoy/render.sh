@@ -152,6 +152,23 @@ static_resources:
                   description: "the request path cannot be normalized: it must not contain an encoded NUL byte, control characters or malformed percent-escapes"
                   code: 400
                 content_type: application/json
+            # RFC 10008 §2: a QUERY without Content-Type must fail; Envoy 1.40 answers it
+            # before any filter runs (no runtime guard turns that off), so it cannot be our 405.
+            - filter:
+                and_filter:
+                  filters:
+                  - status_code_filter:
+                      comparison: {op: EQ, value: {default_value: 400, runtime_key: datagate.reply_query_400}}
+                  - extension_filter:
+                      name: envoy.access_loggers.extension_filters.cel
+                      typed_config:
+                        "@type": type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter
+                        expression: "response.code_details == 'query_missing_content_type'"
+              body_format_override:
+                json_format:
+                  description: "a QUERY request needs a Content-Type (RFC 10008); this API does not serve QUERY: use GET, POST, PUT, PATCH, DELETE"
+                  code: 400
+                content_type: application/json
             # Anything else Envoy answers itself (a timeout, an overload...): its status, its reason.
             - filter:
                 and_filter:

@@ -182,6 +182,10 @@ pub fn route(method: &str, segments: &[String]) -> Result<Route, ApiError> {
         (["v2", "keyspaces", _, _], _) => return Err(allowed("GET, POST")),
         (["v2", "keyspaces", ks, t, "rows"], "GET") => Route::AllRows(own(ks), own(t)),
         (["v2", "keyspaces", ks, t, "batch"], "POST") => Route::BatchInsert(own(ks), own(t)),
+        // Literal segments win over a key, for every method, as in the OpenAPI
+        // document: `Allow` then says exactly what the path serves.
+        (["v2", "keyspaces", _, _, "rows"], _) => return Err(allowed("GET")),
+        (["v2", "keyspaces", _, _, "batch"], _) => return Err(allowed("POST")),
         (["v2", "keyspaces", ks, t, key @ ..], m) => {
             let key = key.iter().map(|k| own(k)).collect();
             match m {
@@ -219,12 +223,14 @@ pub fn route(method: &str, segments: &[String]) -> Result<Route, ApiError> {
             _ => return Err(allowed("GET, PUT")),
         },
         (["v2", "namespaces", ns, "collections", c, "batch"], "POST") => Route::BatchDocs(own(ns), own(c)),
+        (["v2", "namespaces", _, "collections", _, "batch"], _) => return Err(allowed("POST")),
         (["v2", "namespaces", ns, "collections", c, id, path @ .., "function"], "POST") => Route::DocFunction(Doc {
             ns: own(ns),
             coll: own(c),
             id: own(id),
             path: path.iter().map(|p| own(p)).collect(),
         }),
+        (["v2", "namespaces", _, "collections", _, _, .., "function"], _) => return Err(allowed("POST")),
         (["v2", "namespaces", ns, "collections", c, id, path @ ..], m) => {
             let doc = Doc { ns: own(ns), coll: own(c), id: own(id), path: path.iter().map(|p| own(p)).collect() };
             match m {
@@ -285,7 +291,11 @@ mod tests {
             r("POST", "/v2/namespaces/n/collections/c/batch").unwrap(),
             Route::BatchDocs("n".into(), "c".into())
         );
-        assert_eq!(r("GET", "/v2/namespaces/n/collections/c/batch").unwrap(), Route::GetDoc(doc("batch", &[])));
+        // Literal segments win over ids and paths, for every method.
+        assert_eq!(r("GET", "/v2/namespaces/n/collections/c/batch").unwrap_err().status(), 405);
+        assert_eq!(r("GET", "/v2/namespaces/n/collections/c/d1/function").unwrap_err().status(), 405);
+        assert_eq!(r("PUT", "/v2/keyspaces/ks/t/rows").unwrap_err().status(), 405);
+        assert_eq!(r("GET", "/v2/keyspaces/ks/t/batch").unwrap_err().status(), 405);
         assert_eq!(
             r("PATCH", "/v2/namespaces/n/collections/c/d1/a/[0]").unwrap(),
             Route::PatchDoc(doc("d1", &["a", "[0]"]))
@@ -322,6 +332,10 @@ mod tests {
             Some("GET, PUT, PATCH, DELETE")
         );
         assert_eq!(allow_header("DELETE", "/playground").as_deref(), Some("GET"));
+        assert_eq!(allow_header("OPTIONS", "/v2/keyspaces/ks/t/batch").as_deref(), Some("POST"));
+        assert_eq!(allow_header("DELETE", "/v2/keyspaces/ks/t/rows").as_deref(), Some("GET"));
+        assert_eq!(allow_header("OPTIONS", "/v2/namespaces/n/collections/c/batch").as_deref(), Some("POST"));
+        assert_eq!(allow_header("OPTIONS", "/v2/namespaces/n/collections/c/d1/a/function").as_deref(), Some("POST"));
         assert_eq!(allow_header("POST", "/v2/openapi.json").as_deref(), Some("GET"));
         // CONNECT names a host (no path reaches us), on any path.
         assert_eq!(allow_header("CONNECT", "").as_deref(), Some(SERVED_METHODS));

@@ -112,6 +112,12 @@ fn methods_the_api_does_not_serve_get_405_with_allow() {
     let r = send("PUT", "/v2/schemas/keyspaces", Some(r#"{"name":"x"}"#));
     assert_eq!(r.headers().get("allow").unwrap(), "GET, POST");
     assert_error(r, 405, "use GET, POST");
+    // QUERY (RFC 10008) with its required Content-Type reaches the API: 405. Without
+    // one, Envoy must fail it before any filter runs: a 400, JSON all the same.
+    let r = send("QUERY", "/v2/schemas/keyspaces", Some("{}"));
+    assert_eq!(r.headers().get("allow").unwrap(), "GET, POST");
+    assert_error(r, 405, "method QUERY is not allowed");
+    assert_error(send("QUERY", "/v2/schemas/keyspaces", None), 400, "needs a Content-Type");
     // A HEAD gets the status and `Allow`, with no body (RFC 9110 §9.3.2).
     let r = send("HEAD", "/v2/schemas/keyspaces", None);
     assert_eq!((r.status().as_u16(), r.headers().get("allow").unwrap().to_str().unwrap()), (405, "GET, POST"));

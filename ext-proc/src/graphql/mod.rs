@@ -164,7 +164,11 @@ fn parse(req: &ApiRequest) -> Result<async_graphql::Request, ApiError> {
                 Some(_) => return Err(ApiError::BadRequest("'query' must be a string".to_owned())),
                 None => None,
             };
-            let op = field("operationName").and_then(Json::as_str).map(str::to_owned);
+            let op = match field("operationName") {
+                Some(Json::String(op)) => Some(op.clone()),
+                Some(_) => return Err(ApiError::BadRequest("'operationName' must be a string".to_owned())),
+                None => None,
+            };
             (query, op, field("variables").cloned())
         } else {
             (Some(text.to_owned()).filter(|t| !t.trim().is_empty()), None, None)
@@ -266,6 +270,7 @@ mod tests {
         assert_eq!(post(Some("application/json"), b"\x00").unwrap_err().status(), 400);
         assert_eq!(post(Some("application/json; charset=utf-8"), b"{ a }").unwrap_err().status(), 400);
         assert_eq!(post(Some("application/json"), b"[1]").unwrap_err().status(), 400);
+        assert_eq!(post(None, br#"{"query": "{ a }", "operationName": 1}"#).unwrap_err().status(), 400);
         assert_eq!(post(Some("application/json"), br#" {"query": "{ a }"}"#).unwrap().query, "{ a }");
         // A bare document, declared or sniffed.
         assert_eq!(post(Some("application/graphql"), b"{ a }").unwrap().query, "{ a }");
