@@ -7,7 +7,8 @@
 #   - with --for-tests: a PostgreSQL server on 127.0.0.1:5432, and in .venv PyJWT
 #     (an independent JWT implementation the tests mint tokens with) plus
 #     jsonschema and openapi-spec-validator (real responses vs the OpenAPI document),
-#     the gql GraphQL client, and Chromium + websocket-client (GraphiQL driven in a real browser)
+#     the gql GraphQL client, and Chromium + websocket-client (GraphiQL driven in a real browser),
+#     and schemathesis (property-based requests generated from the OpenAPI document)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ENVOY_VERSION=1.40.0
@@ -17,6 +18,7 @@ JSONSCHEMA_VERSION=4.25.1
 OPENAPI_VALIDATOR_VERSION=0.7.2
 GQL_VERSION=3.5.3
 WEBSOCKET_CLIENT_VERSION=1.8.0
+SCHEMATHESIS_VERSION=4.32.5
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 need() {
@@ -45,6 +47,10 @@ if [ "${1:-}" = "--for-tests" ]; then
     .venv/bin/pip install --quiet --disable-pip-version-check "pyjwt==${PYJWT_VERSION}" \
       "cryptography==${CRYPTOGRAPHY_VERSION}" "jsonschema==${JSONSCHEMA_VERSION}" \
       "openapi-spec-validator==${OPENAPI_VALIDATOR_VERSION}" "gql[requests]==${GQL_VERSION}" "websocket-client==${WEBSOCKET_CLIENT_VERSION}"
+  fi
+  if ! .venv/bin/schemathesis --version 2>/dev/null | grep -q "version ${SCHEMATHESIS_VERSION}\$"; then
+    say "installing schemathesis ${SCHEMATHESIS_VERSION} into .venv (property-based API tests)"
+    .venv/bin/pip install --quiet --disable-pip-version-check "schemathesis==${SCHEMATHESIS_VERSION}"
   fi
   if ! command -v chromium >/dev/null 2>&1; then
     say "installing Chromium (apt-get install chromium) for the playground test"

@@ -20,4 +20,5 @@ mod openapi;
 mod ratelimit;
 mod rows;
 mod schema;
+mod schemathesis;
 mod tenancy;
