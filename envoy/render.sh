@@ -134,7 +134,7 @@ static_resources:
                         expression: "response.code_details.startsWith('http1.') || response.code_details.startsWith('http2.')"
               body_format_override:
                 json_format:
-                  description: "malformed HTTP request (%RESPONSE_CODE_DETAILS%): send an upper-case method the API serves (GET, POST, PUT, PATCH, DELETE) and a path of ASCII characters, percent-encoding anything else"
+                  description: "malformed HTTP request (%RESPONSE_CODE_DETAILS%): send an upper-case method the API serves (GET, POST, PUT, PATCH, DELETE), a path of ASCII characters (percent-encode anything else) and well-formed headers"
                   code: 400
                 content_type: application/json
             - filter:

@@ -149,6 +149,11 @@ fn envoys_own_answers_are_json() {
     // A CONNECT with a path instead of a host.
     let req = format!("CONNECT /v2/schemas/keyspaces HTTP/1.1\r\nHost: x\r\nx-cassandra-token: {t}\r\n\r\n");
     raw(&gw, req.as_bytes()).assert_json_error(400, "malformed HTTP request");
+    // A header line without a colon.
+    let req = format!("GET /health HTTP/1.1\r\nHost: x\r\nno colon here\r\nx-cassandra-token: {t}\r\n\r\n");
+    raw(&gw, req.as_bytes()).assert_json_error(400, "well-formed headers");
+    // HTTP/1.0, which Envoy does not accept: its own status, still JSON.
+    raw(&gw, b"GET /health HTTP/1.0\r\n\r\n").assert_json_error(426, "gateway refused the request");
     // A percent-encoded NUL: path normalization refuses it.
     raw(&gw, get("/v2/schemas/keyspaces/%00").as_bytes()).assert_json_error(400, "path cannot be normalized");
 

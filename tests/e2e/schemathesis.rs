@@ -29,7 +29,9 @@ fn generated_requests_get_no_5xx_and_match_the_document(store: Store) {
         .arg(repo.join("tests/e2e/schemathesis.toml"))
         .args(["run", &format!("{}/v2/openapi.json", gw.base)])
         .env("DATAGATE_TOKEN", &t)
-        .args(["--max-time", &seconds, "--workers", "2", "--no-shrink"])
+        // One worker: with two threads, Python 3.11's parser (Hypothesis describing its
+        // strategies) intermittently fails with "AST constructor recursion depth mismatch".
+        .args(["--max-time", &seconds, "--workers", "1", "--no-shrink"])
         .output()
         .unwrap_or_else(|e| panic!("{bin} did not run ({e}): `make test` installs it into .venv"));
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
