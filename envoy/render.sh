@@ -171,6 +171,72 @@ static_resources:
               body_format_override:
                 json_format: {description: "the data service is unavailable; retry shortly", code: 503}
                 content_type: application/json
+            # Envoy's own refusals get the same JSON shape as every other answer.
+            # Replies of the edge filter and the sidecar carry no code details (and
+            # are JSON already); the route's direct_response is JSON too.
+            # Malformed HTTP (an unknown or lower-case method, raw bytes in the path...):
+            # the codec refuses it before any filter runs.
+            - filter:
+                and_filter:
+                  filters:
+                  - status_code_filter:
+                      comparison: {op: EQ, value: {default_value: 400, runtime_key: datagate.reply_codec_400}}
+                  - extension_filter:
+                      name: envoy.access_loggers.extension_filters.cel
+                      typed_config:
+                        "@type": type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter
+                        expression: "response.code_details.startsWith('http1.') || response.code_details.startsWith('http2.')"
+              body_format_override:
+                json_format:
+                  description: "malformed HTTP request (%RESPONSE_CODE_DETAILS%): send an upper-case method the API serves (GET, POST, PUT, PATCH, DELETE), a path of ASCII characters (percent-encode anything else) and well-formed headers"
+                  code: 400
+                content_type: application/json
+            - filter:
+                and_filter:
+                  filters:
+                  - status_code_filter:
+                      comparison: {op: EQ, value: {default_value: 400, runtime_key: datagate.reply_path_400}}
+                  - extension_filter:
+                      name: envoy.access_loggers.extension_filters.cel
+                      typed_config:
+                        "@type": type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter
+                        expression: "response.code_details == 'path_normalization_failed'"
+              body_format_override:
+                json_format:
+                  description: "the request path cannot be normalized: it must not contain an encoded NUL byte, control characters or malformed percent-escapes"
+                  code: 400
+                content_type: application/json
+            # RFC 10008 §2: a QUERY without Content-Type must fail; Envoy 1.40 answers it
+            # before any filter runs (no runtime guard turns that off), so it cannot be our 405.
+            - filter:
+                and_filter:
+                  filters:
+                  - status_code_filter:
+                      comparison: {op: EQ, value: {default_value: 400, runtime_key: datagate.reply_query_400}}
+                  - extension_filter:
+                      name: envoy.access_loggers.extension_filters.cel
+                      typed_config:
+                        "@type": type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter
+                        expression: "response.code_details == 'query_missing_content_type'"
+              body_format_override:
+                json_format:
+                  description: "a QUERY request needs a Content-Type (RFC 10008); this API does not serve QUERY: use GET, POST, PUT, PATCH, DELETE"
+                  code: 400
+                content_type: application/json
+            # Anything else Envoy answers itself (a timeout, an overload...): its status, its reason.
+            - filter:
+                and_filter:
+                  filters:
+                  - status_code_filter:
+                      comparison: {op: GE, value: {default_value: 400, runtime_key: datagate.reply_envoy}}
+                  - extension_filter:
+                      name: envoy.access_loggers.extension_filters.cel
+                      typed_config:
+                        "@type": type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter
+                        expression: "response.code_details != '' && response.code_details != 'direct_response'"
+              body_format_override:
+                json_format: {description: "the gateway refused the request (%RESPONSE_CODE_DETAILS%)", code: "%RESPONSE_CODE%"}
+                content_type: application/json
           route_config:
             name: datagate
             virtual_hosts:

@@ -8,7 +8,8 @@
 #     (an independent JWT implementation the tests mint tokens with) plus
 #     jsonschema and openapi-spec-validator (real responses vs the OpenAPI document),
 #     the gql GraphQL client, and Chromium + websocket-client (GraphiQL driven in a real browser),
-#     and kubernetes-validate (the deployment examples against the Kubernetes schemas)
+#     kubernetes-validate (the deployment examples against the Kubernetes schemas)
+#     and schemathesis (property-based requests generated from the OpenAPI document)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ENVOY_VERSION=1.40.0
@@ -19,6 +20,7 @@ OPENAPI_VALIDATOR_VERSION=0.7.2
 GQL_VERSION=3.5.3
 WEBSOCKET_CLIENT_VERSION=1.8.0
 KUBERNETES_VALIDATE_VERSION=1.37.0
+SCHEMATHESIS_VERSION=4.32.5
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 need() {
@@ -48,6 +50,10 @@ if [ "${1:-}" = "--for-tests" ]; then
       "cryptography==${CRYPTOGRAPHY_VERSION}" "jsonschema==${JSONSCHEMA_VERSION}" \
       "openapi-spec-validator==${OPENAPI_VALIDATOR_VERSION}" "gql[requests]==${GQL_VERSION}" "websocket-client==${WEBSOCKET_CLIENT_VERSION}" \
       "kubernetes-validate==${KUBERNETES_VALIDATE_VERSION}"
+  fi
+  if ! .venv/bin/schemathesis --version 2>/dev/null | grep -q "version ${SCHEMATHESIS_VERSION}\$"; then
+    say "installing schemathesis ${SCHEMATHESIS_VERSION} into .venv (property-based API tests)"
+    .venv/bin/pip install --quiet --disable-pip-version-check "schemathesis==${SCHEMATHESIS_VERSION}"
   fi
   if ! command -v chromium >/dev/null 2>&1; then
     say "installing Chromium (apt-get install chromium) for the playground test"

@@ -20,9 +20,15 @@ pub enum ApiError {
     /// The path names a keyspace, table or route that does not exist (404).
     #[error("{0}")]
     NotFound(String),
-    /// The route exists but not for this method (405).
-    #[error("{0}")]
-    MethodNotAllowed(String),
+    /// The route exists but not for this method (405); `allow` lists the
+    /// methods it serves, for the `Allow` header (RFC 9110 §15.5.6).
+    #[error("{message}")]
+    MethodNotAllowed {
+        /// What the client sees in `description`.
+        message: String,
+        /// The methods served there, e.g. `GET, POST`.
+        allow: &'static str,
+    },
     /// The thing being created already exists (409).
     #[error("{0}")]
     Conflict(String),
@@ -47,7 +53,7 @@ impl ApiError {
             ApiError::BadRequest(_) => 400,
             ApiError::Unauthorized(_) => 401,
             ApiError::NotFound(_) => 404,
-            ApiError::MethodNotAllowed(_) => 405,
+            ApiError::MethodNotAllowed { .. } => 405,
             ApiError::Conflict(_) => 409,
             ApiError::PayloadTooLarge(_) => 413,
             ApiError::Internal(_) => 500,
@@ -65,6 +71,9 @@ impl ApiError {
         let mut response = ApiResponse::json(status, json!({ "description": self.to_string(), "code": status }));
         if matches!(self, ApiError::Unavailable(_)) {
             response.headers.push(("retry-after".to_owned(), "1".to_owned()));
+        }
+        if let ApiError::MethodNotAllowed { allow, .. } = self {
+            response.headers.push(("allow".to_owned(), allow.to_owned()));
         }
         response
     }

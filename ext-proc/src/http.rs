@@ -6,7 +6,8 @@ use crate::error::ApiError;
 /// One decoded HTTP request.
 #[derive(Debug, Clone, Default)]
 pub struct ApiRequest {
-    /// Upper-case method.
+    /// Method as sent: methods are case-sensitive (RFC 9110 §9.1), so `get` is
+    /// not `GET` and gets a 405.
     pub method: String,
     /// Path without the query string, still percent-encoded.
     pub path: String,
@@ -14,6 +15,8 @@ pub struct ApiRequest {
     pub query: Vec<(String, String)>,
     /// Tenant set by the edge filter; the only source of tenancy.
     pub tenant: Option<String>,
+    /// The `content-type` header, when the client sent one.
+    pub content_type: Option<String>,
     /// Request body (empty when there is none).
     pub body: Vec<u8>,
 }
@@ -23,10 +26,11 @@ impl ApiRequest {
     pub fn new(method: &str, raw_path: &str) -> ApiRequest {
         let (path, query) = raw_path.split_once('?').unwrap_or((raw_path, ""));
         ApiRequest {
-            method: method.to_ascii_uppercase(),
+            method: method.to_owned(),
             path: path.to_owned(),
             query: form_urlencoded::parse(query.as_bytes()).into_owned().collect(),
             tenant: None,
+            content_type: None,
             body: Vec::new(),
         }
     }
@@ -96,8 +100,9 @@ mod tests {
 
     #[test]
     fn query_is_decoded() {
-        let r = ApiRequest::new("get", r#"/v2/keyspaces/blog/vehicle?where={"manufacturer":{"$eq":"Tesla"}}&raw=true"#);
+        let r = ApiRequest::new("GET", r#"/v2/keyspaces/blog/vehicle?where={"manufacturer":{"$eq":"Tesla"}}&raw=true"#);
         assert_eq!(r.method, "GET");
+        assert_eq!(ApiRequest::new("get", "/").method, "get", "methods are case-sensitive");
         assert_eq!(r.param("where").unwrap(), Some(r#"{"manufacturer":{"$eq":"Tesla"}}"#));
         assert!(r.flag("raw", false).unwrap());
         let r = ApiRequest::new("GET", "/x?where=%7B%22a%22%3A1%7D&where=2");

@@ -38,6 +38,10 @@ impl Processor {
                 let req = request_from_headers(&h);
                 if end {
                     immediate(self.service.handle(req).await)
+                } else if let Err(e) = routable(&req) {
+                    // No body can make an unknown path or a wrong method right:
+                    // answer now rather than wait for it (a CONNECT's never ends).
+                    immediate(e.into_response())
                 } else {
                     self.pending = Some(req);
                     // Continue: Envoy then sends the buffered body.
@@ -79,6 +83,10 @@ impl Processor {
     }
 }
 
+fn routable(req: &ApiRequest) -> Result<(), ApiError> {
+    crate::router::route(&req.method, &req.segments()?).map(|_| ())
+}
+
 fn respond(reply: Reply) -> ProcessingResponse {
     ProcessingResponse { response: Some(reply), ..ProcessingResponse::default() }
 }
@@ -98,6 +106,7 @@ pub fn request_from_headers(h: &HttpHeaders) -> ApiRequest {
     let get = |name: &str| headers.iter().find(|x| x.key.eq_ignore_ascii_case(name)).map(header_text);
     let mut req = ApiRequest::new(&get(":method").unwrap_or_default(), &get(":path").unwrap_or_default());
     req.tenant = get(TENANT_HEADER).filter(|t| !t.is_empty());
+    req.content_type = get("content-type");
     req
 }
 

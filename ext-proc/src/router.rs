@@ -121,17 +121,33 @@ impl Route {
     }
 }
 
-/// Resolves a request; 404 for unknown paths, 405 for a known path and wrong method.
+/// Every method the API serves somewhere: the `Allow` answer to a `CONNECT`,
+/// whose target is a host, not one of our paths.
+pub const SERVED_METHODS: &str = "GET, POST, PUT, PATCH, DELETE";
+
+/// Resolves a request; 404 for unknown paths, 405 (naming the methods that
+/// path serves, for the `Allow` header) for a known path and wrong method.
+/// Methods are case-sensitive (RFC 9110 §9.1): `get` is not `GET`.
 pub fn route(method: &str, segments: &[String]) -> Result<Route, ApiError> {
     let s: Vec<&str> = segments.iter().map(String::as_str).collect();
     let own = |x: &str| x.to_owned();
-    let allowed = |methods: &str| {
-        ApiError::MethodNotAllowed(format!("method {method} is not allowed on /{}; use {methods}", s.join("/")))
+    let allowed = |allow: &'static str| ApiError::MethodNotAllowed {
+        message: format!("method {method} is not allowed on /{}; use {allow}", s.join("/")),
+        allow,
     };
+    if method == "CONNECT" {
+        // A tunnel request names a host, not a path: Envoy hands it over with
+        // no `:path`, and its body is the tunnel, which never ends.
+        return Err(ApiError::MethodNotAllowed {
+            message: format!("method CONNECT is not served: Datagate is an API, not a proxy; use {SERVED_METHODS}"),
+            allow: SERVED_METHODS,
+        });
+    }
     let r = match (s.as_slice(), method) {
         (["health"], "GET") => Route::Health,
         (["health"], _) => return Err(allowed("GET")),
         (["v2", "openapi.json"], "GET") => Route::OpenApi,
+        (["v2", "openapi.json"], _) => return Err(allowed("GET")),
         (["v2", "schemas", "keyspaces"], "GET") => Route::ListKeyspaces,
         (["v2", "schemas", "keyspaces"], "POST") => Route::CreateKeyspace,
         (["v2", "schemas", "keyspaces"], _) => return Err(allowed("GET, POST")),
@@ -166,6 +182,10 @@ pub fn route(method: &str, segments: &[String]) -> Result<Route, ApiError> {
         (["v2", "keyspaces", _, _], _) => return Err(allowed("GET, POST")),
         (["v2", "keyspaces", ks, t, "rows"], "GET") => Route::AllRows(own(ks), own(t)),
         (["v2", "keyspaces", ks, t, "batch"], "POST") => Route::BatchInsert(own(ks), own(t)),
+        // Literal segments win over a key, for every method, as in the OpenAPI
+        // document: `Allow` then says exactly what the path serves.
+        (["v2", "keyspaces", _, _, "rows"], _) => return Err(allowed("GET")),
+        (["v2", "keyspaces", _, _, "batch"], _) => return Err(allowed("POST")),
         (["v2", "keyspaces", ks, t, key @ ..], m) => {
             let key = key.iter().map(|k| own(k)).collect();
             match m {
@@ -181,6 +201,7 @@ pub fn route(method: &str, segments: &[String]) -> Result<Route, ApiError> {
         (["graphql-schema"], _) => return Err(allowed("GET, POST")),
         (["playground"], "GET") => Route::Playground,
         (["playground", asset], "GET") => Route::PlaygroundAsset(own(asset)),
+        (["playground"] | ["playground", _], _) => return Err(allowed("GET")),
         (["v2", "schemas", "namespaces"], "GET") => Route::ListNamespaces,
         (["v2", "schemas", "namespaces"], "POST") => Route::CreateNamespace,
         (["v2", "schemas", "namespaces"], _) => return Err(allowed("GET, POST")),
@@ -202,12 +223,14 @@ pub fn route(method: &str, segments: &[String]) -> Result<Route, ApiError> {
             _ => return Err(allowed("GET, PUT")),
         },
         (["v2", "namespaces", ns, "collections", c, "batch"], "POST") => Route::BatchDocs(own(ns), own(c)),
+        (["v2", "namespaces", _, "collections", _, "batch"], _) => return Err(allowed("POST")),
         (["v2", "namespaces", ns, "collections", c, id, path @ .., "function"], "POST") => Route::DocFunction(Doc {
             ns: own(ns),
             coll: own(c),
             id: own(id),
             path: path.iter().map(|p| own(p)).collect(),
         }),
+        (["v2", "namespaces", _, "collections", _, _, .., "function"], _) => return Err(allowed("POST")),
         (["v2", "namespaces", ns, "collections", c, id, path @ ..], m) => {
             let doc = Doc { ns: own(ns), coll: own(c), id: own(id), path: path.iter().map(|p| own(p)).collect() };
             match m {
@@ -215,7 +238,16 @@ pub fn route(method: &str, segments: &[String]) -> Result<Route, ApiError> {
                 "PUT" => Route::PutDoc(doc),
                 "PATCH" => Route::PatchDoc(doc),
                 "DELETE" => Route::DeleteDoc(doc),
-                _ => return Err(allowed("GET, PUT, PATCH, DELETE (POST only on .../function)")),
+                _ => {
+                    return Err(ApiError::MethodNotAllowed {
+                        message: format!(
+                            "method {method} is not allowed on /{}; use GET, PUT, PATCH, DELETE (POST only on \
+                             .../function)",
+                            s.join("/")
+                        ),
+                        allow: "GET, PUT, PATCH, DELETE",
+                    })
+                }
             }
         }
         _ => return Err(ApiError::NotFound(format!("no API at /{}", s.join("/")))),
@@ -259,7 +291,11 @@ mod tests {
             r("POST", "/v2/namespaces/n/collections/c/batch").unwrap(),
             Route::BatchDocs("n".into(), "c".into())
         );
-        assert_eq!(r("GET", "/v2/namespaces/n/collections/c/batch").unwrap(), Route::GetDoc(doc("batch", &[])));
+        // Literal segments win over ids and paths, for every method.
+        assert_eq!(r("GET", "/v2/namespaces/n/collections/c/batch").unwrap_err().status(), 405);
+        assert_eq!(r("GET", "/v2/namespaces/n/collections/c/d1/function").unwrap_err().status(), 405);
+        assert_eq!(r("PUT", "/v2/keyspaces/ks/t/rows").unwrap_err().status(), 405);
+        assert_eq!(r("GET", "/v2/keyspaces/ks/t/batch").unwrap_err().status(), 405);
         assert_eq!(
             r("PATCH", "/v2/namespaces/n/collections/c/d1/a/[0]").unwrap(),
             Route::PatchDoc(doc("d1", &["a", "[0]"]))
@@ -280,5 +316,31 @@ mod tests {
         assert_eq!(r("GET", "/v3/nothing").unwrap_err().status(), 404);
         assert_eq!(r("PUT", "/v2/schemas/keyspaces").unwrap_err().status(), 405);
         assert_eq!(r("POST", "/v2/keyspaces/a/b/c").unwrap_err().status(), 405);
+    }
+
+    fn allow_header(method: &str, path: &str) -> Option<String> {
+        let resp = r(method, path).unwrap_err().into_response();
+        assert_eq!(resp.status, 405, "{method} {path}");
+        resp.headers.iter().find(|(k, _)| k == "allow").map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn every_405_says_what_is_allowed() {
+        assert_eq!(allow_header("PUT", "/v2/schemas/keyspaces").as_deref(), Some("GET, POST"));
+        assert_eq!(
+            allow_header("POST", "/v2/namespaces/n/collections/c/d1").as_deref(),
+            Some("GET, PUT, PATCH, DELETE")
+        );
+        assert_eq!(allow_header("DELETE", "/playground").as_deref(), Some("GET"));
+        assert_eq!(allow_header("OPTIONS", "/v2/keyspaces/ks/t/batch").as_deref(), Some("POST"));
+        assert_eq!(allow_header("DELETE", "/v2/keyspaces/ks/t/rows").as_deref(), Some("GET"));
+        assert_eq!(allow_header("OPTIONS", "/v2/namespaces/n/collections/c/batch").as_deref(), Some("POST"));
+        assert_eq!(allow_header("OPTIONS", "/v2/namespaces/n/collections/c/d1/a/function").as_deref(), Some("POST"));
+        assert_eq!(allow_header("POST", "/v2/openapi.json").as_deref(), Some("GET"));
+        // CONNECT names a host (no path reaches us), on any path.
+        assert_eq!(allow_header("CONNECT", "").as_deref(), Some(SERVED_METHODS));
+        assert_eq!(allow_header("CONNECT", "/v2/schemas/keyspaces").as_deref(), Some(SERVED_METHODS));
+        // Methods are case-sensitive.
+        assert_eq!(allow_header("get", "/v2/schemas/keyspaces").as_deref(), Some("GET, POST"));
     }
 }

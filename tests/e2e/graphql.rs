@@ -48,8 +48,16 @@ fn transport_errors_limits_and_isolation() {
     // GET form, and a bare GraphQL document as the body.
     let r = gw.get("/graphql/ks").query(&[("query", "{ _keyspace }")]).header("x-cassandra-token", &t).send().unwrap();
     assert_eq!(json_of(r), (200, json!({"data": {"_keyspace": "ks"}})));
-    let r = post("/graphql/ks", "{ _keyspace }");
+    let r = gw
+        .post("/graphql/ks")
+        .header("x-cassandra-token", &t)
+        .header("content-type", "application/graphql")
+        .body("{ _keyspace }")
+        .send()
+        .unwrap();
     assert_eq!(json_of(r), (200, json!({"data": {"_keyspace": "ks"}})));
+    // Declared JSON must be JSON: a transport error, not a GraphQL one.
+    assert_error(post("/graphql/ks", "{ _keyspace }"), 400, "not valid JSON");
     // GraphQL-level errors: 200 with the errors array; a hostile nesting hits the depth limit.
     let (s, b) = json_of(post("/graphql/ks", r#"{"query": "{ nothing }"}"#));
     assert_eq!(s, 200);

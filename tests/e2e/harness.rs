@@ -244,6 +244,10 @@ impl Gateway {
     pub fn delete(&self, path: &str) -> RequestBuilder {
         self.http.delete(format!("{}{path}", self.base))
     }
+    /// Any method, including ones the API does not serve.
+    pub fn http_request(&self, method: reqwest::Method, path: &str) -> RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.base))
+    }
 
     /// Envoy's log so far (the access log is in it; Envoy flushes it about once a second).
     pub fn envoy_log(&self) -> String {

@@ -49,6 +49,7 @@ fn rest_request(method: &str, query: Vec<(String, String)>, body: Option<Json>, 
         path: String::new(),
         query,
         tenant: Some(ns.tenant.clone()),
+        content_type: None,
         body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
     }
 }

@@ -26,6 +26,7 @@ fn body_req(tenant: &str, body: Json) -> ApiRequest {
         path: String::new(),
         query: Vec::new(),
         tenant: Some(tenant.to_owned()),
+        content_type: None,
         body: body.to_string().into_bytes(),
     }
 }

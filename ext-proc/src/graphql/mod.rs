@@ -143,16 +143,32 @@ fn parse(req: &ApiRequest) -> Result<async_graphql::Request, ApiError> {
         let text = std::str::from_utf8(&req.body)
             .map_err(|_| ApiError::BadRequest("the GraphQL request body is not UTF-8".to_owned()))?;
         let trimmed = text.trim_start();
-        // JSON bodies start with `{"`; a bare document (`application/graphql`) never does.
-        if trimmed.starts_with("{\"") || trimmed.starts_with("{ \"") || trimmed.starts_with("{\n  \"") {
+        // A declared media type decides; without one, JSON bodies start with
+        // `{"` and a bare document (`application/graphql`) never does.
+        let json = match body_media_type(req) {
+            Some(BodyType::Json) => true,
+            Some(BodyType::Graphql) => false,
+            None => trimmed.starts_with("{\"") || trimmed.starts_with("{ \"") || trimmed.starts_with("{\n  \""),
+        };
+        if json {
             let body = crate::json::parse("GraphQL request body", req.body.as_slice())?;
+            if !body.is_object() {
+                return Err(ApiError::BadRequest(
+                    "the GraphQL request body must be a JSON object {\"query\", \"operationName\", \"variables\"}"
+                        .to_owned(),
+                ));
+            }
             let field = |k: &str| body.get(k).filter(|v| !v.is_null());
             let query = match field("query") {
                 Some(Json::String(q)) => Some(q.clone()),
                 Some(_) => return Err(ApiError::BadRequest("'query' must be a string".to_owned())),
                 None => None,
             };
-            let op = field("operationName").and_then(Json::as_str).map(str::to_owned);
+            let op = match field("operationName") {
+                Some(Json::String(op)) => Some(op.clone()),
+                Some(_) => return Err(ApiError::BadRequest("'operationName' must be a string".to_owned())),
+                None => None,
+            };
             (query, op, field("variables").cloned())
         } else {
             (Some(text.to_owned()).filter(|t| !t.trim().is_empty()), None, None)
@@ -171,6 +187,27 @@ fn parse(req: &ApiRequest) -> Result<async_graphql::Request, ApiError> {
         Some(_) => return Err(ApiError::BadRequest("'variables' must be a JSON object".to_owned())),
     }
     Ok(request)
+}
+
+/// How a POST body declares itself.
+enum BodyType {
+    /// `application/json` (and `+json` types): `{"query", "operationName", "variables"}`.
+    Json,
+    /// `application/graphql`: a bare document.
+    Graphql,
+}
+
+/// The body's declared media type, when it is one GraphQL-over-HTTP knows.
+fn body_media_type(req: &ApiRequest) -> Option<BodyType> {
+    let ct = req.content_type.as_deref()?;
+    let essence = ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    if essence == "application/json" || essence.ends_with("+json") {
+        Some(BodyType::Json)
+    } else if essence == "application/graphql" {
+        Some(BodyType::Graphql)
+    } else {
+        None
+    }
 }
 
 /// GraphiQL 3.8.3 and React 18.3.1 (MIT; see assets/playground/THIRD_PARTY_LICENSES),
@@ -219,6 +256,27 @@ pub fn playground() -> ApiResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn post(content_type: Option<&str>, body: &[u8]) -> Result<async_graphql::Request, ApiError> {
+        let mut req = ApiRequest::new("POST", "/graphql-schema");
+        req.content_type = content_type.map(str::to_owned);
+        req.body = body.to_vec();
+        parse(&req)
+    }
+
+    #[test]
+    fn declared_json_must_be_json() {
+        // Transport problems are 4xx, not GraphQL errors in a 200.
+        assert_eq!(post(Some("application/json"), b"\x00").unwrap_err().status(), 400);
+        assert_eq!(post(Some("application/json; charset=utf-8"), b"{ a }").unwrap_err().status(), 400);
+        assert_eq!(post(Some("application/json"), b"[1]").unwrap_err().status(), 400);
+        assert_eq!(post(None, br#"{"query": "{ a }", "operationName": 1}"#).unwrap_err().status(), 400);
+        assert_eq!(post(Some("application/json"), br#" {"query": "{ a }"}"#).unwrap().query, "{ a }");
+        // A bare document, declared or sniffed.
+        assert_eq!(post(Some("application/graphql"), b"{ a }").unwrap().query, "{ a }");
+        assert_eq!(post(None, b"{ a }").unwrap().query, "{ a }");
+        assert_eq!(post(None, br#"{"query": "{ b }"}"#).unwrap().query, "{ b }");
+    }
 
     fn cached(schemas: &Schemas) -> usize {
         schemas.parsed.lock().map(|c| c.len()).unwrap_or_default()
