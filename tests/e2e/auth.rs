@@ -191,3 +191,31 @@ fn api_keys_scopes_and_filter_state() {
     }
     assert!(gw.envoy_log().contains(r#""tenant":"acme""#));
 }
+
+/// RFC 6750 §2: one credential per request. Two different ones (in two headers,
+/// or one header twice) must not let the request pick who it acts for.
+#[test]
+fn ambiguous_credentials_get_401() {
+    let gw = Gateway::start(Store::Sqlite);
+    let (acme, globex) = (token("acme"), token("globex"));
+    let path = "/v2/schemas/keyspaces";
+    let bearer = format!("Bearer {acme}");
+    let cases: [(&str, Vec<(&str, &str)>); 3] = [
+        ("X-Cassandra-Token twice", vec![("x-cassandra-token", &acme), ("x-cassandra-token", "garbage")]),
+        ("Authorization and X-Cassandra-Token", vec![("authorization", &bearer), ("x-cassandra-token", &globex)]),
+        ("X-Cassandra-Token and Token", vec![("x-cassandra-token", &acme), ("token", &globex)]),
+    ];
+    for (what, headers) in cases {
+        let mut req = gw.get(path);
+        for (name, value) in headers {
+            req = req.header(name, value);
+        }
+        let r = req.send().unwrap();
+        assert_eq!(r.status(), 401, "{what}");
+        assert_error(r, 401, "ambiguous credentials");
+    }
+    // The same credential in two places is one credential.
+    let r = gw.get(path).header("authorization", &bearer).header("x-cassandra-token", &acme).send().unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(gw.stats().contains("datagate.rejected.ambiguous: 3"), "{}", gw.stats());
+}
