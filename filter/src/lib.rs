@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod ratelimit;
 pub mod reject;
 pub mod rules;
+pub mod shared;
 
 mod host;
 
