@@ -39,6 +39,10 @@ struct Shared {
     envoy: ConfigHandle,
     /// Counter ids by name, defined up front (Envoy freezes stat creation after `config_new`).
     counters: HashMap<String, usize>,
+    /// The ids of the counters every request counts, looked up once.
+    allowed: Option<usize>,
+    public: Option<usize>,
+    cache_hits: Option<usize>,
     tokens: Tokens,
     remote: RwLock<RemoteKeys>,
 }
@@ -52,16 +56,21 @@ pub fn config_new(envoy: ConfigHandle, bytes: &[u8]) -> Option<Module> {
             return None;
         }
     };
-    let counters = metrics::all(config.rate_limit.as_ref())
+    let counters: HashMap<String, usize> = metrics::all(config.rate_limit.as_ref())
         .into_iter()
         .filter_map(|name| envoy.define_counter(&name).map(|id| (name, id)))
         .collect();
+    let id = |c: Counter<'_>| counters.get(c.name().as_ref()).copied();
+    let (allowed, public, cache_hits) = (id(Counter::Allowed), id(Counter::Public), id(Counter::CacheHit));
     let has_remote = config.remote_jwks.is_some();
     let shared = Arc::new(Shared {
         tokens: Tokens::new(config.token_cache_size),
         config,
         envoy,
         counters,
+        allowed,
+        public,
+        cache_hits,
         remote: RwLock::default(),
     });
     let ticker = if has_remote { Ticker::start(envoy) } else { None };
@@ -95,7 +104,12 @@ impl Module {
 
 impl Shared {
     fn counter(&self, counter: Counter<'_>) -> Option<usize> {
-        self.counters.get(counter.name().as_ref()).copied()
+        match counter {
+            Counter::Allowed => self.allowed,
+            Counter::Public => self.public,
+            Counter::CacheHit => self.cache_hits,
+            other => self.counters.get(other.name().as_ref()).copied(),
+        }
     }
 
     /// Counts from a thread with no stream at hand (the main thread).
