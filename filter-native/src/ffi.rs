@@ -4,11 +4,15 @@
 //! module with `unsafe`; every hook runs its body under `catch_unwind`, so no
 //! input can unwind into Envoy.
 //!
-//! Each signature here was checked against the 1.40 binary (`nm -D envoy`
-//! lists every callback) and is exercised by the end-to-end tests.
+//! Every callback declared here is exported by the pinned 1.40 binary (checked
+//! with `nm -D`: the library has no undefined `envoy_*` symbol the binary lacks),
+//! and every hook and callback the filter uses is exercised by the end-to-end
+//! tests, which run each filter test against this build too: a signature drift
+//! would fail them, not the load (Envoy only warns on an ABI version mismatch).
 
 #![allow(unsafe_code)]
 
+use crate::envoy::{ConfigEnvoy, HeaderCopy, LogLevel, SchedulerEnvoy, Status, StreamEnvoy};
 use crate::module::{self, Module, Stream};
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -79,13 +83,22 @@ const CALLOUT_SUCCESS: u32 = 0;
 /// `..._metrics_result_Success`.
 const METRICS_SUCCESS: u32 = 0;
 /// `..._on_http_filter_*_status_Continue` / `_StopIteration` (headers).
-pub const CONTINUE: u32 = 0;
-pub const STOP_ITERATION: u32 = 1;
+const CONTINUE: u32 = 0;
+const STOP_ITERATION: u32 = 1;
+
+fn status(s: Status) -> u32 {
+    match s {
+        Status::Continue => CONTINUE,
+        Status::Stop => STOP_ITERATION,
+    }
+}
+
 /// `envoy_dynamic_module_type_log_level_*`.
-#[derive(Clone, Copy)]
-pub enum LogLevel {
-    Warn = 3,
-    Error = 4,
+fn level(l: LogLevel) -> u32 {
+    match l {
+        LogLevel::Warn => 3,
+        LogLevel::Error => 4,
+    }
 }
 
 // ----------------------------- callbacks -----------------------------
@@ -169,63 +182,17 @@ extern "C" {
 }
 
 /// Logs through Envoy's logger (component `dynamic_modules`).
-pub fn log(level: LogLevel, message: &str) {
+fn log(l: LogLevel, message: &str) {
     // SAFETY: the buffer is valid for the call; Envoy copies what it logs.
-    unsafe { envoy_dynamic_module_callback_log(level as u32, ModuleBuffer::of(message.as_bytes())) }
+    unsafe { envoy_dynamic_module_callback_log(level(l), ModuleBuffer::of(message.as_bytes())) }
 }
 
 // ------------------------------ handles ------------------------------
 
 /// Envoy's side of one HTTP stream's filter, valid for the hook it was passed to.
-pub struct FilterHandle(*mut c_void);
-
-/// A request's headers copied out of Envoy (its pointers die at the first set call).
-pub struct HeaderCopy {
-    text: String,
-    spans: Vec<(usize, usize, usize)>,
-}
-
-impl HeaderCopy {
-    /// `(name, value)` pairs; values that are not UTF-8 were skipped (no header the filter reads can be one).
-    pub fn pairs(&self) -> Vec<(&str, &str)> {
-        self.spans
-            .iter()
-            .filter_map(|&(start, mid, end)| Some((self.text.get(start..mid)?, self.text.get(mid..end)?)))
-            .collect()
-    }
-}
+struct FilterHandle(*mut c_void);
 
 impl FilterHandle {
-    /// Every request header, copied (one call for the count, one for the headers).
-    pub fn request_headers(&self) -> HeaderCopy {
-        let mut copy = HeaderCopy { text: String::new(), spans: Vec::new() };
-        // SAFETY: `self.0` is the filter pointer of the running hook.
-        let count = unsafe { envoy_dynamic_module_callback_http_get_headers_size(self.0, REQUEST_HEADER) };
-        if count == 0 {
-            return copy;
-        }
-        let empty =
-            EnvoyHttpHeader { key_ptr: std::ptr::null(), key_length: 0, value_ptr: std::ptr::null(), value_length: 0 };
-        let mut raw = vec![empty; count];
-        // SAFETY: `raw` has room for the `count` entries Envoy writes.
-        if !unsafe { envoy_dynamic_module_callback_http_get_headers(self.0, REQUEST_HEADER, raw.as_mut_ptr()) } {
-            return copy;
-        }
-        copy.spans.reserve(count);
-        for h in &raw {
-            // SAFETY: Envoy filled each entry with pointers into its header map,
-            // valid until the next set call; they are copied before any.
-            let (key, value) = unsafe { (bytes(h.key_ptr, h.key_length), bytes(h.value_ptr, h.value_length)) };
-            let (Ok(key), Ok(value)) = (std::str::from_utf8(key), std::str::from_utf8(value)) else { continue };
-            let start = copy.text.len();
-            copy.text.push_str(key);
-            let mid = copy.text.len();
-            copy.text.push_str(value);
-            copy.spans.push((start, mid, copy.text.len()));
-        }
-        copy
-    }
-
     /// Sets (replaces) a header; `None` removes it.
     fn set_header(&self, header_type: u32, name: &str, value: Option<&str>) {
         let value = value.map_or(ModuleBuffer::NULL, |v| ModuleBuffer::of(v.as_bytes()));
@@ -234,16 +201,42 @@ impl FilterHandle {
             envoy_dynamic_module_callback_http_set_header(self.0, header_type, ModuleBuffer::of(name.as_bytes()), value)
         };
     }
+}
 
-    pub fn remove_request_header(&self, name: &str) {
+impl StreamEnvoy for FilterHandle {
+    /// Every request header, copied (one call for the count, one for the headers).
+    fn request_headers(&self) -> HeaderCopy {
+        // SAFETY: `self.0` is the filter pointer of the running hook.
+        let count = unsafe { envoy_dynamic_module_callback_http_get_headers_size(self.0, REQUEST_HEADER) };
+        if count == 0 {
+            return HeaderCopy::default();
+        }
+        let empty =
+            EnvoyHttpHeader { key_ptr: std::ptr::null(), key_length: 0, value_ptr: std::ptr::null(), value_length: 0 };
+        let mut raw = vec![empty; count];
+        // SAFETY: `raw` has room for the `count` entries Envoy writes.
+        if !unsafe { envoy_dynamic_module_callback_http_get_headers(self.0, REQUEST_HEADER, raw.as_mut_ptr()) } {
+            return HeaderCopy::default();
+        }
+        let mut copy = HeaderCopy::with_capacity(count);
+        for h in &raw {
+            // SAFETY: Envoy filled each entry with pointers into its header map,
+            // valid until the next set call; they are copied before any.
+            let (key, value) = unsafe { (bytes(h.key_ptr, h.key_length), bytes(h.value_ptr, h.value_length)) };
+            copy.push(key, value);
+        }
+        copy
+    }
+
+    fn remove_request_header(&self, name: &str) {
         self.set_header(REQUEST_HEADER, name, None);
     }
 
-    pub fn set_response_header(&self, name: &str, value: &str) {
+    fn set_response_header(&self, name: &str, value: &str) {
         self.set_header(RESPONSE_HEADER, name, Some(value));
     }
 
-    pub fn add_request_header(&self, name: &str, value: &str) {
+    fn add_request_header(&self, name: &str, value: &str) {
         // SAFETY: as in `set_header`.
         unsafe {
             envoy_dynamic_module_callback_http_add_header(
@@ -255,7 +248,7 @@ impl FilterHandle {
         };
     }
 
-    pub fn send_response(&self, status: u32, headers: &[(&str, &str)], body: &[u8]) {
+    fn send_response(&self, status: u32, headers: &[(&str, &str)], body: &[u8]) {
         let headers: Vec<ModuleHttpHeader> = headers.iter().map(|(k, v)| ModuleHttpHeader::of(k, v)).collect();
         // SAFETY: headers and body outlive the call; Envoy copies them.
         unsafe {
@@ -270,7 +263,7 @@ impl FilterHandle {
         };
     }
 
-    pub fn set_filter_state(&self, key: &str, value: &str) {
+    fn set_filter_state(&self, key: &str, value: &str) {
         // SAFETY: as in `set_header`; Envoy copies key and value.
         unsafe {
             envoy_dynamic_module_callback_http_set_filter_state_bytes(
@@ -281,21 +274,17 @@ impl FilterHandle {
         };
     }
 
-    pub fn increment_counter(&self, id: usize, value: u64) -> bool {
+    fn increment_counter(&self, id: usize, value: u64) {
         // SAFETY: `id` came from `define_counter` on this filter's config.
-        let r = unsafe {
-            envoy_dynamic_module_callback_http_filter_increment_counter(self.0, id, std::ptr::null(), 0, value)
-        };
-        r == METRICS_SUCCESS
+        unsafe { envoy_dynamic_module_callback_http_filter_increment_counter(self.0, id, std::ptr::null(), 0, value) };
     }
 
-    pub fn continue_decoding(&self) {
+    fn continue_decoding(&self) {
         // SAFETY: called from a hook of this stream, which was paused.
         unsafe { envoy_dynamic_module_callback_http_filter_continue_decoding(self.0) }
     }
 
-    /// Starts an HTTP call tied to this stream; its id, or `None` if Envoy refused it.
-    pub fn http_callout(&self, cluster: &str, headers: &[(&str, &str)], timeout_ms: u64) -> Option<u64> {
+    fn http_callout(&self, cluster: &str, headers: &[(&str, &str)], timeout_ms: u64) -> Option<u64> {
         let headers: Vec<ModuleHttpHeader> = headers.iter().map(|(k, v)| ModuleHttpHeader::of(k, v)).collect();
         let mut id = 0u64;
         // SAFETY: every buffer outlives the call; `id` is a valid out pointer.
@@ -317,7 +306,7 @@ impl FilterHandle {
 /// Envoy's side of one filter configuration; lives until `config_destroy`,
 /// and its callbacks may be called from any thread.
 #[derive(Clone, Copy)]
-pub struct ConfigHandle(*mut c_void);
+struct ConfigHandle(*mut c_void);
 
 // SAFETY: Envoy's filter config outlives the module's config object (destroyed
 // first), and the callbacks used through it (counters, callouts on the main
@@ -326,9 +315,8 @@ unsafe impl Send for ConfigHandle {}
 // SAFETY: as above; the handle is a plain pointer Envoy synchronizes behind.
 unsafe impl Sync for ConfigHandle {}
 
-impl ConfigHandle {
-    /// Defines a counter (only during `config_new`); its id.
-    pub fn define_counter(&self, name: &str) -> Option<usize> {
+impl ConfigEnvoy for ConfigHandle {
+    fn define_counter(&self, name: &str) -> Option<usize> {
         let mut id = 0usize;
         // SAFETY: called during config_new with a live config pointer.
         let r = unsafe {
@@ -343,15 +331,14 @@ impl ConfigHandle {
         (r == METRICS_SUCCESS).then_some(id)
     }
 
-    pub fn increment_counter(&self, id: usize, value: u64) {
+    fn increment_counter(&self, id: usize, value: u64) {
         // SAFETY: `id` came from `define_counter` on this config.
         unsafe {
             envoy_dynamic_module_callback_http_filter_config_increment_counter(self.0, id, std::ptr::null(), 0, value)
         };
     }
 
-    /// Starts an HTTP call from the main thread; its id, or `None` if Envoy refused it.
-    pub fn http_callout(&self, cluster: &str, headers: &[(&str, &str)], timeout_ms: u64) -> Option<u64> {
+    fn http_callout(&self, cluster: &str, headers: &[(&str, &str)], timeout_ms: u64) -> Option<u64> {
         let headers: Vec<ModuleHttpHeader> = headers.iter().map(|(k, v)| ModuleHttpHeader::of(k, v)).collect();
         let mut id = 0u64;
         // SAFETY: every buffer outlives the call; `id` is a valid out pointer.
@@ -369,23 +356,26 @@ impl ConfigHandle {
         (r == CALLOUT_SUCCESS).then_some(id)
     }
 
-    /// A scheduler that runs `config_scheduled` on the main thread.
-    pub fn scheduler(&self) -> Option<Scheduler> {
+    fn scheduler(&self) -> Option<Box<dyn SchedulerEnvoy>> {
         // SAFETY: live config pointer.
         let ptr = unsafe { envoy_dynamic_module_callback_http_filter_config_scheduler_new(self.0) };
-        (!ptr.is_null()).then_some(Scheduler(ptr))
+        (!ptr.is_null()).then(|| Box::new(Scheduler(ptr)) as Box<dyn SchedulerEnvoy>)
+    }
+
+    fn log(&self, level: LogLevel, message: &str) {
+        log(level, message);
     }
 }
 
 /// Posts events to the main thread; may be used from any thread until dropped.
-pub struct Scheduler(*mut c_void);
+struct Scheduler(*mut c_void);
 
 // SAFETY: Envoy's scheduler posts to the main dispatcher, which is thread-safe;
 // the owner makes sure no commit races the delete in `Drop`.
 unsafe impl Send for Scheduler {}
 
-impl Scheduler {
-    pub fn commit(&self, event_id: u64) {
+impl SchedulerEnvoy for Scheduler {
+    fn commit(&self, event_id: u64) {
         // SAFETY: the scheduler is live until `Drop`.
         unsafe { envoy_dynamic_module_callback_http_filter_config_scheduler_commit(self.0, event_id) }
     }
@@ -451,19 +441,23 @@ unsafe fn entries<'a, T>(ptr: *const T, len: usize) -> &'a [T] {
 
 /// Runs a hook body; a panic is logged and answered with `fallback`.
 fn guard<T>(fallback: T, body: impl FnOnce() -> T) -> T {
+    guard_with(|| fallback, body)
+}
+
+/// [`guard`] whose fallback does something (e.g. answers the request).
+fn guard_with<T>(fallback: impl FnOnce() -> T, body: impl FnOnce() -> T) -> T {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(v) => v,
         Err(_) => {
             log(LogLevel::Error, "datagate: the edge filter panicked; the hook was abandoned");
-            fallback
+            fallback()
         }
     }
 }
 
 // ---------------------------- event hooks ----------------------------
 
-/// # Safety
-/// Called by Envoy once, after loading the library.
+/// Called by Envoy once, after loading the library: the ABI version (null would fail the load).
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_program_init() -> *const u8 {
     guard(std::ptr::null(), || ABI_VERSION.as_ptr())
@@ -480,15 +474,14 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
     guard(std::ptr::null(), || {
         // SAFETY: Envoy passes the configuration bytes, valid during this hook.
         let bytes = unsafe { bytes(config.ptr, config.length) };
-        match module::config_new(ConfigHandle(config_envoy), bytes) {
+        match module::config_new(Box::new(ConfigHandle(config_envoy)), bytes) {
             Some(m) => Box::into_raw(Box::new(m)) as *const c_void,
             None => std::ptr::null(),
         }
     })
 }
 
-/// # Safety
-/// `module` was returned by `config_new`.
+/// `module` is what `config_new` returned.
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_config_destroy(module: *const c_void) {
     guard((), || {
@@ -539,10 +532,15 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(
     stream: *const c_void,
     _end_of_stream: bool,
 ) -> u32 {
-    // A panic (a bug) must not let an unauthenticated request through: answer it.
-    guard(STOP_ITERATION, || match stream_mut(stream) {
-        Some(s) => s.on_request_headers(&FilterHandle(filter)),
-        None => STOP_ITERATION,
+    // A panic (a bug) must neither let an unauthenticated request through nor leave it hanging.
+    let fail = || {
+        let body = br#"{"description":"the edge filter failed on this request","code":500}"#;
+        FilterHandle(filter).send_response(500, &[("content-type", "application/json")], body);
+        STOP_ITERATION
+    };
+    guard_with(fail, || match stream_mut(stream) {
+        Some(s) => status(s.on_request_headers(&FilterHandle(filter))),
+        None => fail(),
     })
 }
 

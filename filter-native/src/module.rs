@@ -1,8 +1,9 @@
 //! The native host: a filter configuration's state, shared by every worker of
 //! the process (config, counters, verified-token cache, remote keys); the
-//! process-wide token buckets; one stream's state; and [`Host`] over the ABI.
+//! process-wide token buckets; one stream's state; and [`Host`] over
+//! [`crate::envoy`]'s view of Envoy.
 
-use crate::ffi::{self, ConfigHandle, FilterHandle, LogLevel, Scheduler, CONTINUE, STOP_ITERATION};
+use crate::envoy::{ConfigEnvoy, LogLevel, SchedulerEnvoy, Status, StreamEnvoy};
 use datagate_filter::auth::TokenStore;
 use datagate_filter::config::{Config, VerifyKey};
 use datagate_filter::edge::{Exchange, Host, KeyRefresh, Verdict};
@@ -36,7 +37,7 @@ pub struct Module {
 /// What every worker's streams of one configuration share.
 struct Shared {
     config: Config,
-    envoy: ConfigHandle,
+    envoy: Box<dyn ConfigEnvoy>,
     /// Counter ids by name, defined up front (Envoy freezes stat creation after `config_new`).
     counters: HashMap<String, usize>,
     /// The ids of the counters every request counts, looked up once.
@@ -48,11 +49,11 @@ struct Shared {
 }
 
 /// Parses and validates the configuration; `None` (with every problem logged) refuses it.
-pub fn config_new(envoy: ConfigHandle, bytes: &[u8]) -> Option<Module> {
+pub fn config_new(envoy: Box<dyn ConfigEnvoy>, bytes: &[u8]) -> Option<Module> {
     let config = match Config::from_json(bytes) {
         Ok(config) => config,
         Err(e) => {
-            ffi::log(LogLevel::Error, &e.to_string());
+            envoy.log(LogLevel::Error, &e.to_string());
             return None;
         }
     };
@@ -73,7 +74,7 @@ pub fn config_new(envoy: ConfigHandle, bytes: &[u8]) -> Option<Module> {
         cache_hits,
         remote: RwLock::default(),
     });
-    let ticker = if has_remote { Ticker::start(envoy) } else { None };
+    let ticker = if has_remote { Ticker::start(shared.envoy.as_ref()) } else { None };
     Some(Module { shared, _ticker: ticker })
 }
 
@@ -133,7 +134,7 @@ impl Shared {
     fn fetch_refused(&self, remote: &RemoteJwks, count: &dyn Fn(Counter<'_>)) {
         self.remote.write().unwrap_or_else(|p| p.into_inner()).in_flight = false;
         count(Counter::JwksFetchFailed);
-        ffi::log(LogLevel::Warn, &format!("datagate: cannot fetch the JWKS from cluster {}", remote.cluster));
+        self.envoy.log(LogLevel::Warn, &format!("datagate: cannot fetch the JWKS from cluster {}", remote.cluster));
     }
 
     /// Takes a fetch response: new keys replace the old ones (and the verified
@@ -151,7 +152,8 @@ impl Shared {
             }
             Err(e) => {
                 count(Counter::JwksFetchFailed);
-                ffi::log(LogLevel::Warn, &format!("datagate: remote JWKS refused, keeping the previous keys: {e}"));
+                self.envoy
+                    .log(LogLevel::Warn, &format!("datagate: remote JWKS refused, keeping the previous keys: {e}"));
             }
         }
     }
@@ -170,38 +172,38 @@ pub struct Stream {
 }
 
 impl Stream {
-    pub fn on_request_headers(&mut self, filter: &FilterHandle) -> u32 {
+    pub fn on_request_headers(&mut self, filter: &dyn StreamEnvoy) -> Status {
         self.decide(filter, true)
     }
 
-    fn decide(&mut self, filter: &FilterHandle, may_refetch: bool) -> u32 {
+    fn decide(&mut self, filter: &dyn StreamEnvoy, may_refetch: bool) -> Status {
         let copy = filter.request_headers();
         let headers = copy.pairs();
         let mut host = NativeHost { filter, shared: &self.shared, fetching: false };
         match self.exchange.on_request_headers(&self.shared.config, &mut host, &headers, may_refetch) {
-            Verdict::Continue => CONTINUE,
-            Verdict::Replied => STOP_ITERATION,
+            Verdict::Continue => Status::Continue,
+            Verdict::Replied => Status::Stop,
             Verdict::Paused => {
                 self.waiting_for_keys = host.fetching;
-                STOP_ITERATION
+                Status::Stop
             }
         }
     }
 
     /// This stream's re-fetch landed: keep the keys, then decide again (no second re-fetch).
-    pub fn on_keys_fetched(&mut self, filter: &FilterHandle, status: &str, body: &[u8]) {
+    pub fn on_keys_fetched(&mut self, filter: &dyn StreamEnvoy, status: &str, body: &[u8]) {
         let shared = self.shared.clone();
         shared.absorb(status, body, &|c| {
             if let Some(id) = shared.counter(c) {
                 filter.increment_counter(id, 1);
             }
         });
-        if std::mem::take(&mut self.waiting_for_keys) && self.decide(filter, false) == CONTINUE {
+        if std::mem::take(&mut self.waiting_for_keys) && self.decide(filter, false) == Status::Continue {
             filter.continue_decoding();
         }
     }
 
-    pub fn on_response_headers(&self, filter: &FilterHandle) {
+    pub fn on_response_headers(&self, filter: &dyn StreamEnvoy) {
         // Replace, not add: an upstream's own rate-limit headers must not contradict ours.
         for (name, value) in self.exchange.response_headers() {
             filter.set_response_header(name, value);
@@ -211,7 +213,7 @@ impl Stream {
 
 /// [`Host`] over the dynamic-module ABI for one hook of one stream.
 struct NativeHost<'a> {
-    filter: &'a FilterHandle,
+    filter: &'a dyn StreamEnvoy,
     shared: &'a Shared,
     fetching: bool,
 }
@@ -282,11 +284,11 @@ struct Ticker {
 
 struct TickerState {
     stop: AtomicBool,
-    scheduler: Mutex<Option<Scheduler>>,
+    scheduler: Mutex<Option<Box<dyn SchedulerEnvoy>>>,
 }
 
 impl Ticker {
-    fn start(envoy: ConfigHandle) -> Option<Ticker> {
+    fn start(envoy: &dyn ConfigEnvoy) -> Option<Ticker> {
         let scheduler = envoy.scheduler()?;
         // The first tick at once: the keys are fetched before traffic needs them.
         scheduler.commit(0);
@@ -302,7 +304,7 @@ impl Ticker {
             }
         });
         if spawned.is_err() {
-            ffi::log(LogLevel::Warn, "datagate: cannot start the JWKS refresh thread; keys are fetched once");
+            envoy.log(LogLevel::Warn, "datagate: cannot start the JWKS refresh thread; keys are fetched once");
         }
         Some(Ticker { state })
     }
