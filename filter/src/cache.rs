@@ -6,15 +6,15 @@
 //! entries go first, then everything (a cheap reset beats per-entry LRU
 //! bookkeeping on the request path; the next request re-verifies).
 
-use crate::auth::Identity;
+use crate::identity::Identity;
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// A bounded token → identity cache for one worker.
 #[derive(Default)]
 pub struct TokenCache {
     capacity: usize,
-    entries: HashMap<String, (Rc<Identity>, u64)>,
+    entries: HashMap<String, (Arc<Identity>, u64)>,
     hits: std::cell::Cell<u64>,
 }
 
@@ -25,7 +25,7 @@ impl TokenCache {
     }
 
     /// The identity a still-valid cached token verified to.
-    pub fn get(&self, token: &str, now: u64) -> Option<&Rc<Identity>> {
+    pub fn get(&self, token: &str, now: u64) -> Option<&Arc<Identity>> {
         match self.entries.get(token) {
             Some((identity, exp)) if now < *exp => {
                 self.hits.set(self.hits.get() + 1);
@@ -36,7 +36,7 @@ impl TokenCache {
     }
 
     /// Remembers a verified token until its `exp`.
-    pub fn insert(&mut self, token: &str, identity: Rc<Identity>, exp: u64, now: u64) {
+    pub fn insert(&mut self, token: &str, identity: Arc<Identity>, exp: u64, now: u64) {
         if self.capacity == 0 || now >= exp {
             return;
         }
@@ -74,8 +74,8 @@ impl TokenCache {
 mod tests {
     use super::*;
 
-    fn id(t: &str) -> Rc<Identity> {
-        Rc::new(Identity { tenant: t.into(), subject: None, plan: None, scopes: vec![] })
+    fn id(t: &str) -> Arc<Identity> {
+        Arc::new(Identity { tenant: t.into(), subject: None, plan: None, scopes: vec![] })
     }
 
     #[test]

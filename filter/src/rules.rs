@@ -1,7 +1,7 @@
 //! Per-path authorization: which scopes a route needs. Public paths (no
 //! credentials at all) live in the config's `publicPaths`.
 
-use crate::auth::Identity;
+use crate::identity::Identity;
 use crate::reject::Rejection;
 use serde::Deserialize;
 

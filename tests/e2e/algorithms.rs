@@ -2,7 +2,7 @@
 //! independent implementation (PyJWT + cryptography, `mint.py`), and the
 //! classic attacks, each of which must be a 401 JSON — never a 200, never a 5xx.
 
-use crate::harness::{assert_error, json_of, Gateway, Store};
+use crate::harness::{assert_error, json_of, Filter, Gateway, Store};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;
@@ -21,8 +21,9 @@ fn mint() -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-#[test]
-fn every_algorithm_and_every_attack() {
+crate::on_both_filters!(every_algorithm_and_every_attack);
+
+fn every_algorithm_and_every_attack(filter: Filter) {
     let minted = mint();
     let config = json!({
         "jwks": minted["jwks"],
@@ -30,7 +31,7 @@ fn every_algorithm_and_every_attack() {
         "audiences": ["datagate"],
         "publicPaths": ["/health"],
     });
-    let gw = Gateway::start_with_filter_config(Store::Sqlite, &config.to_string());
+    let gw = Gateway::start_with_filter_config_on(Store::Sqlite, filter, &config.to_string());
     for (alg, token) in minted["tokens"].as_object().unwrap() {
         let token = token.as_str().unwrap();
         let ks = format!("ks_{}", alg.to_lowercase());

@@ -1,19 +1,28 @@
 //! The edge filter in the real chain: which requests reach the sidecar, and
 //! what everyone else gets.
 
-use crate::harness::{assert_error, json_of, now, token, token_with, Gateway, Store, DEV_SECRET};
+use crate::harness::{assert_error, json_of, now, token, token_with, Filter, Gateway, Store, DEV_SECRET};
 use serde_json::json;
 
-#[test]
-fn health_needs_no_token() {
-    let gw = Gateway::start(Store::Sqlite);
+crate::on_both_filters!(
+    health_needs_no_token,
+    bad_credentials_get_401_json,
+    tenant_header_cannot_be_spoofed,
+    cli_dev_token_is_accepted,
+    invalid_filter_config_is_refused_by_envoy,
+    api_keys_scopes_and_filter_state,
+    ambiguous_credentials_get_401,
+    hostile_headers_never_crash_envoy,
+);
+
+fn health_needs_no_token(filter: Filter) {
+    let gw = Gateway::start_on(Store::Sqlite, filter);
     let (s, body) = json_of(gw.get("/health").send().unwrap());
     assert_eq!((s, body), (200, json!({"status": "ok", "store": "sqlite"})));
 }
 
-#[test]
-fn bad_credentials_get_401_json() {
-    let gw = Gateway::start(Store::Sqlite);
+fn bad_credentials_get_401_json(filter: Filter) {
+    let gw = Gateway::start_on(Store::Sqlite, filter);
     let path = "/v2/schemas/keyspaces";
     let r = gw.get(path).send().unwrap();
     assert_eq!(
@@ -53,13 +62,11 @@ fn bad_credentials_get_401_json() {
         assert_eq!(r.status(), 401, "{what}");
         assert_error(r, 401, needle);
     }
-    let stats = gw.stats();
-    assert!(stats.contains("wasmcustom.datagate.rejected.expired: 1"), "{stats}");
+    assert_eq!(gw.counter("datagate.rejected.expired"), 1, "{}", gw.stats());
 }
 
-#[test]
-fn tenant_header_cannot_be_spoofed() {
-    let gw = Gateway::start(Store::Sqlite);
+fn tenant_header_cannot_be_spoofed(filter: Filter) {
+    let gw = Gateway::start_on(Store::Sqlite, filter);
     let acme = token("acme");
     let globex = token("globex");
     gw.vehicle_table(&globex, "secrets");
@@ -101,9 +108,8 @@ fn b64(s: &str) -> String {
     out
 }
 
-#[test]
-fn cli_dev_token_is_accepted() {
-    let gw = Gateway::start(Store::Sqlite);
+fn cli_dev_token_is_accepted(filter: Filter) {
+    let gw = Gateway::start_on(Store::Sqlite, filter);
     let out = std::process::Command::new(crate::harness::datagate_bin())
         .args(["token", "--tenant", "cli-tenant", "--ttl", "5m"])
         .output()
@@ -125,9 +131,8 @@ fn cli_dev_token_is_accepted() {
     assert_eq!(list, json!({"data": [{"name": "k"}]}));
 }
 
-#[test]
-fn invalid_filter_config_is_refused_by_envoy() {
-    let rendered = crate::harness::render_config(18080, 19901, 50051);
+fn invalid_filter_config_is_refused_by_envoy(filter: Filter) {
+    let rendered = crate::harness::render_config_for(filter, 18080, 19901, 50051);
     let good = r#""tenantClaim": "tenant","#;
     assert!(rendered.contains(good));
     let bad = rendered.replace(good, r#""tenantClaim": "", "tenantClam": "x","#);
@@ -138,8 +143,7 @@ fn invalid_filter_config_is_refused_by_envoy() {
     assert!(log.contains("tenantClam"), "the log must name the bad field: {log}");
 }
 
-#[test]
-fn api_keys_scopes_and_filter_state() {
+fn api_keys_scopes_and_filter_state(filter: Filter) {
     let out = std::process::Command::new(crate::harness::datagate_bin())
         .args(["apikey", "--tenant", "acme", "--plan", "gold", "--name", "ci-bot"])
         .output()
@@ -153,7 +157,7 @@ fn api_keys_scopes_and_filter_state() {
     let extra = format!(
         r#""apiKeys": [{entry}], "rules": [{{"pathPrefix": "/v2/schemas", "methods": ["POST", "DELETE"], "requireAnyScope": ["admin"]}}]"#
     );
-    let gw = Gateway::start_with_filter(Store::Sqlite, &extra);
+    let gw = Gateway::start_with_filter_on(Store::Sqlite, filter, &extra);
     // The API key acts for acme and carries the admin scope.
     let r = gw
         .post("/v2/schemas/keyspaces")
@@ -190,4 +194,77 @@ fn api_keys_scopes_and_filter_state() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert!(gw.envoy_log().contains(r#""tenant":"acme""#));
+}
+
+/// RFC 6750 §2: one credential per request. Two different ones (in two headers,
+/// or one header twice) must not let the request pick who it acts for.
+fn ambiguous_credentials_get_401(filter: Filter) {
+    let gw = Gateway::start_on(Store::Sqlite, filter);
+    let (acme, globex) = (token("acme"), token("globex"));
+    let path = "/v2/schemas/keyspaces";
+    let bearer = format!("Bearer {acme}");
+    let cases: [(&str, Vec<(&str, &str)>); 3] = [
+        ("X-Cassandra-Token twice", vec![("x-cassandra-token", &acme), ("x-cassandra-token", "garbage")]),
+        ("Authorization and X-Cassandra-Token", vec![("authorization", &bearer), ("x-cassandra-token", &globex)]),
+        ("X-Cassandra-Token and Token", vec![("x-cassandra-token", &acme), ("token", &globex)]),
+    ];
+    for (what, headers) in cases {
+        let mut req = gw.get(path);
+        for (name, value) in headers {
+            req = req.header(name, value);
+        }
+        let r = req.send().unwrap();
+        assert_eq!(r.status(), 401, "{what}");
+        assert_error(r, 401, "ambiguous credentials");
+    }
+    // The same credential in two places is one credential.
+    let r = gw.get(path).header("authorization", &bearer).header("x-cassandra-token", &acme).send().unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(gw.counter("datagate.rejected.ambiguous"), 3, "{}", gw.stats());
+}
+
+/// Whatever bytes a client puts in any header, the filter answers (or lets a
+/// public path through) and Envoy stays up: no panic reaches it.
+fn hostile_headers_never_crash_envoy(filter: Filter) {
+    let gw = Gateway::start_on(Store::Sqlite, filter);
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let names = ["authorization", "x-cassandra-token", "token", "x-tenant-id", "x-tenant-plan", "x-datagate-subject"];
+    for i in 0..300 {
+        let len = (next() % 300) as usize;
+        // Every byte a header value may carry: visible ASCII, space, tab and obs-text.
+        let value: Vec<u8> = (0..len)
+            .map(|_| match (next() % 192) as u8 {
+                b @ 0..=94 => b + 0x20,
+                95 => b'\t',
+                b => b + 0x20,
+            })
+            .collect();
+        let Ok(value) = reqwest::header::HeaderValue::from_bytes(&value) else { continue };
+        let mut req = gw.get(if i % 7 == 0 { "/health" } else { "/v2/schemas/keyspaces" });
+        for name in names.iter().take(1 + i % names.len()) {
+            let mut v = value.clone();
+            if i % 3 == 0 && name.starts_with('a') {
+                v = reqwest::header::HeaderValue::from_bytes(&[b"Bearer ".as_slice(), value.as_bytes()].concat())
+                    .unwrap();
+            }
+            req = req.header(*name, v);
+        }
+        let r = req.send().unwrap();
+        let status = r.status().as_u16();
+        assert!(status == 401 || status == 200, "request {i}: status {status}");
+        if status == 401 {
+            assert_error(r, 401, "");
+        }
+    }
+    // Still serving, and it still knows a good token from a bad one.
+    assert_eq!(
+        gw.get("/v2/schemas/keyspaces").header("x-cassandra-token", token("acme")).send().unwrap().status(),
+        200
+    );
 }

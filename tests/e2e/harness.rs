@@ -1,5 +1,6 @@
 //! Starts a real gateway for one test: the `datagate` sidecar binary on a
-//! fresh store, and Envoy (from the project venv) with the real `.wasm`, all on
+//! fresh store, and Envoy (from the project venv) with the real edge filter
+//! (the native dynamic module by default, or the `.wasm`: [`Filter`]), all on
 //! random loopback ports. Logs go to files and are printed only if the test fails.
 
 use jsonwebtoken::{encode, EncodingKey, Header};
@@ -12,6 +13,46 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The development secret the rendered Envoy config trusts (key id `dev`).
 pub const DEV_SECRET: &[u8] = b"datagate-development-secret-do-not-use-in-production";
+
+/// Which build of the edge filter Envoy loads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Filter {
+    /// The proxy-wasm build (`datagate_filter.wasm` on V8).
+    Wasm,
+    /// The Envoy dynamic module (`libdatagate_edge.so`), the shipped default.
+    Native,
+}
+
+impl Filter {
+    /// Both builds, for tests that must hold for each.
+    pub const BOTH: [Filter; 2] = [Filter::Wasm, Filter::Native];
+
+    /// The filter's name for `envoy/render.sh` (`DATAGATE_FILTER`).
+    fn name(self) -> &'static str {
+        match self {
+            Filter::Wasm => "wasm",
+            Filter::Native => "native",
+        }
+    }
+
+    /// Where Envoy shows the filter's counters (`datagate.allowed` → `<prefix>datagate.allowed`).
+    pub fn stat_prefix(self) -> &'static str {
+        match self {
+            Filter::Wasm => "wasmcustom.",
+            Filter::Native => "dynamicmodulescustom.",
+        }
+    }
+}
+
+/// The directory holding `libdatagate_edge.so` (`ENVOY_DYNAMIC_MODULES_SEARCH_PATH`).
+fn native_dir() -> PathBuf {
+    let dir = target_dir().join("native");
+    must_exist(
+        dir.join("libdatagate_edge.so"),
+        "run `make test` (or `cargo build --profile native -p datagate-edge-native`) first",
+    );
+    dir
+}
 
 /// Which store the sidecar runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +127,7 @@ pub fn pg_admin(sql: String) {
 /// One running gateway.
 pub struct Gateway {
     pub store: Store,
+    pub filter: Filter,
     pub base: String,
     pub admin: String,
     sidecar_port: u16,
@@ -109,6 +151,8 @@ impl Gateway {
 
     /// A gateway whose edge-filter configuration gets `extra` JSON members
     /// (e.g. `"rateLimit": {...}`) added to the shipped ones.
+    // Kept for tests that only need the shipped build (the filter tests use the `_on` forms).
+    #[allow(dead_code)]
     pub fn start_with_filter(store: Store, extra: &str) -> Gateway {
         let mut gw = Gateway::new(store);
         // The plugin configuration is a YAML block scalar: keep the JSON on one line.
@@ -117,6 +161,8 @@ impl Gateway {
     }
 
     /// A gateway whose edge filter runs with exactly `config` (JSON) instead of the shipped one.
+    // Kept for tests that only need the shipped build (the filter tests use the `_on` forms).
+    #[allow(dead_code)]
     pub fn start_with_filter_config(store: Store, config: &str) -> Gateway {
         let mut gw = Gateway::new(store);
         gw.filter_config = Some(config.replace('\n', " "));
@@ -125,14 +171,51 @@ impl Gateway {
 
     /// Like [`Gateway::start_with_filter_config`], plus a STATIC cluster `name`
     /// pointing at 127.0.0.1:`port` (e.g. a JWKS server).
+    // Kept for tests that only need the shipped build (the filter tests use the `_on` forms).
+    #[allow(dead_code)]
     pub fn start_with_cluster(store: Store, config: &str, name: &str, port: u16) -> Gateway {
         let mut gw = Gateway::new(store);
         gw.filter_config = Some(config.replace('\n', " "));
-        gw.extra_clusters = format!(
-            "  - name: {name}\n    type: STATIC\n    connect_timeout: 1s\n    load_assignment:\n      cluster_name: {name}\n      \
-             endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}}}}}]}}]\n"
-        );
+        gw.extra_clusters = cluster_yaml(name, port);
         Gateway::launch(gw)
+    }
+
+    /// [`Gateway::start`] with the given filter build.
+    pub fn start_on(store: Store, filter: Filter) -> Gateway {
+        let mut gw = Gateway::new(store);
+        gw.filter = filter;
+        Gateway::launch(gw)
+    }
+
+    /// [`Gateway::start_with_filter`] with the given filter build.
+    pub fn start_with_filter_on(store: Store, filter: Filter, extra: &str) -> Gateway {
+        let mut gw = Gateway::new(store);
+        gw.filter = filter;
+        gw.filter_extra = extra.replace('\n', " ");
+        Gateway::launch(gw)
+    }
+
+    /// [`Gateway::start_with_filter_config`] with the given filter build.
+    pub fn start_with_filter_config_on(store: Store, filter: Filter, config: &str) -> Gateway {
+        let mut gw = Gateway::new(store);
+        gw.filter = filter;
+        gw.filter_config = Some(config.replace('\n', " "));
+        Gateway::launch(gw)
+    }
+
+    /// [`Gateway::start_with_cluster`] with the given filter build.
+    pub fn start_with_cluster_on(store: Store, filter: Filter, config: &str, name: &str, port: u16) -> Gateway {
+        let mut gw = Gateway::new(store);
+        gw.filter = filter;
+        gw.filter_config = Some(config.replace('\n', " "));
+        gw.extra_clusters = cluster_yaml(name, port);
+        Gateway::launch(gw)
+    }
+
+    /// The value of one of the filter's counters (`datagate.…`), 0 when absent.
+    pub fn counter(&self, name: &str) -> u64 {
+        let want = format!("{}{name}: ", self.filter.stat_prefix());
+        self.stats().lines().find_map(|l| l.strip_prefix(&want)).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
     }
 
     fn launch(mut gw: Gateway) -> Gateway {
@@ -153,6 +236,7 @@ impl Gateway {
         };
         Gateway {
             store,
+            filter: Filter::Native,
             base: String::new(),
             admin: String::new(),
             sidecar_port: free_port(),
@@ -192,7 +276,7 @@ impl Gateway {
 
     fn start_envoy(&mut self) {
         let (listen, admin) = (free_port(), free_port());
-        let mut config = render_config_with(listen, admin, self.sidecar_port, &self.render_env);
+        let mut config = render_config_with(self.filter, listen, admin, self.sidecar_port, &self.render_env);
         // `clusters:` is the last section of the rendered bootstrap.
         config.push_str(&self.extra_clusters);
         if let Some(json) = &self.filter_config {
@@ -209,6 +293,7 @@ impl Gateway {
         let child = Command::new(envoy_bin())
             .args(["-c", path.to_str().unwrap(), "--concurrency", "2", "--log-level", "info"])
             .arg("--disable-hot-restart")
+            .env("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", native_dir())
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -318,18 +403,33 @@ fn replace_filter_config(config: &str, json: &str) -> String {
     out.join("\n") + "\n"
 }
 
-/// The gateway bootstrap from `envoy/render.sh` for these ports (64 KiB body limit).
-pub fn render_config(listen: u16, admin: u16, sidecar: u16) -> String {
-    render_config_with(listen, admin, sidecar, &[])
+/// A STATIC cluster `name` at 127.0.0.1:`port`, to append to the bootstrap's `clusters:`.
+fn cluster_yaml(name: &str, port: u16) -> String {
+    format!(
+        "  - name: {name}\n    type: STATIC\n    connect_timeout: 1s\n    load_assignment:\n      cluster_name: {name}\n      \
+         endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}}}}}]}}]\n"
+    )
 }
 
-/// [`render_config`] with extra `render.sh` settings (they win over the ones above).
-pub fn render_config_with(listen: u16, admin: u16, sidecar: u16, env: &[(String, String)]) -> String {
+/// The gateway bootstrap from `envoy/render.sh` for these ports (64 KiB body limit), shipped filter build.
+#[allow(dead_code)]
+pub fn render_config(listen: u16, admin: u16, sidecar: u16) -> String {
+    render_config_for(Filter::Native, listen, admin, sidecar)
+}
+
+/// [`render_config`] with the given filter build.
+pub fn render_config_for(filter: Filter, listen: u16, admin: u16, sidecar: u16) -> String {
+    render_config_with(filter, listen, admin, sidecar, &[])
+}
+
+/// [`render_config_for`] with extra `render.sh` settings (they win over the ones above).
+pub fn render_config_with(filter: Filter, listen: u16, admin: u16, sidecar: u16, env: &[(String, String)]) -> String {
     let out = Command::new("bash")
         .arg(repo().join("envoy/render.sh"))
         .env("DATAGATE_LISTEN_PORT", listen.to_string())
         .env("DATAGATE_ADMIN_PORT", admin.to_string())
         .env("DATAGATE_SIDECAR_PORT", sidecar.to_string())
+        .env("DATAGATE_FILTER", filter.name())
         .env("DATAGATE_WASM", wasm())
         .env("DATAGATE_MAX_BODY_BYTES", "65536")
         .envs(env.iter().map(|(k, v)| (k, v)))
@@ -346,6 +446,7 @@ pub fn envoy_validate(config: &str) -> (bool, String) {
     std::fs::write(&path, config).unwrap();
     let out = Command::new(envoy_bin())
         .args(["--mode", "validate", "--disable-hot-restart", "-c", path.to_str().unwrap()])
+        .env("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", native_dir())
         .output()
         .unwrap();
     let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -512,4 +613,13 @@ impl Drop for Fleet {
             }
         }
     }
+}
+
+/// Generates one test per edge-filter build from a function taking the [`Filter`].
+#[macro_export]
+macro_rules! on_both_filters {
+    ($($name:ident),* $(,)?) => {
+        mod wasm { $( #[test] fn $name() { super::$name($crate::harness::Filter::Wasm) } )* }
+        mod native { $( #[test] fn $name() { super::$name($crate::harness::Filter::Native) } )* }
+    };
 }

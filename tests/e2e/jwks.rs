@@ -2,7 +2,7 @@
 //! accepted at once (re-fetch on unknown `kid`), a removed key stops working
 //! once every worker's cached key set has expired.
 
-use crate::harness::{assert_error, now, token_with, Gateway, Store};
+use crate::harness::{assert_error, now, token_with, Filter, Gateway, Store};
 use serde_json::json;
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -64,8 +64,9 @@ fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-#[test]
-fn remote_jwks_rotation() {
+crate::on_both_filters!(remote_jwks_rotation, one_fetch_serves_every_worker);
+
+fn remote_jwks_rotation(filter: Filter) {
     let (secret_a, secret_b) = (b"key-a-secret-key-a-secret".as_slice(), b"key-b-secret-key-b-secret".as_slice());
     let doc = Arc::new(Mutex::new(json!({"keys": [oct("a", secret_a)]}).to_string()));
     let port = serve_jwks(doc.clone());
@@ -74,10 +75,10 @@ fn remote_jwks_rotation() {
                        "cacheSeconds": 2, "minRefetchSeconds": 1},
         "publicPaths": ["/health"],
     });
-    let gw = Gateway::start_with_cluster(Store::Sqlite, &config.to_string(), "jwks_idp", port);
+    let gw = Gateway::start_with_cluster_on(Store::Sqlite, filter, &config.to_string(), "jwks_idp", port);
     let claims = || json!({"tenant": "acme", "exp": now() + 600});
     let tok_a = token_with(claims(), Some("a"), secret_a);
-    wait_until("the first JWKS fetch", || gw.stats().contains("wasmcustom.datagate.jwks.fetch_ok"));
+    wait_until("the first JWKS fetch", || gw.counter("datagate.jwks.fetch_ok") > 0);
     wait_until("key a to be accepted", || status(&gw, &tok_a) == 200);
     // Rotate: the issuer now publishes only key b. Past the re-fetch interval, a
     // token with the new kid triggers a fetch and is accepted straight away.
@@ -85,7 +86,7 @@ fn remote_jwks_rotation() {
     std::thread::sleep(Duration::from_millis(1100));
     let tok_b = token_with(claims(), Some("b"), secret_b);
     wait_until("key b to be accepted", || status(&gw, &tok_b) == 200);
-    assert!(gw.stats().contains("wasmcustom.datagate.jwks.refetch_unknown_kid"));
+    assert!(gw.counter("datagate.jwks.refetch_unknown_kid") > 0);
     // Once every worker's key set has expired (2 s) and been refreshed, key a is
     // gone everywhere — including the token that sits in the verified-token cache.
     std::thread::sleep(Duration::from_millis(3000));
@@ -99,13 +100,12 @@ fn remote_jwks_rotation() {
     *doc.lock().unwrap() = "not json".to_owned();
     std::thread::sleep(Duration::from_millis(3000));
     assert_eq!(status(&gw, &tok_b), 200);
-    assert!(gw.stats().contains("wasmcustom.datagate.jwks.fetch_failed"));
+    assert!(gw.counter("datagate.jwks.fetch_failed") > 0);
 }
 
 /// Both Envoy workers need the keys, but the issuer sees one fetch: the worker
 /// that claims the refresh stores the document in shared data, the other adopts it.
-#[test]
-fn one_fetch_serves_every_worker() {
+fn one_fetch_serves_every_worker(filter: Filter) {
     let secret = b"key-c-secret-key-c-secret".as_slice();
     let doc = Arc::new(Mutex::new(json!({"keys": [oct("c", secret)]}).to_string()));
     let hits = Arc::new(AtomicUsize::new(0));
@@ -115,8 +115,8 @@ fn one_fetch_serves_every_worker() {
                        "cacheSeconds": 60, "minRefetchSeconds": 1},
         "publicPaths": ["/health"],
     });
-    let gw = Gateway::start_with_cluster(Store::Sqlite, &config.to_string(), "jwks_idp", port);
-    wait_until("the first JWKS fetch", || gw.stats().contains("wasmcustom.datagate.jwks.fetch_ok"));
+    let gw = Gateway::start_with_cluster_on(Store::Sqlite, filter, &config.to_string(), "jwks_idp", port);
+    wait_until("the first JWKS fetch", || gw.counter("datagate.jwks.fetch_ok") > 0);
     // Ticks come every 500 ms: by now the other worker has adopted the shared copy.
     std::thread::sleep(Duration::from_millis(1500));
     let tok = token_with(json!({"tenant": "acme", "exp": now() + 600}), Some("c"), secret);
@@ -124,7 +124,7 @@ fn one_fetch_serves_every_worker() {
         assert_eq!(status(&gw, &tok), 200, "every worker has the keys");
     }
     assert_eq!(hits.load(Ordering::SeqCst), 1, "one fetch for the whole Envoy process");
-    assert!(!gw.stats().contains("refetch_unknown_kid"), "no worker had to re-fetch on its own");
+    assert_eq!(gw.counter("datagate.jwks.refetch_unknown_kid"), 0, "no worker had to re-fetch on its own");
     // A new key id: the worker that meets it first re-fetches; the other adopts
     // the stored key set (on its tick, or on meeting the new kid) without fetching.
     let secret_d = b"key-d-secret-key-d-secret".as_slice();

@@ -2,7 +2,7 @@
 //! shared by both workers, exact under parallel load, JSON 429s with
 //! `Retry-After` and the IETF rate-limit headers, other tenants unaffected.
 
-use crate::harness::{json_of, token, Gateway, Store};
+use crate::harness::{json_of, token, Filter, Gateway, Store};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -53,9 +53,14 @@ fn hammer(
     (ok.load(Ordering::SeqCst), limited.load(Ordering::SeqCst), sample)
 }
 
-#[test]
-fn budget_is_exact_across_workers_and_per_tenant() {
-    let gw = Arc::new(Gateway::start_with_filter(Store::Sqlite, LIMITS));
+crate::on_both_filters!(
+    budget_is_exact_across_workers_and_per_tenant,
+    leased_budgets_stay_exact,
+    shadow_mode_counts_but_never_rejects
+);
+
+fn budget_is_exact_across_workers_and_per_tenant(filter: Filter) {
+    let gw = Arc::new(Gateway::start_with_filter_on(Store::Sqlite, filter, LIMITS));
     let acme = token("acme");
     let (ok, limited, mut sample) = hammer(&gw, &acme, 240, 16);
     assert_eq!((ok, limited), (60, 180), "a budget of 60 allows exactly 60 under parallel load on 2 workers");
@@ -90,28 +95,23 @@ fn budget_is_exact_across_workers_and_per_tenant() {
     }
     assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 11, "{statuses:?}");
     assert_eq!(statuses.last(), Some(&429));
-    let stats = gw.stats();
-    assert!(stats.contains("wasmcustom.datagate.ratelimit.limited.other: 181"), "{stats}");
+    assert_eq!(gw.counter("datagate.ratelimit.limited.other"), 181, "{}", gw.stats());
 }
 
 /// A large budget is spent mostly from per-worker leases (no shared-data call
 /// per request); leasing stops as the budget runs low, so the count stays exact.
-#[test]
-fn leased_budgets_stay_exact() {
-    let gw = Arc::new(Gateway::start_with_filter(Store::Sqlite, LIMITS));
+fn leased_budgets_stay_exact(filter: Filter) {
+    let gw = Arc::new(Gateway::start_with_filter_on(Store::Sqlite, filter, LIMITS));
     let bulk = token("bulk");
     let (ok, limited, _) = hammer(&gw, &bulk, 3520, 16);
     assert_eq!((ok, limited), (3000, 520), "a budget of 3000 allows exactly 3000 with leases on 2 workers");
-    let stats = gw.stats();
-    assert!(stats.contains("wasmcustom.datagate.ratelimit.limited.bulk: 520"), "{stats}");
+    assert_eq!(gw.counter("datagate.ratelimit.limited.bulk"), 520, "{}", gw.stats());
 }
 
-#[test]
-fn shadow_mode_counts_but_never_rejects() {
+fn shadow_mode_counts_but_never_rejects(filter: Filter) {
     let shadow = LIMITS.replace(r#""defaultPlan": "tiny","#, r#""defaultPlan": "tiny", "shadow": true,"#);
-    let gw = Arc::new(Gateway::start_with_filter(Store::Sqlite, &shadow));
+    let gw = Arc::new(Gateway::start_with_filter_on(Store::Sqlite, filter, &shadow));
     let (ok, limited, _) = hammer(&gw, &token("acme"), 80, 8);
     assert_eq!((ok, limited), (80, 0));
-    let stats = gw.stats();
-    assert!(stats.contains("wasmcustom.datagate.ratelimit.shadow_limited: 20"), "{stats}");
+    assert_eq!(gw.counter("datagate.ratelimit.shadow_limited"), 20, "{}", gw.stats());
 }

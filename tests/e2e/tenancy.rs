@@ -1,12 +1,18 @@
 //! Two tenants with the same keyspace name see only their own data.
 
-use crate::harness::{assert_error, json_of, token, Gateway, Store};
+use crate::harness::{assert_error, json_of, token, Filter, Gateway, Store};
 use serde_json::json;
 
 crate::on_both_stores!(tenants_are_isolated);
 
 fn tenants_are_isolated(store: Store) {
-    let gw = Gateway::start(store);
+    for filter in Filter::BOTH {
+        isolated_on(store, filter);
+    }
+}
+
+fn isolated_on(store: Store, filter: Filter) {
+    let gw = Gateway::start_on(store, filter);
     let (acme, globex) = (token("acme"), token("globex"));
     gw.vehicle_table(&acme, "blog");
     gw.vehicle_table(&globex, "blog");

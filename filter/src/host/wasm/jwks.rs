@@ -8,9 +8,9 @@
 
 use super::{log, now_ms, Shared};
 use crate::jwks::{self, RemoteJwks};
+use crate::metrics::Counter;
 use proxy_wasm::hostcalls;
-use proxy_wasm::traits::Context;
-use proxy_wasm::types::LogLevel;
+use proxy_wasm::types::{BufferType, LogLevel, MapType};
 use std::time::Duration;
 
 /// The last good key-set document ([`jwks::encode_shared`]).
@@ -27,11 +27,11 @@ pub fn init() {
 
 /// A worker's tick: adopt a newer document another worker fetched, then, when
 /// the keys are due for refresh, fetch them unless another worker already is.
-pub fn tick(ctx: &dyn Context, cfg: &RemoteJwks, shared: &Shared, now: u64) {
+pub fn tick(cfg: &RemoteJwks, shared: &Shared, now: u64) {
     adopt(shared);
     // A statement of its own: the borrow must end before `fetch` borrows mutably.
     let due = shared.remote.borrow().refresh_due(cfg, now);
-    if due && claim(cfg, now) && !fetch(ctx, cfg, shared, now) {
+    if due && claim(cfg, now) && !fetch(cfg, shared, now) {
         release(now);
     }
 }
@@ -76,17 +76,17 @@ fn release(claimed_ms: u64) {
 }
 
 /// Starts a fetch; false when it could not be dispatched (counted, retried later).
-pub fn fetch(ctx: &dyn Context, cfg: &RemoteJwks, shared: &Shared, now: u64) -> bool {
+pub fn fetch(cfg: &RemoteJwks, shared: &Shared, now: u64) -> bool {
     let headers = vec![(":method", "GET"), (":path", cfg.path.as_str()), (":authority", cfg.authority.as_str())];
     let mut remote = shared.remote.borrow_mut();
     remote.attempted_ms = Some(now);
-    match ctx.dispatch_http_call(&cfg.cluster, headers, None, vec![], Duration::from_millis(cfg.timeout_ms)) {
+    match hostcalls::dispatch_http_call(&cfg.cluster, headers, None, vec![], Duration::from_millis(cfg.timeout_ms)) {
         Ok(_) => {
             remote.in_flight = true;
             true
         }
         Err(e) => {
-            shared.metrics.increment("datagate.jwks.fetch_failed");
+            shared.metrics.count(Counter::JwksFetchFailed);
             log(LogLevel::Warn, &format!("datagate: cannot fetch the JWKS from cluster {}: {e:?}", cfg.cluster));
             false
         }
@@ -96,9 +96,10 @@ pub fn fetch(ctx: &dyn Context, cfg: &RemoteJwks, shared: &Shared, now: u64) -> 
 /// Takes a fetch response: new keys replace the old ones (and the verified-token
 /// cache, so tokens signed by a removed key stop working); a bad response keeps
 /// the previous keys.
-pub fn absorb(ctx: &dyn Context, shared: &Shared, body_size: usize) {
-    let status = ctx.get_http_call_response_header(":status").unwrap_or_default();
-    let body = ctx.get_http_call_response_body(0, body_size).unwrap_or_default();
+pub fn absorb(shared: &Shared, body_size: usize) {
+    let status =
+        hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status").ok().flatten().unwrap_or_default();
+    let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size).ok().flatten().unwrap_or_default();
     let mut remote = shared.remote.borrow_mut();
     remote.in_flight = false;
     if let Some(attempted) = remote.attempted_ms {
@@ -107,16 +108,16 @@ pub fn absorb(ctx: &dyn Context, shared: &Shared, body_size: usize) {
     let parsed = if status == "200" { jwks::parse_body(&body) } else { Err(format!("HTTP status {status:?}")) };
     match parsed {
         Ok(keys) => {
-            let now = now_ms(ctx);
+            let now = now_ms();
             remote.keys = keys;
             remote.fetched_ms = Some(now);
             shared.cache.borrow_mut().clear();
-            shared.metrics.increment("datagate.jwks.fetch_ok");
+            shared.metrics.count(Counter::JwksFetchOk);
             // The other workers adopt it on their next tick instead of fetching.
             let _ = hostcalls::set_shared_data(DOCUMENT, Some(&jwks::encode_shared(now, &body)), None);
         }
         Err(e) => {
-            shared.metrics.increment("datagate.jwks.fetch_failed");
+            shared.metrics.count(Counter::JwksFetchFailed);
             log(LogLevel::Warn, &format!("datagate: remote JWKS refused, keeping the previous keys: {e}"));
         }
     }

@@ -1,0 +1,319 @@
+//! The native host: a filter configuration's state, shared by every worker of
+//! the process (config, counters, verified-token cache, remote keys); the
+//! process-wide token buckets; one stream's state; and [`Host`] over
+//! [`crate::envoy`]'s view of Envoy.
+
+use crate::envoy::{ConfigEnvoy, LogLevel, SchedulerEnvoy, Status, StreamEnvoy};
+use datagate_filter::auth::TokenStore;
+use datagate_filter::config::{Config, VerifyKey};
+use datagate_filter::edge::{Exchange, Host, KeyRefresh, Verdict};
+use datagate_filter::jwks::{self, RemoteJwks, RemoteKeys};
+use datagate_filter::metrics::{self, Counter};
+use datagate_filter::ratelimit::{Decision, Limit};
+use datagate_filter::shared::{Buckets, Tokens};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// One budget per tenant for the whole Envoy process, kept across config
+/// reloads (as proxy-wasm shared data is).
+static BUCKETS: LazyLock<Buckets> = LazyLock::new(Buckets::default);
+
+/// How often the background JWKS refresh is considered (as the wasm build's tick).
+const TICK: Duration = Duration::from_millis(500);
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
+}
+
+/// A filter configuration, as Envoy holds it between `config_new` and `config_destroy`.
+pub struct Module {
+    shared: Arc<Shared>,
+    /// Drives the background JWKS refresh; stopped when the config goes.
+    _ticker: Option<Ticker>,
+}
+
+/// What every worker's streams of one configuration share.
+struct Shared {
+    config: Config,
+    envoy: Box<dyn ConfigEnvoy>,
+    /// Counter ids by name, defined up front (Envoy freezes stat creation after `config_new`).
+    counters: HashMap<String, usize>,
+    /// The ids of the counters every request counts, looked up once.
+    allowed: Option<usize>,
+    public: Option<usize>,
+    cache_hits: Option<usize>,
+    tokens: Tokens,
+    remote: RwLock<RemoteKeys>,
+}
+
+/// Parses and validates the configuration; `None` (with every problem logged) refuses it.
+pub fn config_new(envoy: Box<dyn ConfigEnvoy>, bytes: &[u8]) -> Option<Module> {
+    let config = match Config::from_json(bytes) {
+        Ok(config) => config,
+        Err(e) => {
+            envoy.log(LogLevel::Error, &e.to_string());
+            return None;
+        }
+    };
+    let counters: HashMap<String, usize> = metrics::all(config.rate_limit.as_ref())
+        .into_iter()
+        .filter_map(|name| envoy.define_counter(&name).map(|id| (name, id)))
+        .collect();
+    let id = |c: Counter<'_>| counters.get(c.name().as_ref()).copied();
+    let (allowed, public, cache_hits) = (id(Counter::Allowed), id(Counter::Public), id(Counter::CacheHit));
+    let has_remote = config.remote_jwks.is_some();
+    let shared = Arc::new(Shared {
+        tokens: Tokens::new(config.token_cache_size),
+        config,
+        envoy,
+        counters,
+        allowed,
+        public,
+        cache_hits,
+        remote: RwLock::default(),
+    });
+    let ticker = if has_remote { Ticker::start(shared.envoy.as_ref()) } else { None };
+    Some(Module { shared, _ticker: ticker })
+}
+
+impl Module {
+    /// State for a new stream.
+    pub fn stream(&self) -> Stream {
+        Stream { shared: self.shared.clone(), exchange: Exchange::default(), waiting_for_keys: false }
+    }
+
+    /// The main thread's tick: fetch the remote key set when it is due. One
+    /// fetch per process: the keys live here, shared by every worker.
+    pub fn tick(&self) {
+        let Some(remote) = &self.shared.config.remote_jwks else { return };
+        let now = now_ms();
+        if !self.shared.claim_fetch(now, |r| r.refresh_due(remote, now)) {
+            return;
+        }
+        if self.shared.envoy.http_callout(&remote.cluster, &fetch_headers(remote), remote.timeout_ms).is_none() {
+            self.shared.fetch_refused(remote, &|c| self.shared.count_here(c));
+        }
+    }
+
+    /// A main-thread fetch landed.
+    pub fn absorb(&self, status: &str, body: &[u8]) {
+        self.shared.absorb(status, body, &|c| self.shared.count_here(c));
+    }
+}
+
+impl Shared {
+    fn counter(&self, counter: Counter<'_>) -> Option<usize> {
+        match counter {
+            Counter::Allowed => self.allowed,
+            Counter::Public => self.public,
+            Counter::CacheHit => self.cache_hits,
+            other => self.counters.get(other.name().as_ref()).copied(),
+        }
+    }
+
+    /// Counts from a thread with no stream at hand (the main thread).
+    fn count_here(&self, counter: Counter<'_>) {
+        if let Some(id) = self.counter(counter) {
+            self.envoy.increment_counter(id, 1);
+        }
+    }
+
+    /// Marks a fetch as started if `allowed` says so (under the lock, so two workers never both fetch).
+    fn claim_fetch(&self, now: u64, allowed: impl FnOnce(&RemoteKeys) -> bool) -> bool {
+        let mut r = self.remote.write().unwrap_or_else(|p| p.into_inner());
+        if !allowed(&r) {
+            return false;
+        }
+        r.attempted_ms = Some(now);
+        r.in_flight = true;
+        true
+    }
+
+    fn fetch_refused(&self, remote: &RemoteJwks, count: &dyn Fn(Counter<'_>)) {
+        self.remote.write().unwrap_or_else(|p| p.into_inner()).in_flight = false;
+        count(Counter::JwksFetchFailed);
+        self.envoy.log(LogLevel::Warn, &format!("datagate: cannot fetch the JWKS from cluster {}", remote.cluster));
+    }
+
+    /// Takes a fetch response: new keys replace the old ones (and the verified
+    /// tokens, so a removed key stops working); a bad response keeps the old keys.
+    fn absorb(&self, status: &str, body: &[u8], count: &dyn Fn(Counter<'_>)) {
+        let parsed = if status == "200" { jwks::parse_body(body) } else { Err(format!("HTTP status {status:?}")) };
+        let mut r = self.remote.write().unwrap_or_else(|p| p.into_inner());
+        r.in_flight = false;
+        match parsed {
+            Ok(keys) => {
+                r.keys = keys;
+                r.fetched_ms = Some(now_ms());
+                self.tokens.clear();
+                count(Counter::JwksFetchOk);
+            }
+            Err(e) => {
+                count(Counter::JwksFetchFailed);
+                self.envoy
+                    .log(LogLevel::Warn, &format!("datagate: remote JWKS refused, keeping the previous keys: {e}"));
+            }
+        }
+    }
+}
+
+fn fetch_headers(remote: &RemoteJwks) -> [(&str, &str); 3] {
+    [(":method", "GET"), (":path", remote.path.as_str()), (":authority", remote.authority.as_str())]
+}
+
+/// One HTTP stream.
+pub struct Stream {
+    shared: Arc<Shared>,
+    exchange: Exchange,
+    /// Paused while the JWKS is re-fetched for an unknown key id.
+    waiting_for_keys: bool,
+}
+
+impl Stream {
+    pub fn on_request_headers(&mut self, filter: &dyn StreamEnvoy) -> Status {
+        self.decide(filter, true)
+    }
+
+    fn decide(&mut self, filter: &dyn StreamEnvoy, may_refetch: bool) -> Status {
+        let copy = filter.request_headers();
+        let headers = copy.pairs();
+        let mut host = NativeHost { filter, shared: &self.shared, fetching: false };
+        match self.exchange.on_request_headers(&self.shared.config, &mut host, &headers, may_refetch) {
+            Verdict::Continue => Status::Continue,
+            Verdict::Replied => Status::Stop,
+            Verdict::Paused => {
+                self.waiting_for_keys = host.fetching;
+                Status::Stop
+            }
+        }
+    }
+
+    /// This stream's re-fetch landed: keep the keys, then decide again (no second re-fetch).
+    pub fn on_keys_fetched(&mut self, filter: &dyn StreamEnvoy, status: &str, body: &[u8]) {
+        let shared = self.shared.clone();
+        shared.absorb(status, body, &|c| {
+            if let Some(id) = shared.counter(c) {
+                filter.increment_counter(id, 1);
+            }
+        });
+        if std::mem::take(&mut self.waiting_for_keys) && self.decide(filter, false) == Status::Continue {
+            filter.continue_decoding();
+        }
+    }
+
+    pub fn on_response_headers(&self, filter: &dyn StreamEnvoy) {
+        // Replace, not add: an upstream's own rate-limit headers must not contradict ours.
+        for (name, value) in self.exchange.response_headers() {
+            filter.set_response_header(name, value);
+        }
+    }
+}
+
+/// [`Host`] over the dynamic-module ABI for one hook of one stream.
+struct NativeHost<'a> {
+    filter: &'a dyn StreamEnvoy,
+    shared: &'a Shared,
+    fetching: bool,
+}
+
+impl Host for NativeHost<'_> {
+    fn now_ms(&self) -> u64 {
+        now_ms()
+    }
+
+    fn remove_request_header(&mut self, name: &str) {
+        self.filter.remove_request_header(name);
+    }
+
+    fn add_request_header(&mut self, name: &str, value: &str) {
+        self.filter.add_request_header(name, value);
+    }
+
+    fn set_filter_state(&mut self, key: &str, value: &str) {
+        self.filter.set_filter_state(key, value);
+    }
+
+    fn send_reply(&mut self, status: u32, headers: &[(&str, &str)], body: &[u8]) {
+        self.filter.send_response(status, headers, body);
+    }
+
+    fn count(&mut self, counter: Counter<'_>) {
+        if let Some(id) = self.shared.counter(counter) {
+            self.filter.increment_counter(id, 1);
+        }
+    }
+
+    fn with_tokens<R>(&mut self, f: impl FnOnce(&[VerifyKey], &mut dyn TokenStore) -> R) -> R {
+        let remote = self.shared.remote.read().unwrap_or_else(|p| p.into_inner());
+        f(&remote.keys, &mut self.shared.tokens.store())
+    }
+
+    fn spend(&mut self, tenant: &str, limit: &Limit, cost: f64, now_ms: u64) -> Option<Decision> {
+        Some(BUCKETS.spend(tenant, limit, cost, now_ms))
+    }
+
+    fn refresh_keys(&mut self) -> KeyRefresh {
+        // The keys are shared by every worker: there is nothing to adopt, only to fetch.
+        let Some(remote) = &self.shared.config.remote_jwks else { return KeyRefresh::Unavailable };
+        let now = now_ms();
+        if !self.shared.claim_fetch(now, |r| r.refetch_allowed(remote, now)) {
+            return KeyRefresh::Unavailable;
+        }
+        if self.filter.http_callout(&remote.cluster, &fetch_headers(remote), remote.timeout_ms).is_none() {
+            let filter = self.filter;
+            let shared = self.shared;
+            shared.fetch_refused(remote, &|c| {
+                if let Some(id) = shared.counter(c) {
+                    filter.increment_counter(id, 1);
+                }
+            });
+            return KeyRefresh::Unavailable;
+        }
+        self.fetching = true;
+        KeyRefresh::Fetching
+    }
+}
+
+/// A thread that asks the main thread to tick every [`TICK`] (the ABI has
+/// schedulers but no timers). Stopped, and its scheduler deleted, on drop.
+struct Ticker {
+    state: Arc<TickerState>,
+}
+
+struct TickerState {
+    stop: AtomicBool,
+    scheduler: Mutex<Option<Box<dyn SchedulerEnvoy>>>,
+}
+
+impl Ticker {
+    fn start(envoy: &dyn ConfigEnvoy) -> Option<Ticker> {
+        let scheduler = envoy.scheduler()?;
+        // The first tick at once: the keys are fetched before traffic needs them.
+        scheduler.commit(0);
+        let state = Arc::new(TickerState { stop: AtomicBool::new(false), scheduler: Mutex::new(Some(scheduler)) });
+        let thread_state = state.clone();
+        let spawned = std::thread::Builder::new().name("datagate-tick".into()).spawn(move || loop {
+            std::thread::sleep(TICK);
+            if thread_state.stop.load(Ordering::Acquire) {
+                return;
+            }
+            if let Some(s) = thread_state.scheduler.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+                s.commit(0);
+            }
+        });
+        if spawned.is_err() {
+            envoy.log(LogLevel::Warn, "datagate: cannot start the JWKS refresh thread; keys are fetched once");
+        }
+        Some(Ticker { state })
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.state.stop.store(true, Ordering::Release);
+        // Deleted under the lock: no commit can race it.
+        self.state.scheduler.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+}

@@ -1,0 +1,240 @@
+//! The proxy-wasm host: reads the plugin configuration once, then hands each
+//! request's headers to [`crate::edge`] and implements its [`crate::edge::Host`]
+//! with proxy-wasm host calls. Nothing here decides anything.
+//!
+//! `mod.rs` holds the root context (one per worker VM), `edge.rs` the per-request
+//! context, `buckets.rs` the shared-data rate-limit buckets, `jwks.rs` the
+//! remote key-set fetches.
+
+// `proxy_wasm::main!` expands to the `#[no_mangle]` module entry point.
+#![allow(unsafe_code)]
+
+mod buckets;
+mod edge;
+mod jwks;
+
+use crate::cache::TokenCache;
+use crate::config::Config;
+use crate::jwks::RemoteKeys;
+use crate::metrics::Counter;
+use proxy_wasm::hostcalls;
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{ContextType, LogLevel, MapType, MetricType, Status};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::{Duration, UNIX_EPOCH};
+
+proxy_wasm::main! {{
+    // Also installs a panic hook that logs instead of silently killing the VM.
+    proxy_wasm::set_log_level(LogLevel::Info);
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root::default()) });
+}}
+
+fn log(level: LogLevel, message: &str) {
+    // Logging failures have nowhere to be reported; dropping them is the only option.
+    let _ = hostcalls::log(level, message);
+}
+
+#[link(wasm_import_module = "env")]
+extern "C" {
+    // The SDK's own import, declared here to keep the buffer instead of the
+    // SDK's per-header `String`s (see `crate::headermap`).
+    fn proxy_get_header_map_pairs(map_type: MapType, data: *mut *mut u8, size: *mut usize) -> Status;
+}
+
+/// The request headers as the host serialized them, for [`crate::headermap::pairs`].
+fn request_header_buffer() -> Vec<u8> {
+    let mut data: *mut u8 = std::ptr::null_mut();
+    let mut size: usize = 0;
+    // SAFETY: on success the host hands over a buffer of exactly `size` bytes that
+    // it allocated through the SDK's `proxy_on_memory_allocate` (a boxed slice of
+    // that length), so a Vec with capacity `size` owns and frees it correctly;
+    // the SDK's `get_map` takes ownership the same way.
+    unsafe {
+        if !matches!(proxy_get_header_map_pairs(MapType::HttpRequestHeaders, &mut data, &mut size), Status::Ok)
+            || data.is_null()
+        {
+            return Vec::new();
+        }
+        Vec::from_raw_parts(data, size, size)
+    }
+}
+
+fn now_ms() -> u64 {
+    hostcalls::get_current_time()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+/// Counters on Envoy's `/stats` as `wasmcustom.datagate.*`.
+struct Metrics {
+    ids: RefCell<HashMap<String, u32>>,
+    /// Every request counts one of these: batched in the VM, with the metric id
+    /// kept beside the count (no name lookup per request).
+    allowed: Batched,
+    public: Batched,
+    cache_hits: Batched,
+}
+
+/// A per-request counter counted in the VM and flushed every [`FLUSH_EVERY`]
+/// and on each tick: a host call per request costs more than the rest of the
+/// decision on the cached-token path.
+struct Batched {
+    counter: Counter<'static>,
+    id: Cell<Option<u32>>,
+    pending: Cell<i64>,
+}
+
+impl Batched {
+    const fn new(counter: Counter<'static>) -> Batched {
+        Batched { counter, id: Cell::new(None), pending: Cell::new(0) }
+    }
+
+    fn increment(&self) {
+        let n = self.pending.get() + 1;
+        self.pending.set(n);
+        if n >= FLUSH_EVERY {
+            self.flush();
+        }
+    }
+
+    fn flush(&self) {
+        let n = self.pending.take();
+        if n == 0 {
+            return;
+        }
+        let id = match self.id.get() {
+            Some(id) => id,
+            None => match hostcalls::define_metric(MetricType::Counter, &self.counter.name()) {
+                Ok(id) => {
+                    self.id.set(Some(id));
+                    id
+                }
+                Err(_) => {
+                    // Not counted now; kept for the next flush.
+                    self.pending.set(n);
+                    return;
+                }
+            },
+        };
+        let _ = hostcalls::increment_metric(id, n);
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics {
+            ids: RefCell::default(),
+            allowed: Batched::new(Counter::Allowed),
+            public: Batched::new(Counter::Public),
+            cache_hits: Batched::new(Counter::CacheHit),
+        }
+    }
+}
+
+/// Batched counters reach Envoy at least this often (and on every tick).
+const FLUSH_EVERY: i64 = 64;
+
+impl Metrics {
+    fn id(&self, name: &str) -> Option<u32> {
+        let mut ids = self.ids.borrow_mut();
+        if let Some(id) = ids.get(name) {
+            return Some(*id);
+        }
+        let id = hostcalls::define_metric(MetricType::Counter, name).ok()?;
+        ids.insert(name.to_owned(), id);
+        Some(id)
+    }
+
+    /// Counts one event: the per-request ones batched, the rest at once.
+    fn count(&self, counter: Counter<'_>) {
+        match counter {
+            Counter::Allowed => self.allowed.increment(),
+            Counter::Public => self.public.increment(),
+            Counter::CacheHit => self.cache_hits.increment(),
+            other => self.increment(&other.name()),
+        }
+    }
+
+    /// Counts at once (rejections, fetches: rare, and tests read them).
+    fn increment(&self, name: &str) {
+        if let Some(id) = self.id(name) {
+            let _ = hostcalls::increment_metric(id, 1);
+        }
+    }
+
+    fn flush(&self) {
+        for counter in [&self.allowed, &self.public, &self.cache_hits] {
+            counter.flush();
+        }
+    }
+}
+
+/// What a worker's requests share (proxy-wasm runs each VM on one thread).
+#[derive(Default)]
+struct Shared {
+    metrics: Metrics,
+    /// Rate-limit tokens this worker leased, by tenant.
+    leases: RefCell<crate::ratelimit::Leases>,
+    cache: RefCell<TokenCache>,
+    remote: RefCell<RemoteKeys>,
+}
+
+#[derive(Default)]
+struct Root {
+    config: Option<Rc<Config>>,
+    shared: Rc<Shared>,
+}
+
+impl Context for Root {
+    fn on_http_call_response(&mut self, _token: u32, _headers: usize, body_size: usize, _trailers: usize) {
+        jwks::absorb(&self.shared, body_size);
+    }
+}
+
+impl RootContext for Root {
+    fn on_configure(&mut self, _size: usize) -> bool {
+        let bytes = self.get_plugin_configuration().unwrap_or_default();
+        match Config::from_json(&bytes) {
+            Ok(cfg) => {
+                if cfg.rate_limit.is_some() {
+                    buckets::init();
+                }
+                if cfg.remote_jwks.is_some() {
+                    jwks::init();
+                }
+                // Ticks flush batched counters and, with a remote JWKS, fetch the key
+                // set (the first tick) and refresh it when due.
+                self.set_tick_period(Duration::from_millis(500));
+                self.shared =
+                    Rc::new(Shared { cache: RefCell::new(TokenCache::new(cfg.token_cache_size)), ..Shared::default() });
+                self.config = Some(Rc::new(cfg));
+                true
+            }
+            Err(e) => {
+                // Returning false makes Envoy refuse the plugin (and `--mode validate` fail).
+                log(LogLevel::Error, &e.to_string());
+                false
+            }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        self.shared.metrics.flush();
+        let Some(cfg) = self.config.clone() else { return };
+        let Some(remote) = &cfg.remote_jwks else { return };
+        jwks::tick(remote, &self.shared, now_ms());
+    }
+
+    fn create_http_context(&self, _id: u32) -> Option<Box<dyn HttpContext>> {
+        let config = self.config.clone()?;
+        Some(Box::new(edge::Edge::new(config, self.shared.clone())))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
