@@ -40,8 +40,12 @@ def fragment(name):
 
 
 filters = {f["name"]: f["typed_config"] for f in fragment("http-filters.yaml")}
-edge = filters["datagate.edge"]["config"]
-edge_config = json.loads(edge["configuration"]["value"])
+# The shipped fragment carries the native module; its JSON config is the same for the
+# wasm build, whose own lines (root id, VM) are in edge-wasm.yaml.
+edge_config = json.loads(filters["datagate.edge"]["filter_config"]["value"])
+edge = yaml.safe_load("typed_config:\n" + "\n".join(
+    line for line in (ROOT / "envoy" / "fragments" / "edge-wasm.yaml").read_text().splitlines()
+    if not line.startswith("#")))["typed_config"]["config"]
 ext_proc = filters["envoy.filters.http.ext_proc"]
 cluster = fragment("clusters.yaml")[0]
 health_service = cluster["health_checks"][0]["grpc_health_check"]["service_name"]

@@ -15,7 +15,7 @@ metadata:
 data:
   envoy.yaml: |
 YAML
-DATAGATE_BIND=0.0.0.0 DATAGATE_WASM=/etc/datagate/wasm/datagate_filter.wasm "$root/envoy/render.sh" \
+DATAGATE_FILTER=wasm DATAGATE_BIND=0.0.0.0 DATAGATE_WASM=/etc/datagate/wasm/datagate_filter.wasm "$root/envoy/render.sh" \
   | sed -e 's/^    type: STATIC$/    type: STRICT_DNS\n    dns_lookup_family: V4_ONLY\n    dns_refresh_rate: 2s/' \
         -e 's/address: 127.0.0.1, port_value: 50051/address: datagate-sidecar.datagate.svc.cluster.local, port_value: 50051/' \
   | sed -e 's/^/    /'
