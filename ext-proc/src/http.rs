@@ -16,6 +16,8 @@ pub struct ApiRequest {
     pub tenant: Option<String>,
     /// Request body (empty when there is none).
     pub body: Vec<u8>,
+    /// Envoy's `x-request-id`: internal errors are logged under it.
+    pub request_id: Option<String>,
 }
 
 impl ApiRequest {
@@ -28,6 +30,7 @@ impl ApiRequest {
             query: form_urlencoded::parse(query.as_bytes()).into_owned().collect(),
             tenant: None,
             body: Vec::new(),
+            request_id: None,
         }
     }
 

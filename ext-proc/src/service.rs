@@ -62,12 +62,16 @@ impl Service {
 
     /// Handles one request; every failure becomes a JSON error response.
     pub async fn handle(&self, req: ApiRequest) -> ApiResponse {
-        let timeout_ms = self.timeout.as_millis() as u64;
-        match tokio::time::timeout(self.timeout, self.dispatch(&req)).await {
-            Ok(Ok(resp)) => resp,
-            Ok(Err(e)) => e.into_response(),
-            Err(_) => ApiError::Timeout(timeout_ms).into_response(),
-        }
+        let id = req.request_id.clone().unwrap_or_else(|| "-".to_owned());
+        crate::error::with_request_id(id, async {
+            let timeout_ms = self.timeout.as_millis() as u64;
+            match tokio::time::timeout(self.timeout, self.dispatch(&req)).await {
+                Ok(Ok(resp)) => resp,
+                Ok(Err(e)) => e.into_response(),
+                Err(_) => ApiError::Timeout(timeout_ms).into_response(),
+            }
+        })
+        .await
     }
 
     async fn dispatch(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {

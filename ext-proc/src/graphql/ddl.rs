@@ -27,6 +27,7 @@ fn body_req(tenant: &str, body: Json) -> ApiRequest {
         query: Vec::new(),
         tenant: Some(tenant.to_owned()),
         body: body.to_string().into_bytes(),
+        request_id: None,
     }
 }
 

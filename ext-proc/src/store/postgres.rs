@@ -146,8 +146,7 @@ fn map_err(e: tokio_postgres::Error) -> StoreError {
         if e.is_closed() {
             return StoreError::Unavailable(format!("PostgreSQL connection: {e}"));
         }
-        // A row that does not decode as the definition says: the table changed shape.
-        return StoreError::SchemaChanged;
+        return client_side(&e);
     };
     let message = e.as_db_error().map(|d| d.message().to_owned()).unwrap_or_else(|| e.to_string());
     if *code == SqlState::UNDEFINED_TABLE
@@ -161,11 +160,26 @@ fn map_err(e: tokio_postgres::Error) -> StoreError {
         return StoreError::AlreadyExists(message);
     }
     match code.code().get(..2) {
-        // Class 22: data exceptions (out of range, invalid text); class 23: constraints.
-        Some("22" | "23") => StoreError::Rejected(format!("the store refused the value: {message}")),
+        // Class 22: data exceptions (out of range, invalid text); class 23: constraints;
+        // class 54: a program limit (too many columns, a statement too complex).
+        Some("22" | "23" | "54") => StoreError::Rejected(format!("the store refused the value: {message}")),
         // Class 08: connection; 53: insufficient resources; 57: operator intervention; 40: rollback.
         Some("08" | "53" | "57" | "40") => StoreError::Unavailable(format!("PostgreSQL: {message}")),
         _ => StoreError::Internal(format!("PostgreSQL {}: {message}", code.code())),
+    }
+}
+
+/// An error raised by the driver before or after the server saw the statement.
+/// Only a value that does not convert to or from its column's wire type means
+/// the table changed shape (a retry with the fresh definition succeeds);
+/// anything else (say, a message too large to encode) would fail again, so it
+/// must not be answered with "retry".
+fn client_side(e: &tokio_postgres::Error) -> StoreError {
+    let text = e.to_string();
+    if text.starts_with("error deserializing") || text.starts_with("error serializing") {
+        StoreError::SchemaChanged
+    } else {
+        StoreError::Internal(format!("PostgreSQL client: {text}"))
     }
 }
 
