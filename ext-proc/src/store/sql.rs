@@ -14,6 +14,10 @@ pub trait Dialect {
     fn param(&self, n: usize) -> String;
     /// The quoted physical name of a tenant's table.
     fn table(&self, ns: &Namespace, table: &str) -> String;
+    /// The quoted physical name of a client column.
+    fn column(&self, name: &str) -> String {
+        quote(name)
+    }
     /// The column type used to store a value of `ty`.
     fn column_type(&self, ty: ColumnType) -> &'static str;
     /// The column type holding a collection (its canonical JSON).
@@ -45,7 +49,7 @@ pub fn alter(d: &dyn Dialect, ns: &Namespace, def: &TableDef, change: &Change) -
     let table = d.table(ns, &def.name);
     match change {
         Change::AddColumn(c) => {
-            vec![format!("ALTER TABLE {table} ADD COLUMN {} {}", quote(&c.name), sql_type(d, c.ty))]
+            vec![format!("ALTER TABLE {table} ADD COLUMN {} {}", d.column(&c.name), sql_type(d, c.ty))]
         }
         Change::DropColumn(name) => {
             // Drop the column's indexes first: some stores refuse to drop an indexed column.
@@ -55,14 +59,18 @@ pub fn alter(d: &dyn Dialect, ns: &Namespace, def: &TableDef, change: &Change) -
                 .filter(|i| i.column == *name)
                 .map(|i| format!("DROP INDEX IF EXISTS {}", d.index_names(ns, &def.name, &i.name).1))
                 .collect();
-            out.push(format!("ALTER TABLE {table} DROP COLUMN {}", quote(name)));
+            out.push(format!("ALTER TABLE {table} DROP COLUMN {}", d.column(name)));
             out
         }
         Change::RenameColumn { from, to } => {
-            vec![format!("ALTER TABLE {table} RENAME COLUMN {} TO {}", quote(from), quote(to))]
+            vec![format!("ALTER TABLE {table} RENAME COLUMN {} TO {}", d.column(from), d.column(to))]
         }
         Change::CreateIndex(i) => {
-            vec![format!("CREATE INDEX {} ON {table} ({})", d.index_names(ns, &def.name, &i.name).0, quote(&i.column))]
+            vec![format!(
+                "CREATE INDEX {} ON {table} ({})",
+                d.index_names(ns, &def.name, &i.name).0,
+                d.column(&i.column)
+            )]
         }
         Change::DropIndex(name) => vec![format!("DROP INDEX IF EXISTS {}", d.index_names(ns, &def.name, name).1)],
         // Only the stored definition changes.
@@ -125,18 +133,18 @@ pub fn create_table(d: &dyn Dialect, ns: &Namespace, def: &TableDef) -> Vec<Stri
     let mut sql = format!("CREATE TABLE {name} (");
     for c in &def.columns {
         let not_null = if def.is_key(&c.name) { " NOT NULL" } else { "" };
-        let _ = write!(sql, "{} {}{not_null}, ", quote(&c.name), sql_type(d, c.ty));
+        let _ = write!(sql, "{} {}{not_null}, ", d.column(&c.name), sql_type(d, c.ty));
     }
     if def.expiry {
         let _ = write!(sql, "{} {}, ", quote(EXPIRY_COLUMN), d.bigint());
     }
-    let key: Vec<String> = def.key_order().iter().map(|(c, _)| quote(&c.name)).collect();
+    let key: Vec<String> = def.key_order().iter().map(|(c, _)| d.column(&c.name)).collect();
     let _ = write!(sql, "PRIMARY KEY ({})){}", key.join(", "), d.table_suffix());
     let mut out = vec![sql];
     if def.clustering.iter().any(|c| c.order == Order::Desc) {
         // The primary-key index is ascending; reads in clustering order want this one.
         let cols: Vec<String> =
-            def.key_order().iter().map(|(c, o)| format!("{} {}", quote(&c.name), dir(*o))).collect();
+            def.key_order().iter().map(|(c, o)| format!("{} {}", d.column(&c.name), dir(*o))).collect();
         // `_`-prefixed names cannot collide with client index names (which start with a letter).
         let index = d.index_names(ns, &def.name, "_read_order").0;
         out.push(format!("CREATE INDEX {index} ON {name} ({})", cols.join(", ")));
@@ -174,7 +182,7 @@ pub fn upsert(d: &dyn Dialect, ns: &Namespace, def: &TableDef, row: &Upsert) -> 
             .iter()
             .filter(|(c, _)| !def.is_key(c))
             .map(|(c, _)| {
-                let col = quote(c);
+                let col = d.column(c);
                 // Counter writes are increments (the first one starts from zero).
                 if counter(c) {
                     format!("{col} = COALESCE({existing}.{col}, 0) + excluded.{col}")
@@ -193,7 +201,7 @@ pub fn upsert(d: &dyn Dialect, ns: &Namespace, def: &TableDef, row: &Upsert) -> 
             if !omitted.is_empty() {
                 let now = bind(d, params, &Value::Int(row.now_ms));
                 let expired = format!("{existing}.{} <= {now}", quote(EXPIRY_COLUMN));
-                for col in omitted.iter().map(|n| quote(n)) {
+                for col in omitted.iter().map(|n| d.column(n)) {
                     updates.push(format!("{col} = CASE WHEN {expired} THEN NULL ELSE {existing}.{col} END"));
                 }
             }
@@ -217,13 +225,13 @@ fn insert_on_conflict(
     action: impl FnOnce(&mut Vec<Value>, &str) -> String,
 ) -> Statement {
     let mut params: Vec<Value> = row.values.iter().map(|(_, v)| v.clone()).collect();
-    let mut cols: Vec<String> = row.values.iter().map(|(c, _)| quote(c)).collect();
+    let mut cols: Vec<String> = row.values.iter().map(|(c, _)| d.column(c)).collect();
     if def.expiry {
         cols.push(quote(EXPIRY_COLUMN));
         params.push(row.expires_ms.map_or(Value::Null, Value::Int));
     }
     let placeholders: Vec<String> = (1..=params.len()).map(|n| d.param(n)).collect();
-    let key: Vec<String> = def.key_order().iter().map(|(c, _)| quote(&c.name)).collect();
+    let key: Vec<String> = def.key_order().iter().map(|(c, _)| d.column(&c.name)).collect();
     let (target, existing) = d.upsert_target(ns, &def.name);
     let action = action(&mut params, &existing);
     Statement {
@@ -249,7 +257,7 @@ fn insert_if_absent(d: &dyn Dialect, ns: &Namespace, def: &TableDef, row: &Upser
                 .iter()
                 .filter(|c| !def.is_key(&c.name))
                 .map(|c| {
-                    let col = quote(&c.name);
+                    let col = d.column(&c.name);
                     if row.values.iter().any(|(given, _)| *given == c.name) {
                         format!("{col} = excluded.{col}")
                     } else {
@@ -272,7 +280,7 @@ fn update_if_present(d: &dyn Dialect, ns: &Namespace, def: &TableDef, row: &Upse
         .values
         .iter()
         .filter(|(c, _)| !def.is_key(c))
-        .map(|(c, v)| format!("{} = {}", quote(c), bind(d, &mut params, v)))
+        .map(|(c, v)| format!("{} = {}", d.column(c), bind(d, &mut params, v)))
         .collect();
     if def.expiry && row.expires_ms.is_some() {
         let exp = bind(d, &mut params, &row.expires_ms.map_or(Value::Null, Value::Int));
@@ -280,14 +288,14 @@ fn update_if_present(d: &dyn Dialect, ns: &Namespace, def: &TableDef, row: &Upse
     }
     if sets.is_empty() {
         // Nothing to change: still report whether the row is there.
-        let k = def.key_order().first().map(|(c, _)| quote(&c.name)).unwrap_or_default();
+        let k = def.key_order().first().map(|(c, _)| d.column(&c.name)).unwrap_or_default();
         sets.push(format!("{k} = {k}"));
     }
     let mut wheres: Vec<String> = row
         .values
         .iter()
         .filter(|(c, _)| def.is_key(c))
-        .map(|(c, v)| format!("{} = {}", quote(c), bind(d, &mut params, v)))
+        .map(|(c, v)| format!("{} = {}", d.column(c), bind(d, &mut params, v)))
         .collect();
     if def.expiry {
         let now = bind(d, &mut params, &Value::Int(row.now_ms));
@@ -307,7 +315,7 @@ fn update_if_present(d: &dyn Dialect, ns: &Namespace, def: &TableDef, row: &Upse
 
 /// `SELECT` of all columns in key order, with conditions, keyset position and limit.
 pub fn select(d: &dyn Dialect, ns: &Namespace, def: &TableDef, s: &Select) -> Statement {
-    let cols: Vec<String> = def.columns.iter().map(|c| quote(&c.name)).collect();
+    let cols: Vec<String> = def.columns.iter().map(|c| d.column(&c.name)).collect();
     let mut params = Vec::new();
     let mut clauses = conditions(d, def, &s.conditions, &mut params);
     if def.expiry {
@@ -325,7 +333,7 @@ pub fn select(d: &dyn Dialect, ns: &Namespace, def: &TableDef, s: &Select) -> St
     let order: Vec<String> = order
         .iter()
         .map(|o| {
-            let col = quote(&o.column.name);
+            let col = d.column(&o.column.name);
             // NULLs last in both directions, the same on every store.
             if o.nullable {
                 format!("({col} IS NULL), {col} {}", dir(o.order))
@@ -365,7 +373,7 @@ fn conditions(d: &dyn Dialect, def: &TableDef, conds: &[Condition], params: &mut
     conds
         .iter()
         .map(|c| {
-            let col = quote(&c.column);
+            let col = d.column(&c.column);
             let first = c.values.first().cloned().unwrap_or(Value::Null);
             match c.op {
                 Op::Exists => format!("{col} IS NOT NULL"),
@@ -401,14 +409,14 @@ fn keyset(d: &dyn Dialect, order: &[OrderColumn<'_>], after: &[Value], params: &
         }
         let mut parts = Vec::new();
         for (j, o) in order.iter().enumerate().take(i) {
-            let col = quote(&o.column.name);
+            let col = d.column(&o.column.name);
             parts.push(match &after[j] {
                 Value::Null => format!("{col} IS NULL"),
                 v => format!("{col} = {}", bind(d, params, v)),
             });
         }
         let o = &order[i];
-        let col = quote(&o.column.name);
+        let col = d.column(&o.column.name);
         let cmp = if o.order == Order::Asc { ">" } else { "<" };
         let v = bind(d, params, &after[i]);
         parts.push(if o.nullable { format!("({col} IS NULL OR {col} {cmp} {v})") } else { format!("{col} {cmp} {v}") });

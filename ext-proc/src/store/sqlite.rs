@@ -27,7 +27,10 @@ impl Dialect for SqliteDialect {
         format!("?{n}")
     }
     fn table(&self, ns: &Namespace, table: &str) -> String {
-        sql::quote(&format!("{}__{table}", ns.physical()))
+        sql::quote(&format!("{}__{}", ns.physical(), names::physical(table)))
+    }
+    fn column(&self, name: &str) -> String {
+        sql::quote(&names::physical(name))
     }
     fn column_type(&self, ty: ColumnType) -> &'static str {
         match ty {
@@ -140,7 +143,12 @@ impl SqliteStore {
             conns.push(Arc::new(Mutex::new(conn)));
         }
         let store = SqliteStore { conns, next: AtomicUsize::new(0) };
-        store.run(|c| c.execute_batch(CATALOG).map_err(map_err)).await?;
+        store
+            .run(|c| {
+                c.execute_batch(CATALOG).map_err(map_err)?;
+                names::migrate(c).map_err(map_err)
+            })
+            .await?;
         Ok(store)
     }
 
@@ -510,5 +518,6 @@ impl Store for SqliteStore {
 }
 
 mod docs;
+mod names;
 #[cfg(test)]
 mod tests;
