@@ -4,25 +4,9 @@
 //! in the sidecar chooses a status code for a failure.
 
 use crate::http::ApiResponse;
+pub use crate::scope::{request_id, with_request_id};
 use crate::store::StoreError;
 use serde_json::json;
-use std::future::Future;
-
-tokio::task_local! {
-    /// The request id (Envoy's `x-request-id`) of the request this task serves.
-    static REQUEST_ID: String;
-}
-
-/// Runs `fut` as the handling of request `id`: internal errors raised inside
-/// it name the id to the client and log their detail under it.
-pub async fn with_request_id<F: Future>(id: String, fut: F) -> F::Output {
-    REQUEST_ID.scope(id, fut).await
-}
-
-/// The current request's id, or `-` outside a request.
-pub fn request_id() -> String {
-    REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| "-".to_owned())
-}
 
 /// Everything a request can fail with, phrased for the client.
 #[derive(Debug, thiserror::Error)]

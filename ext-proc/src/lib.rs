@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod admission;
 pub mod api;
 pub mod catalog;
 pub mod change;
@@ -22,6 +23,7 @@ pub mod model;
 pub mod plan;
 pub mod processor;
 pub mod router;
+pub mod scope;
 pub mod server;
 pub mod service;
 pub mod store;

@@ -16,6 +16,7 @@ use std::time::Duration;
 /// Everything a request needs, shared by all gRPC streams.
 pub struct Service {
     env: Env,
+    gate: crate::admission::TenantGate,
     graphql: crate::graphql::Schemas,
     timeout: Duration,
 }
@@ -51,6 +52,7 @@ impl Service {
                 limits: Arc::new(config.limits.clone()),
             },
             graphql: crate::graphql::Schemas::new(),
+            gate: crate::admission::TenantGate::new(config.tenant_max_in_flight, config.pool_wait),
             timeout: config.storage_timeout,
         }
     }
@@ -63,12 +65,14 @@ impl Service {
     /// Handles one request; every failure becomes a JSON error response.
     pub async fn handle(&self, req: ApiRequest) -> ApiResponse {
         let id = req.request_id.clone().unwrap_or_else(|| "-".to_owned());
-        crate::error::with_request_id(id, async {
-            let timeout_ms = self.timeout.as_millis() as u64;
-            match tokio::time::timeout(self.timeout, self.dispatch(&req)).await {
-                Ok(Ok(resp)) => resp,
-                Ok(Err(e)) => e.into_response(),
-                Err(_) => ApiError::Timeout(timeout_ms).into_response(),
+        let timeout_ms = self.timeout.as_millis() as u64;
+        let out = crate::scope::run(id.clone(), self.timeout, self.dispatch(&req)).await;
+        // Errors are phrased (and internal ones logged) under the request id.
+        crate::scope::with_request_id(id, async move {
+            match out {
+                Some(Ok(resp)) => resp,
+                Some(Err(e)) => e.into_response(),
+                None => ApiError::Timeout(timeout_ms).into_response(),
             }
         })
         .await
@@ -93,6 +97,8 @@ impl Service {
                 ))
             }
         };
+        // Held to the end of the request: the tenant's share of the store.
+        let _pass = if tenant.is_empty() { None } else { Some(self.gate.enter(tenant).await?) };
         let ctx = self.env.ctx();
         let ns = |ks: &str| schema::namespace(tenant, ks);
         match route {

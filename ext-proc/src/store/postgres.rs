@@ -13,7 +13,7 @@ use crate::value::Value;
 use async_trait::async_trait;
 use bytes::BytesMut;
 use chrono::{DateTime, Utc};
-use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
 use std::str::FromStr;
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
@@ -115,19 +115,20 @@ pub struct PgStore {
 
 impl PgStore {
     /// Connects a pool to `url` and makes sure the catalog tables exist.
-    pub async fn open(url: &str, pool_size: usize) -> Result<PgStore, StoreError> {
+    pub async fn open(url: &str, pool: super::PoolSettings) -> Result<PgStore, StoreError> {
         let config = tokio_postgres::Config::from_str(url)
             .map_err(|e| StoreError::Internal(format!("invalid PostgreSQL URL: {e}")))?;
         let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
-            .max_size(pool_size.max(1))
+            .max_size(pool.size.max(1))
             .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(Duration::from_secs(5)))
+            .wait_timeout(Some(pool.wait))
             .create_timeout(Some(Duration::from_secs(5)))
             .build()
             .map_err(|e| StoreError::Internal(format!("cannot build the PostgreSQL pool: {e}")))?;
         let store = PgStore { pool };
-        let mut client = store.client().await?;
+        let mut lease = store.client().await?;
+        let client = lease.get()?;
         let tx = client.transaction().await.map_err(map_err)?;
         // Replicas starting together would race on CREATE ... IF NOT EXISTS; serialize them.
         tx.execute("SELECT pg_advisory_xact_lock(7215934)", &[]).await.map_err(map_err)?;
@@ -136,8 +137,43 @@ impl PgStore {
         Ok(store)
     }
 
-    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
-        self.pool.get().await.map_err(|e| StoreError::Unavailable(format!("PostgreSQL: {e}")))
+    async fn client(&self) -> Result<Lease, StoreError> {
+        let object = self.pool.get().await.map_err(|e| match e {
+            PoolError::Timeout(_) => StoreError::Unavailable(format!(
+                "all {} PostgreSQL connections are busy; retry shortly",
+                self.pool.status().max_size
+            )),
+            e => StoreError::Unavailable(format!("PostgreSQL: {e}")),
+        })?;
+        Ok(Lease { object: Some(object), abandoned: crate::scope::Abandoned::current() })
+    }
+}
+
+/// A pooled connection lent to one request. When the request is given up (it
+/// timed out) while holding it, the connection may still be running its
+/// statement: it leaves the pool instead of being handed, busy, to the next
+/// request, which would queue behind the abandoned statement.
+struct Lease {
+    object: Option<deadpool_postgres::Object>,
+    abandoned: crate::scope::Abandoned,
+}
+
+impl Lease {
+    /// The connection.
+    fn get(&mut self) -> Result<&mut deadpool_postgres::Object, StoreError> {
+        // Only `drop` takes the object out.
+        self.object.as_mut().ok_or_else(|| StoreError::Internal("PostgreSQL connection used after release".to_owned()))
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if self.abandoned.is_set() {
+            if let Some(object) = self.object.take() {
+                // Detached from the pool and dropped: the connection closes.
+                drop(deadpool_postgres::Object::take(object));
+            }
+        }
     }
 }
 
@@ -297,7 +333,8 @@ impl Store for PgStore {
     }
 
     async fn create_keyspace(&self, ns: &Namespace) -> Result<(), StoreError> {
-        let mut client = self.client().await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
         let tx = client.transaction().await.map_err(map_err)?;
         let n = tx
             .execute(
@@ -314,7 +351,8 @@ impl Store for PgStore {
     }
 
     async fn keyspaces(&self, tenant: &str) -> Result<Vec<String>, StoreError> {
-        let client = self.client().await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
         let rows = client
             .query("SELECT name FROM datagate.keyspaces WHERE tenant = $1 ORDER BY name", &[&tenant])
             .await
@@ -323,7 +361,8 @@ impl Store for PgStore {
     }
 
     async fn drop_keyspace(&self, ns: &Namespace) -> Result<(), StoreError> {
-        let mut client = self.client().await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
         let tx = client.transaction().await.map_err(map_err)?;
         let n = tx
             .execute("DELETE FROM datagate.keyspaces WHERE tenant = $1 AND name = $2", &[&ns.tenant, &ns.keyspace])
@@ -340,7 +379,8 @@ impl Store for PgStore {
 
     async fn create_table(&self, ns: &Namespace, def: &TableDef, if_not_exists: bool) -> Result<bool, StoreError> {
         let definition = serde_json::to_value(def).map_err(|e| StoreError::Internal(e.to_string()))?;
-        let mut client = self.client().await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
         let tx = client.transaction().await.map_err(map_err)?;
         require_keyspace(&tx, ns, true).await?;
         let n = tx
@@ -366,7 +406,8 @@ impl Store for PgStore {
     }
 
     async fn table(&self, ns: &Namespace, name: &str) -> Result<TableDef, StoreError> {
-        let client = self.client().await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
         let stmt = client
             .prepare_cached(
                 "SELECT t.definition FROM datagate.keyspaces k LEFT JOIN datagate.tables t \
@@ -386,8 +427,9 @@ impl Store for PgStore {
     }
 
     async fn tables(&self, ns: &Namespace) -> Result<Vec<TableDef>, StoreError> {
-        let client = self.client().await?;
-        require_keyspace(&client, ns, false).await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
+        require_keyspace(&*client, ns, false).await?;
         let rows = client
             .query(
                 "SELECT definition FROM datagate.tables WHERE tenant = $1 AND keyspace = $2 ORDER BY name",
@@ -399,7 +441,8 @@ impl Store for PgStore {
     }
 
     async fn drop_table(&self, ns: &Namespace, name: &str) -> Result<(), StoreError> {
-        let mut client = self.client().await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
         let tx = client.transaction().await.map_err(map_err)?;
         require_keyspace(&tx, ns, true).await?;
         let n = tx
@@ -417,7 +460,8 @@ impl Store for PgStore {
     }
 
     async fn alter_table(&self, ns: &Namespace, table: &str, change: &Change) -> Result<TableDef, StoreError> {
-        let mut client = self.client().await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
         let tx = client.transaction().await.map_err(map_err)?;
         require_keyspace(&tx, ns, true).await?;
         // FOR UPDATE: concurrent changes to one table apply one after the other.
@@ -446,7 +490,8 @@ impl Store for PgStore {
 
     async fn upsert(&self, ns: &Namespace, def: &TableDef, rows: &[Upsert]) -> Result<u64, StoreError> {
         let statements: Vec<Statement> = rows.iter().map(|r| sql::upsert(&PgDialect, ns, def, r)).collect();
-        let mut client = self.client().await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
         if let [one] = statements.as_slice() {
             let stmt = client.prepare_cached(&one.sql).await.map_err(map_err)?;
             return client.execute(&stmt, &params(one)).await.map_err(map_err);
@@ -463,14 +508,16 @@ impl Store for PgStore {
 
     async fn select(&self, ns: &Namespace, def: &TableDef, select: &Select) -> Result<Vec<Vec<Value>>, StoreError> {
         let st = sql::select(&PgDialect, ns, def, select);
-        let client = self.client().await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
         let stmt = client.prepare_cached(&st.sql).await.map_err(map_err)?;
         let rows = client.query(&stmt, &params(&st)).await.map_err(map_err)?;
         rows.iter().map(|row| def.columns.iter().enumerate().map(|(i, c)| read_value(row, i, c.ty)).collect()).collect()
     }
 
     async fn sweep_expired(&self, now_ms: i64) -> Result<u64, StoreError> {
-        let client = self.client().await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
         let rows =
             client.query("SELECT tenant, keyspace, definition FROM datagate.tables", &[]).await.map_err(map_err)?;
         let mut deleted = 0u64;
@@ -492,7 +539,8 @@ impl Store for PgStore {
 
     async fn delete(&self, ns: &Namespace, def: &TableDef, key: &[Condition]) -> Result<u64, StoreError> {
         let st = sql::delete(&PgDialect, ns, def, key);
-        let client = self.client().await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
         let stmt = client.prepare_cached(&st.sql).await.map_err(map_err)?;
         client.execute(&stmt, &params(&st)).await.map_err(map_err)
     }

@@ -110,7 +110,9 @@ fn quoting_doubles_quotes() {
 #[tokio::test]
 async fn values_round_trip_through_a_real_file() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path().join("x.db").to_str().unwrap(), 2).await.unwrap();
+    let store = SqliteStore::open(dir.path().join("x.db").to_str().unwrap(), crate::store::PoolSettings::sized(2))
+        .await
+        .unwrap();
     let n = ns();
     store.create_keyspace(&n).await.unwrap();
     let mut d = def();
