@@ -87,6 +87,11 @@ impl Dialect for PgDialect {
         let name = sql::index_ident("", table, index);
         (name.clone(), format!("{}.{name}", sql::quote(&ns.physical())))
     }
+    fn primary_key_name(&self, table: &str) -> Option<String> {
+        // PostgreSQL would call it `<table>_pkey`, a relation in the schema that
+        // a later table of that name would collide with; '#' is never in a table name.
+        Some(sql::quote(&format!("{table}#pk")))
+    }
     fn upsert_target(&self, ns: &Namespace, table: &str) -> (String, String) {
         // A schema-qualified target needs an alias for DO UPDATE to name the existing row.
         (format!("{} AS cur", self.table(ns, table)), "cur".to_owned())

@@ -42,6 +42,11 @@ pub trait Dialect {
     fn upsert_target(&self, ns: &Namespace, table: &str) -> (String, String);
     /// The name `CREATE INDEX` gives an index, and the one `DROP INDEX` names it by.
     fn index_names(&self, ns: &Namespace, table: &str, index: &str) -> (String, String);
+    /// The quoted name of a table's primary-key constraint, where the store
+    /// would otherwise derive one that a client's table name can take.
+    fn primary_key_name(&self, _table: &str) -> Option<String> {
+        None
+    }
 }
 
 /// The DDL for a schema change (`def` is the definition before it).
@@ -139,6 +144,9 @@ pub fn create_table(d: &dyn Dialect, ns: &Namespace, def: &TableDef) -> Vec<Stri
         let _ = write!(sql, "{} {}, ", quote(EXPIRY_COLUMN), d.bigint());
     }
     let key: Vec<String> = def.key_order().iter().map(|(c, _)| d.column(&c.name)).collect();
+    if let Some(name) = d.primary_key_name(&def.name) {
+        let _ = write!(sql, "CONSTRAINT {name} ");
+    }
     let _ = write!(sql, "PRIMARY KEY ({})){}", key.join(", "), d.table_suffix());
     let mut out = vec![sql];
     if def.clustering.iter().any(|c| c.order == Order::Desc) {

@@ -36,7 +36,7 @@ fn tables_live_in_the_tenant_schema() {
         ddl[0],
         format!(
             "CREATE TABLE \"{p}\".\"vehicle\" (\"manufacturer\" text NOT NULL, \"model\" text NOT NULL, \
-             \"year\" smallint, \"at\" timestamptz, \"__expires_at\" bigint, PRIMARY KEY (\"manufacturer\", \"model\"))"
+             \"year\" smallint, \"at\" timestamptz, \"__expires_at\" bigint, CONSTRAINT \"vehicle#pk\" PRIMARY KEY (\"manufacturer\", \"model\"))"
         )
     );
 }
