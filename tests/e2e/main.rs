@@ -13,6 +13,7 @@ mod documents;
 mod errors;
 mod examples;
 mod graphql;
+mod hardening;
 mod jwks;
 mod lifecycle;
 mod openapi;
