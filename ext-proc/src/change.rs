@@ -118,6 +118,7 @@ mod tests {
             expiry: true,
             default_ttl: None,
             indexes: vec![IndexDef { name: "c_idx".into(), column: "c".into() }],
+            index_names_v2: true,
             version: String::new(),
         }
     }

@@ -284,6 +284,10 @@ pub struct TableDef {
     /// Secondary indexes.
     #[serde(default)]
     pub indexes: Vec<IndexDef>,
+    /// Whether its index names carry `#` (every table created since names
+    /// were made collision-proof); older tables keep their `ix_` names.
+    #[serde(default)]
+    pub index_names_v2: bool,
     /// Changes with every DDL on the table. Statement text carries it, so a
     /// prepared statement made for an older shape of the table is never reused.
     #[serde(default)]
@@ -349,6 +353,7 @@ pub fn test_table(
         expiry: true,
         default_ttl: None,
         indexes: Vec::new(),
+        index_names_v2: true,
         version: String::new(),
     }
 }

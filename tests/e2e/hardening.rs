@@ -5,6 +5,7 @@
 use crate::harness::{assert_error, json_of, token, Gateway, Store};
 use reqwest::blocking::Response;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
 
 crate::on_both_stores!(
@@ -111,6 +112,28 @@ fn store_reserved_names_are_refused_or_kept_apart(store: Store) {
     created(table(&gw, &t, "ks", "foo_pkey", &["id"]), "table foo_pkey beside foo");
     let r = send(&gw, &t, "POST", "/v2/keyspaces/ks/foo_pkey", Some(json!({"id": "1"})));
     assert_eq!(r.status(), 201);
+
+    // A table named like one of the keyspace's indexes (the name is public:
+    // "ix_" and 10 bytes of SHA-256 over table and index name).
+    let r = send(
+        &gw,
+        &t,
+        "POST",
+        "/v2/schemas/keyspaces/ks/tables/t1/indexes",
+        Some(json!({"column": "v", "name": "by_v"})),
+    );
+    created(r, "index by_v");
+    let digest = Sha256::digest(b"t1\0by_v");
+    let hex: String = digest.iter().take(10).map(|b| format!("{b:02x}")).collect();
+    created(table(&gw, &t, "ks", &format!("ix_{hex}"), &["id"]), "table named like index by_v");
+    let r = send(
+        &gw,
+        &t,
+        "POST",
+        "/v2/schemas/keyspaces/ks/tables/foo/indexes",
+        Some(json!({"column": "id", "name": "by_id"})),
+    );
+    created(r, "an index beside the look-alike table");
 }
 
 /// Lists are capped with a 400 naming the limit, far below what the stores

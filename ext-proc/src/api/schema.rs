@@ -271,6 +271,7 @@ fn table_def(create: CreateTable) -> Result<TableDef, ApiError> {
         expiry: true,
         default_ttl: options.default_time_to_live.filter(|t| *t > 0),
         indexes: Vec::new(),
+        index_names_v2: true,
         version: crate::model::new_version(),
     })
 }

@@ -82,9 +82,9 @@ impl Dialect for PgDialect {
             }
         }
     }
-    fn index_names(&self, ns: &Namespace, table: &str, index: &str) -> (String, String) {
+    fn index_names(&self, ns: &Namespace, def: &TableDef, index: &str) -> (String, String) {
         // Indexes live in their table's schema; PostgreSQL caps names at 63 bytes.
-        let name = sql::index_ident("", table, index);
+        let name = sql::index_ident("", def, index);
         (name.clone(), format!("{}.{name}", sql::quote(&ns.physical())))
     }
     fn primary_key_name(&self, table: &str) -> Option<String> {

@@ -41,7 +41,7 @@ pub trait Dialect {
     /// `INSERT INTO` target and how `ON CONFLICT DO UPDATE` names the existing row.
     fn upsert_target(&self, ns: &Namespace, table: &str) -> (String, String);
     /// The name `CREATE INDEX` gives an index, and the one `DROP INDEX` names it by.
-    fn index_names(&self, ns: &Namespace, table: &str, index: &str) -> (String, String);
+    fn index_names(&self, ns: &Namespace, def: &TableDef, index: &str) -> (String, String);
     /// The quoted name of a table's primary-key constraint, where the store
     /// would otherwise derive one that a client's table name can take.
     fn primary_key_name(&self, _table: &str) -> Option<String> {
@@ -62,7 +62,7 @@ pub fn alter(d: &dyn Dialect, ns: &Namespace, def: &TableDef, change: &Change) -
                 .indexes
                 .iter()
                 .filter(|i| i.column == *name)
-                .map(|i| format!("DROP INDEX IF EXISTS {}", d.index_names(ns, &def.name, &i.name).1))
+                .map(|i| format!("DROP INDEX IF EXISTS {}", d.index_names(ns, def, &i.name).1))
                 .collect();
             out.push(format!("ALTER TABLE {table} DROP COLUMN {}", d.column(name)));
             out
@@ -71,13 +71,9 @@ pub fn alter(d: &dyn Dialect, ns: &Namespace, def: &TableDef, change: &Change) -
             vec![format!("ALTER TABLE {table} RENAME COLUMN {} TO {}", d.column(from), d.column(to))]
         }
         Change::CreateIndex(i) => {
-            vec![format!(
-                "CREATE INDEX {} ON {table} ({})",
-                d.index_names(ns, &def.name, &i.name).0,
-                d.column(&i.column)
-            )]
+            vec![format!("CREATE INDEX {} ON {table} ({})", d.index_names(ns, def, &i.name).0, d.column(&i.column))]
         }
-        Change::DropIndex(name) => vec![format!("DROP INDEX IF EXISTS {}", d.index_names(ns, &def.name, name).1)],
+        Change::DropIndex(name) => vec![format!("DROP INDEX IF EXISTS {}", d.index_names(ns, def, name).1)],
         // Only the stored definition changes.
         Change::SetDefaultTtl(_) => Vec::new(),
     }
@@ -119,11 +115,14 @@ fn tag(def: &TableDef) -> String {
 
 /// A short, fixed-length index identifier: PostgreSQL truncates names past 63
 /// bytes (two 48-character names would collide), SQLite's are file-global.
-pub fn index_ident(prefix: &str, table: &str, index: &str) -> String {
+/// Index names share a namespace with tables, so they carry a `#`, which no
+/// table name holds (tables made before that keep their `ix_` spelling).
+pub fn index_ident(prefix: &str, def: &TableDef, index: &str) -> String {
     use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(format!("{table}\0{index}").as_bytes());
+    let digest = Sha256::digest(format!("{}\0{index}", def.name).as_bytes());
     let hex: String = digest.iter().take(10).map(|b| format!("{b:02x}")).collect();
-    quote(&format!("{prefix}ix_{hex}"))
+    let sep = if def.index_names_v2 { '#' } else { '_' };
+    quote(&format!("{prefix}ix{sep}{hex}"))
 }
 
 /// Quotes an identifier. Names are validated before they get here; doubling
@@ -154,12 +153,12 @@ pub fn create_table(d: &dyn Dialect, ns: &Namespace, def: &TableDef) -> Vec<Stri
         let cols: Vec<String> =
             def.key_order().iter().map(|(c, o)| format!("{} {}", d.column(&c.name), dir(*o))).collect();
         // `_`-prefixed names cannot collide with client index names (which start with a letter).
-        let index = d.index_names(ns, &def.name, "_read_order").0;
+        let index = d.index_names(ns, def, "_read_order").0;
         out.push(format!("CREATE INDEX {index} ON {name} ({})", cols.join(", ")));
     }
     if def.expiry {
         // Lets the sweeper find expired rows without scanning the table.
-        let index = d.index_names(ns, &def.name, "_expiry").0;
+        let index = d.index_names(ns, def, "_expiry").0;
         let col = quote(EXPIRY_COLUMN);
         out.push(format!("CREATE INDEX {index} ON {name} ({col}) WHERE {col} IS NOT NULL"));
     }

@@ -95,9 +95,9 @@ impl Dialect for SqliteDialect {
         let name = self.table(ns, table);
         (name.clone(), name)
     }
-    fn index_names(&self, ns: &Namespace, table: &str, index: &str) -> (String, String) {
+    fn index_names(&self, ns: &Namespace, def: &TableDef, index: &str) -> (String, String) {
         // SQLite index names are global to the file: prefix them like tables.
-        let name = sql::index_ident(&format!("{}__", ns.physical()), table, index);
+        let name = sql::index_ident(&format!("{}__", ns.physical()), def, index);
         (name.clone(), name)
     }
 }
