@@ -24,8 +24,8 @@ pub struct FileConfig {
     pub storage_timeout_ms: Option<u64>,
     /// Store connections to keep open.
     pub pool_size: Option<usize>,
-    /// Requests one tenant may have in flight at once (default: half the pool, rounded up).
-    pub tenant_max_in_flight: Option<usize>,
+    /// Pooled connections one tenant may hold at once (default: three quarters of the pool, rounded up).
+    pub tenant_max_connections: Option<usize>,
     /// How long a request waits for its tenant's slot or a pooled connection
     /// before a 503, in milliseconds; below `storageTimeoutMs`.
     pub pool_wait_ms: Option<u64>,
@@ -79,8 +79,8 @@ pub struct Config {
     pub storage_timeout: Duration,
     /// Store connection pool size.
     pub pool_size: usize,
-    /// Requests one tenant may have in flight at once.
-    pub tenant_max_in_flight: usize,
+    /// Pooled connections one tenant may hold at once.
+    pub tenant_max_connections: usize,
     /// Longest wait for a tenant slot or a pooled connection.
     pub pool_wait: Duration,
     /// Catalog cache TTL.
@@ -137,9 +137,9 @@ impl Config {
         if !(1..=256).contains(&pool_size) {
             errors.push(format!("poolSize: {pool_size} is outside 1..=256"));
         }
-        let tenant_max_in_flight = file.tenant_max_in_flight.unwrap_or(pool_size.div_ceil(2).max(1));
-        if !(1..=10_000).contains(&tenant_max_in_flight) {
-            errors.push(format!("tenantMaxInFlight: {tenant_max_in_flight} is outside 1..=10000"));
+        let tenant_max_connections = file.tenant_max_connections.unwrap_or((pool_size * 3).div_ceil(4).max(1));
+        if !(1..=10_000).contains(&tenant_max_connections) {
+            errors.push(format!("tenantMaxConnections: {tenant_max_connections} is outside 1..=10000"));
         }
         let pool_wait_ms = file.pool_wait_ms.unwrap_or(1000.min(timeout_ms / 2));
         if pool_wait_ms == 0 || pool_wait_ms >= timeout_ms {
@@ -172,7 +172,7 @@ impl Config {
                 },
                 storage_timeout: Duration::from_millis(timeout_ms),
                 pool_size,
-                tenant_max_in_flight,
+                tenant_max_connections,
                 pool_wait: Duration::from_millis(pool_wait_ms),
                 catalog_ttl: Duration::from_millis(catalog_ttl_ms),
                 sweep_interval: (sweep_ms > 0).then(|| Duration::from_millis(sweep_ms)),
@@ -191,7 +191,7 @@ mod tests {
         let c = Config::validate(FileConfig::default()).unwrap();
         assert_eq!(c.limits.max_page_size, 1000);
         assert!(c.store.starts_with("sqlite://"));
-        assert_eq!(c.tenant_max_in_flight, 4, "half the pool of 8");
+        assert_eq!(c.tenant_max_connections, 6, "three quarters of the pool of 8");
         assert!(c.pool_wait < c.storage_timeout);
     }
 
@@ -205,7 +205,7 @@ mod tests {
             sweep_interval_ms: Some(5),
             doc_default_page_size: Some(50),
             max_document_bytes: Some(1),
-            tenant_max_in_flight: Some(0),
+            tenant_max_connections: Some(0),
             pool_wait_ms: Some(5000),
             ..FileConfig::default()
         })
@@ -219,7 +219,7 @@ mod tests {
             "sweepIntervalMs",
             "docDefaultPageSize",
             "maxDocumentBytes",
-            "tenantMaxInFlight",
+            "tenantMaxConnections",
             "poolWaitMs",
         ] {
             assert!(text.contains(field), "{field} missing: {text}");

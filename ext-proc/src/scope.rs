@@ -1,6 +1,7 @@
 //! What the code serving one request knows about the request as a whole: its
-//! id (Envoy's `x-request-id`, for logs) and whether it was abandoned (timed
-//! out), so that a store can tell an abandoned connection from a finished one.
+//! id (Envoy's `x-request-id`, for logs), its tenant's share of the store's
+//! connections, and whether it was abandoned (timed out), so that a store can
+//! tell an abandoned connection from a finished one.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,6 +11,7 @@ use std::sync::Arc;
 #[derive(Clone)]
 struct Scope {
     id: String,
+    slots: Option<crate::admission::Slots>,
     abandoned: Arc<AtomicBool>,
 }
 
@@ -17,11 +19,17 @@ tokio::task_local! {
     static SCOPE: Scope;
 }
 
-/// Runs `fut` for request `id`, giving up after `limit`: `None` on timeout.
-/// Everything `fut` still held when it was given up sees [`Abandoned::is_set`].
-pub async fn run<F: Future>(id: String, limit: std::time::Duration, fut: F) -> Option<F::Output> {
+/// Runs `fut` for request `id` of the tenant owning `slots`, giving up after
+/// `limit`: `None` on timeout. Everything `fut` still held when it was given
+/// up sees [`Abandoned::is_set`].
+pub async fn run<F: Future>(
+    id: String,
+    slots: Option<crate::admission::Slots>,
+    limit: std::time::Duration,
+    fut: F,
+) -> Option<F::Output> {
     let abandoned = Arc::new(AtomicBool::new(false));
-    let scope = Scope { id, abandoned: abandoned.clone() };
+    let scope = Scope { id, slots, abandoned: abandoned.clone() };
     SCOPE
         .scope(scope, async {
             let mut fut = std::pin::pin!(tokio::time::timeout(limit, fut));
@@ -39,7 +47,16 @@ pub async fn run<F: Future>(id: String, limit: std::time::Duration, fut: F) -> O
 
 /// Runs `fut` as the handling of request `id` (no timeout).
 pub async fn with_request_id<F: Future>(id: String, fut: F) -> F::Output {
-    SCOPE.scope(Scope { id, abandoned: Arc::new(AtomicBool::new(false)) }, fut).await
+    SCOPE.scope(Scope { id, slots: None, abandoned: Arc::new(AtomicBool::new(false)) }, fut).await
+}
+
+/// Takes one of the current tenant's connection slots, to hold while using a
+/// pooled connection; `None` outside a tenant's request (the sweeper, startup).
+pub async fn connection_slot() -> Result<Option<crate::admission::Slot>, crate::store::StoreError> {
+    match SCOPE.try_with(|s| s.slots.clone()).ok().flatten() {
+        Some(slots) => slots.take().await.map(Some),
+        None => Ok(None),
+    }
 }
 
 /// The current request's id, or `-` outside a request.
@@ -79,7 +96,7 @@ mod tests {
     async fn a_timed_out_request_is_seen_as_abandoned_by_what_it_held() {
         let seen = Arc::new(AtomicBool::new(false));
         let s = seen.clone();
-        let out = run("r1".into(), Duration::from_millis(20), async move {
+        let out = run("r1".into(), None, Duration::from_millis(20), async move {
             let _probe = Probe(Abandoned::current(), s);
             assert_eq!(request_id(), "r1");
             tokio::time::sleep(Duration::from_secs(60)).await;
@@ -90,7 +107,7 @@ mod tests {
 
         let seen = Arc::new(AtomicBool::new(true));
         let s = seen.clone();
-        let out = run("r2".into(), Duration::from_secs(5), async move {
+        let out = run("r2".into(), None, Duration::from_secs(5), async move {
             let _probe = Probe(Abandoned::current(), s);
         })
         .await;

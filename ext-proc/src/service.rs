@@ -52,7 +52,7 @@ impl Service {
                 limits: Arc::new(config.limits.clone()),
             },
             graphql: crate::graphql::Schemas::new(),
-            gate: crate::admission::TenantGate::new(config.tenant_max_in_flight, config.pool_wait),
+            gate: crate::admission::TenantGate::new(config.tenant_max_connections, config.pool_wait),
             timeout: config.storage_timeout,
         }
     }
@@ -66,7 +66,8 @@ impl Service {
     pub async fn handle(&self, req: ApiRequest) -> ApiResponse {
         let id = req.request_id.clone().unwrap_or_else(|| "-".to_owned());
         let timeout_ms = self.timeout.as_millis() as u64;
-        let out = crate::scope::run(id.clone(), self.timeout, self.dispatch(&req)).await;
+        let slots = req.tenant.as_deref().map(|t| self.gate.slots(t));
+        let out = crate::scope::run(id.clone(), slots, self.timeout, self.dispatch(&req)).await;
         // Errors are phrased (and internal ones logged) under the request id.
         crate::scope::with_request_id(id, async move {
             match out {
@@ -97,8 +98,6 @@ impl Service {
                 ))
             }
         };
-        // Held to the end of the request: the tenant's share of the store.
-        let _pass = if tenant.is_empty() { None } else { Some(self.gate.enter(tenant).await?) };
         let ctx = self.env.ctx();
         let ns = |ks: &str| schema::namespace(tenant, ks);
         match route {

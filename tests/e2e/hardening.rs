@@ -261,14 +261,14 @@ fn timed_read(gw: &Gateway, t: &str) -> Duration {
 }
 
 /// With one of tenant A's tables locked and 12 of A's clients reading it, A may
-/// hold only its share of the pooled connections: the excess gets 503 with
-/// Retry-After, and tenant B's reads of its own table all succeed without
+/// hold only its share (4 of 8) of the pooled connections: the excess gets 503
+/// with Retry-After, and tenant B's reads of its own table all succeed without
 /// waiting anywhere near the 5 s storage timeout.
 #[test]
 fn a_noisy_tenant_cannot_starve_another() {
     let gw = Gateway::start_with_sidecar_config(
         Store::Postgres,
-        r#"{"poolSize": 8, "tenantMaxInFlight": 4, "poolWaitMs": 1000, "storageTimeoutMs": 5000}"#,
+        r#"{"poolSize": 8, "tenantMaxConnections": 4, "poolWaitMs": 1000, "storageTimeoutMs": 5000}"#,
     );
     let (a, b) = (token("tenant-a"), token("tenant-b"));
     keyspace(&gw, &a, "aks");

@@ -143,6 +143,7 @@ impl PgStore {
     }
 
     async fn client(&self) -> Result<Lease, StoreError> {
+        let slot = crate::scope::connection_slot().await?;
         let object = self.pool.get().await.map_err(|e| match e {
             PoolError::Timeout(_) => StoreError::Unavailable(format!(
                 "all {} PostgreSQL connections are busy; retry shortly",
@@ -150,7 +151,7 @@ impl PgStore {
             )),
             e => StoreError::Unavailable(format!("PostgreSQL: {e}")),
         })?;
-        Ok(Lease { object: Some(object), abandoned: crate::scope::Abandoned::current() })
+        Ok(Lease { object: Some(object), abandoned: crate::scope::Abandoned::current(), _slot: slot })
     }
 }
 
@@ -161,6 +162,8 @@ impl PgStore {
 struct Lease {
     object: Option<deadpool_postgres::Object>,
     abandoned: crate::scope::Abandoned,
+    /// The tenant's slot, given back with the connection.
+    _slot: Option<crate::admission::Slot>,
 }
 
 impl Lease {

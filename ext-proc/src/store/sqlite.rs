@@ -174,6 +174,7 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        let slot = crate::scope::connection_slot().await?;
         let permit = match tokio::time::timeout(self.wait, self.permits.clone().acquire_owned()).await {
             Ok(Ok(p)) => p,
             _ => {
@@ -186,7 +187,7 @@ impl SqliteStore {
         let (idle, path) = (self.idle.clone(), self.path.clone());
         tokio::task::spawn_blocking(move || {
             // Held until the call ends, even if the request that made it was given up.
-            let _permit = permit;
+            let _held = (permit, slot);
             let taken = idle.lock().map_err(|_| StoreError::Internal("sqlite pool lock poisoned".into()))?.pop();
             // A connection lost to a panic is replaced.
             let mut conn = match taken {
