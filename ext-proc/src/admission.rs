@@ -6,7 +6,6 @@
 //! its whole share waits briefly for a slot, then is answered 503 with
 //! `Retry-After`.
 
-use crate::store::StoreError;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -33,6 +32,14 @@ pub struct Slots {
 /// A held slot: one pooled connection's worth of the tenant's share.
 pub struct Slot {
     _permit: OwnedSemaphorePermit,
+}
+
+/// The tenant holds its whole share; the store answers it as unavailable (503).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("this tenant already holds {share} of the store's connections, its share; retry shortly")]
+pub struct OverShare {
+    /// The tenant's share.
+    pub share: usize,
 }
 
 impl TenantGate {
@@ -62,13 +69,10 @@ impl TenantGate {
 
 impl Slots {
     /// Takes a slot, or says the tenant holds its whole share.
-    pub async fn take(&self) -> Result<Slot, StoreError> {
+    pub async fn take(&self) -> Result<Slot, OverShare> {
         match tokio::time::timeout(self.wait, self.slots.clone().acquire_owned()).await {
             Ok(Ok(permit)) => Ok(Slot { _permit: permit }),
-            _ => Err(StoreError::Unavailable(format!(
-                "this tenant already holds {} of the store's connections, its share; retry shortly",
-                self.share
-            ))),
+            _ => Err(OverShare { share: self.share }),
         }
     }
 }
@@ -77,6 +81,7 @@ impl Slots {
 mod tests {
     use super::*;
     use crate::error::ApiError;
+    use crate::store::StoreError;
 
     #[tokio::test]
     async fn a_tenant_over_its_share_is_refused_while_others_pass() {
@@ -84,7 +89,7 @@ mod tests {
         let a = gate.slots("a");
         let a1 = a.take().await.unwrap();
         let _a2 = gate.slots("a").take().await.unwrap();
-        let refused = ApiError::from(a.take().await.err().unwrap());
+        let refused = ApiError::from(StoreError::from(a.take().await.err().unwrap()));
         assert_eq!(refused.status(), 503);
         assert!(refused.to_string().contains("holds 2 of the store's connections"), "{refused}");
         let r = refused.into_response();

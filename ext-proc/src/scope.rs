@@ -52,7 +52,7 @@ pub async fn with_request_id<F: Future>(id: String, fut: F) -> F::Output {
 
 /// Takes one of the current tenant's connection slots, to hold while using a
 /// pooled connection; `None` outside a tenant's request (the sweeper, startup).
-pub async fn connection_slot() -> Result<Option<crate::admission::Slot>, crate::store::StoreError> {
+pub async fn connection_slot() -> Result<Option<crate::admission::Slot>, crate::admission::OverShare> {
     match SCOPE.try_with(|s| s.slots.clone()).ok().flatten() {
         Some(slots) => slots.take().await.map(Some),
         None => Ok(None),

@@ -64,7 +64,9 @@ impl Service {
 
     /// Handles one request; every failure becomes a JSON error response.
     pub async fn handle(&self, req: ApiRequest) -> ApiResponse {
-        let id = req.request_id.clone().unwrap_or_else(|| "-".to_owned());
+        // Without Envoy's id (another data plane, a test) the sidecar makes one,
+        // so a 500 can still be matched with its log line.
+        let id = req.request_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let timeout_ms = self.timeout.as_millis() as u64;
         let slots = req.tenant.as_deref().map(|t| self.gate.slots(t));
         let out = crate::scope::run(id.clone(), slots, self.timeout, self.dispatch(&req)).await;

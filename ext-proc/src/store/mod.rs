@@ -130,6 +130,12 @@ pub async fn open_with(url: &str, pool: PoolSettings) -> Result<Backend, StoreEr
     Err(StoreError::Internal(format!("unsupported store URL '{url}': use sqlite://PATH or postgres://...")))
 }
 
+impl From<crate::admission::OverShare> for StoreError {
+    fn from(e: crate::admission::OverShare) -> Self {
+        StoreError::Unavailable(e.to_string())
+    }
+}
+
 impl From<Refusal> for StoreError {
     fn from(r: Refusal) -> Self {
         match r {
