@@ -84,6 +84,8 @@ fn names_differing_in_case_are_kept_apart(store: Store) {
     assert_eq!(send(&gw, &t, "GET", &format!("{c}/docs/one"), None).status(), 404, "docs is not Docs");
     let (_, body) = json_of(send(&gw, &t, "GET", &format!("{c}/Docs/one"), None));
     assert_eq!(body["data"], json!({"case": "upper"}));
+    // Nor does a collection take the name of another one's key index.
+    created(send(&gw, &t, "POST", c, Some(json!({"name": "docs_pkey"}))), "collection docs_pkey beside docs");
 }
 
 /// Column names a store keeps for itself (PostgreSQL's system columns, SQLite's

@@ -98,8 +98,11 @@ impl DocStore for PgStore {
         // list that every search scans linearly until vacuum merges it.
         let gin = sql::quote(&format!("#{name}#gin"));
         let expiry = sql::quote(&format!("#{name}#expiry"));
+        // Named, or PostgreSQL would call the key index "#<name>_pkey": the
+        // table of a collection called "<name>_pkey".
+        let pk = sql::quote(&format!("#{name}#pk"));
         tx.batch_execute(&format!(
-            "CREATE TABLE {t} (id text COLLATE \"C\" PRIMARY KEY, doc jsonb NOT NULL, expires_at bigint);
+            "CREATE TABLE {t} (id text COLLATE \"C\" CONSTRAINT {pk} PRIMARY KEY, doc jsonb NOT NULL, expires_at bigint);
              CREATE INDEX {gin} ON {t} USING gin (doc jsonb_path_ops) WITH (fastupdate = off);
              CREATE INDEX {expiry} ON {t} (expires_at) WHERE expires_at IS NOT NULL;"
         ))
