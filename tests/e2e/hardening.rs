@@ -252,14 +252,23 @@ fn p99(mut v: Vec<Duration>) -> Duration {
     v[((v.len() * 99).div_ceil(100)).saturating_sub(1)]
 }
 
-/// Tenant B reads one row of its table, returning how long it took.
-fn timed_read(gw: &Gateway, t: &str) -> Duration {
+/// Tenant B reads one row of its table: the status and how long it took.
+fn timed_read(gw: &Gateway, t: &str) -> (u16, Duration, Value) {
     let start = Instant::now();
     let r = gw.get("/v2/keyspaces/bks/vehicle/Tesla").header("x-cassandra-token", t).send().unwrap();
     let took = start.elapsed();
     let (status, body) = json_of(r);
-    assert_eq!(status, 200, "tenant B's read failed while A was busy: {body}");
-    took
+    (status, took, body)
+}
+
+/// Sets the flag when dropped, so A's clients stop even if B's loop panics
+/// (the scope would otherwise wait for them forever).
+struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// With one of tenant A's tables locked and 12 of A's clients reading it, A may
@@ -280,16 +289,26 @@ fn a_noisy_tenant_cannot_starve_another() {
     assert_eq!(r.status(), 201);
     // Warm A's catalog entry and both paths before measuring.
     assert_eq!(send(&gw, &a, "GET", "/v2/keyspaces/aks/locked/x", None).status(), 200);
-    let unloaded: Vec<Duration> = (0..40).map(|_| timed_read(&gw, &b)).collect();
+    let unloaded: Vec<Duration> = (0..40)
+        .map(|_| {
+            let (status, took, body) = timed_read(&gw, &b);
+            assert_eq!(status, 200, "{body}");
+            took
+        })
+        .collect();
 
     let (release, locker) = lock_table(gw.store_url(), "locked");
     let stop = std::sync::atomic::AtomicBool::new(false);
-    let (a_statuses, loaded) = std::thread::scope(|s| {
+    let (a_statuses, b_reads) = std::thread::scope(|s| {
+        let stopper = StopOnDrop(&stop);
         let hammers: Vec<_> = (0..12)
             .map(|_| {
                 s.spawn(|| {
                     let mut seen = Vec::new();
-                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let started = Instant::now();
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed)
+                        && started.elapsed() < Duration::from_secs(60)
+                    {
                         let r = gw.get("/v2/keyspaces/aks/locked/x").header("x-cassandra-token", &a).send().unwrap();
                         let retry_after = r.headers().get("retry-after").is_some();
                         let (status, body) = json_of(r);
@@ -302,19 +321,26 @@ fn a_noisy_tenant_cannot_starve_another() {
             .collect();
         // Let A's clients take what they can, then read as B through the storm.
         std::thread::sleep(Duration::from_millis(500));
-        let loaded: Vec<Duration> = (0..50)
-            .map(|_| {
-                std::thread::sleep(Duration::from_millis(100));
-                timed_read(&gw, &b)
-            })
-            .collect();
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut b_reads: Vec<(u16, Duration, Value)> = Vec::new();
+        for _ in 0..50 {
+            std::thread::sleep(Duration::from_millis(100));
+            b_reads.push(timed_read(&gw, &b));
+            // One failure is enough to fail; no need to wait out the rest.
+            if b_reads.last().is_some_and(|(status, _, _)| *status != 200) {
+                break;
+            }
+        }
+        drop(stopper);
         let statuses: Vec<(u16, bool)> = hammers.into_iter().flat_map(|h| h.join().unwrap()).collect();
-        (statuses, loaded)
+        (statuses, b_reads)
     });
     drop(release);
     locker.join().unwrap();
 
+    for (status, took, body) in &b_reads {
+        assert_eq!(*status, 200, "tenant B's read failed after {took:?} while A was busy: {body}");
+    }
+    let loaded: Vec<Duration> = b_reads.iter().map(|(_, took, _)| *took).collect();
     let over_share: Vec<&(u16, bool)> = a_statuses.iter().filter(|(s, _)| *s == 503).collect();
     assert!(!over_share.is_empty(), "A's excess is refused: {a_statuses:?}");
     assert!(over_share.iter().all(|(_, retry)| *retry), "every 503 says Retry-After");
