@@ -84,6 +84,11 @@ fn names_differing_in_case_are_kept_apart(store: Store) {
     assert_eq!(send(&gw, &t, "GET", &format!("{c}/docs/one"), None).status(), 404, "docs is not Docs");
     let (_, body) = json_of(send(&gw, &t, "GET", &format!("{c}/Docs/one"), None));
     assert_eq!(body["data"], json!({"case": "upper"}));
+    // Collections a first write creates follow the same rule.
+    let r = send(&gw, &t, "POST", &format!("{c}/Qq"), Some(json!({"a": 1})));
+    assert_eq!(r.status(), 201);
+    let r = send(&gw, &t, "POST", &format!("{c}/qq"), Some(json!({"a": 2})));
+    assert_eq!(r.status(), 201, "implicitly created qq beside Qq");
     // Nor does a collection take the name of another one's key index.
     created(send(&gw, &t, "POST", c, Some(json!({"name": "docs_pkey"}))), "collection docs_pkey beside docs");
 }
