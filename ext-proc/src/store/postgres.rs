@@ -13,7 +13,9 @@ use crate::value::Value;
 use async_trait::async_trait;
 use bytes::BytesMut;
 use chrono::{DateTime, Utc};
-use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use deadpool_postgres::{
+    GenericClient, Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, TimeoutType,
+};
 use std::str::FromStr;
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
@@ -145,7 +147,7 @@ impl PgStore {
     async fn client(&self) -> Result<Lease, StoreError> {
         let slot = crate::scope::connection_slot().await?;
         let object = self.pool.get().await.map_err(|e| match e {
-            PoolError::Timeout(_) => StoreError::Unavailable(format!(
+            PoolError::Timeout(TimeoutType::Wait) => StoreError::Unavailable(format!(
                 "all {} PostgreSQL connections are busy; retry shortly",
                 self.pool.status().max_size
             )),
