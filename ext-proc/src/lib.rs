@@ -4,7 +4,10 @@
 //! Layers, outermost first: [`server`] (tonic stream loop) → [`processor`]
 //! (ext_proc phases) → [`service`] (routing, limits, timeouts) → [`api`]
 //! (request → plan → response) → [`store`] (plan → SQL with bound values).
-//! Everything below [`processor`] is testable without Envoy.
+//! Everything below [`processor`] is testable without Envoy. Beside the
+//! floors, [`scope`] carries what the whole request shares (its id, its
+//! tenant's [`admission`] share of the store's connections, whether it was
+//! given up) down to the stores without threading it through every call.
 
 #![forbid(unsafe_code)]
 
