@@ -16,6 +16,7 @@ mod errors;
 mod examples;
 mod fleet;
 mod graphql;
+mod hardening;
 mod jwks;
 mod lifecycle;
 mod openapi;
