@@ -54,7 +54,7 @@ mkdir -p "$dir"
 ports=$(IFS=,; echo "${sidecars[*]}")
 for i in 0 1; do
   DATAGATE_LISTEN_PORT=${envoys[$i]} DATAGATE_ADMIN_PORT=${admins[$i]} DATAGATE_SIDECAR_PORT=$ports \
-    envoy/render.sh > "$dir/envoy-$i.yaml"
+    DATAGATE_BIN=$bin envoy/render.sh > "$dir/envoy-$i.yaml"
 done
 
 pids=()

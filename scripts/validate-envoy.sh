@@ -3,7 +3,8 @@
 # (`envoy --mode validate` also loads the edge filter -- the native module
 # target/native/libdatagate_edge.so, or the .wasm -- and runs its config
 # validation), the proxy-wasm variant of the gateway too, and checks that the
-# committed renders match the fragments they come from.
+# committed renders (envoy/*.yaml, envoy/fragments/) are current
+# `datagate envoy-config` output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 envoy=.venv/bin/envoy
@@ -19,6 +20,13 @@ check_render() {  # committed file, then render settings
 }
 check_render envoy/gateway.yaml DATAGATE_PROFILE=edge
 check_render envoy/mesh-sidecar.yaml DATAGATE_PROFILE=mesh
+# The include fragments are `datagate envoy-config --profile include` output too.
+frags=$(mktemp -d)
+"${DATAGATE_BIN:-${CARGO_TARGET_DIR:-target}/debug/datagate}" envoy-config --profile include --out-dir "$frags"
+if ! diff -ru envoy/fragments "$frags" >/dev/null; then
+  echo "FAIL envoy/fragments is out of date: re-render it with datagate envoy-config --profile include --out-dir envoy/fragments"; fail=1
+fi
+rm -rf "$frags"
 
 validate() {  # config file, label
   if out=$("$envoy" --mode validate -c "$1" --log-level error --disable-hot-restart 2>&1); then

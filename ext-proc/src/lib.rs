@@ -14,6 +14,7 @@ pub mod change;
 pub mod config;
 pub mod decimal;
 pub mod doc;
+pub mod envoy_config;
 pub mod error;
 pub mod graphql;
 pub mod health;

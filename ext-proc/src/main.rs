@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use datagate::config::{Config, FileConfig};
+use datagate::envoy_config::{self, check, render, DatagateConfig, Profile};
 use datagate::{server, token};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -72,6 +73,28 @@ enum Command {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Print the Envoy bootstrap (edge, mesh) or write the include fragments,
+    /// rendered from a Datagate config (see README "Running a fleet").
+    EnvoyConfig {
+        /// edge: the gateway bootstrap; mesh: a pod sidecar beside an application;
+        /// include: the fragments for an existing Envoy (needs --out-dir).
+        #[arg(long, value_enum, default_value = "edge")]
+        profile: Profile,
+        /// The Datagate config (JSON); absent: the defaults (the committed envoy/*.yaml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// include: the directory to write the fragments to (e.g. envoy/fragments).
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
+    },
+    /// Validate a Datagate config and the edge filter config in it, listing every
+    /// error; then `envoy --mode validate` the rendered bootstraps when Envoy is
+    /// on the PATH (or in .venv/bin).
+    CheckConfig {
+        /// The Datagate config (JSON); absent: the defaults.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -96,10 +119,65 @@ fn main() -> ExitCode {
                 server::Drain { delay: drain_delay.unwrap_or(d.delay), timeout: drain_timeout.unwrap_or(d.timeout) };
             serve(listen, store, config, drain)
         }
+        Command::EnvoyConfig { profile, config, out_dir } => envoy_config(profile, config, out_dir),
+        Command::CheckConfig { config } => {
+            let report = check::check(config.as_deref());
+            for line in &report.passed {
+                println!("ok   {line}");
+            }
+            if report.errors.is_empty() {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("datagate check-config: invalid configuration:");
+            for e in &report.errors {
+                eprintln!("  - {e}");
+            }
+            ExitCode::from(2)
+        }
         Command::Apikey { tenant, plan, name } => {
             let (key, entry) = token::api_key(&tenant, plan.as_deref(), name.as_deref());
             println!("key:   {key}");
             println!("entry: {entry}");
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn envoy_config(profile: Profile, path: Option<PathBuf>, out_dir: Option<PathBuf>) -> ExitCode {
+    let settings = match path.as_deref().map(DatagateConfig::load).transpose() {
+        Ok(c) => c.unwrap_or_default().validate(profile),
+        Err(e) => Err(e),
+    };
+    let settings = match settings {
+        Ok(s) => s,
+        Err(envoy_config::ConfigErrors(errors)) => {
+            eprintln!("datagate envoy-config: invalid configuration:");
+            for e in errors {
+                eprintln!("  - {e}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    match (profile, out_dir) {
+        (Profile::Include, Some(dir)) => {
+            for (name, text) in render::fragments(&settings) {
+                if let Err(e) = std::fs::write(dir.join(name), text) {
+                    eprintln!("datagate envoy-config: cannot write {}: {e}", dir.join(name).display());
+                    return ExitCode::FAILURE;
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        (Profile::Include, None) => {
+            eprintln!("datagate envoy-config: --profile include writes several files: give --out-dir");
+            ExitCode::from(2)
+        }
+        (_, Some(_)) => {
+            eprintln!("datagate envoy-config: --out-dir is for --profile include; edge and mesh print to stdout");
+            ExitCode::from(2)
+        }
+        (_, None) => {
+            print!("{}", render::bootstrap(profile, &settings));
             ExitCode::SUCCESS
         }
     }

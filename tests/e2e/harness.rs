@@ -432,6 +432,8 @@ pub fn render_config_with(filter: Filter, listen: u16, admin: u16, sidecar: u16,
         .env("DATAGATE_FILTER", filter.name())
         .env("DATAGATE_WASM", wasm())
         .env("DATAGATE_MAX_BODY_BYTES", "65536")
+        // render.sh would otherwise `cargo build`, blocked by this test run's lock.
+        .env("DATAGATE_BIN", datagate_bin())
         .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .unwrap();
