@@ -20,6 +20,7 @@ pub mod graphql;
 pub mod health;
 pub mod http;
 pub mod json;
+pub mod lease;
 pub mod model;
 pub mod plan;
 pub mod processor;

@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 use datagate::config::{Config, FileConfig};
 use datagate::envoy_config::{self, check, render, DatagateConfig, Profile};
+use datagate::lease::Leaser;
 use datagate::{server, token};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +42,13 @@ enum Command {
         /// Then the longest wait for the requests in flight [default: 15s].
         #[arg(long, env = "DATAGATE_DRAIN_TIMEOUT", value_parser = humantime::parse_duration)]
         drain_timeout: Option<Duration>,
+        /// Redis holding the global per-tenant budgets the edge filters lease
+        /// (`globalLimit`), e.g. redis://127.0.0.1:6379; without it lease calls answer 503.
+        #[arg(long, env = "DATAGATE_REDIS")]
+        redis: Option<String>,
+        /// The longest a lease call may wait for Redis.
+        #[arg(long, env = "DATAGATE_REDIS_TIMEOUT", default_value = "200ms", value_parser = humantime::parse_duration)]
+        redis_timeout: Duration,
     },
     /// Print a development token (HS256, signed with the dev key the bundled Envoy config trusts).
     Token {
@@ -113,11 +121,18 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Serve { listen, store, config, drain_delay, drain_timeout } => {
+        Command::Serve { listen, store, config, drain_delay, drain_timeout, redis, redis_timeout } => {
             let d = server::Drain::default();
             let drain =
                 server::Drain { delay: drain_delay.unwrap_or(d.delay), timeout: drain_timeout.unwrap_or(d.timeout) };
-            serve(listen, store, config, drain)
+            let leaser = match Leaser::new(redis.as_deref(), redis_timeout) {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("datagate serve: --redis: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            serve(listen, store, config, drain, leaser)
         }
         Command::EnvoyConfig { profile, config, out_dir } => envoy_config(profile, config, out_dir),
         Command::CheckConfig { config } => {
@@ -183,7 +198,13 @@ fn envoy_config(profile: Profile, path: Option<PathBuf>, out_dir: Option<PathBuf
     }
 }
 
-fn serve(listen: Option<String>, store: Option<String>, path: Option<PathBuf>, drain: server::Drain) -> ExitCode {
+fn serve(
+    listen: Option<String>,
+    store: Option<String>,
+    path: Option<PathBuf>,
+    drain: server::Drain,
+    leaser: Leaser,
+) -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
@@ -215,7 +236,7 @@ fn serve(listen: Option<String>, store: Option<String>, path: Option<PathBuf>, d
     };
     let result = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
-        server::serve_with_drain(config, listener, shutdown_signal(), drain).await
+        server::serve_with_leases(config, listener, shutdown_signal(), drain, leaser).await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
