@@ -142,6 +142,8 @@ pub struct Gateway {
     extra_clusters: String,
     /// Extra `envoy/render.sh` settings (e.g. the mesh profile).
     render_env: Vec<(String, String)>,
+    /// Extra `datagate serve` arguments (e.g. `--redis URL`).
+    sidecar_args: Vec<String>,
 }
 
 impl Gateway {
@@ -250,6 +252,7 @@ impl Gateway {
             filter_config: None,
             extra_clusters: String::new(),
             render_env: Vec::new(),
+            sidecar_args: Vec::new(),
         }
     }
 
@@ -257,6 +260,7 @@ impl Gateway {
         let log = std::fs::File::options().create(true).append(true).open(self.dir.path().join("sidecar.log")).unwrap();
         let child = Command::new(datagate_bin())
             .args(["serve", "--listen", &format!("127.0.0.1:{}", self.sidecar_port), "--store", &self.store_url])
+            .args(&self.sidecar_args)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -625,3 +629,18 @@ macro_rules! on_both_filters {
         mod native { $( #[test] fn $name() { super::$name($crate::harness::Filter::Native) } )* }
     };
 }
+
+impl Gateway {
+    /// [`Gateway::start_with_filter_on`] whose sidecar serves the lease service
+    /// of global limits on the Redis at `redis` (`datagate serve --redis`).
+    pub fn start_with_redis_on(store: Store, filter: Filter, extra: &str, redis: &str) -> Gateway {
+        let mut gw = Gateway::new(store);
+        gw.filter = filter;
+        gw.filter_extra = extra.replace('\n', " ");
+        gw.sidecar_args = vec!["--redis".to_owned(), redis.to_owned()];
+        Gateway::launch(gw)
+    }
+}
+
+/// The Redis the tests use (scripts/redis.sh starts it).
+pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
