@@ -35,7 +35,16 @@ pub struct DatagateConfig {
     /// The edge filter's configuration (tokenSources, jwks, apiKeys, plans...);
     /// absent: the development configuration with the `dev` key.
     pub edge: Option<serde_json::Value>,
+    /// The edge filter's `rateLimit` (plans, tenants, costs), set into `edge`.
+    pub rate_limit: Option<serde_json::Value>,
+    /// The edge filter's `globalLimit` (one budget per tenant for the whole
+    /// fleet, in the Redis the sidecars get with `datagate serve --redis`), set
+    /// into `edge`; its `cluster` defaults to the sidecars' `datagate_ext_proc`.
+    pub global_limit: Option<serde_json::Value>,
 }
+
+/// The Envoy cluster of the sidecars, which also serve the lease service.
+pub const SIDECAR_CLUSTER: &str = "datagate_ext_proc";
 
 /// Which build of the edge filter Envoy loads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -132,7 +141,24 @@ impl DatagateConfig {
         if max_body_bytes == 0 || max_body_bytes > u64::from(u32::MAX) {
             errors.push(format!("maxBodyBytes: {max_body_bytes} is out of range (1 to {})", u32::MAX));
         }
-        let edge = self.edge.map(|edge| {
+        let mut edge = self.edge;
+        if self.rate_limit.is_some() || self.global_limit.is_some() {
+            let mut e = match edge.take() {
+                Some(e) => e,
+                None => serde_json::from_str(&super::render::default_edge_config()).unwrap_or_default(),
+            };
+            if let (Some(rl), Some(obj)) = (self.rate_limit, e.as_object_mut()) {
+                obj.insert("rateLimit".into(), rl);
+            }
+            if let (Some(mut g), Some(obj)) = (self.global_limit, e.as_object_mut()) {
+                if let Some(g) = g.as_object_mut() {
+                    g.entry("cluster").or_insert_with(|| SIDECAR_CLUSTER.into());
+                }
+                obj.insert("globalLimit".into(), g);
+            }
+            edge = Some(e);
+        }
+        let edge = edge.map(|edge| {
             if let Err(e) = datagate_filter::Config::from_json(edge.to_string().as_bytes()) {
                 errors.extend(e.0.into_iter().map(|m| format!("edge: {m}")));
             }
@@ -190,6 +216,21 @@ mod tests {
         ] {
             assert!(errors.iter().any(|e| e.starts_with(field)), "{field} missing from {errors:?}");
         }
+    }
+
+    #[test]
+    fn plans_and_global_limits_go_into_the_edge_config() {
+        let c = parse(
+            r#"{"rateLimit": {"plans": {"p": {"requestsPerSecond": 10, "burst": 20}}, "defaultPlan": "p"},
+                "globalLimit": {"leaseSize": 5, "failureMode": "closed"}}"#,
+        );
+        let edge: serde_json::Value = serde_json::from_str(&c.validate(Profile::Edge).unwrap().edge.unwrap()).unwrap();
+        assert_eq!(edge["globalLimit"]["cluster"], SIDECAR_CLUSTER);
+        assert_eq!(edge["rateLimit"]["defaultPlan"], "p");
+        assert_eq!(edge["tenantClaim"], "tenant", "the rest of the shipped config stays");
+        let errors = parse(r#"{"globalLimit": {"leaseSize": 0}}"#).validate(Profile::Edge).unwrap_err().0;
+        assert!(errors.iter().any(|e| e.contains("globalLimit.leaseSize")), "{errors:?}");
+        assert!(errors.iter().any(|e| e.contains("needs rateLimit")), "{errors:?}");
     }
 
     #[test]
