@@ -46,4 +46,16 @@ for profile in edge mesh; do
   DATAGATE_FILTER=wasm DATAGATE_PROFILE=$profile envoy/render.sh > "$tmp/$profile-wasm.yaml"
   validate "$tmp/$profile-wasm.yaml" "envoy/render.sh (profile $profile, DATAGATE_FILTER=wasm)"
 done
+# A Datagate config with plans and a global limit: the filter's globalLimit validation runs in Envoy.
+cat > "$tmp/datagate.json" <<'JSON'
+{"sidecars": ["127.0.0.1:50051", "127.0.0.1:50052"],
+ "rateLimit": {"plans": {"free": {"requestsPerSecond": 10, "burst": 20}}, "defaultPlan": "free"},
+ "globalLimit": {"leaseSize": 10, "failureMode": "closed"}}
+JSON
+for filter in native wasm; do
+  sed "s/^{/{\"filter\": \"$filter\", /" "$tmp/datagate.json" > "$tmp/datagate-$filter.json"
+  "${DATAGATE_BIN:-${CARGO_TARGET_DIR:-target}/debug/datagate}" envoy-config --config "$tmp/datagate-$filter.json" \
+    > "$tmp/global-$filter.yaml"
+  validate "$tmp/global-$filter.yaml" "datagate envoy-config with a global limit ($filter filter)"
+done
 exit $fail
