@@ -81,6 +81,7 @@ fn leased_budgets_never_exceed_the_fleet_budget(filter: Filter) {
     // The documented slack: what lease calls in flight at the end brought and
     // nobody spent, at most leaseSize - 1 per concurrent request.
     let slack = 2 * CLIENTS_PER_ENVOY * (LEASE - 1);
+    eprintln!("{filter:?} filter: {ok} of a budget of {BUDGET} allowed with leaseSize {LEASE}");
     assert!(ok <= BUDGET, "{ok} allowed: more than the budget");
     assert!(ok >= BUDGET - slack, "{ok} allowed: more than the slack ({slack}) short of {BUDGET}");
 }
