@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Renders Datagate's edge-gateway Envoy bootstrap from envoy/fragments/, so the
-# fragments users paste into their own configs are exactly what we run and test.
+# Renders Datagate's Envoy bootstrap with `datagate envoy-config` (templates in
+# ext-proc/src/envoy_config/templates/), turning the settings below into its
+# Datagate config. Users can run `datagate envoy-config --config datagate.json`
+# directly; this wrapper keeps the environment interface scripts and tests use.
 #
 #   envoy/render.sh > envoy/gateway.yaml            # the committed default
 #   DATAGATE_LISTEN_PORT=18080 envoy/render.sh > x   # tests use random ports
@@ -20,257 +22,46 @@
 #   DATAGATE_MAX_BODY_BYTES 1048576
 #   DATAGATE_APP_PORT       8081 (mesh only): the application in the pod, 127.0.0.1; paths
 #                           other than Datagate's (fragments/routes.yaml) go to it untouched
+#   DATAGATE_BIN            the `datagate` binary; unset: built here (cargo build, debug)
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$(dirname "$0")/.." && pwd)
 profile=${DATAGATE_PROFILE:-edge}
 case "$profile" in
-  edge) d_bind=127.0.0.1; d_listen=8080; d_admin=9901; remote_address=true ;;
-  mesh) d_bind=0.0.0.0; d_listen=15006; d_admin=15000; remote_address=false ;;
+  edge | mesh) ;;
   *) echo "render.sh: DATAGATE_PROFILE must be edge or mesh, not '$profile'" >&2; exit 2 ;;
 esac
-bind=${DATAGATE_BIND:-$d_bind}
-listen=${DATAGATE_LISTEN_PORT:-$d_listen}
-admin=${DATAGATE_ADMIN_PORT:-$d_admin}
-sidecar=${DATAGATE_SIDECAR_PORT:-50051}
-filter=${DATAGATE_FILTER:-native}
-case "$filter" in
-  native) state_prefix="" ;;
-  wasm) state_prefix="wasm." ;;  # proxy-wasm prefixes the filter-state keys it sets
-  *) echo "render.sh: DATAGATE_FILTER must be native or wasm, not '$filter'" >&2; exit 2 ;;
+
+case "${DATAGATE_FILTER:-native}" in
+  native | wasm) ;;
+  *) echo "render.sh: DATAGATE_FILTER must be native or wasm, not '$DATAGATE_FILTER'" >&2; exit 2 ;;
 esac
-wasm=${DATAGATE_WASM:-target/wasm32-wasip1/release/datagate_filter.wasm}
-max_body=${DATAGATE_MAX_BODY_BYTES:-1048576}
-app=${DATAGATE_APP_PORT:-8081}
 
-# Fragment text, comments dropped, indented by $1.
-fragment() { sed -e '/^#/d' -e "s/^/$1/" "$here/fragments/$2"; }
-
-# Every other path. edge: Datagate owns the listener, so the sidecar answers
-# (404 JSON for unknown paths). mesh: the application in the pod, with
-# Datagate's filters off (fragments/app-route-filters.yaml).
-catch_all() {
-  if [ "$profile" = mesh ]; then
-    cat <<ROUTE
-              - match: {prefix: "/"}
-                route: {cluster: local_app}
-$(fragment '                ' app-route-filters.yaml)
-ROUTE
-  else
-    cat <<'ROUTE'
-              - match: {prefix: "/"}
-                direct_response: {status: 503, body: {inline_string: '{"description":"the Datagate sidecar did not answer this request","code":503}'}}
-ROUTE
-  fi
+q() { local s=${1//\\/\\\\}; printf '"%s"' "${s//\"/\\\"}"; }
+fields=()
+num() {  # JSON field, environment variable
+  local v=${!2:-}
+  [ -n "$v" ] || return 0
+  [[ $v =~ ^[0-9]+$ ]] || { echo "render.sh: $2 must be a number, not '$v'" >&2; exit 2; }
+  fields+=("\"$1\": $v")
 }
+str() { [ -z "${!2:-}" ] || fields+=("\"$1\": $(q "${!2}")"); }
+str bindAddress DATAGATE_BIND
+num listenPort DATAGATE_LISTEN_PORT
+num adminPort DATAGATE_ADMIN_PORT
+str filter DATAGATE_FILTER
+str wasmPath DATAGATE_WASM
+num maxBodyBytes DATAGATE_MAX_BODY_BYTES
+num appPort DATAGATE_APP_PORT
+if [ -n "${DATAGATE_SIDECAR_PORT:-}" ]; then
+  IFS=, read -ra ports <<<"$DATAGATE_SIDECAR_PORT"
+  list=()
+  for p in "${ports[@]}"; do list+=("$(q "127.0.0.1:$p")"); done
+  fields+=("\"sidecars\": [$(IFS=,; echo "${list[*]}")]")
+fi
 
-# The fragment's one sidecar endpoint, repeated for each port in $sidecar.
-sidecar_endpoints() {
-  awk -v ports="$sidecar" '
-    /- endpoint:/ { block = $0; inside = 1; next }
-    inside {
-      block = block "\n" $0
-      if ($0 ~ /port_value: 50051/) {
-        n = split(ports, p, ",")
-        for (i = 1; i <= n; i++) { b = block; sub(/port_value: 50051/, "port_value: " p[i], b); print b }
-        inside = 0
-      }
-      next
-    }
-    { print }'
-}
-
-# mesh: the application Datagate sits beside.
-app_cluster() {
-  [ "$profile" = mesh ] || return 0
-  cat <<CLUSTER
-  - name: local_app
-    type: STATIC
-    connect_timeout: 1s
-    load_assignment:
-      cluster_name: local_app
-      endpoints:
-      - lb_endpoints:
-        - endpoint:
-            address:
-              socket_address: {address: 127.0.0.1, port_value: ${app}}
-CLUSTER
-}
-
-# The HTTP filters; with DATAGATE_FILTER=wasm the edge filter's dynamic-module
-# lines ("@type" through filter_config:) become those of edge-wasm.yaml.
-http_filters() {
-  if [ "$filter" = native ]; then cat "$here/fragments/http-filters.yaml"; return; fi
-  awk -v head="$(sed -e '/^#/d' "$here/fragments/edge-wasm.yaml")" '
-    /dynamic_modules\.v3\.DynamicModuleFilter/ { skip = 1; print head; next }
-    skip && /filter_config:/ { skip = 0; next }
-    !skip' "$here/fragments/http-filters.yaml"
-}
-
-cat <<YAML
-# GENERATED by envoy/render.sh (profile: ${profile}, filter: ${filter}) from envoy/fragments/ -- edit those and re-render.
-# Datagate gateway: client -> edge filter (${filter}) -> ext_proc sidecar -> store.
-admin:
-  address:
-    socket_address: {address: 127.0.0.1, port_value: ${admin}}
-static_resources:
-  listeners:
-  - name: datagate
-    address:
-      socket_address: {address: ${bind}, port_value: ${listen}}
-    # Also the largest body ext_proc buffers; larger requests get 413 JSON below.
-    per_connection_buffer_limit_bytes: ${max_body}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: datagate
-          # edge: Envoy is the first hop and sets X-Forwarded-For itself;
-          # mesh: a trusted ingress in front already did.
-          use_remote_address: ${remote_address}
-          # Room for oversized tokens to reach the edge filter, which answers them
-          # with a 401 naming its own (much smaller) limit; beyond this, a 431 JSON.
-          max_request_headers_kb: 128
-          access_log:
-          - name: envoy.access_loggers.stdout
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog
-              log_format:
-                json_format:
-                  time: "%START_TIME%"
-                  method: "%REQ(:METHOD)%"
-                  path: "%REQ(:PATH)%"
-                  status: "%RESPONSE_CODE%"
-                  details: "%RESPONSE_CODE_DETAILS%"
-                  flags: "%RESPONSE_FLAGS%"
-                  tenant: "%FILTER_STATE(${state_prefix}datagate_tenant:PLAIN)%"
-                  plan: "%FILTER_STATE(${state_prefix}datagate_plan:PLAIN)%"
-                  duration_ms: "%DURATION%"
-                  request_id: "%REQ(X-REQUEST-ID)%"
-          normalize_path: true
-          merge_slashes: true
-          path_with_escaped_slashes_action: KEEP_UNCHANGED
-          local_reply_config:
-            mappers:
-            # Mappers run on every local reply, and every sidecar answer is one: the
-            # status check comes first so a success never evaluates CEL.
-            # Envoy's own 413 (body above the buffer limit, before the sidecar saw it).
-            - filter:
-                and_filter:
-                  filters:
-                  - status_code_filter:
-                      comparison: {op: EQ, value: {default_value: 413, runtime_key: datagate.reply_413}}
-                  - extension_filter:
-                      name: envoy.access_loggers.extension_filters.cel
-                      typed_config:
-                        "@type": type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter
-                        expression: "response.code_details == 'request_payload_too_large'"
-              body_format_override:
-                json_format: {description: "request body is larger than the ${max_body} byte limit", code: 413}
-                content_type: application/json
-            - filter:
-                status_code_filter:
-                  comparison: {op: EQ, value: {default_value: 431, runtime_key: datagate.reply_431}}
-              body_format_override:
-                json_format: {description: "request headers are larger than 128 KiB", code: 431}
-                content_type: application/json
-            # ext_proc could not reach the sidecar (down, restarting, overloaded):
-            # a JSON 503 with Retry-After instead of Envoy's empty body.
-            - filter:
-                and_filter:
-                  filters:
-                  - status_code_filter:
-                      comparison: {op: GE, value: {default_value: 500, runtime_key: datagate.reply_5xx}}
-                  - extension_filter:
-                      name: envoy.access_loggers.extension_filters.cel
-                      typed_config:
-                        "@type": type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter
-                        expression: "response.code_details.startsWith('ext_proc_error')"
-              headers_to_add:
-              - header: {key: retry-after, value: "1"}
-              body_format_override:
-                json_format: {description: "the data service is unavailable; retry shortly", code: 503}
-                content_type: application/json
-            # Envoy's own refusals get the same JSON shape as every other answer.
-            # Replies of the edge filter and the sidecar carry no code details (and
-            # are JSON already); the route's direct_response is JSON too.
-            # Malformed HTTP (an unknown or lower-case method, raw bytes in the path...):
-            # the codec refuses it before any filter runs.
-            - filter:
-                and_filter:
-                  filters:
-                  - status_code_filter:
-                      comparison: {op: EQ, value: {default_value: 400, runtime_key: datagate.reply_codec_400}}
-                  - extension_filter:
-                      name: envoy.access_loggers.extension_filters.cel
-                      typed_config:
-                        "@type": type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter
-                        expression: "response.code_details.startsWith('http1.') || response.code_details.startsWith('http2.')"
-              body_format_override:
-                json_format:
-                  description: "malformed HTTP request (%RESPONSE_CODE_DETAILS%): send an upper-case method the API serves (GET, POST, PUT, PATCH, DELETE), a path of ASCII characters (percent-encode anything else) and well-formed headers"
-                  code: 400
-                content_type: application/json
-            - filter:
-                and_filter:
-                  filters:
-                  - status_code_filter:
-                      comparison: {op: EQ, value: {default_value: 400, runtime_key: datagate.reply_path_400}}
-                  - extension_filter:
-                      name: envoy.access_loggers.extension_filters.cel
-                      typed_config:
-                        "@type": type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter
-                        expression: "response.code_details == 'path_normalization_failed'"
-              body_format_override:
-                json_format:
-                  description: "the request path cannot be normalized: it must not contain an encoded NUL byte, control characters or malformed percent-escapes"
-                  code: 400
-                content_type: application/json
-            # RFC 10008 §2: a QUERY without Content-Type must fail; Envoy 1.40 answers it
-            # before any filter runs (no runtime guard turns that off), so it cannot be our 405.
-            - filter:
-                and_filter:
-                  filters:
-                  - status_code_filter:
-                      comparison: {op: EQ, value: {default_value: 400, runtime_key: datagate.reply_query_400}}
-                  - extension_filter:
-                      name: envoy.access_loggers.extension_filters.cel
-                      typed_config:
-                        "@type": type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter
-                        expression: "response.code_details == 'query_missing_content_type'"
-              body_format_override:
-                json_format:
-                  description: "a QUERY request needs a Content-Type (RFC 10008); this API does not serve QUERY: use GET, POST, PUT, PATCH, DELETE"
-                  code: 400
-                content_type: application/json
-            # Anything else Envoy answers itself (a timeout, an overload...): its status, its reason.
-            - filter:
-                and_filter:
-                  filters:
-                  - status_code_filter:
-                      comparison: {op: GE, value: {default_value: 400, runtime_key: datagate.reply_envoy}}
-                  - extension_filter:
-                      name: envoy.access_loggers.extension_filters.cel
-                      typed_config:
-                        "@type": type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter
-                        expression: "response.code_details != '' && response.code_details != 'direct_response'"
-              body_format_override:
-                json_format: {description: "the gateway refused the request (%RESPONSE_CODE_DETAILS%)", code: "%RESPONSE_CODE%"}
-                content_type: application/json
-          route_config:
-            name: datagate
-            virtual_hosts:
-            - name: datagate
-              domains: ["*"]
-              routes:
-$(fragment '              ' routes.yaml)
-$(catch_all)
-          http_filters:
-$(http_filters | sed -e '/^#/d' -e 's/^/          /' -e "s|filename: target/wasm32-wasip1/release/datagate_filter.wasm|filename: ${wasm}|")
-          - name: envoy.filters.http.router
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-  clusters:
-$(fragment '  ' clusters.yaml | sidecar_endpoints)
-$(app_cluster)
-YAML
+bin=${DATAGATE_BIN:-}
+if [ -z "$bin" ]; then
+  (cd "$root" && cargo build -q --locked -p datagate-ext-proc --bin datagate)
+  bin=${CARGO_TARGET_DIR:-$root/target}/debug/datagate
+fi
+printf '{%s}\n' "$(IFS=,; echo "${fields[*]}")" | "$bin" envoy-config --profile "$profile" --config /dev/stdin

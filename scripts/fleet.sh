@@ -2,9 +2,10 @@
 # Runs a small Datagate fleet on loopback, in the foreground, to try fail-over:
 #   2 Envoys   127.0.0.1:8080 and :8081 (admin :9901 and :9902), each balancing over
 #   2 sidecars 127.0.0.1:50051 and :50052 (health-checked, outlier detection on), on
-#   PostgreSQL 127.0.0.1:5432, database datagate_fleet (scripts/postgres.sh starts one).
-# Redis is not started: it is only for global per-tenant limits, not done yet, so
-# each Envoy enforces its own per-tenant budget.
+#   PostgreSQL 127.0.0.1:5432, database datagate_fleet (scripts/postgres.sh starts one),
+#   Redis 127.0.0.1:6379 (scripts/redis.sh) holding global per-tenant budgets: a
+#   tenant's plan (demo: 20 requests/s, burst 40) holds for the fleet, not per Envoy.
+# The Envoy configs are `datagate envoy-config` output from $dir/datagate-<i>.json.
 # Ctrl-C stops everything it started (sidecars drain first). Data stays in PostgreSQL.
 #
 # Settings (environment):
@@ -12,6 +13,7 @@
 #   DATAGATE_ADMIN_PORT   9901   first Envoy's admin; the second uses the next port
 #   DATAGATE_SIDECAR_PORT 50051  first sidecar; the second uses the next port
 #   DATAGATE_STORE        postgres://postgres@127.0.0.1:5432/datagate_fleet
+#   DATAGATE_REDIS        redis://127.0.0.1:6379
 #   DATAGATE_BIN          target/release/datagate (e.g. target/debug/datagate to skip the release build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +22,7 @@ listen=${DATAGATE_LISTEN_PORT:-8080}
 admin=${DATAGATE_ADMIN_PORT:-9901}
 sidecar=${DATAGATE_SIDECAR_PORT:-50051}
 store=${DATAGATE_STORE:-postgres://postgres@127.0.0.1:5432/datagate_fleet}
+redis=${DATAGATE_REDIS:-redis://127.0.0.1:6379}
 bin=${DATAGATE_BIN:-target/release/datagate}
 envoys=("$listen" "$((listen + 1))")
 admins=("$admin" "$((admin + 1))")
@@ -28,11 +31,12 @@ dir=.datagate/fleet
 
 if [ "$bin" = target/release/datagate ]; then
   scripts/setup.sh
-elif [ ! -x "$bin" ] || [ ! -x .venv/bin/envoy ] || [ ! -f target/wasm32-wasip1/release/datagate_filter.wasm ]; then
-  echo "error: $bin, .venv/bin/envoy or the filter .wasm is missing: run scripts/setup.sh first" >&2
+elif [ ! -x "$bin" ] || [ ! -x .venv/bin/envoy ] || [ ! -f target/native/libdatagate_edge.so ]; then
+  echo "error: $bin, .venv/bin/envoy or the edge filter (target/native/libdatagate_edge.so) is missing: run scripts/setup.sh first" >&2
   exit 1
 fi
 scripts/postgres.sh
+[ "$redis" != redis://127.0.0.1:6379 ] || scripts/redis.sh
 
 busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for p in "${envoys[@]}" "${admins[@]}" "${sidecars[@]}"; do
@@ -51,10 +55,17 @@ if [[ $store == postgres://*/datagate_fleet ]]; then
 fi
 
 mkdir -p "$dir"
-ports=$(IFS=,; echo "${sidecars[*]}")
 for i in 0 1; do
-  DATAGATE_LISTEN_PORT=${envoys[$i]} DATAGATE_ADMIN_PORT=${admins[$i]} DATAGATE_SIDECAR_PORT=$ports \
-    envoy/render.sh > "$dir/envoy-$i.yaml"
+  cat > "$dir/datagate-$i.json" <<JSON
+{
+  "listenPort": ${envoys[$i]},
+  "adminPort": ${admins[$i]},
+  "sidecars": ["127.0.0.1:${sidecars[0]}", "127.0.0.1:${sidecars[1]}"],
+  "rateLimit": {"plans": {"demo": {"requestsPerSecond": 20, "burst": 40}}, "defaultPlan": "demo"},
+  "globalLimit": {"leaseSize": 5, "failureMode": "open"}
+}
+JSON
+  "$bin" envoy-config --profile edge --config "$dir/datagate-$i.json" > "$dir/envoy-$i.yaml"
 done
 
 pids=()
@@ -71,9 +82,11 @@ trap 'cleanup; exit 0' INT TERM
 trap cleanup EXIT
 
 for i in 0 1; do
-  "$bin" serve --listen "127.0.0.1:${sidecars[$i]}" --store "$store" > "$dir/sidecar-$i.log" 2>&1 &
+  "$bin" serve --listen "127.0.0.1:${sidecars[$i]}" --store "$store" --redis "$redis" > "$dir/sidecar-$i.log" 2>&1 &
   pids+=($!)
 done
+# Where Envoy finds the native edge filter, libdatagate_edge.so (scripts/setup.sh builds it).
+export ENVOY_DYNAMIC_MODULES_SEARCH_PATH=$PWD/target/native
 for i in 0 1; do
   .venv/bin/envoy -c "$dir/envoy-$i.yaml" --log-level warn --disable-hot-restart > "$dir/envoy-$i.log" 2>&1 &
   pids+=($!)
@@ -108,11 +121,16 @@ Write through one Envoy, read through the other:
   curl -s -X POST $a/v2/keyspaces/blog/vehicle -H "X-Cassandra-Token: \$AUTH_TOKEN" -d '{"manufacturer":"Tesla","model":"Model S","year":2012}'
   curl -s $b/v2/keyspaces/blog/vehicle/Tesla -H "X-Cassandra-Token: \$AUTH_TOKEN"
 
+One budget for both Envoys (plan demo: burst 40, 20/s): 60 quick requests across the two
+get about 40 answers and then 429s, not 80:
+
+  for i in \$(seq 30); do for u in $a $b; do curl -s -o /dev/null -w '%{http_code} ' \$u/v2/schemas/keyspaces -H "X-Cassandra-Token: \$AUTH_TOKEN"; done; done; echo
+
 Fail over: stop a sidecar and watch Envoy take it out of rotation (and back once it restarts):
 
   kill -9 ${pids[1]}
   curl -s http://127.0.0.1:${admins[0]}/clusters | grep health_flags
-  $bin serve --listen 127.0.0.1:${sidecars[1]} --store $store &   # back in rotation within a second or two
+  $bin serve --listen 127.0.0.1:${sidecars[1]} --store $store --redis $redis &   # back in rotation within a second or two
 
 MSG
 # A sidecar killed on purpose is the point of the exercise: keep running while an Envoy lives.

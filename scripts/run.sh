@@ -22,8 +22,9 @@ done
 
 filter=${DATAGATE_FILTER:-native}
 mkdir -p .datagate
+# `datagate envoy-config` output (envoy/render.sh turns these settings into its config).
 DATAGATE_LISTEN_PORT=$port DATAGATE_ADMIN_PORT=$admin DATAGATE_SIDECAR_PORT=$sidecar DATAGATE_FILTER=$filter \
-  envoy/render.sh > .datagate/envoy.yaml
+  DATAGATE_BIN=target/release/datagate envoy/render.sh > .datagate/envoy.yaml
 # Where Envoy finds libdatagate_edge.so.
 export ENVOY_DYNAMIC_MODULES_SEARCH_PATH=$PWD/target/native
 

@@ -46,6 +46,7 @@ fi
 
 if [ "${1:-}" = "--for-tests" ]; then
   scripts/postgres.sh
+  scripts/redis.sh  # global per-tenant limits (tests/e2e/global_limit.rs, ext-proc lease tests)
   if ! .venv/bin/python -c "import jwt, cryptography, jsonschema, openapi_spec_validator, gql, websocket, kubernetes_validate, importlib.metadata as m; assert jwt.__version__ == '${PYJWT_VERSION}' and gql.__version__ == '${GQL_VERSION}' and m.version('kubernetes-validate') == '${KUBERNETES_VALIDATE_VERSION}'" 2>/dev/null; then
     say "installing the test tools into .venv (PyJWT, jsonschema, openapi-spec-validator, gql, websocket-client)"
     .venv/bin/pip install --quiet --disable-pip-version-check "pyjwt==${PYJWT_VERSION}" \

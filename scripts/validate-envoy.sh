@@ -3,7 +3,8 @@
 # (`envoy --mode validate` also loads the edge filter -- the native module
 # target/native/libdatagate_edge.so, or the .wasm -- and runs its config
 # validation), the proxy-wasm variant of the gateway too, and checks that the
-# committed renders match the fragments they come from.
+# committed renders (envoy/*.yaml, envoy/fragments/) are current
+# `datagate envoy-config` output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 envoy=.venv/bin/envoy
@@ -19,6 +20,13 @@ check_render() {  # committed file, then render settings
 }
 check_render envoy/gateway.yaml DATAGATE_PROFILE=edge
 check_render envoy/mesh-sidecar.yaml DATAGATE_PROFILE=mesh
+# The include fragments are `datagate envoy-config --profile include` output too.
+frags=$(mktemp -d)
+"${DATAGATE_BIN:-${CARGO_TARGET_DIR:-target}/debug/datagate}" envoy-config --profile include --out-dir "$frags"
+if ! diff -ru envoy/fragments "$frags" >/dev/null; then
+  echo "FAIL envoy/fragments is out of date: re-render it with datagate envoy-config --profile include --out-dir envoy/fragments"; fail=1
+fi
+rm -rf "$frags"
 
 validate() {  # config file, label
   if out=$("$envoy" --mode validate -c "$1" --log-level error --disable-hot-restart 2>&1); then
@@ -37,5 +45,17 @@ trap 'rm -rf "$tmp"' EXIT
 for profile in edge mesh; do
   DATAGATE_FILTER=wasm DATAGATE_PROFILE=$profile envoy/render.sh > "$tmp/$profile-wasm.yaml"
   validate "$tmp/$profile-wasm.yaml" "envoy/render.sh (profile $profile, DATAGATE_FILTER=wasm)"
+done
+# A Datagate config with plans and a global limit: the filter's globalLimit validation runs in Envoy.
+cat > "$tmp/datagate.json" <<'JSON'
+{"sidecars": ["127.0.0.1:50051", "127.0.0.1:50052"],
+ "rateLimit": {"plans": {"free": {"requestsPerSecond": 10, "burst": 20}}, "defaultPlan": "free"},
+ "globalLimit": {"leaseSize": 10, "failureMode": "closed"}}
+JSON
+for filter in native wasm; do
+  sed "s/^{/{\"filter\": \"$filter\", /" "$tmp/datagate.json" > "$tmp/datagate-$filter.json"
+  "${DATAGATE_BIN:-${CARGO_TARGET_DIR:-target}/debug/datagate}" envoy-config --config "$tmp/datagate-$filter.json" \
+    > "$tmp/global-$filter.yaml"
+  validate "$tmp/global-$filter.yaml" "datagate envoy-config with a global limit ($filter filter)"
 done
 exit $fail

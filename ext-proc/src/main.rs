@@ -2,6 +2,8 @@
 
 use clap::{Parser, Subcommand};
 use datagate::config::{Config, FileConfig};
+use datagate::envoy_config::{self, check, render, DatagateConfig, Profile};
+use datagate::lease::Leaser;
 use datagate::{server, token};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +42,13 @@ enum Command {
         /// Then the longest wait for the requests in flight [default: 15s].
         #[arg(long, env = "DATAGATE_DRAIN_TIMEOUT", value_parser = humantime::parse_duration)]
         drain_timeout: Option<Duration>,
+        /// Redis holding the global per-tenant budgets the edge filters lease
+        /// (`globalLimit`), e.g. redis://127.0.0.1:6379; without it lease calls answer 503.
+        #[arg(long, env = "DATAGATE_REDIS")]
+        redis: Option<String>,
+        /// The longest a lease call may wait for Redis.
+        #[arg(long, env = "DATAGATE_REDIS_TIMEOUT", default_value = "200ms", value_parser = humantime::parse_duration)]
+        redis_timeout: Duration,
     },
     /// Print a development token (HS256, signed with the dev key the bundled Envoy config trusts).
     Token {
@@ -72,6 +81,28 @@ enum Command {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Print the Envoy bootstrap (edge, mesh) or write the include fragments,
+    /// rendered from a Datagate config (see README "Running a fleet").
+    EnvoyConfig {
+        /// edge: the gateway bootstrap; mesh: a pod sidecar beside an application;
+        /// include: the fragments for an existing Envoy (needs --out-dir).
+        #[arg(long, value_enum, default_value = "edge")]
+        profile: Profile,
+        /// The Datagate config (JSON); absent: the defaults (the committed envoy/*.yaml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// include: the directory to write the fragments to (e.g. envoy/fragments).
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
+    },
+    /// Validate a Datagate config and the edge filter config in it, listing every
+    /// error; then `envoy --mode validate` the rendered bootstraps when Envoy is
+    /// on the PATH (or in .venv/bin).
+    CheckConfig {
+        /// The Datagate config (JSON); absent: the defaults.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -90,11 +121,33 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Serve { listen, store, config, drain_delay, drain_timeout } => {
+        Command::Serve { listen, store, config, drain_delay, drain_timeout, redis, redis_timeout } => {
             let d = server::Drain::default();
             let drain =
                 server::Drain { delay: drain_delay.unwrap_or(d.delay), timeout: drain_timeout.unwrap_or(d.timeout) };
-            serve(listen, store, config, drain)
+            let leaser = match Leaser::new(redis.as_deref(), redis_timeout) {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("datagate serve: --redis: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            serve(listen, store, config, drain, leaser)
+        }
+        Command::EnvoyConfig { profile, config, out_dir } => envoy_config(profile, config, out_dir),
+        Command::CheckConfig { config } => {
+            let report = check::check(config.as_deref());
+            for line in &report.passed {
+                println!("ok   {line}");
+            }
+            if report.errors.is_empty() {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("datagate check-config: invalid configuration:");
+            for e in &report.errors {
+                eprintln!("  - {e}");
+            }
+            ExitCode::from(2)
         }
         Command::Apikey { tenant, plan, name } => {
             let (key, entry) = token::api_key(&tenant, plan.as_deref(), name.as_deref());
@@ -105,7 +158,53 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(listen: Option<String>, store: Option<String>, path: Option<PathBuf>, drain: server::Drain) -> ExitCode {
+fn envoy_config(profile: Profile, path: Option<PathBuf>, out_dir: Option<PathBuf>) -> ExitCode {
+    let settings = match path.as_deref().map(DatagateConfig::load).transpose() {
+        Ok(c) => c.unwrap_or_default().validate(profile),
+        Err(e) => Err(e),
+    };
+    let settings = match settings {
+        Ok(s) => s,
+        Err(envoy_config::ConfigErrors(errors)) => {
+            eprintln!("datagate envoy-config: invalid configuration:");
+            for e in errors {
+                eprintln!("  - {e}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    match (profile, out_dir) {
+        (Profile::Include, Some(dir)) => {
+            for (name, text) in render::fragments(&settings) {
+                if let Err(e) = std::fs::write(dir.join(name), text) {
+                    eprintln!("datagate envoy-config: cannot write {}: {e}", dir.join(name).display());
+                    return ExitCode::FAILURE;
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        (Profile::Include, None) => {
+            eprintln!("datagate envoy-config: --profile include writes several files: give --out-dir");
+            ExitCode::from(2)
+        }
+        (_, Some(_)) => {
+            eprintln!("datagate envoy-config: --out-dir is for --profile include; edge and mesh print to stdout");
+            ExitCode::from(2)
+        }
+        (_, None) => {
+            print!("{}", render::bootstrap(profile, &settings));
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn serve(
+    listen: Option<String>,
+    store: Option<String>,
+    path: Option<PathBuf>,
+    drain: server::Drain,
+    leaser: Leaser,
+) -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
@@ -137,7 +236,7 @@ fn serve(listen: Option<String>, store: Option<String>, path: Option<PathBuf>, d
     };
     let result = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
-        server::serve_with_drain(config, listener, shutdown_signal(), drain).await
+        server::serve_with_leases(config, listener, shutdown_signal(), drain, leaser).await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

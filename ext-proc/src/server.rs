@@ -115,12 +115,24 @@ pub async fn serve(
     serve_with_drain(config, listener, shutdown, Drain::default()).await
 }
 
-/// [`serve`] with an explicit [`Drain`].
+/// [`serve`] with an explicit [`Drain`] (and no Redis: lease calls answer 503).
 pub async fn serve_with_drain(
     config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
     drain: Drain,
+) -> anyhow::Result<()> {
+    let leaser = crate::lease::Leaser::new(None, Duration::from_millis(200))?;
+    serve_with_leases(config, listener, shutdown, drain, leaser).await
+}
+
+/// [`serve_with_drain`], with the lease service of global limits on `leaser`.
+pub async fn serve_with_leases(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    drain: Drain,
+    leaser: crate::lease::Leaser,
 ) -> anyhow::Result<()> {
     let store =
         store::open_with(&config.store, store::PoolSettings { size: config.pool_size, wait: config.pool_wait }).await?;
@@ -150,6 +162,8 @@ pub async fn serve_with_drain(
     let server = tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(ExternalProcessorServer::new(ExtProc { service }))
+        // Global per-tenant limits: the edge filters' lease calls (plain HTTP/2 GET).
+        .add_service(crate::lease::LeaseService(leaser))
         // Without NODELAY, Nagle + delayed ACK stall small ext_proc replies by ~40 ms.
         .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), stop);
     // The server future ends once every connection has closed; bound that wait.

@@ -572,7 +572,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_http_callout_done(
     guard((), || {
         let (status, body) = callout_response(result, headers, headers_size, chunks, chunks_size);
         if let Some(s) = stream_mut(stream) {
-            s.on_keys_fetched(&FilterHandle(filter), &status, &body);
+            s.on_callout_done(&FilterHandle(filter), &status, &body);
         }
     })
 }

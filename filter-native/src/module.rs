@@ -7,6 +7,7 @@ use crate::envoy::{ConfigEnvoy, LogLevel, SchedulerEnvoy, Status, StreamEnvoy};
 use datagate_filter::auth::TokenStore;
 use datagate_filter::config::{Config, VerifyKey};
 use datagate_filter::edge::{Exchange, Host, KeyRefresh, Verdict};
+use datagate_filter::global::{GlobalLeases, GlobalLimitConfig};
 use datagate_filter::jwks::{self, RemoteJwks, RemoteKeys};
 use datagate_filter::metrics::{self, Counter};
 use datagate_filter::ratelimit::{Decision, Limit};
@@ -46,6 +47,8 @@ struct Shared {
     cache_hits: Option<usize>,
     tokens: Tokens,
     remote: RwLock<RemoteKeys>,
+    /// Leases of global budgets: one set per process, every worker spends from it.
+    global_leases: Mutex<GlobalLeases>,
 }
 
 /// Parses and validates the configuration; `None` (with every problem logged) refuses it.
@@ -73,6 +76,7 @@ pub fn config_new(envoy: Box<dyn ConfigEnvoy>, bytes: &[u8]) -> Option<Module> {
         public,
         cache_hits,
         remote: RwLock::default(),
+        global_leases: Mutex::default(),
     });
     let ticker = if has_remote { Ticker::start(shared.envoy.as_ref()) } else { None };
     Some(Module { shared, _ticker: ticker })
@@ -81,7 +85,7 @@ pub fn config_new(envoy: Box<dyn ConfigEnvoy>, bytes: &[u8]) -> Option<Module> {
 impl Module {
     /// State for a new stream.
     pub fn stream(&self) -> Stream {
-        Stream { shared: self.shared.clone(), exchange: Exchange::default(), waiting_for_keys: false }
+        Stream { shared: self.shared.clone(), exchange: Exchange::default(), waiting: Waiting::Nothing }
     }
 
     /// The main thread's tick: fetch the remote key set when it is due. One
@@ -167,8 +171,18 @@ fn fetch_headers(remote: &RemoteJwks) -> [(&str, &str); 3] {
 pub struct Stream {
     shared: Arc<Shared>,
     exchange: Exchange,
-    /// Paused while the JWKS is re-fetched for an unknown key id.
-    waiting_for_keys: bool,
+    /// What the paused request waits for.
+    waiting: Waiting,
+}
+
+/// The callout a paused stream waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Waiting {
+    Nothing,
+    /// The JWKS, re-fetched for an unknown key id.
+    Keys,
+    /// A lease of the tenant's global budget.
+    Lease,
 }
 
 impl Stream {
@@ -179,26 +193,41 @@ impl Stream {
     fn decide(&mut self, filter: &dyn StreamEnvoy, may_refetch: bool) -> Status {
         let copy = filter.request_headers();
         let headers = copy.pairs();
-        let mut host = NativeHost { filter, shared: &self.shared, fetching: false };
+        let mut host = NativeHost { filter, shared: &self.shared, waiting: Waiting::Nothing };
         match self.exchange.on_request_headers(&self.shared.config, &mut host, &headers, may_refetch) {
             Verdict::Continue => Status::Continue,
             Verdict::Replied => Status::Stop,
             Verdict::Paused => {
-                self.waiting_for_keys = host.fetching;
+                self.waiting = host.waiting;
                 Status::Stop
             }
         }
     }
 
+    /// This stream's callout landed (`status` empty when it failed).
+    pub fn on_callout_done(&mut self, filter: &dyn StreamEnvoy, status: &str, body: &[u8]) {
+        match std::mem::replace(&mut self.waiting, Waiting::Nothing) {
+            Waiting::Keys => self.on_keys_fetched(filter, status, body),
+            Waiting::Lease => {
+                let shared = self.shared.clone();
+                let mut host = NativeHost { filter, shared: &shared, waiting: Waiting::Nothing };
+                if self.exchange.on_lease_response(&shared.config, &mut host, status, body) == Verdict::Continue {
+                    filter.continue_decoding();
+                }
+            }
+            Waiting::Nothing => {}
+        }
+    }
+
     /// This stream's re-fetch landed: keep the keys, then decide again (no second re-fetch).
-    pub fn on_keys_fetched(&mut self, filter: &dyn StreamEnvoy, status: &str, body: &[u8]) {
+    fn on_keys_fetched(&mut self, filter: &dyn StreamEnvoy, status: &str, body: &[u8]) {
         let shared = self.shared.clone();
         shared.absorb(status, body, &|c| {
             if let Some(id) = shared.counter(c) {
                 filter.increment_counter(id, 1);
             }
         });
-        if std::mem::take(&mut self.waiting_for_keys) && self.decide(filter, false) == Status::Continue {
+        if self.decide(filter, false) == Status::Continue {
             filter.continue_decoding();
         }
     }
@@ -215,7 +244,8 @@ impl Stream {
 struct NativeHost<'a> {
     filter: &'a dyn StreamEnvoy,
     shared: &'a Shared,
-    fetching: bool,
+    /// The callout this hook started, if any.
+    waiting: Waiting,
 }
 
 impl Host for NativeHost<'_> {
@@ -271,8 +301,21 @@ impl Host for NativeHost<'_> {
             });
             return KeyRefresh::Unavailable;
         }
-        self.fetching = true;
+        self.waiting = Waiting::Keys;
         KeyRefresh::Fetching
+    }
+
+    fn with_global_leases<R>(&mut self, f: impl FnOnce(&mut GlobalLeases) -> R) -> R {
+        f(&mut self.shared.global_leases.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn request_lease(&mut self, global: &GlobalLimitConfig, path: &str) -> bool {
+        let headers = [(":method", "GET"), (":path", path), (":authority", global.authority.as_str())];
+        if self.filter.http_callout(&global.cluster, &headers, global.timeout_ms).is_none() {
+            return false;
+        }
+        self.waiting = Waiting::Lease;
+        true
     }
 }
 

@@ -2,6 +2,7 @@
 //! runtime form the request path uses.
 
 use crate::apikey::{ApiKeyEntry, ApiKeys};
+use crate::global::GlobalLimitConfig;
 pub use crate::jwks::VerifyKey;
 use crate::jwks::{self, RemoteJwks};
 use crate::ratelimit::RateLimitConfig;
@@ -84,6 +85,10 @@ pub struct RawConfig {
     /// Per-tenant rate limiting; absent means no limit.
     #[serde(default)]
     pub rate_limit: Option<RateLimitConfig>,
+    /// One budget per tenant across every Envoy (Redis, through the lease
+    /// service); absent: each Envoy process keeps its own.
+    #[serde(default)]
+    pub global_limit: Option<GlobalLimitConfig>,
 }
 
 fn default_sources() -> Vec<TokenSource> {
@@ -137,6 +142,8 @@ pub struct Config {
     pub plan_claim: String,
     /// Rate limiting, when configured.
     pub rate_limit: Option<RateLimitConfig>,
+    /// Global (fleet-wide) budgets, when configured.
+    pub global_limit: Option<GlobalLimitConfig>,
     /// Remote JWKS settings.
     pub remote_jwks: Option<RemoteJwks>,
     /// API keys.
@@ -201,6 +208,12 @@ impl Config {
         if let Some(rl) = &raw.rate_limit {
             rl.check(&mut errors);
         }
+        if let Some(g) = &raw.global_limit {
+            g.check(&mut errors);
+            if raw.rate_limit.is_none() {
+                errors.push("globalLimit: needs rateLimit (its plans are the budgets it enforces)".into());
+            }
+        }
         if raw.leeway_seconds > 600 {
             errors.push(format!("leewaySeconds: {} is above the 600 s maximum", raw.leeway_seconds));
         }
@@ -220,6 +233,7 @@ impl Config {
             token_cache_size: raw.token_cache_size,
             plan_claim: raw.plan_claim,
             rate_limit: raw.rate_limit,
+            global_limit: raw.global_limit,
             remote_jwks: raw.remote_jwks,
             api_keys,
             rules: raw.rules,

@@ -6,9 +6,10 @@
 
 use crate::auth::{self, Outcome, Request, TokenStore};
 use crate::config::{Config, VerifyKey};
+use crate::global::{FailureMode, GlobalLeases, GlobalLimitConfig, Grant, LeaseRequest};
 use crate::identity::{self, Identity, PLAN_HEADER, PLAN_STATE, SUBJECT_HEADER, TENANT_HEADER, TENANT_STATE};
 use crate::metrics::{Counter, OTHER_TENANT};
-use crate::ratelimit::{self, Decision, Limit};
+use crate::ratelimit::{self, Bucket, Decision, Limit, RateLimitConfig};
 use crate::reject::Rejection;
 use std::sync::Arc;
 
@@ -34,6 +35,12 @@ pub trait Host {
     fn spend(&mut self, tenant: &str, limit: &Limit, cost: f64, now_ms: u64) -> Option<Decision>;
     /// A token named a key id no key has: get newer keys if that is possible now.
     fn refresh_keys(&mut self) -> KeyRefresh;
+    /// Runs `f` on this host's leases of global budgets (one set per worker,
+    /// or per process where workers share memory).
+    fn with_global_leases<R>(&mut self, f: impl FnOnce(&mut GlobalLeases) -> R) -> R;
+    /// Starts a lease call: GET `path` on `global.cluster`; false if the host
+    /// refused it. The host hands the answer to [`Exchange::on_lease_response`].
+    fn request_lease(&mut self, global: &GlobalLimitConfig, path: &str) -> bool;
 }
 
 /// What [`Host::refresh_keys`] could do.
@@ -54,7 +61,7 @@ pub enum Verdict {
     Continue,
     /// It was answered locally.
     Replied,
-    /// Hold it until [`Host::refresh_keys`]'s fetch lands.
+    /// Hold it until [`Host::refresh_keys`]'s fetch or [`Host::request_lease`]'s call lands.
     Paused,
 }
 
@@ -63,6 +70,27 @@ pub enum Verdict {
 pub struct Exchange {
     /// Rate-limit headers for the response (the remaining budget rides on successes too).
     response_headers: Vec<(&'static str, String)>,
+    /// The request waiting for a lease call.
+    pending: Option<Pending>,
+}
+
+/// What a request paused for a lease call needs when the answer lands.
+#[derive(Debug)]
+struct Pending {
+    id: Arc<Identity>,
+    plan: String,
+    limit: Limit,
+    cost: f64,
+}
+
+/// What charging a request's budget came to.
+enum Charge {
+    /// Pass, counted against this plan.
+    Pass(Option<String>),
+    /// Answer with this.
+    Refuse(Rejection),
+    /// A lease call is out: pause.
+    Wait,
 }
 
 impl Exchange {
@@ -81,6 +109,41 @@ impl Exchange {
             }
         }
         self.decide(cfg, host, headers, may_refetch)
+    }
+
+    /// A lease call landed (`status` as the HTTP status text, `""` when the
+    /// call failed outright): finish the paused request.
+    pub fn on_lease_response<H: Host>(&mut self, cfg: &Config, host: &mut H, status: &str, body: &[u8]) -> Verdict {
+        let (Some(p), Some(rl), Some(global)) = (self.pending.take(), &cfg.rate_limit, &cfg.global_limit) else {
+            return Verdict::Continue;
+        };
+        let now_ms = host.now_ms();
+        let charge = match Grant::parse(status, body) {
+            Ok(grant) => {
+                let spent = host.with_global_leases(|leases| {
+                    if grant.granted > 0.0 {
+                        leases.add(&p.id.tenant, grant.granted, global.lease_ttl_ms, now_ms);
+                    }
+                    leases.spend(&p.id.tenant, p.cost, now_ms)
+                });
+                match spent {
+                    Some(left) => {
+                        let d = global_decision(&p.limit, left + grant.left, 0, now_ms);
+                        self.response_headers = vec![ratelimit::remaining_header(&p.plan, &d)];
+                        Charge::Pass(Some(p.plan.clone()))
+                    }
+                    None => {
+                        let d = Decision {
+                            allowed: false,
+                            ..global_decision(&p.limit, grant.left.max(0.0), grant.retry_after_s.max(1), now_ms)
+                        };
+                        over_budget(rl, host, &p.id, p.plan.clone(), &p.limit, &d)
+                    }
+                }
+            }
+            Err(_) => lease_failed(global, host, p.plan.clone()),
+        };
+        self.finish(host, &p.id, charge)
     }
 
     /// Headers to set (replace) on the response.
@@ -128,14 +191,21 @@ impl Exchange {
         &mut self,
         cfg: &Config,
         host: &mut H,
-        id: &Identity,
+        id: &Arc<Identity>,
         method: &str,
         path: &str,
         now_ms: u64,
     ) -> Verdict {
-        let plan = match self.charge(cfg, host, id, method, path, now_ms) {
-            Ok(plan) => plan,
-            Err(rejection) => return reject(host, &rejection),
+        let charge = self.charge(cfg, host, id, method, path, now_ms);
+        self.finish(host, id, charge)
+    }
+
+    /// Tags and passes the request, or answers it, or pauses it.
+    fn finish<H: Host>(&mut self, host: &mut H, id: &Arc<Identity>, charge: Charge) -> Verdict {
+        let plan = match charge {
+            Charge::Pass(plan) => plan,
+            Charge::Refuse(rejection) => return reject(host, &rejection),
+            Charge::Wait => return Verdict::Paused,
         };
         // Identity headers were all stripped first: adding is enough (and cheaper than replacing).
         host.add_request_header(TENANT_HEADER, &id.tenant);
@@ -151,45 +221,115 @@ impl Exchange {
         Verdict::Continue
     }
 
-    /// Charges the tenant's bucket: the plan counted against, or a rejection
-    /// when over budget (and not in shadow mode).
+    /// Charges the tenant's bucket (this Envoy's, or its lease of the global
+    /// one): the plan counted against, a rejection when over budget (and not
+    /// in shadow mode), or a wait for a lease call.
     fn charge<H: Host>(
         &mut self,
         cfg: &Config,
         host: &mut H,
-        id: &Identity,
+        id: &Arc<Identity>,
         method: &str,
         path: &str,
         now_ms: u64,
-    ) -> Result<Option<String>, Rejection> {
-        let Some(rl) = &cfg.rate_limit else { return Ok(id.plan.clone()) };
-        let Some((plan, limit)) = rl.limit_for(&id.tenant, id.plan.as_deref()) else { return Ok(id.plan.clone()) };
+    ) -> Charge {
+        let Some(rl) = &cfg.rate_limit else { return Charge::Pass(id.plan.clone()) };
+        let Some((plan, limit)) = rl.limit_for(&id.tenant, id.plan.as_deref()) else {
+            return Charge::Pass(id.plan.clone());
+        };
         let cost = rl.cost(method, path);
+        if let Some(global) = &cfg.global_limit {
+            return self.charge_global(global, host, id, plan, limit, cost, now_ms);
+        }
         let Some(d) = host.spend(&id.tenant, &limit, cost, now_ms) else {
             // The limiter must not take the API down with it: let the request through, loudly.
             host.count(Counter::RateLimitErrors);
-            return Ok(Some(plan));
+            return Charge::Pass(Some(plan));
         };
         if !d.allowed {
-            // Per-tenant counters only for configured tenants: bounded stat cardinality.
-            let who = if rl.tenants.contains_key(&id.tenant) { id.tenant.as_str() } else { OTHER_TENANT };
-            host.count(Counter::Limited(who));
-            if rl.shadow {
-                host.count(Counter::ShadowLimited);
-            } else {
-                let mut headers = ratelimit::headers(&plan, &limit, &d);
-                headers.push(("retry-after", d.retry_after_s.to_string()));
-                return Err(Rejection::rate_limited(
-                    format!(
-                        "rate limit exceeded: {} requests per second (plan {plan}); retry in {} s",
-                        limit.requests_per_second, d.retry_after_s
-                    ),
-                    headers,
-                ));
-            }
+            return over_budget(rl, host, id, plan, &limit, &d);
         }
         self.response_headers = vec![ratelimit::remaining_header(&plan, &d)];
-        Ok(Some(plan))
+        Charge::Pass(Some(plan))
+    }
+
+    /// Spends from the host's lease of the tenant's global budget, or asks the
+    /// lease service for more (the request waits for the answer).
+    #[allow(clippy::too_many_arguments)]
+    fn charge_global<H: Host>(
+        &mut self,
+        global: &GlobalLimitConfig,
+        host: &mut H,
+        id: &Arc<Identity>,
+        plan: String,
+        limit: Limit,
+        cost: f64,
+        now_ms: u64,
+    ) -> Charge {
+        if let Some(left) = host.with_global_leases(|leases| leases.spend(&id.tenant, cost, now_ms)) {
+            // What this holder still has: the fleet-wide rest is unknown until the next call.
+            self.response_headers = vec![ratelimit::remaining_header(&plan, &global_decision(&limit, left, 0, now_ms))];
+            return Charge::Pass(Some(plan));
+        }
+        let request = LeaseRequest {
+            tenant: id.tenant.clone(),
+            want: global.lease_size.max(cost),
+            min: cost,
+            rate: limit.requests_per_second,
+            burst: limit.burst,
+        };
+        if !host.request_lease(global, &request.path()) {
+            return lease_failed(global, host, plan);
+        }
+        self.pending = Some(Pending { id: id.clone(), plan, limit, cost });
+        Charge::Wait
+    }
+}
+
+/// A tenant over its budget: 429 with the rate-limit headers, or (shadow mode) a pass.
+fn over_budget<H: Host>(
+    rl: &RateLimitConfig,
+    host: &mut H,
+    id: &Identity,
+    plan: String,
+    limit: &Limit,
+    d: &Decision,
+) -> Charge {
+    // Per-tenant counters only for configured tenants: bounded stat cardinality.
+    let who = if rl.tenants.contains_key(&id.tenant) { id.tenant.as_str() } else { OTHER_TENANT };
+    host.count(Counter::Limited(who));
+    if rl.shadow {
+        host.count(Counter::ShadowLimited);
+        return Charge::Pass(Some(plan));
+    }
+    let mut headers = ratelimit::headers(&plan, limit, d);
+    headers.push(("retry-after", d.retry_after_s.to_string()));
+    Charge::Refuse(Rejection::rate_limited(
+        format!(
+            "rate limit exceeded: {} requests per second (plan {plan}); retry in {} s",
+            limit.requests_per_second, d.retry_after_s
+        ),
+        headers,
+    ))
+}
+
+/// The lease service or Redis could not answer: the configured failure mode.
+fn lease_failed<H: Host>(global: &GlobalLimitConfig, host: &mut H, plan: String) -> Charge {
+    host.count(Counter::RateLimitErrors);
+    match global.failure_mode {
+        FailureMode::Open => Charge::Pass(Some(plan)),
+        FailureMode::Closed => Charge::Refuse(Rejection::limiter_unavailable()),
+    }
+}
+
+/// A [`Decision`] for the rate-limit headers from what is known of a global budget.
+fn global_decision(limit: &Limit, left: f64, retry_after_s: u64, now_ms: u64) -> Decision {
+    Decision {
+        allowed: retry_after_s == 0,
+        bucket: Bucket { tokens: left, updated_ms: now_ms },
+        remaining: left.max(0.0).floor() as u64,
+        retry_after_s,
+        reset_s: ((limit.burst - left) / limit.requests_per_second).ceil().max(0.0) as u64,
     }
 }
 

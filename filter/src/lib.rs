@@ -12,6 +12,7 @@ pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod edge;
+pub mod global;
 pub mod headermap;
 pub mod identity;
 pub mod jwks;

@@ -52,6 +52,7 @@ pub const REJECTION_REASONS: &[&str] = &[
     "bad_tenant",
     "forbidden",
     "rate_limited",
+    "ratelimit_unavailable",
 ];
 
 /// Who a `ratelimit.limited.*` counter names when the tenant is not configured

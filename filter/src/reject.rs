@@ -24,6 +24,16 @@ impl Rejection {
         Rejection { status: 429, description: description.into(), reason: "rate_limited", extra_headers: headers }
     }
 
+    /// 503 when the global limiter cannot answer and `globalLimit.failureMode` is `closed`.
+    pub fn limiter_unavailable() -> Self {
+        Rejection {
+            status: 503,
+            description: "the rate limiter is unavailable; retry shortly".into(),
+            reason: "ratelimit_unavailable",
+            extra_headers: vec![("retry-after", "1".into())],
+        }
+    }
+
     /// The JSON body, `{"description": ..., "code": ...}` like every Datagate error.
     pub fn body(&self) -> Vec<u8> {
         serde_json::json!({ "description": self.description, "code": self.status }).to_string().into_bytes()

@@ -143,6 +143,8 @@ pub struct Gateway {
     /// Extra `envoy/render.sh` settings (e.g. the mesh profile).
     render_env: Vec<(String, String)>,
     sidecar_config: Option<String>,
+    /// Extra `datagate serve` arguments (e.g. `--redis URL`).
+    sidecar_args: Vec<String>,
 }
 
 impl Gateway {
@@ -269,6 +271,7 @@ impl Gateway {
             extra_clusters: String::new(),
             render_env: Vec::new(),
             sidecar_config: None,
+            sidecar_args: Vec::new(),
         }
     }
 
@@ -276,6 +279,7 @@ impl Gateway {
         let log = std::fs::File::options().create(true).append(true).open(self.dir.path().join("sidecar.log")).unwrap();
         let mut cmd = Command::new(datagate_bin());
         cmd.args(["serve", "--listen", &format!("127.0.0.1:{}", self.sidecar_port), "--store", &self.store_url]);
+        cmd.args(&self.sidecar_args);
         if let Some(json) = &self.sidecar_config {
             let path = self.dir.path().join("sidecar.json");
             std::fs::write(&path, json).unwrap();
@@ -452,6 +456,8 @@ pub fn render_config_with(filter: Filter, listen: u16, admin: u16, sidecar: u16,
         .env("DATAGATE_FILTER", filter.name())
         .env("DATAGATE_WASM", wasm())
         .env("DATAGATE_MAX_BODY_BYTES", "65536")
+        // render.sh would otherwise `cargo build`, blocked by this test run's lock.
+        .env("DATAGATE_BIN", datagate_bin())
         .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .unwrap();
@@ -643,3 +649,18 @@ macro_rules! on_both_filters {
         mod native { $( #[test] fn $name() { super::$name($crate::harness::Filter::Native) } )* }
     };
 }
+
+impl Gateway {
+    /// [`Gateway::start_with_filter_on`] whose sidecar serves the lease service
+    /// of global limits on the Redis at `redis` (`datagate serve --redis`).
+    pub fn start_with_redis_on(store: Store, filter: Filter, extra: &str, redis: &str) -> Gateway {
+        let mut gw = Gateway::new(store);
+        gw.filter = filter;
+        gw.filter_extra = extra.replace('\n', " ");
+        gw.sidecar_args = vec!["--redis".to_owned(), redis.to_owned()];
+        Gateway::launch(gw)
+    }
+}
+
+/// The Redis the tests use (scripts/redis.sh starts it).
+pub const REDIS_URL: &str = "redis://127.0.0.1:6379";

@@ -15,6 +15,7 @@ mod edge_errors;
 mod errors;
 mod examples;
 mod fleet;
+mod global_limit;
 mod graphql;
 mod hardening;
 mod jwks;

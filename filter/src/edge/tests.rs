@@ -28,6 +28,9 @@ struct Fake {
     buckets: HashMap<String, Bucket>,
     limiter_broken: bool,
     refresh: Option<KeyRefresh>,
+    global_leases: crate::global::GlobalLeases,
+    lease_calls: Vec<String>,
+    lease_refused: bool,
 }
 
 impl Host for Fake {
@@ -68,6 +71,13 @@ impl Host for Fake {
             self.keys = crate::jwks::parse_body(&JWKS.as_bytes()[7..]).unwrap();
         }
         r
+    }
+    fn with_global_leases<R>(&mut self, f: impl FnOnce(&mut crate::global::GlobalLeases) -> R) -> R {
+        f(&mut self.global_leases)
+    }
+    fn request_lease(&mut self, global: &GlobalLimitConfig, path: &str) -> bool {
+        self.lease_calls.push(format!("{} {path}", global.cluster));
+        !self.lease_refused
     }
 }
 
@@ -240,4 +250,79 @@ fn unknown_key_ids_wait_for_the_remote_key_set() {
     let mut host = Fake::default();
     assert_eq!(run(&c, &mut host, "GET", &[("token", &t)]).0, Verdict::Replied);
     assert_eq!(host.count_of("datagate.rejected.unknown_kid"), 1);
+}
+
+fn global_cfg(extra: &str) -> Config {
+    let limits = r#","rateLimit": {"plans": {"p": {"requestsPerSecond": 1, "burst": 100}}, "defaultPlan": "p"}"#;
+    cfg(&format!(r#"{limits},"globalLimit": {{"cluster": "datagate_ext_proc", "leaseSize": 3{extra}}}"#))
+}
+
+#[test]
+fn global_budgets_are_leased_and_spent_locally() {
+    let c = global_cfg("");
+    let mut host = Fake::with_cache();
+    let t = token("acme");
+    let auth = [("x-cassandra-token", t.as_str())];
+    let (verdict, mut exchange) = run(&c, &mut host, "GET", &auth);
+    assert_eq!(verdict, Verdict::Paused, "no lease yet: ask for one");
+    assert_eq!(
+        host.lease_calls,
+        ["datagate_ext_proc /datagate.lease.v1.Lease/Take?tenant=acme&want=3&min=1&rate=1&burst=100"]
+    );
+    assert!(host.added.is_empty(), "nothing tagged before the answer");
+    let grant = br#"{"granted": 3, "left": 10, "retryAfterS": 0}"#;
+    assert_eq!(exchange.on_lease_response(&c, &mut host, "200", grant), Verdict::Continue);
+    assert!(host.added.contains(&("x-tenant-id".into(), "acme".into())));
+    assert_eq!(exchange.response_headers(), [("ratelimit", "\"p\";r=12;t=88".to_owned())]);
+    // The lease's two other tokens: no calls.
+    for _ in 0..2 {
+        assert_eq!(run(&c, &mut host, "GET", &auth).0, Verdict::Continue);
+    }
+    assert_eq!(host.lease_calls.len(), 1);
+    assert_eq!(run(&c, &mut host, "GET", &auth).0, Verdict::Paused, "spent: ask again");
+    assert_eq!(host.count_of("datagate.allowed"), 3);
+}
+
+#[test]
+fn an_empty_global_budget_is_a_429() {
+    let c = global_cfg("");
+    let mut host = Fake::with_cache();
+    let t = token("acme");
+    let (_, mut exchange) = run(&c, &mut host, "GET", &[("x-cassandra-token", t.as_str())]);
+    let none = br#"{"granted": 0, "left": 0.5, "retryAfterS": 4}"#;
+    assert_eq!(exchange.on_lease_response(&c, &mut host, "200", none), Verdict::Replied);
+    let (status, headers, body) = host.reply.clone().unwrap();
+    assert_eq!((status, body["code"].as_u64()), (429, Some(429)));
+    assert_eq!(headers["retry-after"], "4");
+    assert_eq!(host.count_of("datagate.ratelimit.limited.other"), 1);
+}
+
+#[test]
+fn an_unreachable_limiter_fails_open_or_closed_as_configured() {
+    let t = token("acme");
+    let auth = [("x-cassandra-token", t.as_str())];
+    // Open (the default): through, counted.
+    let c = global_cfg("");
+    let mut host = Fake::with_cache();
+    let (_, mut exchange) = run(&c, &mut host, "GET", &auth);
+    assert_eq!(exchange.on_lease_response(&c, &mut host, "503", b"{}"), Verdict::Continue);
+    assert!(host.added.contains(&("x-tenant-id".into(), "acme".into())));
+    assert_eq!(host.count_of("datagate.ratelimit.errors"), 1);
+    // Closed: a 503 JSON, also when the host cannot even start the call.
+    let c = global_cfg(r#", "failureMode": "closed""#);
+    let mut host = Fake::with_cache();
+    let (_, mut exchange) = run(&c, &mut host, "GET", &auth);
+    assert_eq!(exchange.on_lease_response(&c, &mut host, "", b""), Verdict::Replied);
+    let (status, headers, body) = host.reply.clone().unwrap();
+    assert_eq!((status, body["code"].as_u64()), (503, Some(503)));
+    assert_eq!(headers["retry-after"], "1");
+    host.lease_refused = true;
+    assert_eq!(run(&c, &mut host, "GET", &auth).0, Verdict::Replied);
+    assert_eq!(host.count_of("datagate.rejected.ratelimit_unavailable"), 2);
+}
+
+#[test]
+fn global_limits_need_plans() {
+    let e = Config::from_json(format!(r#"{{{JWKS},"globalLimit": {{"cluster": "c"}}}}"#).as_bytes()).err().unwrap();
+    assert!(e.0.iter().any(|m| m.starts_with("globalLimit: needs rateLimit")), "{e}");
 }

@@ -6,27 +6,39 @@ use crate::auth::TokenStore;
 use crate::cache::TokenCache;
 use crate::config::{Config, VerifyKey};
 use crate::edge::{Exchange, Host, KeyRefresh, Verdict};
+use crate::global::{GlobalLeases, GlobalLimitConfig};
 use crate::metrics::Counter;
 use crate::ratelimit::{Decision, Limit};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, MapType};
 use std::rc::Rc;
+use std::time::Duration;
 
 pub struct Edge {
     config: Rc<Config>,
     shared: Rc<Shared>,
     exchange: Exchange,
-    /// Paused while the JWKS is re-fetched for an unknown key id.
-    waiting_for_keys: bool,
+    /// What the paused request waits for.
+    waiting: Waiting,
+}
+
+/// The call a paused request waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Waiting {
+    Nothing,
+    /// The JWKS, re-fetched for an unknown key id.
+    Keys,
+    /// A lease of the tenant's global budget.
+    Lease,
 }
 
 /// [`Host`] over proxy-wasm host calls and this worker's [`Shared`] state.
 struct WasmHost<'a> {
     config: &'a Config,
     shared: &'a Shared,
-    /// A re-fetch was dispatched for this request.
-    fetching: bool,
+    /// The call this hook dispatched, if any.
+    waiting: Waiting,
 }
 
 impl Host for WasmHost<'_> {
@@ -84,14 +96,32 @@ impl Host for WasmHost<'_> {
         if !self.shared.remote.borrow().refetch_allowed(remote, now) || !jwks::fetch(remote, self.shared, now) {
             return KeyRefresh::Unavailable;
         }
-        self.fetching = true;
+        self.waiting = Waiting::Keys;
         KeyRefresh::Fetching
+    }
+
+    fn with_global_leases<R>(&mut self, f: impl FnOnce(&mut GlobalLeases) -> R) -> R {
+        match self.shared.global_leases.try_borrow_mut() {
+            Ok(mut leases) => f(&mut leases),
+            // Unreachable on proxy-wasm's single thread; an empty set only costs a lease call.
+            Err(_) => f(&mut GlobalLeases::default()),
+        }
+    }
+
+    fn request_lease(&mut self, global: &GlobalLimitConfig, path: &str) -> bool {
+        let headers = vec![(":method", "GET"), (":path", path), (":authority", global.authority.as_str())];
+        let timeout = Duration::from_millis(global.timeout_ms);
+        if hostcalls::dispatch_http_call(&global.cluster, headers, None, vec![], timeout).is_err() {
+            return false;
+        }
+        self.waiting = Waiting::Lease;
+        true
     }
 }
 
 impl Edge {
     pub fn new(config: Rc<Config>, shared: Rc<Shared>) -> Edge {
-        Edge { config, shared, exchange: Exchange::default(), waiting_for_keys: false }
+        Edge { config, shared, exchange: Exchange::default(), waiting: Waiting::Nothing }
     }
 
     fn decide(&mut self, may_refetch: bool) -> Action {
@@ -99,12 +129,12 @@ impl Edge {
         // scan and every lookup (each host call crosses the VM boundary).
         let buffer = super::request_header_buffer();
         let headers = crate::headermap::pairs(&buffer).unwrap_or_default();
-        let mut host = WasmHost { config: &self.config, shared: &self.shared, fetching: false };
+        let mut host = WasmHost { config: &self.config, shared: &self.shared, waiting: Waiting::Nothing };
         match self.exchange.on_request_headers(&self.config, &mut host, &headers, may_refetch) {
             Verdict::Continue => Action::Continue,
             Verdict::Replied => Action::Pause,
             Verdict::Paused => {
-                self.waiting_for_keys = host.fetching;
+                self.waiting = host.waiting;
                 Action::Pause
             }
         }
@@ -113,12 +143,25 @@ impl Edge {
 
 impl Context for Edge {
     fn on_http_call_response(&mut self, _token: u32, _headers: usize, body_size: usize, _trailers: usize) {
-        jwks::absorb(&self.shared, body_size);
-        if std::mem::take(&mut self.waiting_for_keys) {
-            // Decide again with the new keys; no second re-fetch for this request.
-            if let Action::Continue = self.decide(false) {
-                self.resume_http_request();
+        match std::mem::replace(&mut self.waiting, Waiting::Nothing) {
+            Waiting::Keys => {
+                jwks::absorb(&self.shared, body_size);
+                // Decide again with the new keys; no second re-fetch for this request.
+                if let Action::Continue = self.decide(false) {
+                    self.resume_http_request();
+                }
             }
+            Waiting::Lease => {
+                // A failed call (reset, timeout) has no headers: status "".
+                let status = self.get_http_call_response_header(":status").unwrap_or_default();
+                let body = self.get_http_call_response_body(0, body_size).unwrap_or_default();
+                let (config, shared) = (self.config.clone(), self.shared.clone());
+                let mut host = WasmHost { config: &config, shared: &shared, waiting: Waiting::Nothing };
+                if self.exchange.on_lease_response(&config, &mut host, &status, &body) == Verdict::Continue {
+                    self.resume_http_request();
+                }
+            }
+            Waiting::Nothing => jwks::absorb(&self.shared, body_size),
         }
     }
 }

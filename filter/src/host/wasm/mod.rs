@@ -179,6 +179,8 @@ struct Shared {
     metrics: Metrics,
     /// Rate-limit tokens this worker leased, by tenant.
     leases: RefCell<crate::ratelimit::Leases>,
+    /// Tokens this worker leased from tenants' global budgets.
+    global_leases: RefCell<crate::global::GlobalLeases>,
     cache: RefCell<TokenCache>,
     remote: RefCell<RemoteKeys>,
 }
