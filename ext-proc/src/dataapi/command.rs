@@ -3,6 +3,9 @@
 use super::envelope::CmdError;
 use serde_json::{Map, Value as Json};
 
+/// The error code for a body that is not a JSON object.
+pub const NOT_JSON: &str = "REQUEST_NOT_JSON";
+
 /// A parsed command.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Command {
@@ -15,14 +18,9 @@ pub struct Command {
 impl Command {
     /// Parses the request body.
     pub fn parse(body: &[u8]) -> Result<Command, CmdError> {
-        let v = crate::json::parse("request body", body)
-            .map_err(|e| CmdError::new("REQUEST_NOT_JSON", "", e.to_string()))?;
+        let v = crate::json::parse("request body", body).map_err(|e| CmdError::new(NOT_JSON, "", e.to_string()))?;
         let Json::Object(m) = v else {
-            return Err(CmdError::new(
-                "REQUEST_NOT_JSON",
-                "",
-                "the body must be one JSON object {\"<command>\": {...}}",
-            ));
+            return Err(CmdError::new(NOT_JSON, "", "the body must be one JSON object {\"<command>\": {...}}"));
         };
         let mut it = m.into_iter();
         match (it.next(), it.next()) {

@@ -57,27 +57,46 @@ fn namespace(tenant: &str, ks: &str) -> Result<Namespace, CmdError> {
     Ok(Namespace { tenant: tenant.to_owned(), keyspace: ks.to_owned() })
 }
 
-/// Runs one command; the reply is always a 200 envelope.
+/// Runs one command; the reply is a 200 envelope, errors included. A body
+/// that is not JSON at all, or a URL naming no valid keyspace or collection,
+/// is no command: the same envelope, with status 400 (as every other API
+/// answers a bad name in a path).
 pub async fn handle(ctx: &Ctx<'_>, tenant: &str, target: &Target, req: &ApiRequest) -> ApiResponse {
-    match run(ctx, tenant, target, req).await {
+    let parsed = check_target(target).and_then(|()| Command::parse(&req.body));
+    let cmd = match parsed {
+        Ok(cmd) => cmd,
+        Err(e) => {
+            let mut r = failure(&e);
+            r.status = 400;
+            return r;
+        }
+    };
+    match run(ctx, tenant, target, &cmd).await {
         Ok(reply) => reply.into_response(),
         Err(e) => failure(&e),
     }
 }
 
-async fn run(ctx: &Ctx<'_>, tenant: &str, target: &Target, req: &ApiRequest) -> Result<Reply, CmdError> {
-    let cmd = Command::parse(&req.body)?;
+fn check_target(target: &Target) -> Result<(), CmdError> {
+    match target {
+        Target::Database => Ok(()),
+        Target::Keyspace(ks) => check_name("keyspace", ks),
+        Target::Collection(ks, c) => check_name("keyspace", ks).and_then(|()| check_name("collection", c)),
+    }
+}
+
+async fn run(ctx: &Ctx<'_>, tenant: &str, target: &Target, cmd: &Command) -> Result<Reply, CmdError> {
     let store = store::Store::new(ctx);
     match target {
-        Target::Database => admin::database(&store, tenant, &cmd).await,
-        Target::Keyspace(ks) => admin::keyspace(&store, &namespace(tenant, ks)?, &cmd).await,
+        Target::Database => admin::database(&store, tenant, cmd).await,
+        Target::Keyspace(ks) => admin::keyspace(&store, &namespace(tenant, ks)?, cmd).await,
         Target::Collection(ks, coll) => {
             let ns = namespace(tenant, ks)?;
             check_name("collection", coll)?;
             let c = docs::Coll::open(&store, ns, coll).await?;
             match cmd.name.as_str() {
-                "find" | "findOne" | "countDocuments" | "estimatedDocumentCount" => read::run(&store, &c, &cmd).await,
-                _ => write::run(&store, &c, &cmd).await,
+                "find" | "findOne" | "countDocuments" | "estimatedDocumentCount" => read::run(&store, &c, cmd).await,
+                _ => write::run(&store, &c, cmd).await,
             }
         }
     }
