@@ -90,3 +90,14 @@ fn astra_db_ts_session(store: Store) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `examples/data-api.py` runs green, so the README's session cannot rot.
+#[test]
+fn example_runs() {
+    let gw = Gateway::start(Store::Sqlite);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/data-api.py");
+    let out = Command::new(python()).arg(script).arg(&gw.base).env("AUTH_TOKEN", token("demo")).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "example failed:\n{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("nearest: Desk 0.997"), "{stdout}");
+}
