@@ -38,8 +38,14 @@ pub enum Sort {
 }
 
 impl Coll {
-    /// Opens a collection: `UNKNOWN_COLLECTION_OR_TABLE` when absent.
-    pub async fn open(store: &Store<'_>, ns: Namespace, name: &str) -> Result<Coll, CmdError> {
+    /// Opens a collection: `UNKNOWN_COLLECTION_OR_TABLE` when absent. Its
+    /// options are read only when the command needs them (writes, vector
+    /// sorts), so a read by `_id` costs one store round trip, like REST's.
+    pub async fn open(store: &Store<'_>, ns: Namespace, name: &str, with_options: bool) -> Result<Coll, CmdError> {
+        if !with_options {
+            store.exists(&ns, name).await?;
+            return Ok(Coll { ns, name: name.to_owned(), vector: None, default_id: None });
+        }
         let o = store.options(&ns, name).await?;
         let vector = o.get("vector").and_then(|v| {
             let dim = v.get("dimension")?.as_u64()? as usize;

@@ -93,7 +93,10 @@ async fn run(ctx: &Ctx<'_>, tenant: &str, target: &Target, cmd: &Command) -> Res
         Target::Collection(ks, coll) => {
             let ns = namespace(tenant, ks)?;
             check_name("collection", coll)?;
-            let c = docs::Coll::open(&store, ns, coll).await?;
+            let reads = ["find", "findOne", "countDocuments", "estimatedDocumentCount", "deleteOne", "deleteMany"];
+            let vector_sort = cmd.arg("sort").and_then(|s| s.get("$vector")).is_some();
+            let with_options = vector_sort || !reads.contains(&cmd.name.as_str());
+            let c = docs::Coll::open(&store, ns, coll, with_options).await?;
             match cmd.name.as_str() {
                 "find" | "findOne" | "countDocuments" | "estimatedDocumentCount" => read::run(&store, &c, cmd).await,
                 _ => write::run(&store, &c, cmd).await,

@@ -84,6 +84,21 @@ impl<'a> Store<'a> {
         }
     }
 
+    /// Checks that a collection exists, through the catalog's cache (the
+    /// Documents API's): `UNKNOWN_KEYSPACE` / `UNKNOWN_COLLECTION_OR_TABLE`.
+    /// A collection dropped elsewhere within the cache's lifetime still
+    /// answers `UNKNOWN_COLLECTION_OR_TABLE` from the store on first use.
+    pub async fn exists(&self, ns: &Namespace, name: &str) -> Result<(), CmdError> {
+        match self.ctx.catalog.collection(self.ctx.docs, ns, name).await {
+            Ok(_) => Ok(()),
+            Err(crate::error::ApiError::NotFound(m)) if m.starts_with("keyspace") => {
+                Err(StoreError::KeyspaceNotFound(ns.keyspace.clone()).into())
+            }
+            Err(crate::error::ApiError::NotFound(_)) => Err(StoreError::CollectionNotFound(name.to_owned()).into()),
+            Err(e) => Err(CmdError::server("INTERNAL_SERVER_ERROR", e.to_string())),
+        }
+    }
+
     /// A collection's options (`{}` for one made through the Documents API);
     /// `UNKNOWN_COLLECTION_OR_TABLE` when it does not exist.
     pub async fn options(&self, ns: &Namespace, name: &str) -> Result<Json, CmdError> {
