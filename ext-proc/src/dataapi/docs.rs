@@ -223,7 +223,7 @@ pub async fn matching(
         return Ok(out);
     }
     store
-        .scan(&c.ns, &c.name, after, |k, d| {
+        .scan(&c.ns, &c.name, after, Some(filter), |k, d| {
             let d = ids::with_id(k, d);
             if matches(&d, filter) {
                 out.push((k.to_owned(), d));
@@ -298,7 +298,7 @@ pub async fn select(
             }
             let mut scored: Vec<(Found, f64)> = Vec::new();
             store
-                .scan(&c.ns, &c.name, None, |k, d| {
+                .scan(&c.ns, &c.name, None, Some(filter), |k, d| {
                     let d = ids::with_id(k, d);
                     if matches(&d, filter) {
                         if let Some(v) = d.get("$vector").and_then(|v| vector::parse(v).ok()).filter(|v| v.len() == dim)

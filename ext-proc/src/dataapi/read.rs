@@ -33,7 +33,7 @@ pub async fn run(store: &Store<'_>, c: &Coll, cmd: &Command) -> Result<Reply, Cm
         "estimatedDocumentCount" => {
             let mut n = 0u64;
             store
-                .scan(&c.ns, &c.name, None, |_, _| {
+                .scan(&c.ns, &c.name, None, None, |_, _| {
                     n += 1;
                     true
                 })

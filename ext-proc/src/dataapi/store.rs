@@ -7,7 +7,10 @@
 //! collection per keyspace, [`OPTIONS_COLLECTION`], keyed by collection name.
 
 use super::envelope::CmdError;
+use super::filter::{Cond, Filter};
 use crate::api::Ctx;
+use crate::doc::filter::{Filter as DocFilter, Op};
+use crate::doc::path::Segment;
 use crate::model::Namespace;
 use crate::store::docs::{Edit, EditFn};
 use crate::store::docsql::DocSearch;
@@ -164,18 +167,26 @@ impl<'a> Store<'a> {
     }
 
     /// Documents in key order after `after`, `batch` at a time; `visit`
-    /// returns false to stop.
+    /// returns false to stop. With `narrow`, the store skips documents that
+    /// cannot match it (see [`prefilter`]); the caller still checks each one.
     pub async fn scan(
         &self,
         ns: &Namespace,
         coll: &str,
         after: Option<String>,
+        narrow: Option<&Filter>,
         mut visit: impl FnMut(&str, Json) -> bool,
     ) -> Result<(), CmdError> {
         let mut cursor = after.map(|k| vec![json!(k)]);
+        let pre = narrow.and_then(prefilter);
         loop {
-            let search =
-                DocSearch { filter: None, sort: &[], after: cursor.as_deref(), limit: SCAN_BATCH, now_ms: now_ms() };
+            let search = DocSearch {
+                filter: pre.as_ref(),
+                sort: &[],
+                after: cursor.as_deref(),
+                limit: SCAN_BATCH,
+                now_ms: now_ms(),
+            };
             let rows = self.ctx.docs.search(ns, coll, &search).await?;
             let full = rows.len() as u32 == SCAN_BATCH;
             let mut last = None;
@@ -220,5 +231,58 @@ impl<'a> Store<'a> {
         }
         let opt = |v: Json| if v.is_null() { None } else { Some(v) };
         Ok(Edited { before: opt(reply["before"].take()), after: opt(reply["after"].take()) })
+    }
+}
+
+/// A Documents API `where` that every document matching `f` also matches:
+/// its top-level string and boolean equalities on plain paths (as the value
+/// itself or an element of an array there), so the store's indexes narrow a
+/// scan. `None` when there is nothing to narrow with.
+pub fn prefilter(f: &Filter) -> Option<DocFilter> {
+    let terms: &[Filter] = match f {
+        Filter::And(all) => all,
+        one => std::slice::from_ref(one),
+    };
+    let mut out = Vec::new();
+    for t in terms {
+        match t {
+            Filter::Cond(path, Cond::Eq(v @ (Json::String(_) | Json::Bool(_))))
+                if path[0] != "_id" && path.iter().all(|s| !s.bytes().all(|b| b.is_ascii_digit())) =>
+            {
+                let keys: Vec<Segment> = path.iter().map(|s| Segment::Key(s.clone())).collect();
+                let mut any = keys.clone();
+                any.push(Segment::AnyIndex);
+                out.push(DocFilter::Or(vec![
+                    DocFilter::Leaf(keys, Op::Eq(v.clone())),
+                    DocFilter::Leaf(any, Op::Eq(v.clone())),
+                ]));
+            }
+            Filter::And(_) => out.extend(prefilter(t)),
+            _ => {}
+        }
+    }
+    match out.len() {
+        0 => None,
+        1 => out.pop(),
+        _ => Some(DocFilter::And(out)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::doc::filter::matches;
+
+    #[test]
+    fn prefilter_keeps_every_match() {
+        let f =
+            super::super::filter::parse(Some(&json!({"a.b": "x", "t": true, "n": 1, "_id": "k", "$or": [{"c": "y"}]})))
+                .unwrap();
+        let pre = prefilter(&f).unwrap();
+        for doc in [json!({"a": {"b": "x"}, "t": true}), json!({"a": {"b": ["y", "x"]}, "t": [true]})] {
+            assert!(matches(&doc, &pre), "{doc}");
+        }
+        assert!(!matches(&json!({"a": {"b": "z"}, "t": true}), &pre));
+        assert_eq!(prefilter(&super::super::filter::parse(Some(&json!({"n": 1, "a.0": "x"}))).unwrap()), None);
     }
 }
