@@ -59,6 +59,21 @@ fn documents_api_interop(store: Store) {
     assert_eq!(r.status().as_u16(), 200);
     let (_, b) = command(&gw, "/v1/ks/c", json!({"findOne": {"filter": {"a": 2}}}));
     assert_eq!(b, json!({"data": {"document": {"_id": "d2", "a": 2}}}));
+    // The collection's JSON Schema (Documents API) holds for Data API writes too.
+    let r = gw
+        .put("/v2/namespaces/ks/collections/c/json-schema")
+        .header("x-cassandra-token", token("acme"))
+        .header("content-type", "application/json")
+        .body(r#"{"type": "object", "required": ["a"]}"#)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let (s, b) = command(&gw, "/v1/ks/c", json!({"insertOne": {"document": {"_id": "d3", "b": 1}}}));
+    assert_eq!(s, 200);
+    assert_eq!(b["errors"][0]["errorCode"], "SHRED_DOC_LIMIT_VIOLATION", "{b}");
+    let (_, b) =
+        command(&gw, "/v1/ks/c", json!({"updateOne": {"filter": {"_id": "d1"}, "update": {"$unset": {"a": 1}}}}));
+    assert_eq!(b["errors"][0]["errorCode"], "SHRED_DOC_LIMIT_VIOLATION", "{b}");
     // The envelope: null document kept, command errors are HTTP 200 with errors[].
     let (_, b) = command(&gw, "/v1/ks/c", json!({"findOne": {"filter": {"a": 3}}}));
     assert_eq!(b, json!({"data": {"document": null}}));

@@ -209,6 +209,10 @@ impl<'a> Store<'a> {
         // edit waits here and is returned as is.
         let refused: Arc<Mutex<Option<CmdError>>> = Arc::default();
         let slot = Arc::clone(&refused);
+        // The Documents API's checks apply to every write, whichever API makes
+        // it: its size and shape limits and the collection's JSON Schema.
+        let admit = self.ctx.catalog.collection(self.ctx.docs, ns, coll).await.ok();
+        let limits = self.ctx.limits.doc;
         let f: EditFn = Box::new(move |cur, exp| {
             Ok(match edit(cur.as_ref()) {
                 Err(e) => {
@@ -218,6 +222,10 @@ impl<'a> Store<'a> {
                     Edit::Keep { reply: Json::Null }
                 }
                 Ok(Change::Write(doc)) => {
+                    crate::doc::edit::check(&doc, &limits).map_err(StoreError::Refused)?;
+                    if let Some(schema) = admit.as_ref().and_then(|c| c.schema.as_ref()) {
+                        schema.check(&doc).map_err(StoreError::Refused)?;
+                    }
                     Edit::Write { reply: json!({"before": cur, "after": doc.clone()}), doc, expires_ms: exp }
                 }
                 Ok(Change::Delete) => Edit::Delete { reply: json!({"before": cur, "after": null}) },
