@@ -92,6 +92,7 @@ r = people.update_one({"_id": "ada"}, {"$set": {"city": "London"}, "$inc": {"age
 check("update_one", (r.update_info["n"], r.update_info["nModified"]), (1, 1))
 ada = people.find_one({"_id": "ada"}, projection={"age": 1, "city": 1, "tags": 1})
 check("updated", ada, {"_id": "ada", "age": 37, "city": "London", "tags": ["math", "code", "poet"]})
+check("$slice", people.find_one({"_id": "ada"}, projection={"tags": {"$slice": -2}})["tags"], ["code", "poet"])
 r = people.update_one({"_id": "zed"}, {"$set": {"name": "Zed"}, "$setOnInsert": {"age": 1}}, upsert=True)
 check("upserted", r.update_info.get("upserted"), "zed")
 check("upsert doc", people.find_one({"_id": "zed"}, projection={"_id": 0}), {"name": "Zed", "age": 1})

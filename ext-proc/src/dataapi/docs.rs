@@ -315,3 +315,40 @@ pub async fn select(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn coll(vector: Option<(usize, vector::Metric)>) -> Coll {
+        let ns = Namespace { tenant: "t".into(), keyspace: "k".into() };
+        Coll { ns, name: "c".into(), vector, default_id: None }
+    }
+
+    #[test]
+    fn prepare_checks_and_normalises() {
+        let c = coll(Some((2, vector::Metric::Cosine)));
+        let (key, doc) = c.prepare(&json!({"_id": 5, "a": 1, "$vector": {"$binary": "P4AAAEAAAAA="}})).unwrap();
+        assert_eq!(key, "5");
+        assert_eq!(doc, json!({"_id": 5, "a": 1, "$vector": [1.0, 2.0]}));
+        let (_, generated) = c.prepare(&json!({"a": 1})).unwrap();
+        assert!(generated["_id"].is_string());
+        assert_eq!(c.prepare(&json!({"$vector": [1.0]})).unwrap_err().code, "INVALID_VECTOR_LENGTH");
+        assert_eq!(coll(None).prepare(&json!({"$vector": [1.0]})).unwrap_err().code, "VECTOR_SEARCH_NOT_SUPPORTED");
+        assert_eq!(c.prepare(&json!({"a": {"$x": 1}})).unwrap_err().code, "SHRED_BAD_FIELD_NAME");
+        assert_eq!(c.prepare(&json!({"_id": [1]})).unwrap_err().code, "SHRED_BAD_DOCID_TYPE");
+        assert!(c.prepare(&json!({"when": {"$date": 1}})).is_ok(), "EJSON values are values");
+    }
+
+    #[test]
+    fn sorts() {
+        assert_eq!(parse_sort(Some(&json!({}))).unwrap(), Sort::None);
+        assert_eq!(
+            parse_sort(Some(&json!({"a.b": -1}))).unwrap(),
+            Sort::Fields(vec![(vec!["a".into(), "b".into()], false)])
+        );
+        assert_eq!(parse_sort(Some(&json!({"$vector": [1, 0]}))).unwrap(), Sort::Vector(vec![1.0, 0.0]));
+        assert!(parse_sort(Some(&json!({"$vector": [1], "a": 1}))).is_err());
+        assert!(parse_sort(Some(&json!({"a": 2}))).is_err());
+    }
+}

@@ -19,7 +19,39 @@ pub enum Projection {
     /// Only these paths (+ `_id` unless excluded).
     Include { paths: Vec<Path>, id: bool },
     /// All but these paths.
-    Exclude { paths: Vec<Path>, shown: Vec<String> },
+    Exclude { paths: Vec<Path>, shown: Vec<String>, slices: Vec<(Path, Slice)> },
+}
+
+/// `{"$slice": n}` (first n, or last -n) or `{"$slice": [skip, n]}` (skip < 0 counts from the end).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slice {
+    /// The first n elements (the last -n when negative).
+    Ends(i64),
+    /// n elements after skipping some.
+    Range(i64, i64),
+}
+
+impl Slice {
+    fn parse(v: &Json) -> Option<Slice> {
+        match v.get("$slice")? {
+            Json::Number(n) => Some(Slice::Ends(n.as_i64()?)),
+            Json::Array(a) if a.len() == 2 => Some(Slice::Range(a[0].as_i64()?, a[1].as_i64().filter(|t| *t > 0)?)),
+            _ => None,
+        }
+    }
+
+    fn apply(self, items: &[Json]) -> Vec<Json> {
+        let len = items.len() as i64;
+        let (start, end) = match self {
+            Slice::Ends(n) if n < 0 => ((len + n).max(0), len),
+            Slice::Ends(n) => (0, n.min(len)),
+            Slice::Range(skip, n) => {
+                let start = if skip < 0 { (len + skip).max(0) } else { skip.min(len) };
+                (start, (start + n).min(len))
+            }
+        };
+        items[start as usize..end as usize].to_vec()
+    }
 }
 
 fn flag(v: &Json) -> Option<bool> {
@@ -54,7 +86,14 @@ impl Projection {
         let mut exc = Vec::new();
         let mut id = true;
         let mut shown = Vec::new();
+        let mut slices = Vec::new();
         for (k, v) in m {
+            if v.is_object() {
+                let slice = Slice::parse(v)
+                    .ok_or_else(|| bad(format!("'{k}': only {{\"$slice\": n | [skip, n > 0]}} is supported")))?;
+                slices.push((parse_path(k, "PROJECTION")?, slice));
+                continue;
+            }
             let on =
                 flag(v).ok_or_else(|| bad(format!("'{k}' must be true/false or 1/0 ($slice is not supported)")))?;
             if k == "_id" {
@@ -73,12 +112,13 @@ impl Projection {
         let real_inc = inc.iter().any(|p| !HIDDEN.contains(&p[0].as_str()));
         match (real_inc, exc.is_empty()) {
             (true, false) => Err(bad("a projection either includes or excludes fields, not both".into())),
-            (true, true) => Ok(Projection::Include { paths: inc, id }),
+            (true, true) if slices.is_empty() => Ok(Projection::Include { paths: inc, id }),
+            (true, true) => Err(bad("$slice combines with exclusions only".into())),
             (false, _) => {
                 if !id {
                     exc.push(vec!["_id".into()]);
                 }
-                Ok(Projection::Exclude { paths: exc, shown })
+                Ok(Projection::Exclude { paths: exc, shown, slices })
             }
         }
     }
@@ -89,10 +129,16 @@ impl Projection {
             Projection::All => doc,
             Projection::Nothing => Json::Object(Map::new()),
             Projection::Default => strip(doc, &[]),
-            Projection::Exclude { paths, shown } => {
+            Projection::Exclude { paths, shown, slices } => {
                 let mut d = strip(doc, shown);
                 for p in paths {
                     super::value::remove(&mut d, p);
+                }
+                for (p, s) in slices {
+                    if let Some(Json::Array(items)) = get(&d, p) {
+                        let cut = Json::Array(s.apply(items));
+                        let _ = set(&mut d, p, cut);
+                    }
                 }
                 d
             }
@@ -148,5 +194,11 @@ mod tests {
         assert_eq!(p(json!({"*": 0}), d.clone()), json!({}));
         assert_eq!(p(json!({"*": 1}), d.clone()), d);
         assert!(Projection::parse(Some(&json!({"a": 1, "b": 0}))).is_err());
+        let t = json!({"_id": 1, "t": [1, 2, 3, 4]});
+        assert_eq!(p(json!({"t": {"$slice": 2}}), t.clone()), json!({"_id": 1, "t": [1, 2]}));
+        assert_eq!(p(json!({"t": {"$slice": -1}}), t.clone()), json!({"_id": 1, "t": [4]}));
+        assert_eq!(p(json!({"t": {"$slice": [1, 2]}}), t.clone()), json!({"_id": 1, "t": [2, 3]}));
+        assert_eq!(p(json!({"t": {"$slice": [-2, 5]}}), t), json!({"_id": 1, "t": [3, 4]}));
+        assert!(Projection::parse(Some(&json!({"t": {"$slice": [1, 0]}}))).is_err());
     }
 }
