@@ -16,17 +16,19 @@ pub struct CmdError {
     pub scope: &'static str,
     /// What went wrong and what to do.
     pub message: String,
+    /// The documents the error is about (`insertMany`), if any.
+    pub document_ids: Vec<Json>,
 }
 
 impl CmdError {
     /// A request error in `scope`.
     pub fn new(code: &'static str, scope: &'static str, message: impl Into<String>) -> CmdError {
-        CmdError { code, family: "REQUEST", scope, message: message.into() }
+        CmdError { code, family: "REQUEST", scope, message: message.into(), document_ids: Vec::new() }
     }
 
     /// A server-side failure (the store is down or misbehaved).
     pub fn server(code: &'static str, message: impl Into<String>) -> CmdError {
-        CmdError { code, family: "SERVER", scope: "", message: message.into() }
+        CmdError { code, family: "SERVER", scope: "", message: message.into(), document_ids: Vec::new() }
     }
 
     /// A request error about the command's own fields.
@@ -36,14 +38,18 @@ impl CmdError {
 
     /// The error object inside `errors[]`.
     pub fn to_json(&self) -> Json {
-        json!({
+        let mut e = json!({
             "id": uuid::Uuid::new_v4().to_string(),
             "family": self.family,
             "scope": self.scope,
             "errorCode": self.code,
             "title": self.code.replace('_', " ").to_lowercase(),
             "message": self.message,
-        })
+        });
+        if !self.document_ids.is_empty() {
+            e["documentIds"] = Json::Array(self.document_ids.clone());
+        }
+        e
     }
 }
 

@@ -82,8 +82,11 @@ async fn insert_many(store: &Store<'_>, c: &Coll, cmd: &Command) -> Result<Reply
                 inserted.push(id.clone());
                 rows.push(json!({"_id": id, "status": "OK"}));
             }
-            Err(e) => {
+            Err(mut e) => {
                 rows.push(json!({"_id": id, "status": "ERROR", "errorsIdx": errors.len()}));
+                if !id.is_null() {
+                    e.document_ids.push(id);
+                }
                 errors.push(e);
                 stop = ordered;
             }
