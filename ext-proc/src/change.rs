@@ -2,7 +2,7 @@
 //! definition as pure logic; each store runs the matching DDL in the same
 //! transaction as the new definition.
 
-use crate::model::{check_ident, ColumnDef, IndexDef, TableDef};
+use crate::model::{check_column, check_ident, ColumnDef, IndexDef, TableDef, MAX_COLUMNS};
 
 /// One change.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,9 +37,16 @@ pub fn apply(def: &TableDef, change: &Change) -> Result<TableDef, Refusal> {
     let mut out = def.clone();
     match change {
         Change::AddColumn(c) => {
-            check_ident("column", &c.name).map_err(Refusal::Invalid)?;
+            check_column(&c.name).map_err(Refusal::Invalid)?;
             if def.column(&c.name).is_some() {
                 return Err(Refusal::Exists(format!("column '{}'", c.name)));
+            }
+            if def.columns.len() >= MAX_COLUMNS {
+                return Err(Refusal::Invalid(format!(
+                    "table '{}' has {} columns, the limit is {MAX_COLUMNS}",
+                    def.name,
+                    def.columns.len()
+                )));
             }
             out.columns.push(c.clone());
         }
@@ -53,7 +60,7 @@ pub fn apply(def: &TableDef, change: &Change) -> Result<TableDef, Refusal> {
         }
         Change::RenameColumn { from, to } => {
             def.column(from).ok_or_else(|| Refusal::Missing(format!("column '{from}' not found")))?;
-            check_ident("column", to).map_err(Refusal::Invalid)?;
+            check_column(to).map_err(Refusal::Invalid)?;
             if def.column(to).is_some() {
                 return Err(Refusal::Exists(format!("column '{to}'")));
             }
@@ -111,6 +118,7 @@ mod tests {
             expiry: true,
             default_ttl: None,
             indexes: vec![IndexDef { name: "c_idx".into(), column: "c".into() }],
+            index_names_v2: true,
             version: String::new(),
         }
     }

@@ -24,6 +24,11 @@ pub struct FileConfig {
     pub storage_timeout_ms: Option<u64>,
     /// Store connections to keep open.
     pub pool_size: Option<usize>,
+    /// Pooled connections one tenant may hold at once (default: three quarters of the pool, rounded up).
+    pub tenant_max_connections: Option<usize>,
+    /// How long a request waits for its tenant's slot or a pooled connection
+    /// before a 503, in milliseconds; below `storageTimeoutMs`.
+    pub pool_wait_ms: Option<u64>,
     /// How long a cached table definition is trusted, in milliseconds.
     pub catalog_ttl_ms: Option<u64>,
     /// How often expired (TTL) rows are deleted, in milliseconds; 0 disables.
@@ -74,6 +79,10 @@ pub struct Config {
     pub storage_timeout: Duration,
     /// Store connection pool size.
     pub pool_size: usize,
+    /// Pooled connections one tenant may hold at once.
+    pub tenant_max_connections: usize,
+    /// Longest wait for a tenant slot or a pooled connection.
+    pub pool_wait: Duration,
     /// Catalog cache TTL.
     pub catalog_ttl: Duration,
     /// Expired-row sweep interval (`None`: off).
@@ -128,6 +137,17 @@ impl Config {
         if !(1..=256).contains(&pool_size) {
             errors.push(format!("poolSize: {pool_size} is outside 1..=256"));
         }
+        let tenant_max_connections = file.tenant_max_connections.unwrap_or((pool_size * 3).div_ceil(4).max(1));
+        if !(1..=10_000).contains(&tenant_max_connections) {
+            errors.push(format!("tenantMaxConnections: {tenant_max_connections} is outside 1..=10000"));
+        }
+        let pool_wait_ms = file.pool_wait_ms.unwrap_or(1000.min(timeout_ms / 2));
+        if pool_wait_ms == 0 || pool_wait_ms >= timeout_ms {
+            errors.push(format!(
+                "poolWaitMs: {pool_wait_ms} must be at least 1 and below storageTimeoutMs ({timeout_ms}), \
+                 so a request that cannot get a connection hears 503 before its storage time runs out"
+            ));
+        }
         let catalog_ttl_ms = file.catalog_ttl_ms.unwrap_or(5000);
         let sweep_ms = file.sweep_interval_ms.unwrap_or(60_000);
         if sweep_ms != 0 && sweep_ms < 1000 {
@@ -152,6 +172,8 @@ impl Config {
                 },
                 storage_timeout: Duration::from_millis(timeout_ms),
                 pool_size,
+                tenant_max_connections,
+                pool_wait: Duration::from_millis(pool_wait_ms),
                 catalog_ttl: Duration::from_millis(catalog_ttl_ms),
                 sweep_interval: (sweep_ms > 0).then(|| Duration::from_millis(sweep_ms)),
             }),
@@ -169,6 +191,8 @@ mod tests {
         let c = Config::validate(FileConfig::default()).unwrap();
         assert_eq!(c.limits.max_page_size, 1000);
         assert!(c.store.starts_with("sqlite://"));
+        assert_eq!(c.tenant_max_connections, 6, "three quarters of the pool of 8");
+        assert!(c.pool_wait < c.storage_timeout);
     }
 
     #[test]
@@ -181,13 +205,23 @@ mod tests {
             sweep_interval_ms: Some(5),
             doc_default_page_size: Some(50),
             max_document_bytes: Some(1),
+            tenant_max_connections: Some(0),
+            pool_wait_ms: Some(5000),
             ..FileConfig::default()
         })
         .unwrap_err();
         let text = errors.join("\n");
-        for field in
-            ["listen", "store", "maxPageSize", "poolSize", "sweepIntervalMs", "docDefaultPageSize", "maxDocumentBytes"]
-        {
+        for field in [
+            "listen",
+            "store",
+            "maxPageSize",
+            "poolSize",
+            "sweepIntervalMs",
+            "docDefaultPageSize",
+            "maxDocumentBytes",
+            "tenantMaxConnections",
+            "poolWaitMs",
+        ] {
             assert!(text.contains(field), "{field} missing: {text}");
         }
     }

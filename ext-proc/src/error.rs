@@ -4,6 +4,7 @@
 //! in the sidecar chooses a status code for a failure.
 
 use crate::http::ApiResponse;
+pub use crate::scope::{request_id, with_request_id};
 use crate::store::StoreError;
 use serde_json::json;
 
@@ -62,13 +63,27 @@ impl ApiError {
         }
     }
 
+    /// What the client is told. An internal error's detail (driver messages,
+    /// statement text) stays in the log, under the request id the client gets.
+    pub fn public_description(&self) -> String {
+        let status = self.status();
+        let id = request_id();
+        if status >= 500 {
+            tracing::warn!(request_id = %id, status, error = %self, "request failed on the server side");
+        }
+        match self {
+            ApiError::Internal(_) => {
+                format!("internal error; the gateway log has the details under request id {id}")
+            }
+            other => other.to_string(),
+        }
+    }
+
     /// The response a client sees: `{"description": ..., "code": ...}`.
     pub fn into_response(self) -> ApiResponse {
         let status = self.status();
-        if status >= 500 {
-            tracing::warn!(status, error = %self, "request failed on the server side");
-        }
-        let mut response = ApiResponse::json(status, json!({ "description": self.to_string(), "code": status }));
+        let mut response =
+            ApiResponse::json(status, json!({ "description": self.public_description(), "code": status }));
         if matches!(self, ApiError::Unavailable(_)) {
             response.headers.push(("retry-after".to_owned(), "1".to_owned()));
         }
@@ -119,6 +134,20 @@ mod tests {
             assert_eq!(body["code"], status);
             assert!(body["description"].is_string());
         }
+    }
+
+    #[tokio::test]
+    async fn internal_errors_name_the_request_not_the_sql() {
+        let err = ApiError::from(StoreError::Internal("sqlite: no such thing in SELECT \"x\" FROM t".into()));
+        let r = with_request_id("req-42".into(), async move { err.into_response() }).await;
+        assert_eq!(r.status, 500);
+        let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        let d = body["description"].as_str().unwrap();
+        assert!(d.contains("req-42"), "{d}");
+        assert!(!d.contains("SELECT") && !d.contains("sqlite"), "{d}");
+        // Client errors keep their full description.
+        let r = ApiError::BadRequest("where.year: bad".into()).into_response();
+        assert!(String::from_utf8(r.body).unwrap().contains("where.year: bad"));
     }
 
     #[test]

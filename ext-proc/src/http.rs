@@ -19,6 +19,8 @@ pub struct ApiRequest {
     pub content_type: Option<String>,
     /// Request body (empty when there is none).
     pub body: Vec<u8>,
+    /// Envoy's `x-request-id`: internal errors are logged under it.
+    pub request_id: Option<String>,
 }
 
 impl ApiRequest {
@@ -32,6 +34,7 @@ impl ApiRequest {
             tenant: None,
             content_type: None,
             body: Vec::new(),
+            request_id: None,
         }
     }
 

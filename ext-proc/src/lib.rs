@@ -4,10 +4,14 @@
 //! Layers, outermost first: [`server`] (tonic stream loop) → [`processor`]
 //! (ext_proc phases) → [`service`] (routing, limits, timeouts) → [`api`]
 //! (request → plan → response) → [`store`] (plan → SQL with bound values).
-//! Everything below [`processor`] is testable without Envoy.
+//! Everything below [`processor`] is testable without Envoy. Beside the
+//! floors, [`scope`] carries what the whole request shares (its id, its
+//! tenant's [`admission`] share of the store's connections, whether it was
+//! given up) down to the stores without threading it through every call.
 
 #![forbid(unsafe_code)]
 
+pub mod admission;
 pub mod api;
 pub mod catalog;
 pub mod change;
@@ -24,6 +28,7 @@ pub mod model;
 pub mod plan;
 pub mod processor;
 pub mod router;
+pub mod scope;
 pub mod server;
 pub mod service;
 pub mod store;

@@ -22,6 +22,28 @@ pub fn check_ident(kind: &str, name: &str) -> Result<(), String> {
     }
 }
 
+/// Column names the stores keep for themselves, refused in any letter case so
+/// that both stores give the same answer: PostgreSQL's system columns (a user
+/// column of that name fails with 42701) and SQLite's rowid aliases.
+pub const RESERVED_COLUMNS: [&str; 9] = ["xmin", "xmax", "cmin", "cmax", "ctid", "tableoid", "oid", "rowid", "_rowid_"];
+
+/// Most columns a table may have: below both stores' own limits (SQLite 2000,
+/// PostgreSQL 1600 including dropped columns), so the API refuses first.
+pub const MAX_COLUMNS: usize = 1000;
+
+/// Checks a column name: an identifier ([`check_ident`]) that is not one of
+/// the [`RESERVED_COLUMNS`].
+pub fn check_column(name: &str) -> Result<(), String> {
+    check_ident("column", name)?;
+    if RESERVED_COLUMNS.iter().any(|r| r.eq_ignore_ascii_case(name)) {
+        return Err(format!(
+            "column name '{name}' is reserved by the store (reserved in any case: {})",
+            RESERVED_COLUMNS.join(", ")
+        ));
+    }
+    Ok(())
+}
+
 /// A column type in the Cassandra vocabulary the API speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -262,6 +284,10 @@ pub struct TableDef {
     /// Secondary indexes.
     #[serde(default)]
     pub indexes: Vec<IndexDef>,
+    /// Whether its index names carry `#` (every table created since names
+    /// were made collision-proof); older tables keep their `ix_` names.
+    #[serde(default)]
+    pub index_names_v2: bool,
     /// Changes with every DDL on the table. Statement text carries it, so a
     /// prepared statement made for an older shape of the table is never reused.
     #[serde(default)]
@@ -327,6 +353,7 @@ pub fn test_table(
         expiry: true,
         default_ttl: None,
         indexes: Vec::new(),
+        index_names_v2: true,
         version: String::new(),
     }
 }
@@ -365,6 +392,16 @@ mod tests {
         for bad in ["", "2x", "a-b", "a\"b", "a b", "é", &"a".repeat(49)] {
             assert!(check_ident("table", bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn system_column_names_are_reserved() {
+        for name in ["xmin", "XMAX", "cMin", "cmax", "ctid", "tableoid", "oid", "RowId"] {
+            let e = check_column(name).unwrap_err();
+            assert!(e.contains(name) && e.contains("reserved"), "{e}");
+        }
+        assert!(check_column("xmin_at").is_ok());
+        assert!(check_column("2x").is_err());
     }
 
     #[test]

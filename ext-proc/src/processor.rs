@@ -18,6 +18,9 @@ use std::sync::Arc;
 /// Header the edge filter sets from the verified token.
 pub const TENANT_HEADER: &str = "x-tenant-id";
 
+/// Header Envoy sets to identify a request in its logs and ours.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
 /// State of one stream.
 pub struct Processor {
     service: Arc<Service>,
@@ -107,6 +110,7 @@ pub fn request_from_headers(h: &HttpHeaders) -> ApiRequest {
     let mut req = ApiRequest::new(&get(":method").unwrap_or_default(), &get(":path").unwrap_or_default());
     req.tenant = get(TENANT_HEADER).filter(|t| !t.is_empty());
     req.content_type = get("content-type");
+    req.request_id = get(REQUEST_ID_HEADER).filter(|t| !t.is_empty());
     req
 }
 

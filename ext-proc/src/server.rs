@@ -122,7 +122,8 @@ pub async fn serve_with_drain(
     shutdown: impl Future<Output = ()> + Send + 'static,
     drain: Drain,
 ) -> anyhow::Result<()> {
-    let store = store::open(&config.store, config.pool_size).await?;
+    let store =
+        store::open_with(&config.store, store::PoolSettings { size: config.pool_size, wait: config.pool_wait }).await?;
     tracing::info!(store = store.rows.kind(), listen = %listener.local_addr()?, "datagate sidecar ready");
     if let Some(every) = config.sweep_interval {
         tokio::spawn(sweep_forever(store.clone(), every));

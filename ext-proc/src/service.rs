@@ -16,6 +16,7 @@ use std::time::Duration;
 /// Everything a request needs, shared by all gRPC streams.
 pub struct Service {
     env: Env,
+    gate: crate::admission::TenantGate,
     graphql: crate::graphql::Schemas,
     timeout: Duration,
 }
@@ -51,6 +52,7 @@ impl Service {
                 limits: Arc::new(config.limits.clone()),
             },
             graphql: crate::graphql::Schemas::new(),
+            gate: crate::admission::TenantGate::new(config.tenant_max_connections, config.pool_wait),
             timeout: config.storage_timeout,
         }
     }
@@ -62,12 +64,21 @@ impl Service {
 
     /// Handles one request; every failure becomes a JSON error response.
     pub async fn handle(&self, req: ApiRequest) -> ApiResponse {
+        // Without Envoy's id (another data plane, a test) the sidecar makes one,
+        // so a 500 can still be matched with its log line.
+        let id = req.request_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let timeout_ms = self.timeout.as_millis() as u64;
-        match tokio::time::timeout(self.timeout, self.dispatch(&req)).await {
-            Ok(Ok(resp)) => resp,
-            Ok(Err(e)) => e.into_response(),
-            Err(_) => ApiError::Timeout(timeout_ms).into_response(),
-        }
+        let slots = req.tenant.as_deref().map(|t| self.gate.slots(t));
+        let out = crate::scope::run(id.clone(), slots, self.timeout, self.dispatch(&req)).await;
+        // Errors are phrased (and internal ones logged) under the request id.
+        crate::scope::with_request_id(id, async move {
+            match out {
+                Some(Ok(resp)) => resp,
+                Some(Err(e)) => e.into_response(),
+                None => ApiError::Timeout(timeout_ms).into_response(),
+            }
+        })
+        .await
     }
 
     async fn dispatch(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {

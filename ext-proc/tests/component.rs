@@ -25,7 +25,8 @@ on_both_stores!(
     ddl_through_another_replica_is_never_a_500,
     collections_round_trip_and_filter,
     counters_add_up_under_concurrency,
-    decimals_and_varints_are_exact
+    decimals_and_varints_are_exact,
+    lists_beyond_the_store_limit_are_not_retryable
 );
 
 async fn typed_table(h: &Harness) {
@@ -543,5 +544,30 @@ async fn decimals_and_varints_are_exact(postgres: bool) {
         assert_eq!(s, 400, "{col}: {b}");
         assert!(b["description"].as_str().unwrap().contains(col), "{b}");
     }
+    h.done().await;
+}
+
+/// Below the API's 1000-value cap nothing reaches a store's bound-parameter
+/// limit; should a plan ever exceed it, the store's refusal must not read as
+/// "the table changed; retry" (a 503 whose retry can never succeed).
+async fn lists_beyond_the_store_limit_are_not_retryable(postgres: bool) {
+    use datagate::plan::{Condition, Op, Select};
+    use datagate::store::StoreError;
+    use datagate::value::Value as V;
+    let h = Harness::new(postgres).await;
+    typed_table(&h).await;
+    let ns = datagate::model::Namespace { tenant: "t".into(), keyspace: "ks".into() };
+    let def = h.store.rows.table(&ns, "all").await.unwrap();
+    let select = Select {
+        now_ms: now_ms(),
+        conditions: vec![Condition { column: "c".into(), op: Op::In, values: (0..70_000).map(V::Int).collect() }],
+        sort: Vec::new(),
+        after: None,
+        limit: 10,
+    };
+    let err = h.store.rows.select(&ns, &def, &select).await.unwrap_err();
+    assert!(matches!(err, StoreError::Internal(_)), "{err:?}");
+    let api = datagate::error::ApiError::from(err);
+    assert_eq!(api.status(), 500);
     h.done().await;
 }

@@ -122,8 +122,8 @@ fn fuzz_token_extraction() {
     let (through, refused) = (std::cell::Cell::new(0), std::cell::Cell::new(0));
     runner()
         .run(&(headers, path), |(headers, path)| {
-            let lookup = |name: &str| headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str());
-            let req = Request { method: "GET", path: &path, header: &lookup };
+            let pairs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let req = Request { method: "GET", path: &path, headers: &pairs };
             match authenticate(&cfg, &[], &req, NOW, &mut TokenCache::new(8)) {
                 Ok(Outcome::Public) => assert!(cfg.is_public(&path), "{path} let through as public"),
                 Ok(Outcome::Authenticated(id)) => {

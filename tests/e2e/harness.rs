@@ -142,6 +142,7 @@ pub struct Gateway {
     extra_clusters: String,
     /// Extra `envoy/render.sh` settings (e.g. the mesh profile).
     render_env: Vec<(String, String)>,
+    sidecar_config: Option<String>,
 }
 
 impl Gateway {
@@ -218,6 +219,23 @@ impl Gateway {
         self.stats().lines().find_map(|l| l.strip_prefix(&want)).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
     }
 
+    /// A gateway whose sidecar reads `json` as its configuration file (`--config`).
+    pub fn start_with_sidecar_config(store: Store, json: &str) -> Gateway {
+        let mut gw = Gateway::new(store);
+        gw.sidecar_config = Some(json.to_owned());
+        Gateway::launch(gw)
+    }
+
+    /// The sidecar's store URL (tests open their own connection to it).
+    pub fn store_url(&self) -> &str {
+        &self.store_url
+    }
+
+    /// The sidecar's log so far.
+    pub fn sidecar_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("sidecar.log")).unwrap_or_default()
+    }
+
     fn launch(mut gw: Gateway) -> Gateway {
         gw.start_sidecar();
         gw.start_envoy();
@@ -250,18 +268,20 @@ impl Gateway {
             filter_config: None,
             extra_clusters: String::new(),
             render_env: Vec::new(),
+            sidecar_config: None,
         }
     }
 
     pub fn start_sidecar(&mut self) {
         let log = std::fs::File::options().create(true).append(true).open(self.dir.path().join("sidecar.log")).unwrap();
-        let child = Command::new(datagate_bin())
-            .args(["serve", "--listen", &format!("127.0.0.1:{}", self.sidecar_port), "--store", &self.store_url])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+        let mut cmd = Command::new(datagate_bin());
+        cmd.args(["serve", "--listen", &format!("127.0.0.1:{}", self.sidecar_port), "--store", &self.store_url]);
+        if let Some(json) = &self.sidecar_config {
+            let path = self.dir.path().join("sidecar.json");
+            std::fs::write(&path, json).unwrap();
+            cmd.arg("--config").arg(path);
+        }
+        let child = cmd.stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap();
         self.sidecar = Some(child);
         let port = self.sidecar_port;
         wait_for("sidecar", Duration::from_secs(20), || TcpStream::connect(("127.0.0.1", port)).is_ok());

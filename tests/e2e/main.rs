@@ -17,6 +17,7 @@ mod errors;
 mod examples;
 mod fleet;
 mod graphql;
+mod hardening;
 mod jwks;
 mod lifecycle;
 mod openapi;

@@ -203,6 +203,11 @@ fn page_size(ctx: &Ctx<'_>, req: &ApiRequest) -> Result<u32, ApiError> {
     super::page_size(req, ctx.limits.default_page_size, ctx.limits.max_page_size)
 }
 
+/// Most values one `where` may bind in total (`$in`/`$nin` lists included):
+/// far below both stores' bound-parameter limits (SQLite 32766, PostgreSQL
+/// 65535), so a long list is the client's 400, not the store's 500.
+pub const MAX_WHERE_VALUES: usize = 1000;
+
 /// Parses `where` against the table's columns.
 pub fn parse_where(def: &TableDef, text: &str) -> Result<Vec<Condition>, ApiError> {
     let entries = json::object("where", text.as_bytes())?;
@@ -229,9 +234,20 @@ pub fn parse_where(def: &TableDef, text: &str) -> Result<Vec<Condition>, ApiErro
                 ))
             })?;
             let bad = |m: String| ApiError::BadRequest(format!("where.{column}.{name}: {m}"));
+            if let Json::Array(items) = &operand {
+                if items.len() > MAX_WHERE_VALUES {
+                    return Err(bad(format!("takes at most {MAX_WHERE_VALUES} values, got {}", items.len())));
+                }
+            }
             let values = condition_values(col.ty, op, &operand).map_err(bad)?;
             out.push(Condition { column: column.clone(), op, values });
         }
+    }
+    let total: usize = out.iter().map(|c| c.values.len()).sum();
+    if total > MAX_WHERE_VALUES {
+        return Err(ApiError::BadRequest(format!(
+            "where holds {total} values in all its conditions, the limit is {MAX_WHERE_VALUES}"
+        )));
     }
     Ok(out)
 }

@@ -3,7 +3,9 @@
 use super::{body, raw_or_data, Ctx};
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
-use crate::model::{check_ident, Clustering, ColumnDef, ColumnType, DataType, Namespace, Order, TableDef};
+use crate::model::{
+    check_column, check_ident, Clustering, ColumnDef, ColumnType, DataType, Namespace, Order, TableDef, MAX_COLUMNS,
+};
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
 
@@ -180,9 +182,15 @@ fn table_def(create: CreateTable) -> Result<TableDef, ApiError> {
     if let Err(e) = check_ident("table", &create.name) {
         errors.push(e);
     }
+    if create.column_definitions.len() > MAX_COLUMNS {
+        errors.push(format!(
+            "columnDefinitions has {} columns, the limit is {MAX_COLUMNS}",
+            create.column_definitions.len()
+        ));
+    }
     let mut columns: Vec<ColumnDef> = Vec::new();
     for (i, c) in create.column_definitions.iter().enumerate() {
-        if let Err(e) = check_ident("column", &c.name) {
+        if let Err(e) = check_column(&c.name) {
             errors.push(e);
         }
         if create.column_definitions[..i].iter().any(|d| d.name == c.name) {
@@ -263,6 +271,7 @@ fn table_def(create: CreateTable) -> Result<TableDef, ApiError> {
         expiry: true,
         default_ttl: options.default_time_to_live.filter(|t| *t > 0),
         indexes: Vec::new(),
+        index_names_v2: true,
         version: crate::model::new_version(),
     })
 }

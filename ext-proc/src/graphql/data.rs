@@ -28,7 +28,7 @@ pub struct DataCtx {
 /// A GraphQL error carrying the REST status as `extensions.code`.
 pub fn gql_error(e: ApiError) -> async_graphql::Error {
     let status = e.status();
-    async_graphql::Error::new(e.to_string()).extend_with(|_, ext| ext.set("code", status))
+    async_graphql::Error::new(e.public_description()).extend_with(|_, ext| ext.set("code", status))
 }
 
 /// A field read from the parent JSON object.
@@ -51,6 +51,7 @@ fn rest_request(method: &str, query: Vec<(String, String)>, body: Option<Json>, 
         tenant: Some(ns.tenant.clone()),
         content_type: None,
         body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
+        request_id: None,
     }
 }
 

@@ -28,6 +28,7 @@ fn body_req(tenant: &str, body: Json) -> ApiRequest {
         tenant: Some(tenant.to_owned()),
         content_type: None,
         body: body.to_string().into_bytes(),
+        request_id: None,
     }
 }
 

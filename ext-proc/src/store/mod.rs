@@ -14,6 +14,7 @@ use crate::plan::{Condition, Select, Upsert};
 use crate::value::Value;
 use async_trait::async_trait;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Storage failures, by what the client should be told.
 #[derive(Debug, thiserror::Error)]
@@ -94,17 +95,45 @@ pub struct Backend {
     pub docs: Arc<dyn docs::DocStore>,
 }
 
-/// Opens the store a URL names: `sqlite://PATH` or `postgres://...`.
+/// The connection pool of a store.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    /// Connections.
+    pub size: usize,
+    /// Longest wait for a free connection before `Unavailable` (a 503).
+    pub wait: Duration,
+}
+
+impl PoolSettings {
+    /// `size` connections, waited for at most one second.
+    pub fn sized(size: usize) -> PoolSettings {
+        PoolSettings { size, wait: Duration::from_secs(1) }
+    }
+}
+
+/// Opens the store a URL names (`sqlite://PATH` or `postgres://...`) with a
+/// pool of `pool_size` connections.
 pub async fn open(url: &str, pool_size: usize) -> Result<Backend, StoreError> {
+    open_with(url, PoolSettings::sized(pool_size)).await
+}
+
+/// Opens the store a URL names with the given pool.
+pub async fn open_with(url: &str, pool: PoolSettings) -> Result<Backend, StoreError> {
     if let Some(path) = url.strip_prefix("sqlite://") {
-        let s = Arc::new(sqlite::SqliteStore::open(path, pool_size).await?);
+        let s = Arc::new(sqlite::SqliteStore::open(path, pool).await?);
         return Ok(Backend { rows: s.clone(), docs: s });
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let s = Arc::new(postgres::PgStore::open(url, pool_size).await?);
+        let s = Arc::new(postgres::PgStore::open(url, pool).await?);
         return Ok(Backend { rows: s.clone(), docs: s });
     }
     Err(StoreError::Internal(format!("unsupported store URL '{url}': use sqlite://PATH or postgres://...")))
+}
+
+impl From<crate::admission::OverShare> for StoreError {
+    fn from(e: crate::admission::OverShare) -> Self {
+        StoreError::Unavailable(e.to_string())
+    }
 }
 
 impl From<Refusal> for StoreError {

@@ -13,7 +13,9 @@ use crate::value::Value;
 use async_trait::async_trait;
 use bytes::BytesMut;
 use chrono::{DateTime, Utc};
-use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{
+    GenericClient, Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, TimeoutType,
+};
 use std::str::FromStr;
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
@@ -82,10 +84,15 @@ impl Dialect for PgDialect {
             }
         }
     }
-    fn index_names(&self, ns: &Namespace, table: &str, index: &str) -> (String, String) {
+    fn index_names(&self, ns: &Namespace, def: &TableDef, index: &str) -> (String, String) {
         // Indexes live in their table's schema; PostgreSQL caps names at 63 bytes.
-        let name = sql::index_ident("", table, index);
+        let name = sql::index_ident("", def, index);
         (name.clone(), format!("{}.{name}", sql::quote(&ns.physical())))
+    }
+    fn primary_key_name(&self, table: &str) -> Option<String> {
+        // PostgreSQL would call it `<table>_pkey`, a relation in the schema that
+        // a later table of that name would collide with; '#' is never in a table name.
+        Some(sql::quote(&format!("{table}#pk")))
     }
     fn upsert_target(&self, ns: &Namespace, table: &str) -> (String, String) {
         // A schema-qualified target needs an alias for DO UPDATE to name the existing row.
@@ -115,19 +122,20 @@ pub struct PgStore {
 
 impl PgStore {
     /// Connects a pool to `url` and makes sure the catalog tables exist.
-    pub async fn open(url: &str, pool_size: usize) -> Result<PgStore, StoreError> {
+    pub async fn open(url: &str, pool: super::PoolSettings) -> Result<PgStore, StoreError> {
         let config = tokio_postgres::Config::from_str(url)
             .map_err(|e| StoreError::Internal(format!("invalid PostgreSQL URL: {e}")))?;
         let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
-            .max_size(pool_size.max(1))
+            .max_size(pool.size.max(1))
             .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(Duration::from_secs(5)))
+            .wait_timeout(Some(pool.wait))
             .create_timeout(Some(Duration::from_secs(5)))
             .build()
             .map_err(|e| StoreError::Internal(format!("cannot build the PostgreSQL pool: {e}")))?;
         let store = PgStore { pool };
-        let mut client = store.client().await?;
+        let mut lease = store.client().await?;
+        let client = lease.get()?;
         let tx = client.transaction().await.map_err(map_err)?;
         // Replicas starting together would race on CREATE ... IF NOT EXISTS; serialize them.
         tx.execute("SELECT pg_advisory_xact_lock(7215934)", &[]).await.map_err(map_err)?;
@@ -136,8 +144,46 @@ impl PgStore {
         Ok(store)
     }
 
-    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
-        self.pool.get().await.map_err(|e| StoreError::Unavailable(format!("PostgreSQL: {e}")))
+    async fn client(&self) -> Result<Lease, StoreError> {
+        let slot = crate::scope::connection_slot().await?;
+        let object = self.pool.get().await.map_err(|e| match e {
+            PoolError::Timeout(TimeoutType::Wait) => StoreError::Unavailable(format!(
+                "all {} PostgreSQL connections are busy; retry shortly",
+                self.pool.status().max_size
+            )),
+            e => StoreError::Unavailable(format!("PostgreSQL: {e}")),
+        })?;
+        Ok(Lease { object: Some(object), abandoned: crate::scope::Abandoned::current(), _slot: slot })
+    }
+}
+
+/// A pooled connection lent to one request. When the request is given up (it
+/// timed out) while holding it, the connection may still be running its
+/// statement: it leaves the pool instead of being handed, busy, to the next
+/// request, which would queue behind the abandoned statement.
+struct Lease {
+    object: Option<deadpool_postgres::Object>,
+    abandoned: crate::scope::Abandoned,
+    /// The tenant's slot, given back with the connection.
+    _slot: Option<crate::admission::Slot>,
+}
+
+impl Lease {
+    /// The connection.
+    fn get(&mut self) -> Result<&mut deadpool_postgres::Object, StoreError> {
+        // Only `drop` takes the object out.
+        self.object.as_mut().ok_or_else(|| StoreError::Internal("PostgreSQL connection used after release".to_owned()))
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if self.abandoned.is_set() {
+            if let Some(object) = self.object.take() {
+                // Detached from the pool and dropped: the connection closes.
+                drop(deadpool_postgres::Object::take(object));
+            }
+        }
     }
 }
 
@@ -146,8 +192,7 @@ fn map_err(e: tokio_postgres::Error) -> StoreError {
         if e.is_closed() {
             return StoreError::Unavailable(format!("PostgreSQL connection: {e}"));
         }
-        // A row that does not decode as the definition says: the table changed shape.
-        return StoreError::SchemaChanged;
+        return client_side(&e);
     };
     let message = e.as_db_error().map(|d| d.message().to_owned()).unwrap_or_else(|| e.to_string());
     if *code == SqlState::UNDEFINED_TABLE
@@ -161,11 +206,26 @@ fn map_err(e: tokio_postgres::Error) -> StoreError {
         return StoreError::AlreadyExists(message);
     }
     match code.code().get(..2) {
-        // Class 22: data exceptions (out of range, invalid text); class 23: constraints.
-        Some("22" | "23") => StoreError::Rejected(format!("the store refused the value: {message}")),
+        // Class 22: data exceptions (out of range, invalid text); class 23: constraints;
+        // class 54: a program limit (too many columns, a statement too complex).
+        Some("22" | "23" | "54") => StoreError::Rejected(format!("the store refused the value: {message}")),
         // Class 08: connection; 53: insufficient resources; 57: operator intervention; 40: rollback.
         Some("08" | "53" | "57" | "40") => StoreError::Unavailable(format!("PostgreSQL: {message}")),
         _ => StoreError::Internal(format!("PostgreSQL {}: {message}", code.code())),
+    }
+}
+
+/// An error raised by the driver before or after the server saw the statement.
+/// Only a value that does not convert to or from its column's wire type means
+/// the table changed shape (a retry with the fresh definition succeeds);
+/// anything else (say, a message too large to encode) would fail again, so it
+/// must not be answered with "retry".
+fn client_side(e: &tokio_postgres::Error) -> StoreError {
+    let text = e.to_string();
+    if text.starts_with("error deserializing") || text.starts_with("error serializing") {
+        StoreError::SchemaChanged
+    } else {
+        StoreError::Internal(format!("PostgreSQL client: {text}"))
     }
 }
 
@@ -283,7 +343,8 @@ impl Store for PgStore {
     }
 
     async fn create_keyspace(&self, ns: &Namespace) -> Result<(), StoreError> {
-        let mut client = self.client().await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
         let tx = client.transaction().await.map_err(map_err)?;
         let n = tx
             .execute(
@@ -300,7 +361,8 @@ impl Store for PgStore {
     }
 
     async fn keyspaces(&self, tenant: &str) -> Result<Vec<String>, StoreError> {
-        let client = self.client().await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
         let rows = client
             .query("SELECT name FROM datagate.keyspaces WHERE tenant = $1 ORDER BY name", &[&tenant])
             .await
@@ -309,7 +371,8 @@ impl Store for PgStore {
     }
 
     async fn drop_keyspace(&self, ns: &Namespace) -> Result<(), StoreError> {
-        let mut client = self.client().await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
         let tx = client.transaction().await.map_err(map_err)?;
         let n = tx
             .execute("DELETE FROM datagate.keyspaces WHERE tenant = $1 AND name = $2", &[&ns.tenant, &ns.keyspace])
@@ -326,7 +389,8 @@ impl Store for PgStore {
 
     async fn create_table(&self, ns: &Namespace, def: &TableDef, if_not_exists: bool) -> Result<bool, StoreError> {
         let definition = serde_json::to_value(def).map_err(|e| StoreError::Internal(e.to_string()))?;
-        let mut client = self.client().await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
         let tx = client.transaction().await.map_err(map_err)?;
         require_keyspace(&tx, ns, true).await?;
         let n = tx
@@ -352,7 +416,8 @@ impl Store for PgStore {
     }
 
     async fn table(&self, ns: &Namespace, name: &str) -> Result<TableDef, StoreError> {
-        let client = self.client().await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
         let stmt = client
             .prepare_cached(
                 "SELECT t.definition FROM datagate.keyspaces k LEFT JOIN datagate.tables t \
@@ -372,8 +437,9 @@ impl Store for PgStore {
     }
 
     async fn tables(&self, ns: &Namespace) -> Result<Vec<TableDef>, StoreError> {
-        let client = self.client().await?;
-        require_keyspace(&client, ns, false).await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
+        require_keyspace(&*client, ns, false).await?;
         let rows = client
             .query(
                 "SELECT definition FROM datagate.tables WHERE tenant = $1 AND keyspace = $2 ORDER BY name",
@@ -385,7 +451,8 @@ impl Store for PgStore {
     }
 
     async fn drop_table(&self, ns: &Namespace, name: &str) -> Result<(), StoreError> {
-        let mut client = self.client().await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
         let tx = client.transaction().await.map_err(map_err)?;
         require_keyspace(&tx, ns, true).await?;
         let n = tx
@@ -403,7 +470,8 @@ impl Store for PgStore {
     }
 
     async fn alter_table(&self, ns: &Namespace, table: &str, change: &Change) -> Result<TableDef, StoreError> {
-        let mut client = self.client().await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
         let tx = client.transaction().await.map_err(map_err)?;
         require_keyspace(&tx, ns, true).await?;
         // FOR UPDATE: concurrent changes to one table apply one after the other.
@@ -432,7 +500,8 @@ impl Store for PgStore {
 
     async fn upsert(&self, ns: &Namespace, def: &TableDef, rows: &[Upsert]) -> Result<u64, StoreError> {
         let statements: Vec<Statement> = rows.iter().map(|r| sql::upsert(&PgDialect, ns, def, r)).collect();
-        let mut client = self.client().await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
         if let [one] = statements.as_slice() {
             let stmt = client.prepare_cached(&one.sql).await.map_err(map_err)?;
             return client.execute(&stmt, &params(one)).await.map_err(map_err);
@@ -449,14 +518,16 @@ impl Store for PgStore {
 
     async fn select(&self, ns: &Namespace, def: &TableDef, select: &Select) -> Result<Vec<Vec<Value>>, StoreError> {
         let st = sql::select(&PgDialect, ns, def, select);
-        let client = self.client().await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
         let stmt = client.prepare_cached(&st.sql).await.map_err(map_err)?;
         let rows = client.query(&stmt, &params(&st)).await.map_err(map_err)?;
         rows.iter().map(|row| def.columns.iter().enumerate().map(|(i, c)| read_value(row, i, c.ty)).collect()).collect()
     }
 
     async fn sweep_expired(&self, now_ms: i64) -> Result<u64, StoreError> {
-        let client = self.client().await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
         let rows =
             client.query("SELECT tenant, keyspace, definition FROM datagate.tables", &[]).await.map_err(map_err)?;
         let mut deleted = 0u64;
@@ -478,7 +549,8 @@ impl Store for PgStore {
 
     async fn delete(&self, ns: &Namespace, def: &TableDef, key: &[Condition]) -> Result<u64, StoreError> {
         let st = sql::delete(&PgDialect, ns, def, key);
-        let client = self.client().await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
         let stmt = client.prepare_cached(&st.sql).await.map_err(map_err)?;
         client.execute(&stmt, &params(&st)).await.map_err(map_err)
     }

@@ -14,6 +14,10 @@ pub trait Dialect {
     fn param(&self, n: usize) -> String;
     /// The quoted physical name of a tenant's table.
     fn table(&self, ns: &Namespace, table: &str) -> String;
+    /// The quoted physical name of a client column.
+    fn column(&self, name: &str) -> String {
+        quote(name)
+    }
     /// The column type used to store a value of `ty`.
     fn column_type(&self, ty: ColumnType) -> &'static str;
     /// The column type holding a collection (its canonical JSON).
@@ -37,7 +41,12 @@ pub trait Dialect {
     /// `INSERT INTO` target and how `ON CONFLICT DO UPDATE` names the existing row.
     fn upsert_target(&self, ns: &Namespace, table: &str) -> (String, String);
     /// The name `CREATE INDEX` gives an index, and the one `DROP INDEX` names it by.
-    fn index_names(&self, ns: &Namespace, table: &str, index: &str) -> (String, String);
+    fn index_names(&self, ns: &Namespace, def: &TableDef, index: &str) -> (String, String);
+    /// The quoted name of a table's primary-key constraint, where the store
+    /// would otherwise derive one that a client's table name can take.
+    fn primary_key_name(&self, _table: &str) -> Option<String> {
+        None
+    }
 }
 
 /// The DDL for a schema change (`def` is the definition before it).
@@ -45,7 +54,7 @@ pub fn alter(d: &dyn Dialect, ns: &Namespace, def: &TableDef, change: &Change) -
     let table = d.table(ns, &def.name);
     match change {
         Change::AddColumn(c) => {
-            vec![format!("ALTER TABLE {table} ADD COLUMN {} {}", quote(&c.name), sql_type(d, c.ty))]
+            vec![format!("ALTER TABLE {table} ADD COLUMN {} {}", d.column(&c.name), sql_type(d, c.ty))]
         }
         Change::DropColumn(name) => {
             // Drop the column's indexes first: some stores refuse to drop an indexed column.
@@ -53,18 +62,18 @@ pub fn alter(d: &dyn Dialect, ns: &Namespace, def: &TableDef, change: &Change) -
                 .indexes
                 .iter()
                 .filter(|i| i.column == *name)
-                .map(|i| format!("DROP INDEX IF EXISTS {}", d.index_names(ns, &def.name, &i.name).1))
+                .map(|i| format!("DROP INDEX IF EXISTS {}", d.index_names(ns, def, &i.name).1))
                 .collect();
-            out.push(format!("ALTER TABLE {table} DROP COLUMN {}", quote(name)));
+            out.push(format!("ALTER TABLE {table} DROP COLUMN {}", d.column(name)));
             out
         }
         Change::RenameColumn { from, to } => {
-            vec![format!("ALTER TABLE {table} RENAME COLUMN {} TO {}", quote(from), quote(to))]
+            vec![format!("ALTER TABLE {table} RENAME COLUMN {} TO {}", d.column(from), d.column(to))]
         }
         Change::CreateIndex(i) => {
-            vec![format!("CREATE INDEX {} ON {table} ({})", d.index_names(ns, &def.name, &i.name).0, quote(&i.column))]
+            vec![format!("CREATE INDEX {} ON {table} ({})", d.index_names(ns, def, &i.name).0, d.column(&i.column))]
         }
-        Change::DropIndex(name) => vec![format!("DROP INDEX IF EXISTS {}", d.index_names(ns, &def.name, name).1)],
+        Change::DropIndex(name) => vec![format!("DROP INDEX IF EXISTS {}", d.index_names(ns, def, name).1)],
         // Only the stored definition changes.
         Change::SetDefaultTtl(_) => Vec::new(),
     }
@@ -106,11 +115,14 @@ fn tag(def: &TableDef) -> String {
 
 /// A short, fixed-length index identifier: PostgreSQL truncates names past 63
 /// bytes (two 48-character names would collide), SQLite's are file-global.
-pub fn index_ident(prefix: &str, table: &str, index: &str) -> String {
+/// Index names share a namespace with tables, so they carry a `#`, which no
+/// table name holds (tables made before that keep their `ix_` spelling).
+pub fn index_ident(prefix: &str, def: &TableDef, index: &str) -> String {
     use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(format!("{table}\0{index}").as_bytes());
+    let digest = Sha256::digest(format!("{}\0{index}", def.name).as_bytes());
     let hex: String = digest.iter().take(10).map(|b| format!("{b:02x}")).collect();
-    quote(&format!("{prefix}ix_{hex}"))
+    let sep = if def.index_names_v2 { '#' } else { '_' };
+    quote(&format!("{prefix}ix{sep}{hex}"))
 }
 
 /// Quotes an identifier. Names are validated before they get here; doubling
@@ -125,25 +137,28 @@ pub fn create_table(d: &dyn Dialect, ns: &Namespace, def: &TableDef) -> Vec<Stri
     let mut sql = format!("CREATE TABLE {name} (");
     for c in &def.columns {
         let not_null = if def.is_key(&c.name) { " NOT NULL" } else { "" };
-        let _ = write!(sql, "{} {}{not_null}, ", quote(&c.name), sql_type(d, c.ty));
+        let _ = write!(sql, "{} {}{not_null}, ", d.column(&c.name), sql_type(d, c.ty));
     }
     if def.expiry {
         let _ = write!(sql, "{} {}, ", quote(EXPIRY_COLUMN), d.bigint());
     }
-    let key: Vec<String> = def.key_order().iter().map(|(c, _)| quote(&c.name)).collect();
+    let key: Vec<String> = def.key_order().iter().map(|(c, _)| d.column(&c.name)).collect();
+    if let Some(name) = d.primary_key_name(&def.name) {
+        let _ = write!(sql, "CONSTRAINT {name} ");
+    }
     let _ = write!(sql, "PRIMARY KEY ({})){}", key.join(", "), d.table_suffix());
     let mut out = vec![sql];
     if def.clustering.iter().any(|c| c.order == Order::Desc) {
         // The primary-key index is ascending; reads in clustering order want this one.
         let cols: Vec<String> =
-            def.key_order().iter().map(|(c, o)| format!("{} {}", quote(&c.name), dir(*o))).collect();
+            def.key_order().iter().map(|(c, o)| format!("{} {}", d.column(&c.name), dir(*o))).collect();
         // `_`-prefixed names cannot collide with client index names (which start with a letter).
-        let index = d.index_names(ns, &def.name, "_read_order").0;
+        let index = d.index_names(ns, def, "_read_order").0;
         out.push(format!("CREATE INDEX {index} ON {name} ({})", cols.join(", ")));
     }
     if def.expiry {
         // Lets the sweeper find expired rows without scanning the table.
-        let index = d.index_names(ns, &def.name, "_expiry").0;
+        let index = d.index_names(ns, def, "_expiry").0;
         let col = quote(EXPIRY_COLUMN);
         out.push(format!("CREATE INDEX {index} ON {name} ({col}) WHERE {col} IS NOT NULL"));
     }
@@ -174,7 +189,7 @@ pub fn upsert(d: &dyn Dialect, ns: &Namespace, def: &TableDef, row: &Upsert) -> 
             .iter()
             .filter(|(c, _)| !def.is_key(c))
             .map(|(c, _)| {
-                let col = quote(c);
+                let col = d.column(c);
                 // Counter writes are increments (the first one starts from zero).
                 if counter(c) {
                     format!("{col} = COALESCE({existing}.{col}, 0) + excluded.{col}")
@@ -193,7 +208,7 @@ pub fn upsert(d: &dyn Dialect, ns: &Namespace, def: &TableDef, row: &Upsert) -> 
             if !omitted.is_empty() {
                 let now = bind(d, params, &Value::Int(row.now_ms));
                 let expired = format!("{existing}.{} <= {now}", quote(EXPIRY_COLUMN));
-                for col in omitted.iter().map(|n| quote(n)) {
+                for col in omitted.iter().map(|n| d.column(n)) {
                     updates.push(format!("{col} = CASE WHEN {expired} THEN NULL ELSE {existing}.{col} END"));
                 }
             }
@@ -217,13 +232,13 @@ fn insert_on_conflict(
     action: impl FnOnce(&mut Vec<Value>, &str) -> String,
 ) -> Statement {
     let mut params: Vec<Value> = row.values.iter().map(|(_, v)| v.clone()).collect();
-    let mut cols: Vec<String> = row.values.iter().map(|(c, _)| quote(c)).collect();
+    let mut cols: Vec<String> = row.values.iter().map(|(c, _)| d.column(c)).collect();
     if def.expiry {
         cols.push(quote(EXPIRY_COLUMN));
         params.push(row.expires_ms.map_or(Value::Null, Value::Int));
     }
     let placeholders: Vec<String> = (1..=params.len()).map(|n| d.param(n)).collect();
-    let key: Vec<String> = def.key_order().iter().map(|(c, _)| quote(&c.name)).collect();
+    let key: Vec<String> = def.key_order().iter().map(|(c, _)| d.column(&c.name)).collect();
     let (target, existing) = d.upsert_target(ns, &def.name);
     let action = action(&mut params, &existing);
     Statement {
@@ -249,7 +264,7 @@ fn insert_if_absent(d: &dyn Dialect, ns: &Namespace, def: &TableDef, row: &Upser
                 .iter()
                 .filter(|c| !def.is_key(&c.name))
                 .map(|c| {
-                    let col = quote(&c.name);
+                    let col = d.column(&c.name);
                     if row.values.iter().any(|(given, _)| *given == c.name) {
                         format!("{col} = excluded.{col}")
                     } else {
@@ -272,7 +287,7 @@ fn update_if_present(d: &dyn Dialect, ns: &Namespace, def: &TableDef, row: &Upse
         .values
         .iter()
         .filter(|(c, _)| !def.is_key(c))
-        .map(|(c, v)| format!("{} = {}", quote(c), bind(d, &mut params, v)))
+        .map(|(c, v)| format!("{} = {}", d.column(c), bind(d, &mut params, v)))
         .collect();
     if def.expiry && row.expires_ms.is_some() {
         let exp = bind(d, &mut params, &row.expires_ms.map_or(Value::Null, Value::Int));
@@ -280,14 +295,14 @@ fn update_if_present(d: &dyn Dialect, ns: &Namespace, def: &TableDef, row: &Upse
     }
     if sets.is_empty() {
         // Nothing to change: still report whether the row is there.
-        let k = def.key_order().first().map(|(c, _)| quote(&c.name)).unwrap_or_default();
+        let k = def.key_order().first().map(|(c, _)| d.column(&c.name)).unwrap_or_default();
         sets.push(format!("{k} = {k}"));
     }
     let mut wheres: Vec<String> = row
         .values
         .iter()
         .filter(|(c, _)| def.is_key(c))
-        .map(|(c, v)| format!("{} = {}", quote(c), bind(d, &mut params, v)))
+        .map(|(c, v)| format!("{} = {}", d.column(c), bind(d, &mut params, v)))
         .collect();
     if def.expiry {
         let now = bind(d, &mut params, &Value::Int(row.now_ms));
@@ -307,7 +322,7 @@ fn update_if_present(d: &dyn Dialect, ns: &Namespace, def: &TableDef, row: &Upse
 
 /// `SELECT` of all columns in key order, with conditions, keyset position and limit.
 pub fn select(d: &dyn Dialect, ns: &Namespace, def: &TableDef, s: &Select) -> Statement {
-    let cols: Vec<String> = def.columns.iter().map(|c| quote(&c.name)).collect();
+    let cols: Vec<String> = def.columns.iter().map(|c| d.column(&c.name)).collect();
     let mut params = Vec::new();
     let mut clauses = conditions(d, def, &s.conditions, &mut params);
     if def.expiry {
@@ -325,7 +340,7 @@ pub fn select(d: &dyn Dialect, ns: &Namespace, def: &TableDef, s: &Select) -> St
     let order: Vec<String> = order
         .iter()
         .map(|o| {
-            let col = quote(&o.column.name);
+            let col = d.column(&o.column.name);
             // NULLs last in both directions, the same on every store.
             if o.nullable {
                 format!("({col} IS NULL), {col} {}", dir(o.order))
@@ -365,7 +380,7 @@ fn conditions(d: &dyn Dialect, def: &TableDef, conds: &[Condition], params: &mut
     conds
         .iter()
         .map(|c| {
-            let col = quote(&c.column);
+            let col = d.column(&c.column);
             let first = c.values.first().cloned().unwrap_or(Value::Null);
             match c.op {
                 Op::Exists => format!("{col} IS NOT NULL"),
@@ -401,14 +416,14 @@ fn keyset(d: &dyn Dialect, order: &[OrderColumn<'_>], after: &[Value], params: &
         }
         let mut parts = Vec::new();
         for (j, o) in order.iter().enumerate().take(i) {
-            let col = quote(&o.column.name);
+            let col = d.column(&o.column.name);
             parts.push(match &after[j] {
                 Value::Null => format!("{col} IS NULL"),
                 v => format!("{col} = {}", bind(d, params, v)),
             });
         }
         let o = &order[i];
-        let col = quote(&o.column.name);
+        let col = d.column(&o.column.name);
         let cmp = if o.order == Order::Asc { ">" } else { "<" };
         let v = bind(d, params, &after[i]);
         parts.push(if o.nullable { format!("({col} IS NULL OR {col} {cmp} {v})") } else { format!("{col} {cmp} {v}") });

@@ -15,9 +15,9 @@ use async_trait::async_trait;
 use rusqlite::config::DbConfig;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, ToSql, TransactionBehavior};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::Semaphore;
 
 /// SQL differences for SQLite.
 pub struct SqliteDialect;
@@ -27,7 +27,10 @@ impl Dialect for SqliteDialect {
         format!("?{n}")
     }
     fn table(&self, ns: &Namespace, table: &str) -> String {
-        sql::quote(&format!("{}__{table}", ns.physical()))
+        sql::quote(&format!("{}__{}", ns.physical(), names::physical(table)))
+    }
+    fn column(&self, name: &str) -> String {
+        sql::quote(&names::physical(name))
     }
     fn column_type(&self, ty: ColumnType) -> &'static str {
         match ty {
@@ -92,9 +95,9 @@ impl Dialect for SqliteDialect {
         let name = self.table(ns, table);
         (name.clone(), name)
     }
-    fn index_names(&self, ns: &Namespace, table: &str, index: &str) -> (String, String) {
+    fn index_names(&self, ns: &Namespace, def: &TableDef, index: &str) -> (String, String) {
         // SQLite index names are global to the file: prefix them like tables.
-        let name = sql::index_ident(&format!("{}__", ns.physical()), table, index);
+        let name = sql::index_ident(&format!("{}__", ns.physical()), def, index);
         (name.clone(), name)
     }
 }
@@ -112,35 +115,57 @@ CREATE TABLE IF NOT EXISTS datagate_collections (
 
 /// The SQLite store.
 pub struct SqliteStore {
-    conns: Vec<Arc<Mutex<Connection>>>,
-    next: AtomicUsize,
+    path: String,
+    /// Idle connections; a request takes one for the length of its call.
+    idle: Arc<Mutex<Vec<Connection>>>,
+    /// One permit per connection: waiting here (bounded) rather than behind
+    /// one busy connection keeps a slow call from holding up the next ones.
+    permits: Arc<Semaphore>,
+    size: usize,
+    wait: Duration,
+}
+
+/// Opens one connection configured the way every statement here expects.
+fn connect(path: &str) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).map_err(|e| StoreError::Unavailable(format!("cannot open {path}: {e}")))?;
+    conn.busy_timeout(Duration::from_secs(5)).map_err(map_err)?;
+    // Off: SQLite would otherwise read a double-quoted name that matches no
+    // column as a string literal, so a renamed column would come back as its
+    // own name instead of an error.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DQS_DML, false).map_err(map_err)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DQS_DDL, false).map_err(map_err)?;
+    conn.create_collation("DG_DECIMAL", crate::decimal::collate).map_err(map_err)?;
+    conn.pragma_update(None, "journal_mode", "WAL").map_err(map_err)?;
+    // With WAL, NORMAL keeps every committed transaction across a process crash.
+    conn.pragma_update(None, "synchronous", "NORMAL").map_err(map_err)?;
+    Ok(conn)
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`.
-    pub async fn open(path: &str, pool_size: usize) -> Result<SqliteStore, StoreError> {
+    pub async fn open(path: &str, pool: super::PoolSettings) -> Result<SqliteStore, StoreError> {
         if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
         }
+        let size = pool.size.max(1);
         let mut conns = Vec::new();
-        for _ in 0..pool_size.max(1) {
-            let conn =
-                Connection::open(path).map_err(|e| StoreError::Unavailable(format!("cannot open {path}: {e}")))?;
-            conn.busy_timeout(Duration::from_secs(5)).map_err(map_err)?;
-            // Off: SQLite would otherwise read a double-quoted name that matches no
-            // column as a string literal, so a renamed column would come back as its
-            // own name instead of an error.
-            conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DQS_DML, false).map_err(map_err)?;
-            conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DQS_DDL, false).map_err(map_err)?;
-            conn.create_collation("DG_DECIMAL", crate::decimal::collate).map_err(map_err)?;
-            conn.pragma_update(None, "journal_mode", "WAL").map_err(map_err)?;
-            // With WAL, NORMAL keeps every committed transaction across a process crash.
-            conn.pragma_update(None, "synchronous", "NORMAL").map_err(map_err)?;
-            conns.push(Arc::new(Mutex::new(conn)));
+        for _ in 0..size {
+            conns.push(connect(path)?);
         }
-        let store = SqliteStore { conns, next: AtomicUsize::new(0) };
-        store.run(|c| c.execute_batch(CATALOG).map_err(map_err)).await?;
+        let store = SqliteStore {
+            path: path.to_owned(),
+            idle: Arc::new(Mutex::new(conns)),
+            permits: Arc::new(Semaphore::new(size)),
+            size,
+            wait: pool.wait,
+        };
+        store
+            .run(|c| {
+                c.execute_batch(CATALOG).map_err(map_err)?;
+                names::migrate(c).map_err(map_err)
+            })
+            .await?;
         Ok(store)
     }
 
@@ -149,11 +174,31 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len();
-        let conn = self.conns[i].clone();
+        let slot = crate::scope::connection_slot().await?;
+        let permit = match tokio::time::timeout(self.wait, self.permits.clone().acquire_owned()).await {
+            Ok(Ok(p)) => p,
+            _ => {
+                return Err(StoreError::Unavailable(format!(
+                    "all {} SQLite connections are busy; retry shortly",
+                    self.size
+                )))
+            }
+        };
+        let (idle, path) = (self.idle.clone(), self.path.clone());
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().map_err(|_| StoreError::Internal("sqlite connection lock poisoned".into()))?;
-            f(&mut guard)
+            // Held until the call ends, even if the request that made it was given up.
+            let _held = (permit, slot);
+            let taken = idle.lock().map_err(|_| StoreError::Internal("sqlite pool lock poisoned".into()))?.pop();
+            // A connection lost to a panic is replaced.
+            let mut conn = match taken {
+                Some(c) => c,
+                None => connect(&path)?,
+            };
+            let out = f(&mut conn);
+            if let Ok(mut idle) = idle.lock() {
+                idle.push(conn);
+            }
+            out
         })
         .await
         .map_err(|e| StoreError::Internal(format!("sqlite task failed: {e}")))?
@@ -510,5 +555,6 @@ impl Store for SqliteStore {
 }
 
 mod docs;
+mod names;
 #[cfg(test)]
 mod tests;

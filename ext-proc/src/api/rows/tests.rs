@@ -82,3 +82,15 @@ fn sort_parses_in_order_and_names_errors() {
     assert!(parse_sort(&t, r#"{"year":"up"}"#).unwrap_err().to_string().contains("\"asc\" or \"desc\""));
     assert!(parse_sort(&t, "{}").is_err());
 }
+
+#[test]
+fn where_lists_are_capped() {
+    let t = vehicle();
+    let list = |n: usize| (0..n).map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+    assert!(parse_where(&t, &format!(r#"{{"year":{{"$in":[{}]}}}}"#, list(MAX_WHERE_VALUES))).is_ok());
+    let e = parse_where(&t, &format!(r#"{{"year":{{"$nin":[{}]}}}}"#, list(33_000))).unwrap_err().to_string();
+    assert!(e.contains("at most 1000 values, got 33000"), "{e}");
+    let two = format!(r#"{{"year":{{"$in":[{0}],"$nin":[{0}]}}}}"#, list(600));
+    let e = parse_where(&t, &two).unwrap_err().to_string();
+    assert!(e.contains("1200 values") && e.contains("limit is 1000"), "{e}");
+}

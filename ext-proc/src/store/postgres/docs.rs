@@ -75,7 +75,8 @@ async fn write(
 #[async_trait]
 impl DocStore for PgStore {
     async fn create_collection(&self, ns: &Namespace, name: &str, if_not_exists: bool) -> Result<bool, StoreError> {
-        let mut client = self.client().await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
         let tx = client.transaction().await.map_err(map_err)?;
         require_keyspace(&tx, ns, true).await?;
         let n = tx
@@ -97,8 +98,11 @@ impl DocStore for PgStore {
         // list that every search scans linearly until vacuum merges it.
         let gin = sql::quote(&format!("#{name}#gin"));
         let expiry = sql::quote(&format!("#{name}#expiry"));
+        // Named, or PostgreSQL would call the key index "#<name>_pkey": the
+        // table of a collection called "<name>_pkey".
+        let pk = sql::quote(&format!("#{name}#pk"));
         tx.batch_execute(&format!(
-            "CREATE TABLE {t} (id text COLLATE \"C\" PRIMARY KEY, doc jsonb NOT NULL, expires_at bigint);
+            "CREATE TABLE {t} (id text COLLATE \"C\" CONSTRAINT {pk} PRIMARY KEY, doc jsonb NOT NULL, expires_at bigint);
              CREATE INDEX {gin} ON {t} USING gin (doc jsonb_path_ops) WITH (fastupdate = off);
              CREATE INDEX {expiry} ON {t} (expires_at) WHERE expires_at IS NOT NULL;"
         ))
@@ -109,7 +113,8 @@ impl DocStore for PgStore {
     }
 
     async fn collection(&self, ns: &Namespace, name: &str) -> Result<CollectionDef, StoreError> {
-        let client = self.client().await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
         let stmt = client
             .prepare_cached(
                 "SELECT c.name, c.json_schema FROM datagate.keyspaces k LEFT JOIN datagate.collections c \
@@ -126,8 +131,9 @@ impl DocStore for PgStore {
     }
 
     async fn collections(&self, ns: &Namespace) -> Result<Vec<CollectionDef>, StoreError> {
-        let client = self.client().await?;
-        require_keyspace(&client, ns, false).await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
+        require_keyspace(&*client, ns, false).await?;
         let rows = client
             .query(
                 "SELECT name, json_schema FROM datagate.collections WHERE tenant = $1 AND keyspace = $2 ORDER BY name",
@@ -139,7 +145,8 @@ impl DocStore for PgStore {
     }
 
     async fn drop_collection(&self, ns: &Namespace, name: &str) -> Result<(), StoreError> {
-        let mut client = self.client().await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
         let tx = client.transaction().await.map_err(map_err)?;
         require_keyspace(&tx, ns, true).await?;
         let n = tx
@@ -157,7 +164,8 @@ impl DocStore for PgStore {
     }
 
     async fn set_json_schema(&self, ns: &Namespace, name: &str, schema: Option<&Json>) -> Result<(), StoreError> {
-        let client = self.client().await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
         let n = client
             .execute(
                 "UPDATE datagate.collections SET json_schema = $4 WHERE tenant = $1 AND keyspace = $2 AND name = $3",
@@ -166,13 +174,14 @@ impl DocStore for PgStore {
             .await
             .map_err(map_err)?;
         if n == 0 {
-            return Err(missing(&client, ns, name, StoreError::SchemaChanged).await);
+            return Err(missing(&*client, ns, name, StoreError::SchemaChanged).await);
         }
         Ok(())
     }
 
     async fn get_doc(&self, ns: &Namespace, coll: &str, id: &str, now_ms: i64) -> Result<Option<Json>, StoreError> {
-        let client = self.client().await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
         let sql = format!("SELECT doc, expires_at FROM {} WHERE id = $1", table(ns, coll));
         let found = async {
             let stmt = client.prepare_cached(&sql).await.map_err(map_err)?;
@@ -181,7 +190,7 @@ impl DocStore for PgStore {
         .await;
         let row = match found {
             Ok(r) => r,
-            Err(e) => return Err(missing(&client, ns, coll, e).await),
+            Err(e) => return Err(missing(&*client, ns, coll, e).await),
         };
         Ok(live(row.map(|r| (r.get(0), r.get(1))), now_ms).0)
     }
@@ -193,7 +202,8 @@ impl DocStore for PgStore {
         docs: &[(String, Json)],
         expires_ms: Option<i64>,
     ) -> Result<(), StoreError> {
-        let mut client = self.client().await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
         let t = table(ns, coll);
         let result = async {
             let tx = client.transaction().await.map_err(map_err)?;
@@ -205,7 +215,7 @@ impl DocStore for PgStore {
         .await;
         match result {
             Ok(()) => Ok(()),
-            Err(e) => Err(missing(&client, ns, coll, e).await),
+            Err(e) => Err(missing(&*client, ns, coll, e).await),
         }
     }
 
@@ -217,7 +227,8 @@ impl DocStore for PgStore {
         now_ms: i64,
         edit: EditFn,
     ) -> Result<Json, StoreError> {
-        let mut client = self.client().await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
         let t = table(ns, coll);
         let select = format!("SELECT doc, expires_at FROM {t} WHERE id = $1 FOR UPDATE");
         let delete = format!("DELETE FROM {t} WHERE id = $1");
@@ -250,7 +261,7 @@ impl DocStore for PgStore {
             match attempt {
                 Ok(Some(reply)) => return Ok(reply),
                 Ok(None) => continue,
-                Err(e) => return Err(missing(&client, ns, coll, e).await),
+                Err(e) => return Err(missing(&*client, ns, coll, e).await),
             }
         }
         Err(StoreError::Unavailable("the document kept changing under the request; retry".to_owned()))
@@ -260,7 +271,8 @@ impl DocStore for PgStore {
         let query =
             docsql::search(Flavor::Postgres, &table(ns, coll), search).map_err(|e| StoreError::Rejected(e.0))?;
         let sort = search.sort.len();
-        let client = self.client().await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
         let found = async {
             let stmt = client.prepare_cached(&query.sql).await.map_err(map_err)?;
             let params: Vec<&(dyn ToSql + Sync)> = query.params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
@@ -269,7 +281,7 @@ impl DocStore for PgStore {
         .await;
         let rows = match found {
             Ok(r) => r,
-            Err(e) => return Err(missing(&client, ns, coll, e).await),
+            Err(e) => return Err(missing(&*client, ns, coll, e).await),
         };
         rows.iter()
             .map(|r| {
@@ -286,7 +298,8 @@ impl DocStore for PgStore {
     }
 
     async fn sweep_expired_docs(&self, now_ms: i64) -> Result<u64, StoreError> {
-        let client = self.client().await?;
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
         let rows =
             client.query("SELECT tenant, keyspace, name FROM datagate.collections", &[]).await.map_err(map_err)?;
         let mut deleted = 0u64;

@@ -29,14 +29,14 @@ fn tables_live_in_the_tenant_schema() {
     let ddl = sql::create_table(&PgDialect, &ns(), &def());
     assert_eq!(ddl.len(), 2, "all-ASC keys need no read-order index; the expiry index is there");
     assert!(ddl[1].ends_with("(\"__expires_at\") WHERE \"__expires_at\" IS NOT NULL"), "{}", ddl[1]);
-    let idx = sql::index_ident("", "vehicle", "_expiry");
+    let idx = sql::index_ident("", &def(), "_expiry");
     assert!(ddl[1].starts_with(&format!("CREATE INDEX {idx} ON \"{p}\".\"vehicle\"")), "{}", ddl[1]);
     assert!(idx.len() <= 63 + 2, "index names fit PostgreSQL's 63-byte limit");
     assert_eq!(
         ddl[0],
         format!(
             "CREATE TABLE \"{p}\".\"vehicle\" (\"manufacturer\" text NOT NULL, \"model\" text NOT NULL, \
-             \"year\" smallint, \"at\" timestamptz, \"__expires_at\" bigint, PRIMARY KEY (\"manufacturer\", \"model\"))"
+             \"year\" smallint, \"at\" timestamptz, \"__expires_at\" bigint, CONSTRAINT \"vehicle#pk\" PRIMARY KEY (\"manufacturer\", \"model\"))"
         )
     );
 }

@@ -14,7 +14,7 @@ use serde_json::Value as Json;
 /// The physical table of a collection; '#' never occurs in table names, so
 /// collections and tables of one keyspace cannot collide.
 pub(super) fn table(ns: &Namespace, coll: &str) -> String {
-    sql::quote(&format!("{}#{coll}", ns.physical()))
+    sql::quote(&format!("{}#{}", ns.physical(), super::names::physical(coll)))
 }
 
 impl ToSql for Param {
@@ -114,7 +114,7 @@ impl DocStore for SqliteStore {
                 };
             }
             let t = table(&ns, &name);
-            let expiry_index = sql::quote(&format!("{}#{name}#expiry", ns.physical()));
+            let expiry_index = sql::quote(&format!("{}#{}#expiry", ns.physical(), super::names::physical(&name)));
             tx.execute_batch(&format!(
                 "CREATE TABLE {t} (id TEXT PRIMARY KEY, doc TEXT NOT NULL, expires_at INTEGER) STRICT;
                  CREATE INDEX {expiry_index} ON {t} (expires_at) WHERE expires_at IS NOT NULL;"

@@ -28,7 +28,7 @@ fn create_table_is_strict_and_clustered() {
              \"__expires_at\" INTEGER, PRIMARY KEY (\"manufacturer\", \"model\")) WITHOUT ROWID, STRICT"
         )
     );
-    let read_order = sql::index_ident(&format!("{p}__"), "vehicle", "_read_order");
+    let read_order = sql::index_ident(&format!("{p}__"), &def(), "_read_order");
     assert_eq!(ddl[1], format!("CREATE INDEX {read_order} ON \"{p}__vehicle\" (\"manufacturer\" ASC, \"model\" DESC)"));
     assert_eq!(ddl.len(), 3, "plus the partial index the expiry sweeper uses");
 }
@@ -110,7 +110,9 @@ fn quoting_doubles_quotes() {
 #[tokio::test]
 async fn values_round_trip_through_a_real_file() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path().join("x.db").to_str().unwrap(), 2).await.unwrap();
+    let store = SqliteStore::open(dir.path().join("x.db").to_str().unwrap(), crate::store::PoolSettings::sized(2))
+        .await
+        .unwrap();
     let n = ns();
     store.create_keyspace(&n).await.unwrap();
     let mut d = def();
@@ -169,4 +171,18 @@ fn conditional_writes_are_single_statements() {
     assert!(st.sql.contains("UPDATE \"dg_"), "{}", st.sql);
     assert!(st.sql.contains("\"year\" = ?1"), "{}", st.sql);
     assert!(st.sql.contains("\"__expires_at\" IS NULL OR"), "{}", st.sql);
+}
+
+#[test]
+fn index_names_cannot_be_taken_by_a_table() {
+    let p = ns().physical();
+    let mut new = def();
+    let (name, _) = SqliteDialect.index_names(&ns(), &new, "by_year");
+    assert!(name.starts_with(&format!("\"{p}__ix#")), "{name}: '#' is in no table name");
+    // Tables from before keep the names their indexes were created under.
+    new.index_names_v2 = false;
+    let (legacy, _) = SqliteDialect.index_names(&ns(), &new, "by_year");
+    assert_eq!(legacy, name.replacen("ix#", "ix_", 1));
+    let old: TableDef = serde_json::from_str(r#"{"name":"t","columns":[],"partitionKey":[],"clustering":[]}"#).unwrap();
+    assert!(!old.index_names_v2, "definitions stored before the field read as legacy");
 }
