@@ -123,6 +123,7 @@ fn vehicle() -> TableDef {
         expiry: true,
         default_ttl: None,
         indexes: Vec::new(),
+        index_names_v2: true,
         version: "v1".to_owned(),
     }
 }
