@@ -59,6 +59,19 @@ fn documents_api_interop(store: Store) {
     assert_eq!(r.status().as_u16(), 200);
     let (_, b) = command(&gw, "/v1/ks/c", json!({"findOne": {"filter": {"a": 2}}}));
     assert_eq!(b, json!({"data": {"document": {"_id": "d2", "a": 2}}}));
+    // Same settings again: ok; different ones: the contract's error.
+    assert_eq!(command(&gw, "/v1/ks", json!({"createCollection": {"name": "c"}})), (200, json!({"status": {"ok": 1}})));
+    let (_, b) = command(
+        &gw,
+        "/v1/ks",
+        json!({"createCollection": {"name": "c", "options": {"defaultId": {"type": "objectId"}}}}),
+    );
+    assert_eq!(b, json!({"status": {"ok": 1}}), "a collection without settings takes them");
+    let (_, b) =
+        command(&gw, "/v1/ks", json!({"createCollection": {"name": "c", "options": {"defaultId": {"type": "uuid"}}}}));
+    assert_eq!(b["errors"][0]["errorCode"], "EXISTING_COLLECTION_DIFFERENT_SETTINGS");
+    let (_, b) = command(&gw, "/v1/ks", json!({"findCollections": {"options": {"explain": true}}}));
+    assert_eq!(b, json!({"status": {"collections": [{"name": "c", "options": {"defaultId": {"type": "objectId"}}}]}}));
     // The collection's JSON Schema (Documents API) holds for Data API writes too.
     let r = gw
         .put("/v2/namespaces/ks/collections/c/json-schema")

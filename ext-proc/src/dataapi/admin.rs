@@ -46,12 +46,18 @@ pub async fn keyspace(store: &Store<'_>, ns: &Namespace, cmd: &Command) -> Resul
             check_name("collection", &n)?;
             let options = options(cmd.arg("options"))?;
             match store.create_collection(ns, &n, &options).await? {
-                Some(existing) if existing != options && existing != json!({}) => Err(CmdError::new(
+                None => Ok(Reply::ok()),
+                Some(existing) if existing == options => Ok(Reply::ok()),
+                // A collection the Documents API made has no settings yet: it takes these.
+                Some(existing) if existing == json!({}) => {
+                    store.set_options(ns, &n, &options).await?;
+                    Ok(Reply::ok())
+                }
+                Some(_) => Err(CmdError::new(
                     "EXISTING_COLLECTION_DIFFERENT_SETTINGS",
                     "SCHEMA",
                     format!("collection '{n}' already exists with different settings"),
                 )),
-                _ => Ok(Reply::ok()),
             }
         }
         "findCollections" => {

@@ -126,9 +126,15 @@ impl<'a> Store<'a> {
         if !created {
             return Ok(Some(self.options(ns, name).await?));
         }
+        self.set_options(ns, name, options).await?;
+        Ok(None)
+    }
+
+    /// Records a collection's options (also for one the Documents API made).
+    pub async fn set_options(&self, ns: &Namespace, name: &str, options: &Json) -> Result<(), CmdError> {
         self.ctx.docs.create_collection(ns, OPTIONS_COLLECTION, true).await?;
         self.ctx.docs.put_docs(ns, OPTIONS_COLLECTION, &[(name.to_owned(), options.clone())], None).await?;
-        Ok(None)
+        Ok(())
     }
 
     /// Every collection but the reserved one, with its options.
