@@ -60,9 +60,9 @@ impl Coll {
     pub fn new_id(&self) -> Json {
         match self.default_id.as_deref() {
             Some("uuid") => json!({"$uuid": uuid::Uuid::new_v4().to_string()}),
-            Some("uuidv6") => json!({"$uuid": ids::uuid_v6(crate::api::now_ms())}),
-            Some("uuidv7") => json!({"$uuid": ids::uuid_v7(crate::api::now_ms())}),
-            Some("objectId") => json!({"$objectId": ids::object_id(crate::api::now_ms())}),
+            Some("uuidv6") => json!({"$uuid": ids::uuid_v6(super::store::now_ms())}),
+            Some("uuidv7") => json!({"$uuid": ids::uuid_v7(super::store::now_ms())}),
+            Some("objectId") => json!({"$objectId": ids::object_id(super::store::now_ms())}),
             _ => ids::generate(),
         }
     }

@@ -54,7 +54,8 @@ pub struct Store<'a> {
     ctx: &'a Ctx<'a>,
 }
 
-fn now_ms() -> i64 {
+/// The clock every Data API write and expiry check uses.
+pub fn now_ms() -> i64 {
     crate::api::now_ms()
 }
 

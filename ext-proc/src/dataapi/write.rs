@@ -126,7 +126,7 @@ fn changed(c: &Coll, change: &Change1, doc: &Json, inserting: bool) -> Result<Op
     match change {
         Change1::Update(u) => {
             let mut d = doc.clone();
-            if !u.apply(&mut d, inserting, crate::api::now_ms())? {
+            if !u.apply(&mut d, inserting, super::store::now_ms())? {
                 return Ok(None);
             }
             Ok(Some(c.prepare(&d)?.1))
