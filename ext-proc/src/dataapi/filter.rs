@@ -89,9 +89,20 @@ fn parse_object(v: &Json, count: &mut usize) -> Result<Filter, CmdError> {
                 }
             }
             "$not" => Filter::Not(Box::new(parse_object(v, count)?)),
-            op if op.starts_with('$') && op != "$vector" && op != "$vectorize" => {
+            op if op.starts_with('$') && !matches!(op, "$vector" | "$vectorize") => {
                 return Err(bad("FILTER_UNSUPPORTED_OPERATOR", format!("unsupported filter operator '{op}'")))
             }
+            "$vector" | "$vectorize" => match v.as_object().and_then(|m| m.get("$exists")) {
+                Some(Json::Bool(b)) if v.as_object().is_some_and(|m| m.len() == 1) => {
+                    Filter::Cond(vec![k.clone()], Cond::Exists(*b))
+                }
+                _ => {
+                    return Err(bad(
+                        "FILTER_INVALID_EXPRESSION",
+                        format!("{k} can only be filtered with {{\"$exists\": true|false}}"),
+                    ))
+                }
+            },
             path => {
                 let path = parse_path(path, "FILTER")?;
                 match v {
@@ -246,6 +257,8 @@ mod tests {
         assert_eq!(parse(Some(&json!({"a": {"$regex": "x"}}))).unwrap_err().code, "FILTER_UNSUPPORTED_OPERATOR");
         assert_eq!(parse(Some(&json!({"$nor": []}))).unwrap_err().code, "FILTER_UNSUPPORTED_OPERATOR");
         assert_eq!(parse(Some(&json!([1]))).unwrap_err().code, "FILTER_INVALID_EXPRESSION");
+        assert_eq!(parse(Some(&json!({"$vector": [1.0]}))).unwrap_err().code, "FILTER_INVALID_EXPRESSION");
+        assert!(m(json!({"$vector": [1.0]}), json!({"$vector": {"$exists": true}})));
         let many: Map<String, Json> = (0..65).map(|i| (format!("f{i}"), json!(1))).collect();
         assert_eq!(parse(Some(&Json::Object(many))).unwrap_err().code, "FILTER_FIELDS_LIMIT_VIOLATION");
     }
