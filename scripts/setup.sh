@@ -11,7 +11,8 @@
 #     jsonschema and openapi-spec-validator (real responses vs the OpenAPI document),
 #     the gql GraphQL client, and Chromium + websocket-client (GraphiQL driven in a real browser),
 #     kubernetes-validate (the deployment examples against the Kubernetes schemas)
-#     and schemathesis (property-based requests generated from the OpenAPI document)
+#     and schemathesis (property-based requests generated from the OpenAPI document),
+#     astrapy and (npm ci in tests/e2e/node) astra-db-ts, the Data API's own clients
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ENVOY_VERSION=1.40.0
@@ -23,6 +24,7 @@ GQL_VERSION=3.5.3
 WEBSOCKET_CLIENT_VERSION=1.8.0
 KUBERNETES_VALIDATE_VERSION=1.37.0
 SCHEMATHESIS_VERSION=4.32.5
+ASTRAPY_VERSION=2.3.2
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 need() {
@@ -57,6 +59,15 @@ if [ "${1:-}" = "--for-tests" ]; then
   if ! .venv/bin/schemathesis --version 2>/dev/null | grep -q "version ${SCHEMATHESIS_VERSION}\$"; then
     say "installing schemathesis ${SCHEMATHESIS_VERSION} into .venv (property-based API tests)"
     .venv/bin/pip install --quiet --disable-pip-version-check "schemathesis==${SCHEMATHESIS_VERSION}"
+  fi
+  if ! .venv/bin/python -c "import importlib.metadata as m; assert m.version('astrapy') == '${ASTRAPY_VERSION}'" 2>/dev/null; then
+    say "installing astrapy ${ASTRAPY_VERSION} into .venv (the Data API's Python client)"
+    .venv/bin/pip install --quiet --disable-pip-version-check "astrapy==${ASTRAPY_VERSION}"
+  fi
+  if [ ! -d tests/e2e/node/node_modules/@datastax/astra-db-ts ]; then
+    need npm "Debian: apt-get install -y nodejs npm"
+    say "installing astra-db-ts into tests/e2e/node (npm ci, the Data API's TypeScript client)"
+    (cd tests/e2e/node && npm ci --silent --no-audit --no-fund)
   fi
   if ! command -v chromium >/dev/null 2>&1; then
     say "installing Chromium (apt-get install chromium) for the playground test"

@@ -16,6 +16,7 @@ pub mod api;
 pub mod catalog;
 pub mod change;
 pub mod config;
+pub mod dataapi;
 pub mod decimal;
 pub mod doc;
 pub mod envoy_config;

@@ -1,5 +1,6 @@
 //! Maps method and path to an operation. Pure: no I/O, no tenant.
 
+use crate::dataapi::Target;
 use crate::error::ApiError;
 
 /// Every operation the API serves.
@@ -99,6 +100,8 @@ pub enum Route {
     Playground,
     /// `GET /playground/{asset}`: GraphiQL's scripts and styles (no credentials).
     PlaygroundAsset(String),
+    /// `POST /v1[/{ks}[/{coll}]]`: one JSON Data API command.
+    DataApi(crate::dataapi::Target),
 }
 
 /// A document (or a path inside one) named by a URL.
@@ -195,6 +198,10 @@ pub fn route(method: &str, segments: &[String]) -> Result<Route, ApiError> {
                 _ => return Err(allowed("GET, PUT, PATCH, DELETE")),
             }
         }
+        (["v1"], "POST") => Route::DataApi(Target::Database),
+        (["v1", ks], "POST") => Route::DataApi(Target::Keyspace(own(ks))),
+        (["v1", ks, c], "POST") => Route::DataApi(Target::Collection(own(ks), own(c))),
+        (["v1"] | ["v1", _] | ["v1", _, _], _) => return Err(allowed("POST")),
         (["graphql", ks], "GET" | "POST") => Route::GraphqlData(own(ks)),
         (["graphql", _], _) => return Err(allowed("GET, POST")),
         (["graphql-schema"], "GET" | "POST") => Route::GraphqlSchema,
@@ -309,6 +316,15 @@ mod tests {
             r("PUT", "/v2/namespaces/n/collections/c/json-schema").unwrap(),
             Route::PutJsonSchema("n".into(), "c".into())
         );
+    }
+
+    #[test]
+    fn data_api_routes() {
+        assert_eq!(r("POST", "/v1").unwrap(), Route::DataApi(Target::Database));
+        assert_eq!(r("POST", "/v1/ks").unwrap(), Route::DataApi(Target::Keyspace("ks".into())));
+        assert_eq!(r("POST", "/v1/ks/c").unwrap(), Route::DataApi(Target::Collection("ks".into(), "c".into())));
+        assert_eq!(allow_header("GET", "/v1/ks/c").as_deref(), Some("POST"));
+        assert_eq!(r("POST", "/v1/a/b/c").unwrap_err().status(), 404);
     }
 
     #[test]

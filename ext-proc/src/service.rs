@@ -152,6 +152,7 @@ impl Service {
             Route::GraphqlSchema => self.graphql.ddl(&self.env, tenant, req).await,
             Route::Playground => Ok(crate::graphql::playground()),
             Route::PlaygroundAsset(name) => crate::graphql::playground_asset(&name),
+            Route::DataApi(target) => Ok(crate::dataapi::handle(&ctx, tenant, &target, req).await),
         }
     }
 }

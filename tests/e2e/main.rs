@@ -10,6 +10,7 @@ mod harness;
 mod algorithms;
 mod auth;
 mod beside_app;
+mod dataapi;
 mod documents;
 mod edge_errors;
 mod errors;

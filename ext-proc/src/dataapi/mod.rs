@@ -1,0 +1,106 @@
+//! The JSON Data API (the protocol astrapy and astra-db-ts speak): one `POST`
+//! per command at `/v1` (keyspaces), `/v1/{ks}` (collections) and
+//! `/v1/{ks}/{coll}` (documents). A translator: commands are parsed here and
+//! in the sibling files; every storage call goes through [`store`].
+
+mod admin;
+mod command;
+mod docs;
+pub mod envelope;
+pub mod filter;
+pub mod ids;
+pub mod page;
+pub mod project;
+mod read;
+pub mod store;
+pub mod update;
+pub mod value;
+pub mod vector;
+mod write;
+
+use crate::api::Ctx;
+use crate::http::{ApiRequest, ApiResponse};
+use crate::model::Namespace;
+use command::Command;
+use envelope::{failure, CmdError, Reply};
+
+/// Which level of the URL a command arrived at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `/v1`.
+    Database,
+    /// `/v1/{ks}`.
+    Keyspace(String),
+    /// `/v1/{ks}/{coll}`.
+    Collection(String, String),
+}
+
+/// Longest keyspace or collection name.
+const MAX_NAME: usize = 48;
+
+/// Checks a keyspace or collection name (`\w+`, at most 48 characters,
+/// starting with a letter so it is also a valid store identifier).
+pub fn check_name(kind: &str, name: &str) -> Result<(), CmdError> {
+    crate::model::check_ident(kind, name).map_err(|m| CmdError::new("UNSUPPORTED_SCHEMA_NAME", "SCHEMA", m))?;
+    if name.len() > MAX_NAME {
+        return Err(CmdError::new(
+            "UNSUPPORTED_SCHEMA_NAME",
+            "SCHEMA",
+            format!("{kind} name is above {MAX_NAME} characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn namespace(tenant: &str, ks: &str) -> Result<Namespace, CmdError> {
+    check_name("keyspace", ks)?;
+    Ok(Namespace { tenant: tenant.to_owned(), keyspace: ks.to_owned() })
+}
+
+/// Runs one command; the reply is a 200 envelope, errors included. A body
+/// that is not JSON at all, or a URL naming no valid keyspace or collection,
+/// is no command: the same envelope, with status 400 (as every other API
+/// answers a bad name in a path).
+pub async fn handle(ctx: &Ctx<'_>, tenant: &str, target: &Target, req: &ApiRequest) -> ApiResponse {
+    let parsed = check_target(target).and_then(|()| Command::parse(&req.body));
+    let cmd = match parsed {
+        Ok(cmd) => cmd,
+        Err(e) => {
+            let mut r = failure(&e);
+            r.status = 400;
+            return r;
+        }
+    };
+    match run(ctx, tenant, target, &cmd).await {
+        Ok(reply) => reply.into_response(),
+        Err(e) => failure(&e),
+    }
+}
+
+fn check_target(target: &Target) -> Result<(), CmdError> {
+    match target {
+        Target::Database => Ok(()),
+        Target::Keyspace(ks) => check_name("keyspace", ks),
+        Target::Collection(ks, c) => check_name("keyspace", ks).and_then(|()| check_name("collection", c)),
+    }
+}
+
+async fn run(ctx: &Ctx<'_>, tenant: &str, target: &Target, cmd: &Command) -> Result<Reply, CmdError> {
+    let store = store::Store::new(ctx);
+    match target {
+        Target::Database => admin::database(&store, tenant, cmd).await,
+        Target::Keyspace(ks) => admin::keyspace(&store, &namespace(tenant, ks)?, cmd).await,
+        Target::Collection(ks, coll) => {
+            let ns = namespace(tenant, ks)?;
+            check_name("collection", coll)?;
+            let reads = ["find", "findOne", "countDocuments", "estimatedDocumentCount", "deleteOne", "deleteMany"];
+            let vector_sort = cmd.arg("sort").and_then(|s| s.get("$vector")).is_some();
+            let with_options = vector_sort || !reads.contains(&cmd.name.as_str());
+            let c = docs::Coll::open(&store, ns, coll, with_options).await?;
+            match cmd.name.as_str() {
+                "find" | "findOne" | "countDocuments" | "estimatedDocumentCount" => read::run(&store, &c, cmd).await,
+                _ => write::run(&store, &c, cmd).await,
+            }
+        }
+    }
+}

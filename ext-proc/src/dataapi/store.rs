@@ -1,0 +1,303 @@
+//! Every storage call the Data API makes, in one adapter over today's
+//! document store (the Documents API's collections): a Data API collection IS
+//! a Documents API collection. When the engine lands, only this file moves.
+//!
+//! Collection options (`vector`, `indexing`, `defaultId`) have no place in the
+//! document store's catalog yet, so they live as documents of one reserved
+//! collection per keyspace, [`OPTIONS_COLLECTION`], keyed by collection name.
+
+use super::envelope::CmdError;
+use super::filter::{Cond, Filter};
+use crate::api::Ctx;
+use crate::doc::filter::{Filter as DocFilter, Op};
+use crate::doc::path::Segment;
+use crate::model::Namespace;
+use crate::store::docs::{Edit, EditFn};
+use crate::store::docsql::DocSearch;
+use crate::store::StoreError;
+use serde_json::{json, Value as Json};
+use std::sync::{Arc, Mutex};
+
+/// The reserved collection holding each Data API collection's options.
+pub const OPTIONS_COLLECTION: &str = "datagate_collection_options";
+
+/// Rows read per store round trip while scanning.
+const SCAN_BATCH: u32 = 1000;
+
+/// What an edit of one document decided.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Write this document.
+    Write(Json),
+    /// Delete the document.
+    Delete,
+    /// Leave it (it matched).
+    Keep,
+    /// Leave it: it no longer matches (reported as `before: None`).
+    Skip,
+}
+
+/// The document before and after an edit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Edited {
+    /// Before (None: absent).
+    pub before: Option<Json>,
+    /// After (None: absent or deleted).
+    pub after: Option<Json>,
+}
+
+/// An edit: the current document in, a decision out (re-run on retry, so pure).
+pub type EditDoc = Arc<dyn Fn(Option<&Json>) -> Result<Change, CmdError> + Send + Sync>;
+
+/// The Data API's view of the store.
+pub struct Store<'a> {
+    ctx: &'a Ctx<'a>,
+}
+
+/// The clock every Data API write and expiry check uses.
+pub fn now_ms() -> i64 {
+    crate::api::now_ms()
+}
+
+impl<'a> Store<'a> {
+    /// Over the handler context.
+    pub fn new(ctx: &'a Ctx<'a>) -> Store<'a> {
+        Store { ctx }
+    }
+
+    /// Creates a keyspace (idempotent).
+    pub async fn create_keyspace(&self, ns: &Namespace) -> Result<(), CmdError> {
+        match self.ctx.store.create_keyspace(ns).await {
+            Ok(()) | Err(StoreError::AlreadyExists(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The tenant's keyspaces.
+    pub async fn keyspaces(&self, tenant: &str) -> Result<Vec<String>, CmdError> {
+        Ok(self.ctx.store.keyspaces(tenant).await?)
+    }
+
+    /// Drops a keyspace (idempotent).
+    pub async fn drop_keyspace(&self, ns: &Namespace) -> Result<(), CmdError> {
+        let r = self.ctx.store.drop_keyspace(ns).await;
+        self.ctx.catalog.invalidate(ns);
+        match r {
+            Ok(()) | Err(StoreError::KeyspaceNotFound(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Checks that a collection exists, through the catalog's cache (the
+    /// Documents API's): `UNKNOWN_KEYSPACE` / `UNKNOWN_COLLECTION_OR_TABLE`.
+    /// A collection dropped elsewhere within the cache's lifetime still
+    /// answers `UNKNOWN_COLLECTION_OR_TABLE` from the store on first use.
+    pub async fn exists(&self, ns: &Namespace, name: &str) -> Result<(), CmdError> {
+        match self.ctx.catalog.collection(self.ctx.docs, ns, name).await {
+            Ok(_) => Ok(()),
+            Err(crate::error::ApiError::NotFound(m)) if m.starts_with("keyspace") => {
+                Err(StoreError::KeyspaceNotFound(ns.keyspace.clone()).into())
+            }
+            Err(crate::error::ApiError::NotFound(_)) => Err(StoreError::CollectionNotFound(name.to_owned()).into()),
+            Err(e) => Err(CmdError::server("INTERNAL_SERVER_ERROR", e.to_string())),
+        }
+    }
+
+    /// A collection's options (`{}` for one made through the Documents API);
+    /// `UNKNOWN_COLLECTION_OR_TABLE` when it does not exist.
+    pub async fn options(&self, ns: &Namespace, name: &str) -> Result<Json, CmdError> {
+        self.ctx.docs.collection(ns, name).await?;
+        match self.ctx.docs.get_doc(ns, OPTIONS_COLLECTION, name, now_ms()).await {
+            Ok(Some(o)) => Ok(o),
+            Ok(None) | Err(StoreError::CollectionNotFound(_)) => Ok(json!({})),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Creates a collection with `options`; `Some(existing)` when it already
+    /// existed (with the options it was made with).
+    pub async fn create_collection(
+        &self,
+        ns: &Namespace,
+        name: &str,
+        options: &Json,
+    ) -> Result<Option<Json>, CmdError> {
+        let created = self.ctx.docs.create_collection(ns, name, true).await?;
+        self.ctx.catalog.forget_collection(ns, name);
+        if !created {
+            return Ok(Some(self.options(ns, name).await?));
+        }
+        self.set_options(ns, name, options).await?;
+        Ok(None)
+    }
+
+    /// Records a collection's options (also for one the Documents API made).
+    pub async fn set_options(&self, ns: &Namespace, name: &str, options: &Json) -> Result<(), CmdError> {
+        self.ctx.docs.create_collection(ns, OPTIONS_COLLECTION, true).await?;
+        self.ctx.docs.put_docs(ns, OPTIONS_COLLECTION, &[(name.to_owned(), options.clone())], None).await?;
+        Ok(())
+    }
+
+    /// Every collection but the reserved one, with its options.
+    pub async fn collections(&self, ns: &Namespace) -> Result<Vec<(String, Json)>, CmdError> {
+        let all = self.ctx.docs.collections(ns).await?;
+        let mut out = Vec::new();
+        for c in all.into_iter().filter(|c| c.name != OPTIONS_COLLECTION) {
+            let o = match self.ctx.docs.get_doc(ns, OPTIONS_COLLECTION, &c.name, now_ms()).await {
+                Ok(Some(o)) => o,
+                Ok(None) | Err(StoreError::CollectionNotFound(_)) => json!({}),
+                Err(e) => return Err(e.into()),
+            };
+            out.push((c.name, o));
+        }
+        Ok(out)
+    }
+
+    /// Drops a collection and its options (idempotent).
+    pub async fn drop_collection(&self, ns: &Namespace, name: &str) -> Result<(), CmdError> {
+        let r = self.ctx.docs.drop_collection(ns, name).await;
+        self.ctx.catalog.forget_collection(ns, name);
+        match r {
+            Ok(()) | Err(StoreError::CollectionNotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let forget: EditFn = Box::new(|_, _| Ok(Edit::Delete { reply: Json::Null }));
+        match self.ctx.docs.edit_doc(ns, OPTIONS_COLLECTION, name, now_ms(), forget).await {
+            Ok(_) | Err(StoreError::CollectionNotFound(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// One document by key.
+    pub async fn get(&self, ns: &Namespace, coll: &str, key: &str) -> Result<Option<Json>, CmdError> {
+        Ok(self.ctx.docs.get_doc(ns, coll, key, now_ms()).await?)
+    }
+
+    /// Documents in key order after `after`, `batch` at a time; `visit`
+    /// returns false to stop. With `narrow`, the store skips documents that
+    /// cannot match it (see [`prefilter`]); the caller still checks each one.
+    pub async fn scan(
+        &self,
+        ns: &Namespace,
+        coll: &str,
+        after: Option<String>,
+        narrow: Option<&Filter>,
+        mut visit: impl FnMut(&str, Json) -> bool,
+    ) -> Result<(), CmdError> {
+        let mut cursor = after.map(|k| vec![json!(k)]);
+        let pre = narrow.and_then(prefilter);
+        loop {
+            let search = DocSearch {
+                filter: pre.as_ref(),
+                sort: &[],
+                after: cursor.as_deref(),
+                limit: SCAN_BATCH,
+                now_ms: now_ms(),
+            };
+            let rows = self.ctx.docs.search(ns, coll, &search).await?;
+            let full = rows.len() as u32 == SCAN_BATCH;
+            let mut last = None;
+            for r in rows {
+                if !visit(&r.id, r.doc) {
+                    return Ok(());
+                }
+                last = Some(r.key);
+            }
+            match (full, last) {
+                (true, Some(k)) => cursor = Some(k),
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// Runs `edit` on one document atomically; returns before and after.
+    pub async fn edit(&self, ns: &Namespace, coll: &str, key: &str, edit: EditDoc) -> Result<Edited, CmdError> {
+        // The store's transaction speaks `StoreError`; a command error from the
+        // edit waits here and is returned as is.
+        let refused: Arc<Mutex<Option<CmdError>>> = Arc::default();
+        let slot = Arc::clone(&refused);
+        // The Documents API's checks apply to every write, whichever API makes
+        // it: its size and shape limits and the collection's JSON Schema.
+        let admit = self.ctx.catalog.collection(self.ctx.docs, ns, coll).await.ok();
+        let limits = self.ctx.limits.doc;
+        let f: EditFn = Box::new(move |cur, exp| {
+            Ok(match edit(cur.as_ref()) {
+                Err(e) => {
+                    if let Ok(mut s) = slot.lock() {
+                        *s = Some(e);
+                    }
+                    Edit::Keep { reply: Json::Null }
+                }
+                Ok(Change::Write(doc)) => {
+                    crate::doc::edit::check(&doc, &limits).map_err(StoreError::Refused)?;
+                    if let Some(schema) = admit.as_ref().and_then(|c| c.schema.as_ref()) {
+                        schema.check(&doc).map_err(StoreError::Refused)?;
+                    }
+                    Edit::Write { reply: json!({"before": cur, "after": doc.clone()}), doc, expires_ms: exp }
+                }
+                Ok(Change::Delete) => Edit::Delete { reply: json!({"before": cur, "after": null}) },
+                Ok(Change::Keep) => Edit::Keep { reply: json!({"before": cur, "after": cur}) },
+                Ok(Change::Skip) => Edit::Keep { reply: json!({"before": null, "after": null}) },
+            })
+        });
+        let mut reply = self.ctx.docs.edit_doc(ns, coll, key, now_ms(), f).await?;
+        if let Some(e) = refused.lock().ok().and_then(|mut s| s.take()) {
+            return Err(e);
+        }
+        let opt = |v: Json| if v.is_null() { None } else { Some(v) };
+        Ok(Edited { before: opt(reply["before"].take()), after: opt(reply["after"].take()) })
+    }
+}
+
+/// A Documents API `where` that every document matching `f` also matches:
+/// its top-level string and boolean equalities on plain paths (as the value
+/// itself or an element of an array there), so the store's indexes narrow a
+/// scan. `None` when there is nothing to narrow with.
+pub fn prefilter(f: &Filter) -> Option<DocFilter> {
+    let terms: &[Filter] = match f {
+        Filter::And(all) => all,
+        one => std::slice::from_ref(one),
+    };
+    let mut out = Vec::new();
+    for t in terms {
+        match t {
+            Filter::Cond(path, Cond::Eq(v @ (Json::String(_) | Json::Bool(_))))
+                if path[0] != "_id" && path.iter().all(|s| !s.bytes().all(|b| b.is_ascii_digit())) =>
+            {
+                let keys: Vec<Segment> = path.iter().map(|s| Segment::Key(s.clone())).collect();
+                let mut any = keys.clone();
+                any.push(Segment::AnyIndex);
+                out.push(DocFilter::Or(vec![
+                    DocFilter::Leaf(keys, Op::Eq(v.clone())),
+                    DocFilter::Leaf(any, Op::Eq(v.clone())),
+                ]));
+            }
+            Filter::And(_) => out.extend(prefilter(t)),
+            _ => {}
+        }
+    }
+    match out.len() {
+        0 => None,
+        1 => out.pop(),
+        _ => Some(DocFilter::And(out)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::doc::filter::matches;
+
+    #[test]
+    fn prefilter_keeps_every_match() {
+        let f =
+            super::super::filter::parse(Some(&json!({"a.b": "x", "t": true, "n": 1, "_id": "k", "$or": [{"c": "y"}]})))
+                .unwrap();
+        let pre = prefilter(&f).unwrap();
+        for doc in [json!({"a": {"b": "x"}, "t": true}), json!({"a": {"b": ["y", "x"]}, "t": [true]})] {
+            assert!(matches(&doc, &pre), "{doc}");
+        }
+        assert!(!matches(&json!({"a": {"b": "z"}, "t": true}), &pre));
+        assert_eq!(prefilter(&super::super::filter::parse(Some(&json!({"n": 1, "a.0": "x"}))).unwrap()), None);
+    }
+}
