@@ -3,10 +3,10 @@
 
 use super::data::gql_error;
 use crate::api::{columns, schema};
+use crate::engine::Engine;
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::model::{Namespace, TableDef};
-use crate::service::Env;
 use async_graphql::dynamic::{
     Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Schema, SchemaError, TypeRef,
 };
@@ -15,7 +15,7 @@ use serde_json::{json, Value as Json};
 /// What DDL resolvers need.
 pub struct DdlCtx {
     /// Store, catalog and limits.
-    pub env: Env,
+    pub env: Engine,
     /// The caller's tenant.
     pub tenant: String,
 }
