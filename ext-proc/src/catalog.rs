@@ -3,7 +3,7 @@
 //! a short TTL, which bounds staleness after DDL through another replica.
 
 use crate::doc::schema::Schema;
-use crate::error::ApiError;
+use crate::fault::Fault;
 use crate::model::{check_ident, Namespace, TableDef};
 use crate::store::docs::{CollectionDef, DocStore};
 use crate::store::{Store, StoreError};
@@ -43,8 +43,8 @@ impl Catalog {
     }
 
     /// The definition of `table`, from cache or store; 404 naming what is missing.
-    pub async fn table(&self, store: &dyn Store, ns: &Namespace, table: &str) -> Result<Arc<TableDef>, ApiError> {
-        check_ident("table", table).map_err(ApiError::BadRequest)?;
+    pub async fn table(&self, store: &dyn Store, ns: &Namespace, table: &str) -> Result<Arc<TableDef>, Fault> {
+        check_ident("table", table).map_err(Fault::Invalid)?;
         let key = (ns.clone(), table.to_owned());
         if let Ok(entries) = self.entries.read() {
             if let Some((at, def)) = entries.get(&key) {
@@ -61,7 +61,7 @@ impl Catalog {
     }
 
     /// Every table of a keyspace, from cache or store (GraphQL builds its schema from them).
-    pub async fn tables(&self, store: &dyn Store, ns: &Namespace) -> Result<Arc<Vec<TableDef>>, ApiError> {
+    pub async fn tables(&self, store: &dyn Store, ns: &Namespace) -> Result<Arc<Vec<TableDef>>, Fault> {
         if let Ok(entries) = self.keyspaces.read() {
             if let Some((at, tables)) = entries.get(ns) {
                 if at.elapsed() < self.ttl {
@@ -77,13 +77,8 @@ impl Catalog {
     }
 
     /// A collection, from cache or store; 404 naming what is missing.
-    pub async fn collection(
-        &self,
-        docs: &dyn DocStore,
-        ns: &Namespace,
-        name: &str,
-    ) -> Result<Arc<Collection>, ApiError> {
-        check_ident("collection", name).map_err(ApiError::BadRequest)?;
+    pub async fn collection(&self, docs: &dyn DocStore, ns: &Namespace, name: &str) -> Result<Arc<Collection>, Fault> {
+        check_ident("collection", name).map_err(Fault::Invalid)?;
         let key = (ns.clone(), name.to_owned());
         if let Ok(entries) = self.collections.read() {
             if let Some((at, c)) = entries.get(&key) {
@@ -96,7 +91,7 @@ impl Catalog {
         // A stored schema was valid when it was set; if it no longer compiles
         // (library change), failing loudly beats accepting unchecked writes.
         let schema = match &def.json_schema {
-            Some(s) => Some(Schema::compile(s).map_err(|e| ApiError::Internal(format!("stored JSON schema: {e}")))?),
+            Some(s) => Some(Schema::compile(s).map_err(|e| Fault::Internal(format!("stored JSON schema: {e}")))?),
             None => None,
         };
         let c = Arc::new(Collection { def, schema });
@@ -112,9 +107,9 @@ impl Catalog {
         docs: &dyn DocStore,
         ns: &Namespace,
         name: &str,
-    ) -> Result<Arc<Collection>, ApiError> {
+    ) -> Result<Arc<Collection>, Fault> {
         match self.collection(docs, ns, name).await {
-            Err(ApiError::NotFound(_)) => {
+            Err(Fault::NotFound(_)) => {
                 // Still 404 when it is the keyspace that is missing.
                 match docs.create_collection(ns, name, true).await {
                     Ok(_) | Err(StoreError::AlreadyExists(_)) => self.collection(docs, ns, name).await,

@@ -1,8 +1,10 @@
 //! The one place that maps every error to an HTTP status and a JSON body.
 //!
-//! Handlers return [`ApiError`]; storage errors convert into it. Nothing else
+//! Handlers return [`ApiError`]; the domain error ([`Fault`]) and storage
+//! errors convert into it. Nothing else
 //! in the sidecar chooses a status code for a failure.
 
+use crate::fault::Fault;
 use crate::http::ApiResponse;
 pub use crate::scope::{request_id, with_request_id};
 use crate::store::StoreError;
@@ -94,22 +96,23 @@ impl ApiError {
     }
 }
 
+impl From<Fault> for ApiError {
+    fn from(f: Fault) -> Self {
+        match f {
+            Fault::Invalid(m) => ApiError::BadRequest(m),
+            Fault::NotFound(m) => ApiError::NotFound(m),
+            Fault::Conflict(m) => ApiError::Conflict(m),
+            Fault::LimitExceeded(m) => ApiError::PayloadTooLarge(m),
+            Fault::Unavailable(m) => ApiError::Unavailable(m),
+            Fault::Timeout(ms) => ApiError::Timeout(ms),
+            Fault::Internal(m) => ApiError::Internal(m),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::KeyspaceNotFound(ks) => ApiError::NotFound(format!("keyspace '{ks}' not found")),
-            StoreError::TableNotFound(t) => ApiError::NotFound(format!("table '{t}' not found")),
-            StoreError::Missing(m) => ApiError::NotFound(m),
-            StoreError::CollectionNotFound(c) => ApiError::NotFound(format!("collection '{c}' not found")),
-            StoreError::Refused(e) => e,
-            StoreError::SchemaChanged => {
-                ApiError::Unavailable("the table changed while the request ran; retry".to_owned())
-            }
-            StoreError::AlreadyExists(what) => ApiError::Conflict(format!("{what} already exists")),
-            StoreError::Rejected(msg) => ApiError::BadRequest(msg),
-            StoreError::Unavailable(msg) => ApiError::Unavailable(msg),
-            StoreError::Internal(msg) => ApiError::Internal(msg),
-        }
+        Fault::from(e).into()
     }
 }
 

@@ -1,7 +1,7 @@
 //! The HTTP request and response as the API layer sees them, independent of
 //! how they travelled (ext_proc today, anything else tomorrow).
 
-use crate::error::ApiError;
+use crate::fault::Fault;
 
 /// One decoded HTTP request.
 #[derive(Debug, Clone, Default)]
@@ -39,27 +39,27 @@ impl ApiRequest {
     }
 
     /// The single value of a query parameter; given twice is a client error.
-    pub fn param(&self, name: &str) -> Result<Option<&str>, ApiError> {
+    pub fn param(&self, name: &str) -> Result<Option<&str>, Fault> {
         let mut found = self.query.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
         let first = found.next();
         if found.next().is_some() {
-            return Err(ApiError::BadRequest(format!("query parameter '{name}' is given more than once")));
+            return Err(Fault::Invalid(format!("query parameter '{name}' is given more than once")));
         }
         Ok(first)
     }
 
     /// A boolean query parameter (`true`/`false`), with its default.
-    pub fn flag(&self, name: &str, default: bool) -> Result<bool, ApiError> {
+    pub fn flag(&self, name: &str, default: bool) -> Result<bool, Fault> {
         match self.param(name)? {
             None => Ok(default),
             Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
             Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
-            Some(v) => Err(ApiError::BadRequest(format!("query parameter '{name}' must be true or false, got '{v}'"))),
+            Some(v) => Err(Fault::Invalid(format!("query parameter '{name}' must be true or false, got '{v}'"))),
         }
     }
 
     /// The path split into percent-decoded segments.
-    pub fn segments(&self) -> Result<Vec<String>, ApiError> {
+    pub fn segments(&self) -> Result<Vec<String>, Fault> {
         self.path
             .trim_matches('/')
             .split('/')
@@ -68,7 +68,7 @@ impl ApiRequest {
                 percent_encoding::percent_decode_str(s)
                     .decode_utf8()
                     .map(|c| c.into_owned())
-                    .map_err(|_| ApiError::BadRequest(format!("path segment '{s}' is not valid UTF-8 once decoded")))
+                    .map_err(|_| Fault::Invalid(format!("path segment '{s}' is not valid UTF-8 once decoded")))
             })
             .collect()
     }

@@ -1,9 +1,12 @@
 //! Datagate sidecar: an Envoy external-processing server that turns JSON data
 //! requests into storage calls and answers with an `ImmediateResponse`.
 //!
-//! Layers, outermost first: [`server`] (tonic stream loop) → [`processor`]
-//! (ext_proc phases) → [`service`] (routing, limits, timeouts) → [`api`]
-//! (request → plan → response) → [`store`] (plan → SQL with bound values).
+//! Layers, outermost first, imports pointing down only: [`server`] (tonic
+//! stream loop) → [`processor`] (ext_proc phases) → [`service`] (routing,
+//! limits, timeouts) → the translators [`api`] (REST, Documents) and
+//! [`graphql`] (request → plan → response) → [`engine`] (store handle,
+//! catalog, limits) → [`store`] (plan → SQL with bound values). Below the
+//! translators failures are a [`fault::Fault`]; [`error`] maps them to HTTP.
 //! Everything below [`processor`] is testable without Envoy. Beside the
 //! floors, [`scope`] carries what the whole request shares (its id, its
 //! tenant's [`admission`] share of the store's connections, whether it was
@@ -19,8 +22,10 @@ pub mod config;
 pub mod dataapi;
 pub mod decimal;
 pub mod doc;
+pub mod engine;
 pub mod envoy_config;
 pub mod error;
+pub mod fault;
 pub mod graphql;
 pub mod health;
 pub mod http;

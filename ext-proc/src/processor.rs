@@ -16,7 +16,7 @@ use envoy_types::pb::envoy::service::ext_proc::v3::{
 use std::sync::Arc;
 
 /// Header the edge filter sets from the verified token.
-pub const TENANT_HEADER: &str = "x-tenant-id";
+pub use datagate_filter::identity::TENANT_HEADER;
 
 /// Header Envoy sets to identify a request in its logs and ours.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";

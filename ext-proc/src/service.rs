@@ -1,51 +1,31 @@
 //! The application core: one [`ApiRequest`] in, one [`ApiResponse`] out.
 //! Transport-agnostic, so it is tested without Envoy.
 
-use crate::api::{collections, columns, docs, rows, schema, Ctx};
+use crate::api::{collections, columns, docs, rows, schema};
 use crate::catalog::Catalog;
-use crate::config::{Config, Limits};
+use crate::config::Config;
+use crate::engine::Engine;
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::router::{route, Route};
-use crate::store::docs::DocStore;
-use crate::store::{Backend, Store};
+use crate::store::Backend;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Everything a request needs, shared by all gRPC streams.
 pub struct Service {
-    env: Env,
+    env: Engine,
     gate: crate::admission::TenantGate,
     graphql: crate::graphql::Schemas,
     timeout: Duration,
-}
-
-/// The store, catalog and limits, cheap to clone into GraphQL resolvers.
-#[derive(Clone)]
-pub struct Env {
-    /// Tables and rows.
-    pub store: Arc<dyn Store>,
-    /// Document collections.
-    pub docs: Arc<dyn DocStore>,
-    /// Cached definitions.
-    pub catalog: Arc<Catalog>,
-    /// Request limits.
-    pub limits: Arc<Limits>,
-}
-
-impl Env {
-    /// The handler context over this environment.
-    pub fn ctx(&self) -> Ctx<'_> {
-        Ctx { store: self.store.as_ref(), docs: self.docs.as_ref(), catalog: &self.catalog, limits: &self.limits }
-    }
 }
 
 impl Service {
     /// A service over `store` with the limits from `config`.
     pub fn new(backend: Backend, config: &Config) -> Service {
         Service {
-            env: Env {
+            env: Engine {
                 store: backend.rows,
                 docs: backend.docs,
                 catalog: Arc::new(Catalog::new(config.catalog_ttl)),

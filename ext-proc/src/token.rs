@@ -23,12 +23,12 @@ pub fn mint(secret: &[u8], kid: &str, tenant: &str, subject: &str, ttl: Duration
 /// Keys are 32 random bytes, base64url: no '.', so they never look like a JWT.
 pub fn api_key(tenant: &str, plan: Option<&str>, name: Option<&str>) -> (String, serde_json::Value) {
     use base64::Engine;
-    use sha2::Digest;
     let mut bytes = [0u8; 32];
     bytes[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
     bytes[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
     let key = format!("dg_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes));
-    let hash: String = sha2::Sha256::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    // The filter's own hash format, so a minted entry always matches what it checks.
+    let hash = datagate_filter::apikey::hash_hex(&key);
     let mut entry = json!({ "sha256": hash, "tenant": tenant });
     if let Some(p) = plan {
         entry["plan"] = json!(p);

@@ -20,6 +20,7 @@ use common::Harness;
 use datagate::api::{page, rows};
 use datagate::doc::{filter, path};
 use datagate::error::ApiError;
+use datagate::fault::Fault;
 use datagate::model::{Clustering, ColumnDef, DataType, Namespace, Order, TableDef};
 use datagate::plan::{read_order, Select};
 use datagate::store::docsql::{self, DocSearch, Flavor};
@@ -45,6 +46,11 @@ fn runner(default: u32) -> TestRunner {
 /// A refusal must be a client error, never a 5xx.
 fn assert_client_error(e: &ApiError, input: &str) {
     assert!((400..500).contains(&e.status()), "{input:?} got {} {e}", e.status());
+}
+
+/// The domain error below the translators maps to a client error too.
+fn assert_client_fault(f: &Fault, input: &str) {
+    assert_client_error(&ApiError::from(f.clone()), input);
 }
 
 /// The statement text holds no client value: no marker, nothing non-ASCII.
@@ -339,10 +345,10 @@ fn fuzz_documents_where_sort_to_sql() {
                 let parsed = filter::parse_where(w.clone());
                 let sort = filter::parse_sort(sort.clone());
                 if let Err(e) = &parsed {
-                    assert_client_error(e, &input);
+                    assert_client_fault(e, &input);
                 }
                 if let Err(e) = &sort {
-                    assert_client_error(e, &input);
+                    assert_client_fault(e, &input);
                 }
                 let (Ok(f), Ok(sort)) = (parsed, sort) else { return Ok(()) };
                 // The reference semantics never panic either.
@@ -369,10 +375,10 @@ fn fuzz_document_paths() {
     runner(1024)
         .run(&(prop_oneof!["[\\[\\]*0-9a-z.\\\\]{0,20}", "\\PC{0,20}"], segments), |(text, segments)| {
             if let Err(e) = path::parse(&text) {
-                assert_client_error(&e, &text);
+                assert_client_fault(&e, &text);
             }
             if let Err(e) = path::from_segments(&segments) {
-                assert_client_error(&e, &format!("{segments:?}"));
+                assert_client_fault(&e, &format!("{segments:?}"));
             }
             Ok(())
         })

@@ -9,6 +9,7 @@ use crate::doc::edit::{self, DocLimits, Function};
 use crate::doc::filter;
 use crate::doc::path::{self, display, Path};
 use crate::error::ApiError;
+use crate::fault::Fault;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::model::Namespace;
 use crate::store::docs::Edit;
@@ -64,7 +65,7 @@ fn fields(req: &ApiRequest) -> Result<Option<Vec<Path>>, ApiError> {
     }
     items
         .iter()
-        .map(|i| i.as_str().ok_or_else(bad).and_then(|s| path::plain(s, "fields")))
+        .map(|i| i.as_str().ok_or_else(bad).and_then(|s| path::plain(s, "fields").map_err(ApiError::from)))
         .collect::<Result<_, _>>()
         .map(Some)
 }
@@ -294,7 +295,7 @@ pub async fn function(
     let owned_id = id.to_owned();
     let reply = edit_with(ctx, ns, coll, id, move |c, doc, exp| {
         let Some(mut doc) = doc else {
-            return Err(StoreError::Refused(ApiError::NotFound(format!("document '{owned_id}' not found"))));
+            return Err(StoreError::Refused(Fault::NotFound(format!("document '{owned_id}' not found"))));
         };
         let reply = func.apply(&mut doc, &p).map_err(StoreError::Refused)?;
         admit(&limits, c, &doc)?;

@@ -8,7 +8,6 @@ pub mod page;
 pub mod rows;
 pub mod schema;
 
-use crate::catalog::Catalog;
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
 use serde_json::{json, Value as Json};
@@ -16,20 +15,8 @@ use serde_json::{json, Value as Json};
 /// The OpenAPI 3.1 document for the whole HTTP surface, served at
 /// `/v2/openapi.json`; the end-to-end tests validate real responses against it.
 pub const OPENAPI: &str = include_str!("openapi.json");
-use crate::config::Limits;
-use crate::store::Store;
 
-/// What a handler needs besides the request.
-pub struct Ctx<'a> {
-    /// The store for this deployment.
-    pub store: &'a dyn Store,
-    /// The same store's document face.
-    pub docs: &'a dyn crate::store::docs::DocStore,
-    /// Table definitions, cached.
-    pub catalog: &'a Catalog,
-    /// Request limits.
-    pub limits: &'a Limits,
-}
+pub use crate::engine::Ctx;
 
 /// A JSON request body as `T` (duplicate keys and deep nesting refused first).
 pub(crate) fn body<T: serde::de::DeserializeOwned>(req: &ApiRequest) -> Result<T, ApiError> {

@@ -95,10 +95,10 @@ impl<'a> Store<'a> {
     pub async fn exists(&self, ns: &Namespace, name: &str) -> Result<(), CmdError> {
         match self.ctx.catalog.collection(self.ctx.docs, ns, name).await {
             Ok(_) => Ok(()),
-            Err(crate::error::ApiError::NotFound(m)) if m.starts_with("keyspace") => {
+            Err(crate::fault::Fault::NotFound(m)) if m.starts_with("keyspace") => {
                 Err(StoreError::KeyspaceNotFound(ns.keyspace.clone()).into())
             }
-            Err(crate::error::ApiError::NotFound(_)) => Err(StoreError::CollectionNotFound(name.to_owned()).into()),
+            Err(crate::fault::Fault::NotFound(_)) => Err(StoreError::CollectionNotFound(name.to_owned()).into()),
             Err(e) => Err(CmdError::server("INTERNAL_SERVER_ERROR", e.to_string())),
         }
     }

@@ -3,7 +3,7 @@
 //! its read-modify-write transaction; nothing here does I/O.
 
 use super::path::{display, Segment};
-use crate::error::ApiError;
+use crate::fault::Fault;
 use serde_json::{Map, Value as Json};
 
 /// The value at `path`, if the document has one there.
@@ -15,8 +15,8 @@ pub fn get<'a>(doc: &'a Json, path: &[Segment]) -> Option<&'a Json> {
     })
 }
 
-fn scalar_in_the_way(path: &[Segment], depth: usize, node: &Json) -> ApiError {
-    ApiError::BadRequest(format!(
+fn scalar_in_the_way(path: &[Segment], depth: usize, node: &Json) -> Fault {
+    Fault::Invalid(format!(
         "path '{}' goes through '{}', which is {} and cannot hold '{}'",
         display(path),
         if depth == 0 { "the document root".to_owned() } else { display(&path[..depth]) },
@@ -26,7 +26,7 @@ fn scalar_in_the_way(path: &[Segment], depth: usize, node: &Json) -> ApiError {
 }
 
 /// The node at `path`, creating objects (or arrays, before an index) on the way.
-fn slot<'a>(doc: &'a mut Json, path: &[Segment]) -> Result<&'a mut Json, ApiError> {
+fn slot<'a>(doc: &'a mut Json, path: &[Segment]) -> Result<&'a mut Json, Fault> {
     let mut node = doc;
     for (depth, step) in path.iter().enumerate() {
         let next_is_index = matches!(path.get(depth + 1), Some(Segment::Index(_)));
@@ -36,7 +36,7 @@ fn slot<'a>(doc: &'a mut Json, path: &[Segment]) -> Result<&'a mut Json, ApiErro
             (Json::Object(_), Segment::Key(_)) => {}
             (Json::Array(a), Segment::Index(i)) if *i <= a.len() => {}
             (Json::Array(a), Segment::Index(i)) => {
-                return Err(ApiError::BadRequest(format!(
+                return Err(Fault::Invalid(format!(
                     "path '{}': index {i} is past the end of an array of {} elements (use {} to append)",
                     display(path),
                     a.len(),
@@ -60,7 +60,7 @@ fn slot<'a>(doc: &'a mut Json, path: &[Segment]) -> Result<&'a mut Json, ApiErro
 }
 
 /// The document after replacing the value at `path` (the whole document when empty).
-pub fn put(doc: Option<Json>, path: &[Segment], value: Json) -> Result<Json, ApiError> {
+pub fn put(doc: Option<Json>, path: &[Segment], value: Json) -> Result<Json, Fault> {
     if path.is_empty() {
         return Ok(value);
     }
@@ -71,19 +71,16 @@ pub fn put(doc: Option<Json>, path: &[Segment], value: Json) -> Result<Json, Api
 
 /// The document after merging `patch`'s members into the object at `path`
 /// (members named in the patch are replaced; the rest stay).
-pub fn merge(doc: Option<Json>, path: &[Segment], patch: Json) -> Result<Json, ApiError> {
+pub fn merge(doc: Option<Json>, path: &[Segment], patch: Json) -> Result<Json, Fault> {
     let Json::Object(patch) = patch else {
-        return Err(ApiError::BadRequest(format!(
-            "PATCH needs a JSON object to merge, got {}",
-            crate::json::kind(&patch)
-        )));
+        return Err(Fault::Invalid(format!("PATCH needs a JSON object to merge, got {}", crate::json::kind(&patch))));
     };
     let mut doc = doc.unwrap_or_else(|| Json::Object(Map::new()));
     let target = slot(&mut doc, path)?;
     match target {
         Json::Object(m) => m.extend(patch),
         other => {
-            return Err(ApiError::BadRequest(format!(
+            return Err(Fault::Invalid(format!(
                 "PATCH merges into an object, but '{}' is {}",
                 if path.is_empty() { "the document".to_owned() } else { display(path) },
                 crate::json::kind(other)
@@ -131,8 +128,8 @@ pub enum Function {
 
 impl Function {
     /// Parses `{"operation": "$push"|"$pop", "value": ...}`.
-    pub fn parse(body: Json) -> Result<Function, ApiError> {
-        let bad = |why: String| ApiError::BadRequest(format!("function body: {why}"));
+    pub fn parse(body: Json) -> Result<Function, Fault> {
+        let bad = |why: String| Fault::Invalid(format!("function body: {why}"));
         let Json::Object(mut m) = body else {
             return Err(bad("expected an object like {\"operation\": \"$push\", \"value\": 1}".to_owned()));
         };
@@ -153,7 +150,7 @@ impl Function {
 
     /// Applies the function to the array at `path`; returns the reply
     /// (`$push`: the array after; `$pop`: the removed element).
-    pub fn apply(&self, doc: &mut Json, path: &[Segment]) -> Result<Json, ApiError> {
+    pub fn apply(&self, doc: &mut Json, path: &[Segment]) -> Result<Json, Fault> {
         let where_ = if path.is_empty() { "the document".to_owned() } else { format!("'{}'", display(path)) };
         let target = match path.is_empty() {
             true => Some(&mut *doc),
@@ -162,21 +159,19 @@ impl Function {
         let array = match target {
             Some(Json::Array(a)) => a,
             Some(other) => {
-                return Err(ApiError::BadRequest(format!(
+                return Err(Fault::Invalid(format!(
                     "array functions need an array, but {where_} is {}",
                     crate::json::kind(other)
                 )))
             }
-            None => return Err(ApiError::NotFound(format!("the document has nothing at {where_}"))),
+            None => return Err(Fault::NotFound(format!("the document has nothing at {where_}"))),
         };
         match self {
             Function::Push(v) => {
                 array.push(v.clone());
                 Ok(Json::Array(array.clone()))
             }
-            Function::Pop => {
-                array.pop().ok_or_else(|| ApiError::BadRequest(format!("$pop: the array at {where_} is empty")))
-            }
+            Function::Pop => array.pop().ok_or_else(|| Fault::Invalid(format!("$pop: the array at {where_} is empty"))),
         }
     }
 }
@@ -245,8 +240,8 @@ pub struct DocLimits {
 
 /// Checks a whole document (after an edit) against the limits: 413 for size,
 /// 400 for shape, naming where the problem is.
-pub fn check(doc: &Json, limits: &DocLimits) -> Result<(), ApiError> {
-    fn walk(v: &Json, depth: usize, at: &mut Vec<Segment>, l: &DocLimits) -> Result<(), ApiError> {
+pub fn check(doc: &Json, limits: &DocLimits) -> Result<(), Fault> {
+    fn walk(v: &Json, depth: usize, at: &mut Vec<Segment>, l: &DocLimits) -> Result<(), Fault> {
         let here = |at: &[Segment]| {
             if at.is_empty() {
                 "the document root".to_owned()
@@ -255,14 +250,13 @@ pub fn check(doc: &Json, limits: &DocLimits) -> Result<(), ApiError> {
             }
         };
         if depth > l.max_depth {
-            return Err(ApiError::BadRequest(format!("the document nests deeper than {} levels", l.max_depth)));
+            return Err(Fault::Invalid(format!("the document nests deeper than {} levels", l.max_depth)));
         }
         match v {
-            Json::String(s) if s.contains('\0') => Err(ApiError::BadRequest(format!(
-                "the string at {} contains U+0000, which stores cannot keep",
-                here(at)
-            ))),
-            Json::Array(a) if a.len() > l.max_array => Err(ApiError::BadRequest(format!(
+            Json::String(s) if s.contains('\0') => {
+                Err(Fault::Invalid(format!("the string at {} contains U+0000, which stores cannot keep", here(at))))
+            }
+            Json::Array(a) if a.len() > l.max_array => Err(Fault::Invalid(format!(
                 "the array at {} has {} elements, above the limit of {}",
                 here(at),
                 a.len(),
@@ -274,7 +268,7 @@ pub fn check(doc: &Json, limits: &DocLimits) -> Result<(), ApiError> {
                 at.pop();
                 r
             }),
-            Json::Object(m) if m.len() > l.max_properties => Err(ApiError::BadRequest(format!(
+            Json::Object(m) if m.len() > l.max_properties => Err(Fault::Invalid(format!(
                 "the object at {} has {} members, above the limit of {}",
                 here(at),
                 m.len(),
@@ -282,7 +276,7 @@ pub fn check(doc: &Json, limits: &DocLimits) -> Result<(), ApiError> {
             ))),
             Json::Object(m) => m.iter().try_for_each(|(k, x)| {
                 if k.contains('\0') {
-                    return Err(ApiError::BadRequest(format!(
+                    return Err(Fault::Invalid(format!(
                         "a member name under {} contains U+0000, which stores cannot keep",
                         here(at)
                     )));
@@ -298,7 +292,7 @@ pub fn check(doc: &Json, limits: &DocLimits) -> Result<(), ApiError> {
     walk(doc, 1, &mut Vec::new(), limits)?;
     let size = serde_json::to_vec(doc).map(|v| v.len()).unwrap_or(usize::MAX);
     if size > limits.max_bytes {
-        return Err(ApiError::PayloadTooLarge(format!(
+        return Err(Fault::LimitExceeded(format!(
             "the document would be {size} bytes, above the {} byte limit",
             limits.max_bytes
         )));
@@ -322,7 +316,7 @@ mod tests {
         assert_eq!(d, json!({"a": {"b": [{"c": 1}]}}));
         let d = put(Some(d), &p("a.b.[1]"), json!("x")).unwrap();
         assert_eq!(d, json!({"a": {"b": [{"c": 1}, "x"]}}));
-        assert_eq!(put(Some(d.clone()), &p("a.b.[5]"), json!(0)).unwrap_err().status(), 400);
+        assert!(matches!(put(Some(d.clone()), &p("a.b.[5]"), json!(0)).unwrap_err(), Fault::Invalid(_)));
         let err = put(Some(d), &p("a.b.[1].z"), json!(0)).unwrap_err();
         assert!(err.to_string().contains("a.b.[1]"), "{err}");
         assert_eq!(put(Some(json!({"a": 1})), &[], json!([1])).unwrap(), json!([1]));
@@ -333,8 +327,8 @@ mod tests {
         let d = json!({"a": {"x": 1, "y": 2}, "b": 3});
         assert_eq!(merge(Some(d.clone()), &[], json!({"b": 4})).unwrap(), json!({"a": {"x": 1, "y": 2}, "b": 4}));
         assert_eq!(merge(Some(d.clone()), &p("a"), json!({"y": 5})).unwrap(), json!({"a": {"x": 1, "y": 5}, "b": 3}));
-        assert_eq!(merge(Some(d.clone()), &p("b"), json!({"y": 5})).unwrap_err().status(), 400);
-        assert_eq!(merge(Some(d), &[], json!([1])).unwrap_err().status(), 400);
+        assert!(matches!(merge(Some(d.clone()), &p("b"), json!({"y": 5})).unwrap_err(), Fault::Invalid(_)));
+        assert!(matches!(merge(Some(d), &[], json!([1])).unwrap_err(), Fault::Invalid(_)));
         assert_eq!(merge(None, &p("n"), json!({"k": 1})).unwrap(), json!({"n": {"k": 1}}));
     }
 
@@ -353,10 +347,10 @@ mod tests {
         assert_eq!(Function::Push(json!("b")).apply(&mut d, &p("tags")).unwrap(), json!(["a", "b"]));
         assert_eq!(Function::Pop.apply(&mut d, &p("tags")).unwrap(), json!("b"));
         assert_eq!(Function::Pop.apply(&mut d, &p("tags")).unwrap(), json!("a"));
-        assert_eq!(Function::Pop.apply(&mut d, &p("tags")).unwrap_err().status(), 400);
-        assert_eq!(Function::Pop.apply(&mut d, &p("nope")).unwrap_err().status(), 404);
+        assert!(matches!(Function::Pop.apply(&mut d, &p("tags")).unwrap_err(), Fault::Invalid(_)));
+        assert!(matches!(Function::Pop.apply(&mut d, &p("nope")).unwrap_err(), Fault::NotFound(_)));
         let mut s = json!({"n": 1});
-        assert_eq!(Function::Push(json!(1)).apply(&mut s, &p("n")).unwrap_err().status(), 400);
+        assert!(matches!(Function::Push(json!(1)).apply(&mut s, &p("n")).unwrap_err(), Fault::Invalid(_)));
         assert_eq!(Function::parse(json!({"operation": "$pop"})).unwrap(), Function::Pop);
         assert!(Function::parse(json!({"operation": "$shift"})).is_err());
         assert!(Function::parse(json!({"operation": "$push"})).is_err());
@@ -373,10 +367,10 @@ mod tests {
     fn limits() {
         let l = DocLimits { max_bytes: 100, max_depth: 3, max_array: 2, max_properties: 2 };
         assert!(check(&json!({"a": {"b": 1}}), &l).is_ok());
-        assert_eq!(check(&json!({"a": {"b": {"c": 1}}}), &l).unwrap_err().status(), 400);
-        assert_eq!(check(&json!([1, 2, 3]), &l).unwrap_err().status(), 400);
-        assert_eq!(check(&json!({"a": 1, "b": 2, "c": 3}), &l).unwrap_err().status(), 400);
-        assert_eq!(check(&json!({"a": "x\u{0}y"}), &l).unwrap_err().status(), 400);
-        assert_eq!(check(&json!("x".repeat(200)), &l).unwrap_err().status(), 413);
+        assert!(matches!(check(&json!({"a": {"b": {"c": 1}}}), &l).unwrap_err(), Fault::Invalid(_)));
+        assert!(matches!(check(&json!([1, 2, 3]), &l).unwrap_err(), Fault::Invalid(_)));
+        assert!(matches!(check(&json!({"a": 1, "b": 2, "c": 3}), &l).unwrap_err(), Fault::Invalid(_)));
+        assert!(matches!(check(&json!({"a": "x\u{0}y"}), &l).unwrap_err(), Fault::Invalid(_)));
+        assert!(matches!(check(&json!("x".repeat(200)), &l).unwrap_err(), Fault::LimitExceeded(_)));
     }
 }

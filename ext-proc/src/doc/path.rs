@@ -2,7 +2,7 @@
 //! segment per step (`/a/b/[0]/c`). `[*]` is any array element and `*` any
 //! key (filters only); `\.`, `\,`, `\*` and `\\` make those characters literal.
 
-use crate::error::ApiError;
+use crate::fault::Fault;
 use std::fmt;
 
 /// One step into a document.
@@ -27,8 +27,8 @@ const MAX_INDEX: usize = 1_000_000;
 const MAX_STEPS: usize = 64;
 
 /// Parses one step as written between dots or as a URL segment.
-fn segment(raw: &str, literal: bool, whole: &str) -> Result<Segment, ApiError> {
-    let bad = |why: &str| ApiError::BadRequest(format!("path '{whole}': {why}"));
+fn segment(raw: &str, literal: bool, whole: &str) -> Result<Segment, Fault> {
+    let bad = |why: &str| Fault::Invalid(format!("path '{whole}': {why}"));
     if raw.is_empty() {
         return Err(bad("empty step (two dots in a row, or a leading or trailing dot)"));
     }
@@ -52,7 +52,7 @@ fn segment(raw: &str, literal: bool, whole: &str) -> Result<Segment, ApiError> {
 }
 
 /// Parses a dotted path (`a.b.[0].c`, `\.` for a literal dot).
-pub fn parse(text: &str) -> Result<Path, ApiError> {
+pub fn parse(text: &str) -> Result<Path, Fault> {
     let mut steps = Vec::new();
     let mut current = String::new();
     // A step with an escaped character is always a plain key, never `*` or `[n]`.
@@ -66,7 +66,7 @@ pub fn parse(text: &str) -> Result<Path, ApiError> {
                     escaped = true;
                 }
                 other => {
-                    return Err(ApiError::BadRequest(format!(
+                    return Err(Fault::Invalid(format!(
                         "path '{text}': '\\' must be followed by '.', ',', '*', '[', ']' or '\\', got {}",
                         other.map_or("the end".to_owned(), |o| format!("'{o}'"))
                     )))
@@ -85,18 +85,18 @@ pub fn parse(text: &str) -> Result<Path, ApiError> {
 }
 
 /// Parses URL segments after the document id (already percent-decoded).
-pub fn from_segments(segments: &[String]) -> Result<Path, ApiError> {
+pub fn from_segments(segments: &[String]) -> Result<Path, Fault> {
     let whole = segments.join("/");
     let steps = segments.iter().map(|s| segment(s, false, &whole)).collect::<Result<Vec<_>, _>>()?;
     if steps.iter().any(|s| matches!(s, Segment::AnyIndex | Segment::AnyKey)) {
-        return Err(ApiError::BadRequest(format!("path '{whole}': wildcards are only allowed in 'where'")));
+        return Err(Fault::Invalid(format!("path '{whole}': wildcards are only allowed in 'where'")));
     }
     check_len(&whole, steps)
 }
 
-fn check_len(text: &str, steps: Path) -> Result<Path, ApiError> {
+fn check_len(text: &str, steps: Path) -> Result<Path, Fault> {
     if steps.len() > MAX_STEPS {
-        return Err(ApiError::BadRequest(format!("path '{text}' has more than {MAX_STEPS} steps")));
+        return Err(Fault::Invalid(format!("path '{text}' has more than {MAX_STEPS} steps")));
     }
     Ok(steps)
 }
@@ -107,10 +107,10 @@ pub fn has_wildcard(path: &[Segment]) -> bool {
 }
 
 /// Refuses wildcards where a single location is needed (`fields`, `sort`).
-pub fn plain(text: &str, what: &str) -> Result<Path, ApiError> {
+pub fn plain(text: &str, what: &str) -> Result<Path, Fault> {
     let p = parse(text)?;
     if has_wildcard(&p) {
-        return Err(ApiError::BadRequest(format!("{what} path '{text}' cannot contain wildcards")));
+        return Err(Fault::Invalid(format!("{what} path '{text}' cannot contain wildcards")));
     }
     Ok(p)
 }
@@ -152,7 +152,7 @@ mod tests {
         assert_eq!(parse(r"\*").unwrap(), vec![Key("*".into())]);
         assert_eq!(parse(r"\[0\]").unwrap(), vec![Key("[0]".into())]);
         for bad in ["", "a..b", ".a", "a.", "a.[x]", r"a\q", "a\\", "a.[-1]", "a.[99999999]"] {
-            assert_eq!(parse(bad).unwrap_err().status(), 400, "{bad}");
+            assert!(matches!(parse(bad).unwrap_err(), Fault::Invalid(_)), "{bad}");
         }
     }
 
@@ -167,7 +167,7 @@ mod tests {
     fn url_segments() {
         let segs: Vec<String> = ["a", "[2]", "b.c"].iter().map(|s| s.to_string()).collect();
         assert_eq!(from_segments(&segs).unwrap(), vec![Key("a".into()), Index(2), Key("b.c".into())]);
-        assert_eq!(from_segments(&["[*]".to_string()]).unwrap_err().status(), 400);
+        assert!(matches!(from_segments(&["[*]".to_string()]).unwrap_err(), Fault::Invalid(_)));
         assert!(plain("a.*", "sort").is_err());
     }
 }

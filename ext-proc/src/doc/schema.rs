@@ -1,7 +1,7 @@
 //! JSON Schema per collection: compiled once when the collection's definition
 //! is loaded, checked on every write, every violation listed in the 400.
 
-use crate::error::ApiError;
+use crate::fault::Fault;
 use serde_json::Value as Json;
 
 /// Most violations listed in one error (the rest are counted).
@@ -15,17 +15,17 @@ pub struct Schema {
 impl Schema {
     /// Compiles `schema`; a schema that is not valid JSON Schema is a 400 saying why.
     /// Remote `$ref`s are never fetched: the gateway does not make outbound calls for clients.
-    pub fn compile(schema: &Json) -> Result<Schema, ApiError> {
+    pub fn compile(schema: &Json) -> Result<Schema, Fault> {
         if !schema.is_object() && !schema.is_boolean() {
-            return Err(ApiError::BadRequest("json-schema: a JSON Schema is an object (or true/false)".to_owned()));
+            return Err(Fault::Invalid("json-schema: a JSON Schema is an object (or true/false)".to_owned()));
         }
         jsonschema::validator_for(schema)
             .map(|validator| Schema { validator })
-            .map_err(|e| ApiError::BadRequest(format!("json-schema: not a usable JSON Schema: {e}")))
+            .map_err(|e| Fault::Invalid(format!("json-schema: not a usable JSON Schema: {e}")))
     }
 
     /// Checks a whole document; 400 listing every violation with where it is.
-    pub fn check(&self, doc: &Json) -> Result<(), ApiError> {
+    pub fn check(&self, doc: &Json) -> Result<(), Fault> {
         let all: Vec<String> = self
             .validator
             .iter_errors(doc)
@@ -42,7 +42,7 @@ impl Schema {
         if more > 0 {
             text.push_str(&format!("; and {more} more"));
         }
-        Err(ApiError::BadRequest(format!(
+        Err(Fault::Invalid(format!(
             "the document does not match the collection's JSON schema ({} violation{}): {text}",
             all.len(),
             if all.len() == 1 { "" } else { "s" }

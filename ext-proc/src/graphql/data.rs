@@ -2,13 +2,13 @@
 //! "CQL-first" shape). Resolvers turn GraphQL arguments into the same calls
 //! the REST API makes, so validation, paging and errors are shared.
 
-use super::types::{filter_name, input_type, output_type, shared, to_output, to_rest, SCALAR_OPS};
+use super::types::{filter_name, input_type, json_field, shared, to_rest, SCALAR_OPS};
 use crate::api::rows::{self, Selection};
+use crate::engine::Engine;
 use crate::error::ApiError;
 use crate::http::ApiRequest;
 use crate::model::{DataType, Namespace, TableDef};
 use crate::plan::WriteIf;
-use crate::service::Env;
 use async_graphql::dynamic::{
     Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Schema, SchemaError,
     TypeRef, ValueAccessor,
@@ -20,7 +20,7 @@ use std::sync::Arc;
 /// What resolvers of a data schema need: the environment and the keyspace.
 pub struct DataCtx {
     /// Store, catalog and limits.
-    pub env: Env,
+    pub env: Engine,
     /// The tenant's keyspace this request addresses.
     pub ns: Namespace,
 }
@@ -29,18 +29,6 @@ pub struct DataCtx {
 pub fn gql_error(e: ApiError) -> async_graphql::Error {
     let status = e.status();
     async_graphql::Error::new(e.public_description()).extend_with(|_, ext| ext.set("code", status))
-}
-
-/// A field read from the parent JSON object.
-pub fn json_field(name: &str, ty: DataType) -> Field {
-    let owned = name.to_owned();
-    Field::new(name, output_type(ty), move |ctx| {
-        let name = owned.clone();
-        FieldFuture::new(async move {
-            let parent = ctx.parent_value.try_downcast_ref::<Json>()?;
-            Ok(to_output(ty, parent.get(&name)))
-        })
-    })
 }
 
 fn rest_request(method: &str, query: Vec<(String, String)>, body: Option<Json>, ns: &Namespace) -> ApiRequest {

@@ -3,10 +3,10 @@
 
 use super::data::gql_error;
 use crate::api::{columns, schema};
+use crate::engine::Engine;
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::model::{Namespace, TableDef};
-use crate::service::Env;
 use async_graphql::dynamic::{
     Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Schema, SchemaError, TypeRef,
 };
@@ -15,7 +15,7 @@ use serde_json::{json, Value as Json};
 /// What DDL resolvers need.
 pub struct DdlCtx {
     /// Store, catalog and limits.
-    pub env: Env,
+    pub env: Engine,
     /// The caller's tenant.
     pub tenant: String,
 }
@@ -36,12 +36,24 @@ fn ns(d: &DdlCtx, ks: &str) -> Result<Namespace, async_graphql::Error> {
     schema::namespace(&d.tenant, ks).map_err(gql_error)
 }
 
-/// `Ok(false)` for "already there"/"not there" when the caller said that is fine.
-fn tolerate(r: Result<ApiResponse, ApiError>, ok_status: u16, flag: bool) -> Result<bool, async_graphql::Error> {
-    match r {
-        Ok(_) => Ok(true),
-        Err(e) if flag && e.status() == ok_status => Ok(false),
-        Err(e) => Err(gql_error(e)),
+/// Which refusal an `ifNotExists`/`ifExists` flag turns into "nothing to do".
+#[derive(Clone, Copy)]
+enum Fine {
+    /// The thing being created is already there.
+    AlreadyThere,
+    /// The thing being dropped is not there.
+    NotThere,
+}
+
+/// `Ok(false)` for "already there"/"not there" when the caller said that is
+/// fine; decided by the kind of error, not by the HTTP status it would get.
+fn tolerate(r: Result<ApiResponse, ApiError>, fine: Fine, flag: bool) -> Result<bool, async_graphql::Error> {
+    match (r, fine) {
+        (Ok(_), _) => Ok(true),
+        (Err(ApiError::Conflict(_)), Fine::AlreadyThere) | (Err(ApiError::NotFound(_)), Fine::NotThere) if flag => {
+            Ok(false)
+        }
+        (Err(e), _) => Err(gql_error(e)),
     }
 }
 
@@ -72,10 +84,10 @@ async fn mutate(op: &str, ctx: &ResolverContext<'_>) -> Result<bool, async_graph
         "createKeyspace" => {
             let r =
                 schema::create_keyspace(&c, &d.tenant, &body_req(&d.tenant, json!({"name": s(ctx, "name")?}))).await;
-            tolerate(r, 409, flag(ctx, "ifNotExists"))
+            tolerate(r, Fine::AlreadyThere, flag(ctx, "ifNotExists"))
         }
         "dropKeyspace" => {
-            tolerate(schema::drop_keyspace(&c, &ns(d, s(ctx, "name")?)?).await, 404, flag(ctx, "ifExists"))
+            tolerate(schema::drop_keyspace(&c, &ns(d, s(ctx, "name")?)?).await, Fine::NotThere, flag(ctx, "ifExists"))
         }
         "createTable" => {
             let partition = columns_json(ctx.args.get("partitionKeys"))?;
@@ -98,7 +110,7 @@ async fn mutate(op: &str, ctx: &ResolverContext<'_>) -> Result<bool, async_graph
                 "tableOptions": {"clusteringExpression": order},
             });
             let r = schema::create_table(&c, &ns(d, s(ctx, "keyspaceName")?)?, &body_req(&d.tenant, body)).await;
-            tolerate(r, 409, flag(ctx, "ifNotExists"))
+            tolerate(r, Fine::AlreadyThere, flag(ctx, "ifNotExists"))
         }
         "alterTableAdd" => {
             let ns = ns(d, s(ctx, "keyspaceName")?)?;
@@ -124,7 +136,7 @@ async fn mutate(op: &str, ctx: &ResolverContext<'_>) -> Result<bool, async_graph
                 body["name"] = json!(name.string()?);
             }
             let r = columns::create_index(&c, &ns, s(ctx, "tableName")?, &body_req(&d.tenant, body)).await;
-            tolerate(r, 409, flag(ctx, "ifNotExists"))
+            tolerate(r, Fine::AlreadyThere, flag(ctx, "ifNotExists"))
         }
         "dropIndex" => {
             let ns = ns(d, s(ctx, "keyspaceName")?)?;
@@ -139,7 +151,7 @@ async fn mutate(op: &str, ctx: &ResolverContext<'_>) -> Result<bool, async_graph
         }
         "dropTable" => {
             let ns = ns(d, s(ctx, "keyspaceName")?)?;
-            tolerate(schema::drop_table(&c, &ns, s(ctx, "tableName")?).await, 404, flag(ctx, "ifExists"))
+            tolerate(schema::drop_table(&c, &ns, s(ctx, "tableName")?).await, Fine::NotThere, flag(ctx, "ifExists"))
         }
         other => Err(async_graphql::Error::new(format!("unknown operation {other}"))),
     }
@@ -308,4 +320,22 @@ pub fn build() -> Result<Schema, SchemaError> {
         .limit_depth(16)
         .limit_complexity(2000)
         .finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flag_tolerates_only_its_own_refusal() {
+        let exists = || Err(ApiError::Conflict("keyspace 'k' already exists".into()));
+        let missing = || Err(ApiError::NotFound("keyspace 'k' not found".into()));
+        assert!(tolerate(Ok(ApiResponse::no_content()), Fine::AlreadyThere, true).unwrap());
+        assert!(!tolerate(exists(), Fine::AlreadyThere, true).unwrap());
+        assert!(!tolerate(missing(), Fine::NotThere, true).unwrap());
+        // Without the flag, or for the other refusal, the error stands.
+        assert!(tolerate(exists(), Fine::AlreadyThere, false).is_err());
+        assert!(tolerate(missing(), Fine::AlreadyThere, true).is_err());
+        assert!(tolerate(exists(), Fine::NotThere, true).is_err());
+    }
 }

@@ -11,10 +11,10 @@ pub mod data;
 pub mod ddl;
 pub mod types;
 
+use crate::engine::Engine;
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::model::Namespace;
-use crate::service::Env;
 use async_graphql::dynamic::Schema;
 use async_graphql::parser::types::ExecutableDocument;
 use serde_json::Value as Json;
@@ -59,7 +59,7 @@ impl Schemas {
         Schemas { data: Mutex::new(HashMap::new()), ddl, parsed: Mutex::new(HashMap::new()) }
     }
 
-    async fn schema_for(&self, env: &Env, ns: &Namespace) -> Result<Arc<Schema>, ApiError> {
+    async fn schema_for(&self, env: &Engine, ns: &Namespace) -> Result<Arc<Schema>, ApiError> {
         // The catalog cache: DDL through this replica is seen at once, through
         // another within the catalog TTL (as for REST).
         let tables = env.catalog.tables(env.store.as_ref(), ns).await?;
@@ -113,7 +113,7 @@ impl Schemas {
     }
 
     /// `/graphql/{keyspace}`.
-    pub async fn data(&self, env: &Env, ns: &Namespace, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+    pub async fn data(&self, env: &Engine, ns: &Namespace, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
         let request = self.with_parsed_query(parse(req)?);
         let schema = self.schema_for(env, ns).await?;
         let request = request.data(data::DataCtx { env: env.clone(), ns: ns.clone() });
@@ -121,7 +121,7 @@ impl Schemas {
     }
 
     /// `/graphql-schema`.
-    pub async fn ddl(&self, env: &Env, tenant: &str, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+    pub async fn ddl(&self, env: &Engine, tenant: &str, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
         let request = self.with_parsed_query(parse(req)?);
         let schema = self.ddl.clone().ok_or_else(|| ApiError::Internal("the DDL schema is unavailable".to_owned()))?;
         let request = request.data(ddl::DdlCtx { env: env.clone(), tenant: tenant.to_owned() });

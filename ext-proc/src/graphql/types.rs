@@ -3,7 +3,7 @@
 //! GraphQL values. Pure.
 
 use crate::model::{ColumnType, DataType};
-use async_graphql::dynamic::{FieldValue, InputObject, InputValue, Object, Scalar, TypeRef};
+use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputObject, InputValue, Object, Scalar, TypeRef};
 use async_graphql::Value as GqlValue;
 use serde_json::{json, Value as Json};
 use std::collections::BTreeMap;
@@ -99,9 +99,7 @@ pub fn shared(types: &[DataType]) -> Shared {
             let name = entry_name(k, v);
             let key = DataType::Scalar(k);
             let value = DataType::Scalar(v);
-            let object = Object::new(&name)
-                .field(super::data::json_field("key", key))
-                .field(super::data::json_field("value", value));
+            let object = Object::new(&name).field(json_field("key", key)).field(json_field("value", value));
             objects.insert(name.clone(), object);
             let input = InputObject::new(format!("{name}Input"))
                 .field(InputValue::new("key", TypeRef::named_nn(scalar_name(k))))
@@ -176,6 +174,18 @@ pub fn to_rest(ty: DataType, v: GqlValue) -> Json {
         ),
         (_, j) => j,
     }
+}
+
+/// A field read from the parent JSON object.
+pub fn json_field(name: &str, ty: DataType) -> Field {
+    let owned = name.to_owned();
+    Field::new(name, output_type(ty), move |ctx| {
+        let name = owned.clone();
+        FieldFuture::new(async move {
+            let parent = ctx.parent_value.try_downcast_ref::<Json>()?;
+            Ok(to_output(ty, parent.get(&name)))
+        })
+    })
 }
 
 #[cfg(test)]

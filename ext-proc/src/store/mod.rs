@@ -9,6 +9,7 @@ pub mod sql;
 pub mod sqlite;
 
 use crate::change::{Change, Refusal};
+use crate::fault::Fault;
 use crate::model::{Namespace, TableDef};
 use crate::plan::{Condition, Select, Upsert};
 use crate::value::Value;
@@ -35,7 +36,7 @@ pub enum StoreError {
     CollectionNotFound(String),
     /// A check on the stored document refused the change (the error says why).
     #[error("{0}")]
-    Refused(crate::error::ApiError),
+    Refused(Fault),
     /// A column or index the change names does not exist (the text names it).
     #[error("{0}")]
     Missing(String),
@@ -142,6 +143,25 @@ impl From<Refusal> for StoreError {
             Refusal::Missing(m) => StoreError::Missing(m),
             Refusal::Exists(m) => StoreError::AlreadyExists(m),
             Refusal::Invalid(m) => StoreError::Rejected(m),
+        }
+    }
+}
+
+impl From<StoreError> for Fault {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::KeyspaceNotFound(ks) => Fault::NotFound(format!("keyspace '{ks}' not found")),
+            StoreError::TableNotFound(t) => Fault::NotFound(format!("table '{t}' not found")),
+            StoreError::Missing(m) => Fault::NotFound(m),
+            StoreError::CollectionNotFound(c) => Fault::NotFound(format!("collection '{c}' not found")),
+            StoreError::Refused(f) => f,
+            StoreError::SchemaChanged => {
+                Fault::Unavailable("the table changed while the request ran; retry".to_owned())
+            }
+            StoreError::AlreadyExists(what) => Fault::Conflict(format!("{what} already exists")),
+            StoreError::Rejected(msg) => Fault::Invalid(msg),
+            StoreError::Unavailable(msg) => Fault::Unavailable(msg),
+            StoreError::Internal(msg) => Fault::Internal(msg),
         }
     }
 }
