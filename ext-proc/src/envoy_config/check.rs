@@ -35,7 +35,7 @@ pub fn check(path: Option<&Path>) -> Report {
     };
     report.passed.push("Datagate config".into());
     if !custom_edge {
-        match datagate_filter::Config::from_json(render::default_edge_config().as_bytes()) {
+        match datagate_filter::Config::from_json(super::templates::default_edge_config().as_bytes()) {
             Ok(_) => report.passed.push("edge filter config (the shipped development one)".into()),
             Err(e) => report.errors.extend(e.0.into_iter().map(|m| format!("edge: {m}"))),
         }

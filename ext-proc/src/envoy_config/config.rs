@@ -145,7 +145,7 @@ impl DatagateConfig {
         if self.rate_limit.is_some() || self.global_limit.is_some() {
             let mut e = match edge.take() {
                 Some(e) => e,
-                None => serde_json::from_str(&super::render::default_edge_config()).unwrap_or_default(),
+                None => serde_json::from_str(&super::templates::default_edge_config()).unwrap_or_default(),
             };
             if let (Some(rl), Some(obj)) = (self.rate_limit, e.as_object_mut()) {
                 obj.insert("rateLimit".into(), rl);

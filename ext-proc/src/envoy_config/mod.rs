@@ -8,6 +8,7 @@
 pub mod check;
 pub mod config;
 pub mod render;
+pub mod templates;
 
 pub use config::{ConfigErrors, DatagateConfig, FilterBuild, Settings};
 

@@ -4,14 +4,8 @@
 //! `envoy/gateway.yaml` sees the same explanations as the fragments.
 
 use super::config::{FilterBuild, Settings, DEFAULT_WASM};
+use super::templates::{APP_ROUTE_FILTERS, BOOTSTRAP, CLUSTERS, EDGE_WASM, HTTP_FILTERS, ROUTES};
 use super::Profile;
-
-const BOOTSTRAP: &str = include_str!("templates/bootstrap.yaml");
-const CLUSTERS: &str = include_str!("templates/clusters.yaml");
-const HTTP_FILTERS: &str = include_str!("templates/http-filters.yaml");
-const EDGE_WASM: &str = include_str!("templates/edge-wasm.yaml");
-const ROUTES: &str = include_str!("templates/routes.yaml");
-const APP_ROUTE_FILTERS: &str = include_str!("templates/app-route-filters.yaml");
 
 /// The endpoint the clusters template names; replaced by each configured sidecar.
 const TEMPLATE_SIDECAR: &str = "address: 127.0.0.1, port_value: 50051";
@@ -186,22 +180,6 @@ fn edge_config(text: &str, s: &Settings) -> String {
     }
 }
 
-/// The shipped edge filter configuration (the JSON of http-filters.yaml).
-pub fn default_edge_config() -> String {
-    let mut lines = Vec::new();
-    let mut block_indent: Option<usize> = None;
-    for line in HTTP_FILTERS.lines() {
-        let indent = line.len() - line.trim_start().len();
-        match block_indent {
-            Some(outer) if indent > outer => lines.push(line.trim_start()),
-            Some(_) => break,
-            None if line.trim_end().ends_with("value: |") => block_indent = Some(indent),
-            None => {}
-        }
-    }
-    lines.join("\n")
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::config::DatagateConfig;
@@ -268,6 +246,6 @@ mod tests {
 
     #[test]
     fn the_shipped_edge_config_is_valid() {
-        datagate_filter::Config::from_json(default_edge_config().as_bytes()).unwrap();
+        datagate_filter::Config::from_json(crate::envoy_config::templates::default_edge_config().as_bytes()).unwrap();
     }
 }
