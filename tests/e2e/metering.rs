@@ -107,7 +107,11 @@ fn two_tenants_see_exactly_their_own_usage(store: Store) {
         "{u}"
     );
     let dw = entry(&u, "documents", "write");
-    assert_eq!((dw["docsWritten"].as_u64(), dw["writeUnits"].as_u64()), (Some(1), Some(1)), "{u}");
+    assert_eq!(
+        (dw["docsWritten"].as_u64(), dw["writeUnits"].as_u64(), dw["readUnits"].as_u64()),
+        (Some(1), Some(1), Some(0)),
+        "{u}"
+    );
     let dr = entry(&u, "documents", "read");
     assert_eq!((dr["docsRead"].as_u64(), dr["readUnits"].as_u64()), (Some(1), Some(1)), "{u}");
     let ddl = entry(&u, "schema", "ddl");
@@ -260,6 +264,15 @@ fn metrics_parse_and_have_what_the_dashboard_queries() {
     gw.vehicle_table(&t, "shop");
     insert(&gw, &t, "shop", "S");
     assert_eq!(get_row(&gw, &t, "shop", "S").status(), 200);
+    let r = gw
+        .put("/v2/namespaces/shop/collections/notes/n1")
+        .header("x-cassandra-token", &t)
+        .json(&json!({"text": "hello"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = gw.get("/v2/namespaces/shop/collections/notes/n1").header("x-cassandra-token", &t).send().unwrap();
+    assert_eq!(r.status(), 200);
     let z = token("zeta");
     gw.vehicle_table(&z, "shop");
     let http = reqwest::blocking::Client::new();
@@ -337,28 +350,43 @@ fn collect_exprs(v: &Value, out: &mut Vec<String>) {
     }
 }
 
-/// The `datagate_*` and `envoy_*` metric names in a PromQL expression.
+/// The `datagate_*` and `envoy_*` metric names in a PromQL expression: the
+/// words outside label matchers (`{...}`), grouping lists (`by (...)`) and strings.
 fn metric_names(expr: &str) -> Vec<String> {
     let mut names = Vec::new();
     let mut word = String::new();
-    let mut quoted = false;
+    let (mut quoted, mut braces, mut grouping, mut last) = (false, 0, false, String::new());
     for c in expr.chars().chain(std::iter::once(' ')) {
-        if c == '"' {
-            quoted = !quoted;
-            word.clear();
-            continue;
-        }
-        if quoted {
-            continue;
-        }
         if c.is_ascii_alphanumeric() || c == '_' || c == ':' {
             word.push(c);
-        } else {
-            if word.starts_with("datagate_") || word.starts_with("envoy_") {
-                names.push(std::mem::take(&mut word));
+            continue;
+        }
+        if !word.is_empty() {
+            let outside = !quoted && braces == 0 && !grouping;
+            if outside && (word.starts_with("datagate_") || word.starts_with("envoy_")) {
+                names.push(word.clone());
             }
-            word.clear();
+            last = std::mem::take(&mut word);
+        }
+        match c {
+            '"' => quoted = !quoted,
+            '{' if !quoted => braces += 1,
+            '}' if !quoted => braces -= 1,
+            '(' if !quoted && (last == "by" || last == "without") => grouping = true,
+            ')' if !quoted => grouping = false,
+            _ => {}
+        }
+        if !c.is_whitespace() {
+            last.clear();
         }
     }
     names
+}
+
+#[test]
+fn dashboard_names_are_found_outside_labels() {
+    let names = metric_names(
+        r#"sum by (envoy_cluster_name) (rate(envoy_x{envoy_cluster_name="datagate_y"}[5m])) / datagate_z"#,
+    );
+    assert_eq!(names, ["envoy_x", "datagate_z"]);
 }

@@ -2,8 +2,9 @@
 //! README; users reconcile invoices against it):
 //!
 //! - read units = max(⌈bytes read / 4 KiB⌉, read calls): at least one per
-//!   storage read (a select, a document get, a search page, the read of an
-//!   edit), even when it found nothing;
+//!   storage read (a select, a document get, a search page, a document
+//!   function that changed nothing), even when it found nothing; the read
+//!   inside a document write (PUT, PATCH, DELETE) is part of the write;
 //! - write units = max(⌈bytes written / 1 KiB⌉, rows and documents written or
 //!   deleted, write calls): at least one per row or document changed, and one
 //!   for a write that changed nothing (a conditional write that did not apply);
