@@ -183,7 +183,8 @@ pub async fn serve_with_leases(
         // default port: without it the sidecar still serves, and says so.
         match TcpListener::bind(addr).await {
             Ok(l) => {
-                tracing::info!(admin = %addr, "admin port: /metrics, /healthz, /readyz");
+                let bound = l.local_addr().map_or_else(|_| addr.to_string(), |a| a.to_string());
+                tracing::info!(admin = %bound, "admin port: /metrics, /healthz, /readyz");
                 tokio::spawn(async move {
                     let stop = async move {
                         let _ = admin_stopped.await;

@@ -684,6 +684,15 @@ impl Gateway {
         Gateway::launch(gw)
     }
 
+    /// A gateway whose edge filter gets `extra` JSON members (see
+    /// [`Gateway::start_with_filter`]) and whose sidecar reads `json`.
+    pub fn start_with_filter_and_sidecar_config(store: Store, extra: &str, json: &str) -> Gateway {
+        let mut gw = Gateway::new(store);
+        gw.filter_extra = extra.replace('\n', " ");
+        gw.sidecar_config = Some(json.to_owned());
+        Gateway::launch(gw)
+    }
+
     /// SIGTERMs the sidecar and waits (bounded) for it to exit; returns its exit status.
     pub fn terminate_sidecar(&mut self, timeout: Duration) -> std::process::ExitStatus {
         let mut c = self.sidecar.take().expect("the sidecar is running");

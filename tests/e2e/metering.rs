@@ -251,6 +251,71 @@ fn a_quota_stops_a_tenant_and_resets_at_the_month_boundary(store: Store) {
     assert_eq!(r.headers()["x-quota-read-remaining"], "2");
 }
 
+#[test]
+fn two_replicas_share_a_quota_through_the_store() {
+    let config = r#"{"metering": {"flushIntervalMs": 200, "quotas": {"tenants": {"acme": {"readUnits": 10}}}}}"#;
+    let fleet = Fleet::start_with_sidecar_config(Store::Postgres, 2, config);
+    let t = token("acme");
+    fleet.gw.vehicle_table(&t, "shop");
+    insert(&fleet.gw, &t, "shop", "S");
+    for i in 0..2 {
+        fleet.wait_for_flags(i, Duration::from_secs(10), |f| f == "healthy");
+    }
+    // Round robin: each replica counts its own reads and learns the other's at every flush.
+    let mut ok = 0;
+    let start = Instant::now();
+    let mut refused_in_a_row = 0;
+    while refused_in_a_row < 4 {
+        assert!(start.elapsed() < Duration::from_secs(30), "the quota never held on both replicas ({ok} reads)");
+        match get_row(&fleet.gw, &t, "shop", "S").status().as_u16() {
+            200 => {
+                ok += 1;
+                refused_in_a_row = 0;
+            }
+            429 => {
+                refused_in_a_row += 1;
+                // Let the flushes carry each replica's count to the other.
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            s => panic!("unexpected status {s}"),
+        }
+    }
+    eprintln!("two replicas, quota 10 read units: {ok} reads admitted ({} over)", ok - 10);
+    assert!(ok >= 10, "the quota refused early: {ok}");
+}
+
+#[test]
+fn a_plan_quota_follows_the_plan_the_edge_filter_forwards() {
+    let limits =
+        r#""rateLimit": {"plans": {"free": {"requestsPerSecond": 1000, "burst": 1000}}, "defaultPlan": "free"}"#;
+    let config = r#"{"metering": {"quotas": {"plans": {"free": {"writeUnits": 2}}}}}"#;
+    let gw = Gateway::start_with_filter_and_sidecar_config(Store::Sqlite, limits, config);
+    let t = token("acme");
+    gw.vehicle_table(&t, "shop");
+    for (model, left) in [("S", "1"), ("X", "0")] {
+        let r = gw
+            .post("/v2/keyspaces/shop/vehicle")
+            .header("x-cassandra-token", &t)
+            .json(&json!({"manufacturer": "Tesla", "model": model, "year": 2012}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        assert_eq!(r.headers()["x-quota-write-remaining"], left);
+    }
+    let r = gw
+        .post("/v2/keyspaces/shop/vehicle")
+        .header("x-cassandra-token", &t)
+        .json(&json!({"manufacturer": "Tesla", "model": "3", "year": 2012}))
+        .send()
+        .unwrap();
+    let (status, body) = json_of(r);
+    assert_eq!((status, body["quota"].as_str()), (429, Some("writeUnits")), "{body}");
+    // Reads have no quota in this plan.
+    let r = get_row(&gw, &t, "shop", "S");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-quota-write-remaining"], "0");
+}
+
 /// Unix milliseconds of an RFC 3339 UTC time like `2026-11-30T23:58:00Z`.
 fn chrono_ms(text: &str) -> i64 {
     let out = std::process::Command::new("date").args(["-u", "-d", text, "+%s"]).output().unwrap();
