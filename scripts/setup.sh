@@ -25,6 +25,7 @@ WEBSOCKET_CLIENT_VERSION=1.8.0
 KUBERNETES_VALIDATE_VERSION=1.37.0
 SCHEMATHESIS_VERSION=4.32.5
 ASTRAPY_VERSION=2.3.2
+PROMETHEUS_CLIENT_VERSION=0.21.1
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 need() {
@@ -63,6 +64,10 @@ if [ "${1:-}" = "--for-tests" ]; then
   if ! .venv/bin/python -c "import importlib.metadata as m; assert m.version('astrapy') == '${ASTRAPY_VERSION}'" 2>/dev/null; then
     say "installing astrapy ${ASTRAPY_VERSION} into .venv (the Data API's Python client)"
     .venv/bin/pip install --quiet --disable-pip-version-check "astrapy==${ASTRAPY_VERSION}"
+  fi
+  if ! .venv/bin/python -c "import importlib.metadata as m; assert m.version('prometheus_client') == '${PROMETHEUS_CLIENT_VERSION}'" 2>/dev/null; then
+    say "installing prometheus_client ${PROMETHEUS_CLIENT_VERSION} into .venv (parses the sidecar's /metrics in tests)"
+    .venv/bin/pip install --quiet --disable-pip-version-check "prometheus_client==${PROMETHEUS_CLIENT_VERSION}"
   fi
   if [ ! -d tests/e2e/node/node_modules/@datastax/astra-db-ts ]; then
     need npm "Debian: apt-get install -y nodejs npm"

@@ -8,6 +8,7 @@ use crate::model::{check_ident, Namespace, TableDef};
 use crate::store::docs::{CollectionDef, DocStore};
 use crate::store::{Store, StoreError};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,9 @@ pub struct Catalog {
     entries: RwLock<HashMap<Key, (Instant, Arc<TableDef>)>>,
     collections: RwLock<HashMap<Key, (Instant, Arc<Collection>)>>,
     keyspaces: RwLock<HashMap<Namespace, Timed<Vec<TableDef>>>>,
+    /// Lookups answered from the cache, and from the store (for the metrics).
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 impl Catalog {
@@ -39,7 +43,19 @@ impl Catalog {
             entries: RwLock::new(HashMap::new()),
             collections: RwLock::new(HashMap::new()),
             keyspaces: RwLock::new(HashMap::new()),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
+    }
+
+    /// Cache (hits, misses) since start.
+    pub fn lookups(&self) -> (u64, u64) {
+        (self.hits.load(Ordering::Relaxed), self.misses.load(Ordering::Relaxed))
+    }
+
+    fn hit<T>(&self, v: T) -> T {
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        v
     }
 
     /// The definition of `table`, from cache or store; 404 naming what is missing.
@@ -49,10 +65,11 @@ impl Catalog {
         if let Ok(entries) = self.entries.read() {
             if let Some((at, def)) = entries.get(&key) {
                 if at.elapsed() < self.ttl {
-                    return Ok(def.clone());
+                    return Ok(self.hit(def.clone()));
                 }
             }
         }
+        self.misses.fetch_add(1, Ordering::Relaxed);
         let def = Arc::new(store.table(ns, table).await?);
         if let Ok(mut entries) = self.entries.write() {
             entries.insert(key, (Instant::now(), def.clone()));
@@ -65,10 +82,11 @@ impl Catalog {
         if let Ok(entries) = self.keyspaces.read() {
             if let Some((at, tables)) = entries.get(ns) {
                 if at.elapsed() < self.ttl {
-                    return Ok(tables.clone());
+                    return Ok(self.hit(tables.clone()));
                 }
             }
         }
+        self.misses.fetch_add(1, Ordering::Relaxed);
         let tables = Arc::new(store.tables(ns).await?);
         if let Ok(mut entries) = self.keyspaces.write() {
             entries.insert(ns.clone(), (Instant::now(), tables.clone()));
@@ -83,10 +101,11 @@ impl Catalog {
         if let Ok(entries) = self.collections.read() {
             if let Some((at, c)) = entries.get(&key) {
                 if at.elapsed() < self.ttl {
-                    return Ok(c.clone());
+                    return Ok(self.hit(c.clone()));
                 }
             }
         }
+        self.misses.fetch_add(1, Ordering::Relaxed);
         let def = docs.collection(ns, name).await?;
         // A stored schema was valid when it was set; if it no longer compiles
         // (library change), failing loudly beats accepting unchecked writes.

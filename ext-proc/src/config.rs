@@ -39,6 +39,11 @@ pub struct FileConfig {
     pub doc_max_page_size: Option<u32>,
     /// Largest stored document, in bytes (after an edit, not just the request body).
     pub max_document_bytes: Option<usize>,
+    /// Admin HTTP address (`/metrics`, `/healthz`, `/readyz`), default
+    /// `127.0.0.1:9911`; `off` disables it.
+    pub admin_listen: Option<String>,
+    /// Usage metering, quotas and metric labels (see the README's "Usage metering").
+    pub metering: Option<crate::usage::settings::MeteringFile>,
 }
 
 impl FileConfig {
@@ -87,6 +92,10 @@ pub struct Config {
     pub catalog_ttl: Duration,
     /// Expired-row sweep interval (`None`: off).
     pub sweep_interval: Option<Duration>,
+    /// Usage metering.
+    pub metering: crate::usage::settings::MeteringSettings,
+    /// Admin HTTP address (`None`: off).
+    pub admin_listen: Option<SocketAddr>,
 }
 
 impl Config {
@@ -153,6 +162,18 @@ impl Config {
         if sweep_ms != 0 && sweep_ms < 1000 {
             errors.push(format!("sweepIntervalMs: {sweep_ms} is below 1000 (use 0 to disable the sweeper)"));
         }
+        let metering = file.metering.unwrap_or_default().validate(&mut errors);
+        let admin_text = file.admin_listen.unwrap_or_else(|| "127.0.0.1:9911".to_owned());
+        let admin_listen = if admin_text == "off" {
+            None
+        } else {
+            admin_text
+                .parse::<SocketAddr>()
+                .map_err(|_| {
+                    errors.push(format!("adminListen: '{admin_text}' is not an address like 127.0.0.1:9911 (or off)"))
+                })
+                .ok()
+        };
         match (listen, errors.is_empty()) {
             (Ok(listen), true) => Ok(Config {
                 listen,
@@ -176,6 +197,8 @@ impl Config {
                 pool_wait: Duration::from_millis(pool_wait_ms),
                 catalog_ttl: Duration::from_millis(catalog_ttl_ms),
                 sweep_interval: (sweep_ms > 0).then(|| Duration::from_millis(sweep_ms)),
+                metering,
+                admin_listen,
             }),
             _ => Err(errors),
         }

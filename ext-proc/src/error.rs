@@ -20,6 +20,9 @@ pub enum ApiError {
     /// No tenant reached the sidecar: the edge filter did not authenticate the request (401).
     #[error("{0}")]
     Unauthorized(String),
+    /// The caller is known but may not do this (403), e.g. read another tenant's usage.
+    #[error("{0}")]
+    Forbidden(String),
     /// The path names a keyspace, table or route that does not exist (404).
     #[error("{0}")]
     NotFound(String),
@@ -55,6 +58,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => 400,
             ApiError::Unauthorized(_) => 401,
+            ApiError::Forbidden(_) => 403,
             ApiError::NotFound(_) => 404,
             ApiError::MethodNotAllowed { .. } => 405,
             ApiError::Conflict(_) => 409,

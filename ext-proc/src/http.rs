@@ -21,6 +21,10 @@ pub struct ApiRequest {
     pub body: Vec<u8>,
     /// Envoy's `x-request-id`: internal errors are logged under it.
     pub request_id: Option<String>,
+    /// The plan the edge filter counted the request against (`x-tenant-plan`).
+    pub plan: Option<String>,
+    /// The `accept` header (`text/csv` asks the usage endpoints for CSV).
+    pub accept: Option<String>,
 }
 
 impl ApiRequest {
@@ -35,6 +39,8 @@ impl ApiRequest {
             content_type: None,
             body: Vec::new(),
             request_id: None,
+            plan: None,
+            accept: None,
         }
     }
 

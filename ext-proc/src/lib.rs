@@ -10,10 +10,13 @@
 //! Everything below [`processor`] is testable without Envoy. Beside the
 //! floors, [`scope`] carries what the whole request shares (its id, its
 //! tenant's [`admission`] share of the store's connections, whether it was
-//! given up) down to the stores without threading it through every call.
+//! given up, its usage meter) down to the stores without threading it through
+//! every call. [`usage`] turns each request's counts into usage records,
+//! rollups, quotas and the usage endpoints; [`admin`] serves the metrics.
 
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod admission;
 pub mod api;
 pub mod catalog;
@@ -40,4 +43,5 @@ pub mod server;
 pub mod service;
 pub mod store;
 pub mod token;
+pub mod usage;
 pub mod value;

@@ -22,6 +22,15 @@ struct Cli {
     command: Command,
 }
 
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (for log shippers).
+    Json,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the ext_proc sidecar Envoy talks to.
@@ -49,6 +58,27 @@ enum Command {
         /// The longest a lease call may wait for Redis.
         #[arg(long, env = "DATAGATE_REDIS_TIMEOUT", default_value = "200ms", value_parser = humantime::parse_duration)]
         redis_timeout: Duration,
+        /// Admin HTTP address for /metrics, /healthz and /readyz, or `off` [default: 127.0.0.1:9911].
+        #[arg(long, env = "DATAGATE_ADMIN_LISTEN")]
+        admin_listen: Option<String>,
+        /// Log format: one line of text or one JSON object per event; the level comes from RUST_LOG.
+        #[arg(long, env = "DATAGATE_LOG_FORMAT", value_enum, default_value = "text")]
+        log_format: LogFormat,
+    },
+    /// Print a tenant's (or every tenant's) usage as a table, read from the store.
+    Usage {
+        /// Store URL [default: sqlite://.datagate/datagate.db].
+        #[arg(long, env = "DATAGATE_STORE")]
+        store: Option<String>,
+        /// One tenant; all tenants when absent.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// How far back, e.g. 1h, 24h, 30d.
+        #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+        since: Duration,
+        /// Bucket width: minute, hour or day.
+        #[arg(long, default_value = "hour")]
+        granularity: String,
     },
     /// Print a development token (HS256, signed with the dev key the bundled Envoy config trusts).
     Token {
@@ -121,7 +151,18 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Serve { listen, store, config, drain_delay, drain_timeout, redis, redis_timeout } => {
+        Command::Usage { store, tenant, since, granularity } => usage(store, tenant, since, &granularity),
+        Command::Serve {
+            listen,
+            store,
+            config,
+            drain_delay,
+            drain_timeout,
+            redis,
+            redis_timeout,
+            admin_listen,
+            log_format,
+        } => {
             let d = server::Drain::default();
             let drain =
                 server::Drain { delay: drain_delay.unwrap_or(d.delay), timeout: drain_timeout.unwrap_or(d.timeout) };
@@ -132,7 +173,8 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            serve(listen, store, config, drain, leaser)
+            init_logs(log_format);
+            serve(listen, store, config, admin_listen, drain, leaser)
         }
         Command::EnvoyConfig { profile, config, out_dir } => envoy_config(profile, config, out_dir),
         Command::CheckConfig { config } => {
@@ -198,16 +240,43 @@ fn envoy_config(profile: Profile, path: Option<PathBuf>, out_dir: Option<PathBuf
     }
 }
 
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    match format {
+        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
+        LogFormat::Json => tracing_subscriber::fmt().json().flatten_event(true).with_env_filter(filter).init(),
+    }
+}
+
+fn usage(store: Option<String>, tenant: Option<String>, since: Duration, granularity: &str) -> ExitCode {
+    let store = store.unwrap_or_else(|| "sqlite://.datagate/datagate.db".to_owned());
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("datagate usage: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(datagate::usage::table::print(&store, tenant, since, granularity)) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("datagate usage: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn serve(
     listen: Option<String>,
     store: Option<String>,
     path: Option<PathBuf>,
+    admin_listen: Option<String>,
     drain: server::Drain,
     leaser: Leaser,
 ) -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
     let mut file = match path.as_deref().map(FileConfig::load).transpose() {
         Ok(f) => f.unwrap_or_default(),
         Err(e) => {
@@ -217,6 +286,7 @@ fn serve(
     };
     file.listen = listen.or(file.listen);
     file.store = store.or(file.store);
+    file.admin_listen = admin_listen.or(file.admin_listen);
     let config = match Config::validate(file) {
         Ok(c) => c,
         Err(errors) => {

@@ -111,6 +111,8 @@ pub fn request_from_headers(h: &HttpHeaders) -> ApiRequest {
     req.tenant = get(TENANT_HEADER).filter(|t| !t.is_empty());
     req.content_type = get("content-type");
     req.request_id = get(REQUEST_ID_HEADER).filter(|t| !t.is_empty());
+    req.plan = get(datagate_filter::identity::PLAN_HEADER).filter(|t| !t.is_empty());
+    req.accept = get("accept");
     req
 }
 

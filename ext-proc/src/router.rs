@@ -262,9 +262,43 @@ pub fn route(method: &str, segments: &[String]) -> Result<Route, ApiError> {
     Ok(r)
 }
 
+/// The usage endpoints, served beside the data APIs by [`crate::usage`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageRoute {
+    /// `GET /v2/usage`: the caller's tenant.
+    Own,
+    /// `GET /v2/admin/usage`: any tenant (admins).
+    Admin,
+}
+
+/// Resolves a usage request; `None` for every other path.
+pub fn usage_route(method: &str, segments: &[String]) -> Option<Result<UsageRoute, ApiError>> {
+    let r = match segments {
+        [a, b] if a == "v2" && b == "usage" => UsageRoute::Own,
+        [a, b, c] if a == "v2" && b == "admin" && c == "usage" => UsageRoute::Admin,
+        _ => return None,
+    };
+    if method != "GET" {
+        return Some(Err(ApiError::MethodNotAllowed {
+            message: format!("method {method} is not allowed on /{}; use GET", segments.join("/")),
+            allow: "GET",
+        }));
+    }
+    Some(Ok(r))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usage_routes() {
+        let segs = |p: &str| p.split('/').filter(|s| !s.is_empty()).map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(usage_route("GET", &segs("/v2/usage")).unwrap().unwrap(), UsageRoute::Own);
+        assert_eq!(usage_route("GET", &segs("/v2/admin/usage")).unwrap().unwrap(), UsageRoute::Admin);
+        assert_eq!(usage_route("POST", &segs("/v2/usage")).unwrap().unwrap_err().status(), 405);
+        assert!(usage_route("GET", &segs("/v2/keyspaces")).is_none());
+    }
 
     fn r(method: &str, path: &str) -> Result<Route, ApiError> {
         let segs: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(str::to_owned).collect();

@@ -1,10 +1,11 @@
 //! What the code serving one request knows about the request as a whole: its
 //! id (Envoy's `x-request-id`, for logs), its tenant's share of the store's
 //! connections, and whether it was abandoned (timed out), so that a store can
-//! tell an abandoned connection from a finished one.
+//! tell an abandoned connection from a finished one; and its usage [`Meter`],
+//! which the engine's metering store adds to on every storage call.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// One request's scope.
@@ -13,6 +14,7 @@ struct Scope {
     id: String,
     slots: Option<crate::admission::Slots>,
     abandoned: Arc<AtomicBool>,
+    meter: Option<Arc<Meter>>,
 }
 
 tokio::task_local! {
@@ -28,8 +30,19 @@ pub async fn run<F: Future>(
     limit: std::time::Duration,
     fut: F,
 ) -> Option<F::Output> {
+    run_metered(id, slots, None, limit, fut).await
+}
+
+/// [`run`], counting what the request's storage calls did into `meter`.
+pub async fn run_metered<F: Future>(
+    id: String,
+    slots: Option<crate::admission::Slots>,
+    meter: Option<Arc<Meter>>,
+    limit: std::time::Duration,
+    fut: F,
+) -> Option<F::Output> {
     let abandoned = Arc::new(AtomicBool::new(false));
-    let scope = Scope { id, slots, abandoned: abandoned.clone() };
+    let scope = Scope { id, slots, abandoned: abandoned.clone(), meter };
     SCOPE
         .scope(scope, async {
             let mut fut = std::pin::pin!(tokio::time::timeout(limit, fut));
@@ -47,7 +60,7 @@ pub async fn run<F: Future>(
 
 /// Runs `fut` as the handling of request `id` (no timeout).
 pub async fn with_request_id<F: Future>(id: String, fut: F) -> F::Output {
-    SCOPE.scope(Scope { id, slots: None, abandoned: Arc::new(AtomicBool::new(false)) }, fut).await
+    SCOPE.scope(Scope { id, slots: None, abandoned: Arc::new(AtomicBool::new(false)), meter: None }, fut).await
 }
 
 /// Takes one of the current tenant's connection slots, to hold while using a
@@ -62,6 +75,99 @@ pub async fn connection_slot() -> Result<Option<crate::admission::Slot>, crate::
 /// The current request's id, or `-` outside a request.
 pub fn request_id() -> String {
     SCOPE.try_with(|s| s.id.clone()).unwrap_or_else(|_| "-".to_owned())
+}
+
+/// The current request's meter; `None` outside a metered request (the
+/// sweeper, the health probe, the usage flush: not billed to anyone).
+pub fn meter() -> Option<Arc<Meter>> {
+    SCOPE.try_with(|s| s.meter.clone()).ok().flatten()
+}
+
+/// What one request's storage calls did. Atomic because GraphQL resolvers
+/// of one request may run storage calls concurrently.
+#[derive(Debug, Default)]
+pub struct Meter {
+    /// Storage calls that read rows or documents (select, get, search).
+    pub read_calls: AtomicU64,
+    /// Storage calls that wrote or deleted rows or documents.
+    pub write_calls: AtomicU64,
+    /// DDL calls (keyspaces, tables, columns, indexes, collections, schemas).
+    pub ddl_calls: AtomicU64,
+    /// Rows returned by the store.
+    pub rows_read: AtomicU64,
+    /// Rows inserted or updated.
+    pub rows_written: AtomicU64,
+    /// Rows deleted.
+    pub rows_deleted: AtomicU64,
+    /// Documents returned by the store.
+    pub docs_read: AtomicU64,
+    /// Documents stored.
+    pub docs_written: AtomicU64,
+    /// Documents deleted.
+    pub docs_deleted: AtomicU64,
+    /// Bytes of the rows and documents read.
+    pub bytes_read: AtomicU64,
+    /// Bytes of the rows and documents written.
+    pub bytes_written: AtomicU64,
+    /// Time spent in storage calls, microseconds (summed: concurrent calls add up).
+    pub storage_us: AtomicU64,
+}
+
+/// A plain copy of a [`Meter`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    /// See [`Meter::read_calls`].
+    pub read_calls: u64,
+    /// See [`Meter::write_calls`].
+    pub write_calls: u64,
+    /// See [`Meter::ddl_calls`].
+    pub ddl_calls: u64,
+    /// See [`Meter::rows_read`].
+    pub rows_read: u64,
+    /// See [`Meter::rows_written`].
+    pub rows_written: u64,
+    /// See [`Meter::rows_deleted`].
+    pub rows_deleted: u64,
+    /// See [`Meter::docs_read`].
+    pub docs_read: u64,
+    /// See [`Meter::docs_written`].
+    pub docs_written: u64,
+    /// See [`Meter::docs_deleted`].
+    pub docs_deleted: u64,
+    /// See [`Meter::bytes_read`].
+    pub bytes_read: u64,
+    /// See [`Meter::bytes_written`].
+    pub bytes_written: u64,
+    /// See [`Meter::storage_us`].
+    pub storage_us: u64,
+}
+
+impl Meter {
+    /// Adds `n` to one counter.
+    pub fn add(counter: &AtomicU64, n: u64) {
+        if n > 0 {
+            counter.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// The counts so far.
+    pub fn counts(&self) -> Counts {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Counts {
+            read_calls: g(&self.read_calls),
+            write_calls: g(&self.write_calls),
+            ddl_calls: g(&self.ddl_calls),
+            rows_read: g(&self.rows_read),
+            rows_written: g(&self.rows_written),
+            rows_deleted: g(&self.rows_deleted),
+            docs_read: g(&self.docs_read),
+            docs_written: g(&self.docs_written),
+            docs_deleted: g(&self.docs_deleted),
+            bytes_read: g(&self.bytes_read),
+            bytes_written: g(&self.bytes_written),
+            storage_us: g(&self.storage_us),
+        }
+    }
 }
 
 /// Whether the current request has been given up; cheap to check in `Drop`.

@@ -137,6 +137,9 @@ pub async fn serve_with_leases(
     let store =
         store::open_with(&config.store, store::PoolSettings { size: config.pool_size, wait: config.pool_wait }).await?;
     tracing::info!(store = store.rows.kind(), listen = %listener.local_addr()?, "datagate sidecar ready");
+    if config.metering.enabled {
+        store.usage.init_usage().await?;
+    }
     if let Some(every) = config.sweep_interval {
         tokio::spawn(sweep_forever(store.clone(), every));
     }
@@ -144,15 +147,61 @@ pub async fn serve_with_leases(
     let health = Health::new(reporter).await;
     let probe_store = store.clone();
     let probe_timeout = config.storage_timeout;
+    let ready = crate::admin::Ready::default();
+    let probe_ready = ready.clone();
     let probe = tokio::spawn(health::watch(health.clone(), health::PROBE_EVERY, move || {
-        let store = probe_store.clone();
-        async move { health::probe_store(&store, probe_timeout).await }
+        let (store, ready) = (probe_store.clone(), probe_ready.clone());
+        async move {
+            let result = health::probe_store(&store, probe_timeout).await;
+            ready.set(result.is_ok());
+            result
+        }
     }));
+    let pool = store.usage.clone();
     let service = Arc::new(Service::new(store, &config));
+    let metering = service.metering();
+    let flusher = metering.clone().map(|m| tokio::spawn(m.flush_forever()));
+    let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+    if let Some(addr) = config.admin_listen {
+        let sampled = service.clone();
+        let admin = crate::admin::Admin {
+            metrics: service.metrics(),
+            ready: ready.clone(),
+            sample: Arc::new(move |m: &crate::admin::metrics::Metrics| {
+                use crate::admin::metrics::Metrics;
+                let p = pool.pool_status();
+                Metrics::set(&m.pool, "max", p.max);
+                Metrics::set(&m.pool, "in_use", p.in_use);
+                Metrics::set(&m.pool, "idle", p.idle);
+                Metrics::set(&m.pool, "waiting", p.waiting);
+                let (hits, misses) = sampled.catalog_lookups();
+                Metrics::set(&m.catalog, "hit", hits);
+                Metrics::set(&m.catalog, "miss", misses);
+            }),
+        };
+        // Several sidecars on one host (tests, benches) would fight over the
+        // default port: without it the sidecar still serves, and says so.
+        match TcpListener::bind(addr).await {
+            Ok(l) => {
+                let bound = l.local_addr().map_or_else(|_| addr.to_string(), |a| a.to_string());
+                tracing::info!(admin = %bound, "admin port: /metrics, /healthz, /readyz");
+                tokio::spawn(async move {
+                    let stop = async move {
+                        let _ = admin_stopped.await;
+                    };
+                    if let Err(e) = crate::admin::serve(admin, l, stop).await {
+                        tracing::warn!(error = %e, "admin port failed");
+                    }
+                });
+            }
+            Err(e) => tracing::warn!(admin = %addr, error = %e, "cannot listen on the admin port; no /metrics"),
+        }
+    }
     let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<()>();
     let stop = async move {
         shutdown.await;
         probe.abort();
+        ready.set(false);
         health.set(false).await;
         tracing::info!(delay = ?drain.delay, "shutting down: health NOT_SERVING, then closing the listener");
         tokio::time::sleep(drain.delay).await;
@@ -178,6 +227,17 @@ pub async fn serve_with_leases(
         result = server => result?,
         () = overdue => tracing::warn!(timeout = ?drain.timeout, "streams still open after the drain timeout; exiting"),
     }
+    // Every request has been answered: what they used is written before exiting.
+    if let (Some(m), Some(f)) = (metering, flusher) {
+        f.abort();
+        match m.flush().await {
+            Ok(()) => tracing::info!("usage flushed"),
+            Err(e) => {
+                tracing::error!(error = %e, "the last usage flush failed: this replica's unflushed usage is lost")
+            }
+        }
+    }
+    let _ = admin_stop.send(());
     tracing::info!("stopped");
     Ok(())
 }

@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::engine::Engine;
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
-use crate::router::{route, Route};
+use crate::router::{route, usage_route, Route};
 use crate::store::Backend;
 use serde_json::json;
 use std::sync::Arc;
@@ -19,15 +19,36 @@ pub struct Service {
     gate: crate::admission::TenantGate,
     graphql: crate::graphql::Schemas,
     timeout: Duration,
+    /// Usage metering (`None` when `metering.enabled` is false).
+    metering: Option<Arc<crate::usage::Metering>>,
+    metrics: Arc<crate::admin::metrics::Metrics>,
 }
 
 impl Service {
     /// A service over `store` with the limits from `config`.
     pub fn new(backend: Backend, config: &Config) -> Service {
+        // Metering counts in one place: the engine's store, wrapped.
+        let metering = config.metering.enabled.then(|| {
+            let clock = crate::usage::clock::from_env();
+            Arc::new(crate::usage::Metering::new(backend.usage.clone(), config.metering.clone(), clock))
+        });
+        let (rows, docs): (Arc<dyn crate::store::Store>, Arc<dyn crate::store::docs::DocStore>) = match metering {
+            Some(_) => {
+                let m = crate::engine::meter::Metered::new(backend.rows, backend.docs);
+                (m.clone(), m)
+            }
+            None => (backend.rows, backend.docs),
+        };
+        let labels = crate::admin::metrics::TenantLabels::new(
+            config.metering.metrics_tenants.clone(),
+            config.metering.metrics_top_tenants,
+        );
         Service {
+            metering,
+            metrics: Arc::new(crate::admin::metrics::Metrics::new(labels)),
             env: Engine {
-                store: backend.rows,
-                docs: backend.docs,
+                store: rows,
+                docs,
                 catalog: Arc::new(Catalog::new(config.catalog_ttl)),
                 limits: Arc::new(config.limits.clone()),
             },
@@ -42,6 +63,21 @@ impl Service {
         self.env.limits.max_body_bytes
     }
 
+    /// The metrics, for the admin port.
+    pub fn metrics(&self) -> Arc<crate::admin::metrics::Metrics> {
+        self.metrics.clone()
+    }
+
+    /// Catalog cache (hits, misses) since start.
+    pub fn catalog_lookups(&self) -> (u64, u64) {
+        self.env.catalog.lookups()
+    }
+
+    /// The usage metering, for the flusher and shutdown.
+    pub fn metering(&self) -> Option<Arc<crate::usage::Metering>> {
+        self.metering.clone()
+    }
+
     /// Handles one request; every failure becomes a JSON error response.
     pub async fn handle(&self, req: ApiRequest) -> ApiResponse {
         // Without Envoy's id (another data plane, a test) the sidecar makes one,
@@ -49,16 +85,43 @@ impl Service {
         let id = req.request_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let timeout_ms = self.timeout.as_millis() as u64;
         let slots = req.tenant.as_deref().map(|t| self.gate.slots(t));
-        let out = crate::scope::run(id.clone(), slots, self.timeout, self.dispatch(&req)).await;
+        // A used-up quota refuses the request before it runs (see crate::usage).
+        let started = match self.metering.as_deref().map(|m| m.start_request(&req)).transpose() {
+            Ok(s) => s.flatten(),
+            Err(refused) => return refused,
+        };
+        let meter = started.as_ref().map(crate::usage::Started::meter);
+        let out = crate::scope::run_metered(id.clone(), slots, meter, self.timeout, self.serve(&req)).await;
         // Errors are phrased (and internal ones logged) under the request id.
-        crate::scope::with_request_id(id, async move {
+        let mut resp = crate::scope::with_request_id(id.clone(), async move {
             match out {
                 Some(Ok(resp)) => resp,
                 Some(Err(e)) => e.into_response(),
                 None => ApiError::Timeout(timeout_ms).into_response(),
             }
         })
-        .await
+        .await;
+        if let (Some(m), Some(started)) = (&self.metering, started) {
+            self.metrics.observe(&m.finish(started, &req, &mut resp, &id));
+        }
+        resp
+    }
+
+    /// The usage endpoints, else the data APIs.
+    async fn serve(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let Some(usage) = req.segments().ok().and_then(|s| usage_route(&req.method, &s)) else {
+            return self.dispatch(req).await;
+        };
+        let (usage, metering) = match (usage?, &self.metering) {
+            (u, Some(m)) => (u, m),
+            (_, None) => return Err(ApiError::NotFound("usage metering is off on this gateway".to_owned())),
+        };
+        let Some(tenant) = req.tenant.as_deref() else {
+            return Err(ApiError::Unauthorized(
+                "no tenant on the request: it must pass the Datagate edge filter".into(),
+            ));
+        };
+        crate::usage::http::serve(metering, usage, tenant, req).await
     }
 
     async fn dispatch(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {

@@ -145,6 +145,10 @@ pub struct Gateway {
     sidecar_config: Option<String>,
     /// Extra `datagate serve` arguments (e.g. `--redis URL`).
     sidecar_args: Vec<String>,
+    /// Extra environment for the sidecar (e.g. the metering tests' clock file).
+    sidecar_env: Vec<(String, String)>,
+    /// The sidecar's admin port (`/metrics`, `/healthz`, `/readyz`).
+    pub sidecar_admin_port: u16,
 }
 
 impl Gateway {
@@ -272,6 +276,8 @@ impl Gateway {
             render_env: Vec::new(),
             sidecar_config: None,
             sidecar_args: Vec::new(),
+            sidecar_env: Vec::new(),
+            sidecar_admin_port: free_port(),
         }
     }
 
@@ -280,6 +286,8 @@ impl Gateway {
         let mut cmd = Command::new(datagate_bin());
         cmd.args(["serve", "--listen", &format!("127.0.0.1:{}", self.sidecar_port), "--store", &self.store_url]);
         cmd.args(&self.sidecar_args);
+        cmd.args(["--admin-listen", &format!("127.0.0.1:{}", self.sidecar_admin_port)]);
+        cmd.envs(self.sidecar_env.iter().map(|(k, v)| (k, v)));
         if let Some(json) = &self.sidecar_config {
             let path = self.dir.path().join("sidecar.json");
             std::fs::write(&path, json).unwrap();
@@ -566,13 +574,15 @@ impl Fleet {
         let log_path = self.gw.dir.path().join(format!("sidecar-{i}.log"));
         let log = std::fs::File::options().create(true).append(true).open(log_path).unwrap();
         let port = self.ports[i];
-        let child = Command::new(datagate_bin())
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--store", &self.gw.store_url])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+        let mut cmd = Command::new(datagate_bin());
+        cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--store", &self.gw.store_url]);
+        cmd.args(["--admin-listen", "off"]).envs(self.gw.sidecar_env.iter().map(|(k, v)| (k, v)));
+        if let Some(json) = &self.gw.sidecar_config {
+            let path = self.gw.dir.path().join("sidecar.json");
+            std::fs::write(&path, json).unwrap();
+            cmd.arg("--config").arg(path);
+        }
+        let child = cmd.stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap();
         self.sidecars[i] = Some(child);
         wait_for("sidecar", Duration::from_secs(20), || TcpStream::connect(("127.0.0.1", port)).is_ok());
     }
@@ -664,3 +674,62 @@ impl Gateway {
 
 /// The Redis the tests use (scripts/redis.sh starts it).
 pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
+
+impl Gateway {
+    /// A gateway whose sidecar reads `json` as its configuration and runs with `env`.
+    pub fn start_with_sidecar_config_env(store: Store, json: &str, env: &[(&str, String)]) -> Gateway {
+        let mut gw = Gateway::new(store);
+        gw.sidecar_config = Some(json.to_owned());
+        gw.sidecar_env = env.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        Gateway::launch(gw)
+    }
+
+    /// A gateway whose edge filter gets `extra` JSON members (see
+    /// [`Gateway::start_with_filter`]) and whose sidecar reads `json`.
+    pub fn start_with_filter_and_sidecar_config(store: Store, extra: &str, json: &str) -> Gateway {
+        let mut gw = Gateway::new(store);
+        gw.filter_extra = extra.replace('\n', " ");
+        gw.sidecar_config = Some(json.to_owned());
+        Gateway::launch(gw)
+    }
+
+    /// SIGTERMs the sidecar and waits (bounded) for it to exit; returns its exit status.
+    pub fn terminate_sidecar(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let mut c = self.sidecar.take().expect("the sidecar is running");
+        let ok = Command::new("kill").args(["-TERM", &c.id().to_string()]).status().unwrap();
+        assert!(ok.success(), "kill -TERM failed");
+        let start = Instant::now();
+        loop {
+            if let Some(status) = c.try_wait().unwrap() {
+                return status;
+            }
+            if start.elapsed() > timeout {
+                let _ = c.kill();
+                panic!("the sidecar did not exit within {timeout:?} of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The sidecar's admin URL (`http://127.0.0.1:PORT`).
+    pub fn sidecar_admin(&self) -> String {
+        format!("http://127.0.0.1:{}", self.sidecar_admin_port)
+    }
+}
+
+impl Fleet {
+    /// [`Fleet::start`] whose replicas read `json` as their configuration.
+    pub fn start_with_sidecar_config(store: Store, replicas: usize, json: &str) -> Fleet {
+        let mut gw = Gateway::new(store);
+        gw.sidecar_config = Some(json.to_owned());
+        let ports: Vec<u16> = (0..replicas).map(|i| if i == 0 { gw.sidecar_port } else { free_port() }).collect();
+        let list: Vec<String> = ports.iter().map(u16::to_string).collect();
+        gw.render_env.push(("DATAGATE_SIDECAR_PORT".to_owned(), list.join(",")));
+        let mut fleet = Fleet { gw, ports, sidecars: (0..replicas).map(|_| None).collect() };
+        for i in 0..replicas {
+            fleet.start_replica(i);
+        }
+        fleet.gw.start_envoy();
+        fleet
+    }
+}

@@ -21,6 +21,7 @@ mod graphql;
 mod hardening;
 mod jwks;
 mod lifecycle;
+mod metering;
 mod openapi;
 mod ratelimit;
 mod rows;

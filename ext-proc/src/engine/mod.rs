@@ -5,6 +5,8 @@
 //! Today the translators still run their operations through [`Ctx`]; the
 //! typed operations and their usage counts are to move here (issue 13).
 
+pub mod meter;
+
 use crate::catalog::Catalog;
 use crate::config::Limits;
 use crate::store::docs::DocStore;

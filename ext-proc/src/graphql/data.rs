@@ -40,6 +40,7 @@ fn rest_request(method: &str, query: Vec<(String, String)>, body: Option<Json>, 
         content_type: None,
         body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
         request_id: None,
+        ..ApiRequest::default()
     }
 }
 

@@ -29,6 +29,7 @@ fn body_req(tenant: &str, body: Json) -> ApiRequest {
         content_type: None,
         body: body.to_string().into_bytes(),
         request_id: None,
+        ..ApiRequest::default()
     }
 }
 

@@ -7,6 +7,7 @@ pub mod docsql;
 pub mod postgres;
 pub mod sql;
 pub mod sqlite;
+pub mod usage;
 
 use crate::change::{Change, Refusal};
 use crate::fault::Fault;
@@ -94,6 +95,8 @@ pub struct Backend {
     pub rows: Arc<dyn Store>,
     /// Document collections.
     pub docs: Arc<dyn docs::DocStore>,
+    /// The usage system table.
+    pub usage: Arc<dyn usage::UsageStore>,
 }
 
 /// The connection pool of a store.
@@ -122,11 +125,11 @@ pub async fn open(url: &str, pool_size: usize) -> Result<Backend, StoreError> {
 pub async fn open_with(url: &str, pool: PoolSettings) -> Result<Backend, StoreError> {
     if let Some(path) = url.strip_prefix("sqlite://") {
         let s = Arc::new(sqlite::SqliteStore::open(path, pool).await?);
-        return Ok(Backend { rows: s.clone(), docs: s });
+        return Ok(Backend { rows: s.clone(), docs: s.clone(), usage: s });
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let s = Arc::new(postgres::PgStore::open(url, pool).await?);
-        return Ok(Backend { rows: s.clone(), docs: s });
+        return Ok(Backend { rows: s.clone(), docs: s.clone(), usage: s });
     }
     Err(StoreError::Internal(format!("unsupported store URL '{url}': use sqlite://PATH or postgres://...")))
 }

@@ -559,3 +559,4 @@ impl Store for PgStore {
 mod docs;
 #[cfg(test)]
 mod tests;
+mod usage;

@@ -558,3 +558,4 @@ mod docs;
 mod names;
 #[cfg(test)]
 mod tests;
+mod usage;

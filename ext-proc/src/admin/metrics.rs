@@ -1,0 +1,280 @@
+//! The sidecar's Prometheus metrics. Label cardinality is bounded: tenants
+//! are the ones named in `metering.metricsTenants`, or else the first
+//! `metricsTopTenants` seen; every other tenant is `other` (as in the edge
+//! filter's stats). API, operation and status class are small fixed sets.
+
+use crate::usage::Record;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+/// The label for tenants past the cap.
+pub const OTHER: &str = "other";
+
+/// Caps the tenant label.
+#[derive(Debug)]
+pub struct TenantLabels {
+    named: Vec<String>,
+    top: usize,
+    seen: Mutex<HashSet<String>>,
+}
+
+impl TenantLabels {
+    /// Labels for `named` tenants, or (when none are named) the first `top` seen.
+    pub fn new(named: Vec<String>, top: usize) -> TenantLabels {
+        TenantLabels { named, top, seen: Mutex::new(HashSet::new()) }
+    }
+
+    /// The label for `tenant`.
+    pub fn label(&self, tenant: &str) -> String {
+        if !self.named.is_empty() {
+            return if self.named.iter().any(|t| t == tenant) { tenant.to_owned() } else { OTHER.to_owned() };
+        }
+        let Ok(mut seen) = self.seen.lock() else { return OTHER.to_owned() };
+        if seen.contains(tenant) {
+            return tenant.to_owned();
+        }
+        if seen.len() < self.top {
+            seen.insert(tenant.to_owned());
+            return tenant.to_owned();
+        }
+        OTHER.to_owned()
+    }
+}
+
+/// Labels of the per-request counters.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// Tenant (capped).
+    pub tenant: String,
+    /// API.
+    pub api: String,
+    /// Operation.
+    pub operation: String,
+    /// Status class (`2xx`, `4xx`, `5xx`).
+    pub status: String,
+}
+
+/// Labels of the row, document, byte and unit counters.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VolumeLabels {
+    /// Tenant (capped).
+    pub tenant: String,
+    /// API.
+    pub api: String,
+    /// Operation.
+    pub operation: String,
+    /// `read`, `written`, `deleted` (rows, documents); `read`, `written`,
+    /// `request`, `response` (bytes); `read`, `write` (units).
+    pub kind: String,
+}
+
+/// Labels of the latency histograms.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LatencyLabels {
+    /// API.
+    pub api: String,
+    /// Operation.
+    pub operation: String,
+}
+
+/// Labels of the pool gauges.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabels {
+    /// `in_use`, `idle`, `max`, `waiting`; `hit`, `miss`.
+    pub state: String,
+}
+
+fn storage_histogram() -> Histogram {
+    // 100 µs to ~3 s.
+    Histogram::new(exponential_buckets(0.0001, 2.0, 16))
+}
+
+/// Every metric the sidecar exports.
+pub struct Metrics {
+    registry: Registry,
+    tenants: TenantLabels,
+    requests: Family<RequestLabels, Counter>,
+    rows: Family<VolumeLabels, Counter>,
+    documents: Family<VolumeLabels, Counter>,
+    bytes: Family<VolumeLabels, Counter>,
+    units: Family<VolumeLabels, Counter>,
+    storage: Family<LatencyLabels, Histogram, fn() -> Histogram>,
+    duration: Family<LatencyLabels, Histogram, fn() -> Histogram>,
+    /// Store connections by state.
+    pub pool: Family<StateLabels, Gauge>,
+    /// Catalog cache lookups by result.
+    pub catalog: Family<StateLabels, Gauge>,
+    /// 1 while the store answers the health probe.
+    pub store_up: Gauge,
+}
+
+/// The names the dashboard and tests rely on (as scraped: counters get `_total`).
+pub const NAMES: &[&str] = &[
+    "datagate_requests_total",
+    "datagate_rows_total",
+    "datagate_documents_total",
+    "datagate_bytes_total",
+    "datagate_units_total",
+    "datagate_storage_seconds",
+    "datagate_request_duration_seconds",
+    "datagate_pool_connections",
+    "datagate_catalog_lookups",
+    "datagate_store_up",
+];
+
+impl Metrics {
+    /// The registry with every metric, tenants capped as configured.
+    pub fn new(tenants: TenantLabels) -> Metrics {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let rows = Family::<VolumeLabels, Counter>::default();
+        let documents = Family::<VolumeLabels, Counter>::default();
+        let bytes = Family::<VolumeLabels, Counter>::default();
+        let units = Family::<VolumeLabels, Counter>::default();
+        let storage = Family::<LatencyLabels, Histogram, fn() -> Histogram>::new_with_constructor(storage_histogram);
+        let duration = Family::<LatencyLabels, Histogram, fn() -> Histogram>::new_with_constructor(storage_histogram);
+        let pool = Family::<StateLabels, Gauge>::default();
+        let catalog = Family::<StateLabels, Gauge>::default();
+        let store_up = Gauge::default();
+        registry.register(
+            "datagate_requests",
+            "Metered requests by tenant, API, operation and status class",
+            requests.clone(),
+        );
+        registry.register("datagate_rows", "Rows read, written and deleted", rows.clone());
+        registry.register("datagate_documents", "Documents read, written and deleted", documents.clone());
+        registry.register(
+            "datagate_bytes",
+            "Bytes read and written in the store, and request and response bodies",
+            bytes.clone(),
+        );
+        registry.register("datagate_units", "Billable read and write units", units.clone());
+        registry.register("datagate_storage_seconds", "Storage time per request", storage.clone());
+        registry.register("datagate_request_duration_seconds", "Time in the sidecar per request", duration.clone());
+        registry.register("datagate_pool_connections", "Store connections: in_use, idle, max, waiting", pool.clone());
+        registry.register("datagate_catalog_lookups", "Catalog cache lookups since start: hit, miss", catalog.clone());
+        registry.register("datagate_store_up", "1 while the store answers the health probe", store_up.clone());
+        Metrics {
+            registry,
+            tenants,
+            requests,
+            rows,
+            documents,
+            bytes,
+            units,
+            storage,
+            duration,
+            pool,
+            catalog,
+            store_up,
+        }
+    }
+
+    /// Counts one request's record.
+    pub fn observe(&self, r: &Record) {
+        let tenant = self.tenants.label(&r.tenant);
+        let (api, operation) = (r.api.to_owned(), r.operation.to_owned());
+        self.requests
+            .get_or_create(&RequestLabels {
+                tenant: tenant.clone(),
+                api: api.clone(),
+                operation: operation.clone(),
+                status: r.status_class().to_owned(),
+            })
+            .inc();
+        let t = &r.totals;
+        let volume = |family: &Family<VolumeLabels, Counter>, kind: &str, n: u64| {
+            if n > 0 {
+                let labels = VolumeLabels {
+                    tenant: tenant.clone(),
+                    api: api.clone(),
+                    operation: operation.clone(),
+                    kind: kind.to_owned(),
+                };
+                family.get_or_create(&labels).inc_by(n);
+            }
+        };
+        volume(&self.rows, "read", t.rows_read);
+        volume(&self.rows, "written", t.rows_written);
+        volume(&self.rows, "deleted", t.rows_deleted);
+        volume(&self.documents, "read", t.docs_read);
+        volume(&self.documents, "written", t.docs_written);
+        volume(&self.documents, "deleted", t.docs_deleted);
+        volume(&self.bytes, "read", t.bytes_read);
+        volume(&self.bytes, "written", t.bytes_written);
+        volume(&self.bytes, "request", t.request_bytes);
+        volume(&self.bytes, "response", t.response_bytes);
+        volume(&self.units, "read", t.read_units);
+        volume(&self.units, "write", t.write_units);
+        let lat = LatencyLabels { api, operation };
+        self.storage.get_or_create(&lat).observe(t.storage_us as f64 / 1e6);
+        self.duration.get_or_create(&lat).observe(r.duration.as_secs_f64());
+    }
+
+    /// Sets one gauge of a state family.
+    pub fn set(family: &Family<StateLabels, Gauge>, state: &str, v: u64) {
+        family.get_or_create(&StateLabels { state: state.to_owned() }).set(i64::try_from(v).unwrap_or(i64::MAX));
+    }
+
+    /// The exposition text.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            tracing::warn!(error = %e, "cannot encode the metrics");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::usage::Totals;
+    use std::time::Duration;
+
+    #[test]
+    fn tenant_labels_are_capped() {
+        let named = TenantLabels::new(vec!["a".into()], 20);
+        assert_eq!((named.label("a").as_str(), named.label("b").as_str()), ("a", OTHER));
+        let top = TenantLabels::new(Vec::new(), 2);
+        assert_eq!(top.label("x"), "x");
+        assert_eq!(top.label("y"), "y");
+        assert_eq!(top.label("z"), OTHER, "past the cap");
+        assert_eq!(top.label("x"), "x", "the first ones keep their label");
+    }
+
+    #[test]
+    fn a_record_shows_in_the_exposition() {
+        let m = Metrics::new(TenantLabels::new(Vec::new(), 1));
+        let record = |tenant: &str| Record {
+            tenant: tenant.into(),
+            plan: None,
+            api: "rest",
+            operation: "read",
+            keyspace: None,
+            table: None,
+            totals: Totals { requests: 1, rows_read: 3, read_units: 1, storage_us: 500, ..Totals::default() },
+            status: 200,
+            duration: Duration::from_millis(2),
+            request_id: "r".into(),
+        };
+        m.observe(&record("acme"));
+        m.observe(&record("zeta"));
+        let text = m.encode();
+        assert!(
+            text.contains(r#"datagate_requests_total{tenant="acme",api="rest",operation="read",status="2xx"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"datagate_rows_total{tenant="other",api="rest",operation="read",kind="read"} 3"#),
+            "{text}"
+        );
+        assert!(text.contains("datagate_storage_seconds_bucket"), "{text}");
+    }
+}
