@@ -20,8 +20,8 @@ pub enum Status {
 
 /// One stream's filter, for the duration of a hook.
 pub trait StreamEnvoy {
-    /// Every request header, copied out of Envoy.
-    fn request_headers(&self) -> HeaderCopy;
+    /// Every request header, copied out of Envoy into `into` (cleared first).
+    fn request_headers(&self, into: &mut HeaderCopy);
     fn remove_request_header(&self, name: &str);
     fn add_request_header(&self, name: &str, value: &str);
     fn set_response_header(&self, name: &str, value: &str);
@@ -52,7 +52,7 @@ pub trait SchedulerEnvoy: Send {
 }
 
 /// Request headers copied out of Envoy (whose pointers die at the first header
-/// change) into one buffer.
+/// change) into one buffer, reused from request to request.
 #[derive(Debug, Default)]
 pub struct HeaderCopy {
     text: String,
@@ -60,9 +60,10 @@ pub struct HeaderCopy {
 }
 
 impl HeaderCopy {
-    /// Room for `n` headers.
-    pub fn with_capacity(n: usize) -> HeaderCopy {
-        HeaderCopy { text: String::new(), spans: Vec::with_capacity(n) }
+    /// Forgets the headers, keeping the memory.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.spans.clear();
     }
 
     /// Keeps one header; one that is not UTF-8 is skipped (no header the filter reads can be one).

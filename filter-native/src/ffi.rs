@@ -75,6 +75,16 @@ pub struct EnvoyHttpHeader {
     value_length: usize,
 }
 
+impl EnvoyHttpHeader {
+    const EMPTY: EnvoyHttpHeader =
+        EnvoyHttpHeader { key_ptr: std::ptr::null(), key_length: 0, value_ptr: std::ptr::null(), value_length: 0 };
+}
+
+thread_local! {
+    /// Each worker's buffer for the entries `get_headers` writes.
+    static RAW_HEADERS: std::cell::Cell<Vec<EnvoyHttpHeader>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 /// `envoy_dynamic_module_type_http_header_type`.
 const REQUEST_HEADER: u32 = 0;
 const RESPONSE_HEADER: u32 = 2;
@@ -205,27 +215,29 @@ impl FilterHandle {
 
 impl StreamEnvoy for FilterHandle {
     /// Every request header, copied (one call for the count, one for the headers).
-    fn request_headers(&self) -> HeaderCopy {
+    fn request_headers(&self, into: &mut HeaderCopy) {
+        into.clear();
         // SAFETY: `self.0` is the filter pointer of the running hook.
         let count = unsafe { envoy_dynamic_module_callback_http_get_headers_size(self.0, REQUEST_HEADER) };
         if count == 0 {
-            return HeaderCopy::default();
+            return;
         }
-        let empty =
-            EnvoyHttpHeader { key_ptr: std::ptr::null(), key_length: 0, value_ptr: std::ptr::null(), value_length: 0 };
-        let mut raw = vec![empty; count];
+        // The worker's entry buffer, reused; taken, so a re-entered hook gets its own.
+        let mut raw = RAW_HEADERS.with(|r| r.take());
+        raw.clear();
+        raw.resize(count, EnvoyHttpHeader::EMPTY);
         // SAFETY: `raw` has room for the `count` entries Envoy writes.
-        if !unsafe { envoy_dynamic_module_callback_http_get_headers(self.0, REQUEST_HEADER, raw.as_mut_ptr()) } {
-            return HeaderCopy::default();
+        if unsafe { envoy_dynamic_module_callback_http_get_headers(self.0, REQUEST_HEADER, raw.as_mut_ptr()) } {
+            for h in &raw {
+                // SAFETY: Envoy filled each entry with pointers into its header map,
+                // valid until the next set call; they are copied before any.
+                let (key, value) = unsafe { (bytes(h.key_ptr, h.key_length), bytes(h.value_ptr, h.value_length)) };
+                into.push(key, value);
+            }
         }
-        let mut copy = HeaderCopy::with_capacity(count);
-        for h in &raw {
-            // SAFETY: Envoy filled each entry with pointers into its header map,
-            // valid until the next set call; they are copied before any.
-            let (key, value) = unsafe { (bytes(h.key_ptr, h.key_length), bytes(h.value_ptr, h.value_length)) };
-            copy.push(key, value);
-        }
-        copy
+        // No pointer into Envoy's map outlives this call.
+        raw.clear();
+        RAW_HEADERS.with(|r| r.set(raw));
     }
 
     fn remove_request_header(&self, name: &str) {

@@ -3,7 +3,7 @@
 //! process-wide token buckets; one stream's state; and [`Host`] over
 //! [`crate::envoy`]'s view of Envoy.
 
-use crate::envoy::{ConfigEnvoy, LogLevel, SchedulerEnvoy, Status, StreamEnvoy};
+use crate::envoy::{ConfigEnvoy, HeaderCopy, LogLevel, SchedulerEnvoy, Status, StreamEnvoy};
 use datagate_filter::auth::TokenStore;
 use datagate_filter::config::{Config, VerifyKey};
 use datagate_filter::edge::{Exchange, Host, KeyRefresh, Verdict};
@@ -11,7 +11,8 @@ use datagate_filter::global::{GlobalLeases, GlobalLimitConfig};
 use datagate_filter::jwks::{self, RemoteJwks, RemoteKeys};
 use datagate_filter::metrics::{self, Counter};
 use datagate_filter::ratelimit::{Decision, Limit};
-use datagate_filter::shared::{Buckets, Tokens};
+use datagate_filter::shared::{BatchedCounter, Buckets, Tokens};
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, RwLock};
@@ -21,7 +22,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// reloads (as proxy-wasm shared data is).
 static BUCKETS: LazyLock<Buckets> = LazyLock::new(Buckets::default);
 
-/// How often the background JWKS refresh is considered (as the wasm build's tick).
+thread_local! {
+    /// Each worker's buffer for copying request headers out of Envoy.
+    static SCRATCH: Cell<HeaderCopy> = Cell::new(HeaderCopy::default());
+}
+
+/// How often batched counters are flushed and the background JWKS refresh is
+/// considered (as the wasm build's tick).
 const TICK: Duration = Duration::from_millis(500);
 
 fn now_ms() -> u64 {
@@ -31,7 +38,7 @@ fn now_ms() -> u64 {
 /// A filter configuration, as Envoy holds it between `config_new` and `config_destroy`.
 pub struct Module {
     shared: Arc<Shared>,
-    /// Drives the background JWKS refresh; stopped when the config goes.
+    /// Drives the counter flush and the background JWKS refresh; stopped when the config goes.
     _ticker: Option<Ticker>,
 }
 
@@ -41,10 +48,12 @@ struct Shared {
     envoy: Box<dyn ConfigEnvoy>,
     /// Counter ids by name, defined up front (Envoy freezes stat creation after `config_new`).
     counters: HashMap<String, usize>,
-    /// The ids of the counters every request counts, looked up once.
-    allowed: Option<usize>,
-    public: Option<usize>,
-    cache_hits: Option<usize>,
+    /// The counters every request counts: summed across workers, flushed in
+    /// batches and on each tick (a metrics call per request is the hot path's
+    /// costliest part after the header writes).
+    allowed: BatchedCounter<usize>,
+    public: BatchedCounter<usize>,
+    cache_hits: BatchedCounter<usize>,
     tokens: Tokens,
     remote: RwLock<RemoteKeys>,
     /// Leases of global budgets: one set per process, every worker spends from it.
@@ -65,8 +74,9 @@ pub fn config_new(envoy: Box<dyn ConfigEnvoy>, bytes: &[u8]) -> Option<Module> {
         .filter_map(|name| envoy.define_counter(&name).map(|id| (name, id)))
         .collect();
     let id = |c: Counter<'_>| counters.get(c.name().as_ref()).copied();
-    let (allowed, public, cache_hits) = (id(Counter::Allowed), id(Counter::Public), id(Counter::CacheHit));
-    let has_remote = config.remote_jwks.is_some();
+    let batched = |c: Counter<'_>| BatchedCounter::new(id(c));
+    let (allowed, public, cache_hits) =
+        (batched(Counter::Allowed), batched(Counter::Public), batched(Counter::CacheHit));
     let shared = Arc::new(Shared {
         tokens: Tokens::new(config.token_cache_size),
         config,
@@ -78,7 +88,7 @@ pub fn config_new(envoy: Box<dyn ConfigEnvoy>, bytes: &[u8]) -> Option<Module> {
         remote: RwLock::default(),
         global_leases: Mutex::default(),
     });
-    let ticker = if has_remote { Ticker::start(shared.envoy.as_ref()) } else { None };
+    let ticker = Ticker::start(shared.envoy.as_ref());
     Some(Module { shared, _ticker: ticker })
 }
 
@@ -88,9 +98,15 @@ impl Module {
         Stream { shared: self.shared.clone(), exchange: Exchange::default(), waiting: Waiting::Nothing }
     }
 
-    /// The main thread's tick: fetch the remote key set when it is due. One
-    /// fetch per process: the keys live here, shared by every worker.
+    /// The main thread's tick: flush the batched counters; fetch the remote key
+    /// set when it is due (one fetch per process: the keys live here, shared by
+    /// every worker).
     pub fn tick(&self) {
+        for batched in [&self.shared.allowed, &self.shared.public, &self.shared.cache_hits] {
+            if let Some((id, n)) = batched.take() {
+                self.shared.envoy.increment_counter(id, n);
+            }
+        }
         let Some(remote) = &self.shared.config.remote_jwks else { return };
         let now = now_ms();
         if !self.shared.claim_fetch(now, |r| r.refresh_due(remote, now)) {
@@ -108,20 +124,35 @@ impl Module {
 }
 
 impl Shared {
+    /// A counter counted at once (the rare ones: rejections, fetches, limits).
     fn counter(&self, counter: Counter<'_>) -> Option<usize> {
+        self.counters.get(counter.name().as_ref()).copied()
+    }
+
+    /// The batched counter for `counter`, if it is one of the per-request ones.
+    fn batched(&self, counter: Counter<'_>) -> Option<&BatchedCounter<usize>> {
         match counter {
-            Counter::Allowed => self.allowed,
-            Counter::Public => self.public,
-            Counter::CacheHit => self.cache_hits,
-            other => self.counters.get(other.name().as_ref()).copied(),
+            Counter::Allowed => Some(&self.allowed),
+            Counter::Public => Some(&self.public),
+            Counter::CacheHit => Some(&self.cache_hits),
+            _ => None,
+        }
+    }
+
+    /// Counts one event through `increment` (a stream's or the config's metrics call).
+    fn count_with(&self, counter: Counter<'_>, increment: impl FnOnce(usize, u64)) {
+        let due = match self.batched(counter) {
+            Some(batched) => batched.increment(),
+            None => self.counter(counter).map(|id| (id, 1)),
+        };
+        if let Some((id, n)) = due {
+            increment(id, n);
         }
     }
 
     /// Counts from a thread with no stream at hand (the main thread).
     fn count_here(&self, counter: Counter<'_>) {
-        if let Some(id) = self.counter(counter) {
-            self.envoy.increment_counter(id, 1);
-        }
+        self.count_with(counter, |id, n| self.envoy.increment_counter(id, n));
     }
 
     /// Marks a fetch as started if `allowed` says so (under the lock, so two workers never both fetch).
@@ -191,7 +222,16 @@ impl Stream {
     }
 
     fn decide(&mut self, filter: &dyn StreamEnvoy, may_refetch: bool) -> Status {
-        let copy = filter.request_headers();
+        // The worker's buffer, reused: no allocation per request for the copy.
+        // Taken (not borrowed) so a hook re-entered on this thread gets a fresh one.
+        let mut copy = SCRATCH.with(|s| s.take());
+        filter.request_headers(&mut copy);
+        let status = self.decide_on(filter, &copy, may_refetch);
+        SCRATCH.with(|s| s.set(copy));
+        status
+    }
+
+    fn decide_on(&mut self, filter: &dyn StreamEnvoy, copy: &HeaderCopy, may_refetch: bool) -> Status {
         let headers = copy.pairs();
         let mut host = NativeHost { filter, shared: &self.shared, waiting: Waiting::Nothing };
         match self.exchange.on_request_headers(&self.shared.config, &mut host, &headers, may_refetch) {
@@ -222,11 +262,7 @@ impl Stream {
     /// This stream's re-fetch landed: keep the keys, then decide again (no second re-fetch).
     fn on_keys_fetched(&mut self, filter: &dyn StreamEnvoy, status: &str, body: &[u8]) {
         let shared = self.shared.clone();
-        shared.absorb(status, body, &|c| {
-            if let Some(id) = shared.counter(c) {
-                filter.increment_counter(id, 1);
-            }
-        });
+        shared.absorb(status, body, &|c| shared.count_with(c, |id, n| filter.increment_counter(id, n)));
         if self.decide(filter, false) == Status::Continue {
             filter.continue_decoding();
         }
@@ -270,9 +306,8 @@ impl Host for NativeHost<'_> {
     }
 
     fn count(&mut self, counter: Counter<'_>) {
-        if let Some(id) = self.shared.counter(counter) {
-            self.filter.increment_counter(id, 1);
-        }
+        let filter = self.filter;
+        self.shared.count_with(counter, |id, n| filter.increment_counter(id, n));
     }
 
     fn with_tokens<R>(&mut self, f: impl FnOnce(&[VerifyKey], &mut dyn TokenStore) -> R) -> R {
@@ -294,11 +329,7 @@ impl Host for NativeHost<'_> {
         if self.filter.http_callout(&remote.cluster, &fetch_headers(remote), remote.timeout_ms).is_none() {
             let filter = self.filter;
             let shared = self.shared;
-            shared.fetch_refused(remote, &|c| {
-                if let Some(id) = shared.counter(c) {
-                    filter.increment_counter(id, 1);
-                }
-            });
+            shared.fetch_refused(remote, &|c| shared.count_with(c, |id, n| filter.increment_counter(id, n)));
             return KeyRefresh::Unavailable;
         }
         self.waiting = Waiting::Keys;
@@ -347,7 +378,7 @@ impl Ticker {
             }
         });
         if spawned.is_err() {
-            envoy.log(LogLevel::Warn, "datagate: cannot start the JWKS refresh thread; keys are fetched once");
+            envoy.log(LogLevel::Warn, "datagate: no tick thread: counters flush per batch, keys are fetched once");
         }
         Some(Ticker { state })
     }

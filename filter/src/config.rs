@@ -89,8 +89,16 @@ pub struct RawConfig {
     /// service); absent: each Envoy process keeps its own.
     #[serde(default)]
     pub global_limit: Option<GlobalLimitConfig>,
+    /// Also put tenant and plan into Envoy filter state (for access logs'
+    /// `%FILTER_STATE(...)%`); off saves two host calls per request where
+    /// nothing reads them. The request headers are set either way.
+    #[serde(default = "default_true")]
+    pub filter_state: bool,
 }
 
+fn default_true() -> bool {
+    true
+}
 fn default_sources() -> Vec<TokenSource> {
     vec![TokenSource::Authorization, TokenSource::XCassandraToken, TokenSource::Token]
 }
@@ -152,6 +160,8 @@ pub struct Config {
     pub rules: Vec<Rule>,
     /// Scope claim name.
     pub scope_claim: String,
+    /// Whether tenant and plan also go into filter state.
+    pub filter_state: bool,
 }
 
 /// Every problem found in a configuration, each naming its field.
@@ -238,6 +248,7 @@ impl Config {
             api_keys,
             rules: raw.rules,
             scope_claim: raw.scope_claim,
+            filter_state: raw.filter_state,
         })
     }
 
@@ -265,6 +276,15 @@ mod tests {
         assert!(cfg.is_public("/health"));
         assert!(!cfg.is_public("/health/x"));
         assert_eq!(cfg.keys[0].algorithms, vec![jsonwebtoken::Algorithm::HS256]);
+        assert!(cfg.filter_state, "access logs read the filter state unless told otherwise");
+    }
+
+    #[test]
+    fn filter_state_can_be_turned_off() {
+        let json = GOOD.replacen('{', r#"{"filterState":false,"#, 1);
+        assert!(!Config::from_json(json.as_bytes()).unwrap().filter_state);
+        let err = Config::from_json(GOOD.replacen('{', r#"{"filterState":"no","#, 1).as_bytes()).err().unwrap();
+        assert!(err.to_string().contains("expected a boolean"), "{err}");
     }
 
     #[test]

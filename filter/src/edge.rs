@@ -11,6 +11,7 @@ use crate::identity::{self, Identity, PLAN_HEADER, PLAN_STATE, SUBJECT_HEADER, T
 use crate::metrics::{Counter, OTHER_TENANT};
 use crate::ratelimit::{self, Bucket, Decision, Limit, RateLimitConfig};
 use crate::reject::Rejection;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// What the flow needs from Envoy. Reading the request headers is not here:
@@ -68,8 +69,9 @@ pub enum Verdict {
 /// One request's state across its phases.
 #[derive(Debug, Default)]
 pub struct Exchange {
-    /// Rate-limit headers for the response (the remaining budget rides on successes too).
-    response_headers: Vec<(&'static str, String)>,
+    /// The rate-limit header for the response (the remaining budget rides on
+    /// successes too): one header, so no `Vec` to allocate per request.
+    response_header: Option<(&'static str, String)>,
     /// The request waiting for a lease call.
     pending: Option<Pending>,
 }
@@ -84,9 +86,9 @@ struct Pending {
 }
 
 /// What charging a request's budget came to.
-enum Charge {
-    /// Pass, counted against this plan.
-    Pass(Option<String>),
+enum Charge<'a> {
+    /// Pass, counted against this plan (borrowed from the config or identity when it can be).
+    Pass(Option<Cow<'a, str>>),
     /// Answer with this.
     Refuse(Rejection),
     /// A lease call is out: pause.
@@ -129,26 +131,26 @@ impl Exchange {
                 match spent {
                     Some(left) => {
                         let d = global_decision(&p.limit, left + grant.left, 0, now_ms);
-                        self.response_headers = vec![ratelimit::remaining_header(&p.plan, &d)];
-                        Charge::Pass(Some(p.plan.clone()))
+                        self.response_header = Some(ratelimit::remaining_header(&p.plan, &d));
+                        Charge::Pass(Some(Cow::Borrowed(&p.plan)))
                     }
                     None => {
                         let d = Decision {
                             allowed: false,
                             ..global_decision(&p.limit, grant.left.max(0.0), grant.retry_after_s.max(1), now_ms)
                         };
-                        over_budget(rl, host, &p.id, p.plan.clone(), &p.limit, &d)
+                        over_budget(rl, host, &p.id, Cow::Borrowed(&p.plan), &p.limit, &d)
                     }
                 }
             }
-            Err(_) => lease_failed(global, host, p.plan.clone()),
+            Err(_) => lease_failed(global, host, Cow::Borrowed(&p.plan)),
         };
-        self.finish(host, &p.id, charge)
+        self.finish(cfg, host, &p.id, charge)
     }
 
     /// Headers to set (replace) on the response.
     pub fn response_headers(&self) -> &[(&'static str, String)] {
-        &self.response_headers
+        self.response_header.as_slice()
     }
 
     fn decide<H: Host>(&mut self, cfg: &Config, host: &mut H, headers: &[(&str, &str)], may_refetch: bool) -> Verdict {
@@ -197,11 +199,11 @@ impl Exchange {
         now_ms: u64,
     ) -> Verdict {
         let charge = self.charge(cfg, host, id, method, path, now_ms);
-        self.finish(host, id, charge)
+        self.finish(cfg, host, id, charge)
     }
 
     /// Tags and passes the request, or answers it, or pauses it.
-    fn finish<H: Host>(&mut self, host: &mut H, id: &Arc<Identity>, charge: Charge) -> Verdict {
+    fn finish<H: Host>(&mut self, cfg: &Config, host: &mut H, id: &Arc<Identity>, charge: Charge) -> Verdict {
         let plan = match charge {
             Charge::Pass(plan) => plan,
             Charge::Refuse(rejection) => return reject(host, &rejection),
@@ -209,10 +211,14 @@ impl Exchange {
         };
         // Identity headers were all stripped first: adding is enough (and cheaper than replacing).
         host.add_request_header(TENANT_HEADER, &id.tenant);
-        host.set_filter_state(TENANT_STATE, &id.tenant);
+        if cfg.filter_state {
+            host.set_filter_state(TENANT_STATE, &id.tenant);
+        }
         if let Some(plan) = &plan {
             host.add_request_header(PLAN_HEADER, plan);
-            host.set_filter_state(PLAN_STATE, plan);
+            if cfg.filter_state {
+                host.set_filter_state(PLAN_STATE, plan);
+            }
         }
         if let Some(sub) = &id.subject {
             host.add_request_header(SUBJECT_HEADER, sub);
@@ -224,18 +230,19 @@ impl Exchange {
     /// Charges the tenant's bucket (this Envoy's, or its lease of the global
     /// one): the plan counted against, a rejection when over budget (and not
     /// in shadow mode), or a wait for a lease call.
-    fn charge<H: Host>(
+    fn charge<'a, H: Host>(
         &mut self,
-        cfg: &Config,
+        cfg: &'a Config,
         host: &mut H,
-        id: &Arc<Identity>,
+        id: &'a Arc<Identity>,
         method: &str,
         path: &str,
         now_ms: u64,
-    ) -> Charge {
-        let Some(rl) = &cfg.rate_limit else { return Charge::Pass(id.plan.clone()) };
-        let Some((plan, limit)) = rl.limit_for(&id.tenant, id.plan.as_deref()) else {
-            return Charge::Pass(id.plan.clone());
+    ) -> Charge<'a> {
+        let claimed = id.plan.as_deref();
+        let Some(rl) = &cfg.rate_limit else { return Charge::Pass(claimed.map(Cow::Borrowed)) };
+        let Some((plan, limit)) = rl.limit_for(&id.tenant, claimed) else {
+            return Charge::Pass(claimed.map(Cow::Borrowed));
         };
         let cost = rl.cost(method, path);
         if let Some(global) = &cfg.global_limit {
@@ -249,26 +256,26 @@ impl Exchange {
         if !d.allowed {
             return over_budget(rl, host, id, plan, &limit, &d);
         }
-        self.response_headers = vec![ratelimit::remaining_header(&plan, &d)];
+        self.response_header = Some(ratelimit::remaining_header(&plan, &d));
         Charge::Pass(Some(plan))
     }
 
     /// Spends from the host's lease of the tenant's global budget, or asks the
     /// lease service for more (the request waits for the answer).
     #[allow(clippy::too_many_arguments)]
-    fn charge_global<H: Host>(
+    fn charge_global<'a, H: Host>(
         &mut self,
         global: &GlobalLimitConfig,
         host: &mut H,
         id: &Arc<Identity>,
-        plan: String,
+        plan: Cow<'a, str>,
         limit: Limit,
         cost: f64,
         now_ms: u64,
-    ) -> Charge {
+    ) -> Charge<'a> {
         if let Some(left) = host.with_global_leases(|leases| leases.spend(&id.tenant, cost, now_ms)) {
             // What this holder still has: the fleet-wide rest is unknown until the next call.
-            self.response_headers = vec![ratelimit::remaining_header(&plan, &global_decision(&limit, left, 0, now_ms))];
+            self.response_header = Some(ratelimit::remaining_header(&plan, &global_decision(&limit, left, 0, now_ms)));
             return Charge::Pass(Some(plan));
         }
         let request = LeaseRequest {
@@ -281,20 +288,20 @@ impl Exchange {
         if !host.request_lease(global, &request.path()) {
             return lease_failed(global, host, plan);
         }
-        self.pending = Some(Pending { id: id.clone(), plan, limit, cost });
+        self.pending = Some(Pending { id: id.clone(), plan: plan.into_owned(), limit, cost });
         Charge::Wait
     }
 }
 
 /// A tenant over its budget: 429 with the rate-limit headers, or (shadow mode) a pass.
-fn over_budget<H: Host>(
+fn over_budget<'a, H: Host>(
     rl: &RateLimitConfig,
     host: &mut H,
     id: &Identity,
-    plan: String,
+    plan: Cow<'a, str>,
     limit: &Limit,
     d: &Decision,
-) -> Charge {
+) -> Charge<'a> {
     // Per-tenant counters only for configured tenants: bounded stat cardinality.
     let who = if rl.tenants.contains_key(&id.tenant) { id.tenant.as_str() } else { OTHER_TENANT };
     host.count(Counter::Limited(who));
@@ -314,7 +321,7 @@ fn over_budget<H: Host>(
 }
 
 /// The lease service or Redis could not answer: the configured failure mode.
-fn lease_failed<H: Host>(global: &GlobalLimitConfig, host: &mut H, plan: String) -> Charge {
+fn lease_failed<'a, H: Host>(global: &GlobalLimitConfig, host: &mut H, plan: Cow<'a, str>) -> Charge<'a> {
     host.count(Counter::RateLimitErrors);
     match global.failure_mode {
         FailureMode::Open => Charge::Pass(Some(plan)),

@@ -5,6 +5,7 @@
 //! budget per Envoy process exact across all worker threads.
 
 use serde::Deserialize;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// A plan's sustained rate and burst.
@@ -101,17 +102,18 @@ impl RateLimitConfig {
         }
     }
 
-    /// The plan name and limit that apply to a tenant whose token names `claimed_plan`.
-    pub fn limit_for(&self, tenant: &str, claimed_plan: Option<&str>) -> Option<(String, Limit)> {
+    /// The plan name and limit that apply to a tenant whose token names
+    /// `claimed_plan` (borrowed where it can be: this runs on every request).
+    pub fn limit_for<'a>(&'a self, tenant: &str, claimed_plan: Option<&'a str>) -> Option<(Cow<'a, str>, Limit)> {
         let o = self.tenants.get(tenant);
         if let Some(limit) = o.and_then(|o| o.limit.clone()) {
-            return Some((format!("tenant-{tenant}"), limit));
+            return Some((Cow::Owned(format!("tenant-{tenant}")), limit));
         }
         let name = o
-            .and_then(|o| o.plan.clone())
-            .or_else(|| claimed_plan.filter(|p| self.plans.contains_key(*p)).map(str::to_owned))
-            .unwrap_or_else(|| self.default_plan.clone());
-        self.plans.get(&name).map(|l| (name, l.clone()))
+            .and_then(|o| o.plan.as_deref())
+            .or_else(|| claimed_plan.filter(|p| self.plans.contains_key(*p)))
+            .unwrap_or(&self.default_plan);
+        self.plans.get(name).map(|l| (Cow::Borrowed(name), l.clone()))
     }
 
     /// What a request costs.

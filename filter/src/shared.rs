@@ -1,6 +1,7 @@
 //! State one Envoy process shares across its worker threads, for hosts whose
 //! workers share memory (the native dynamic module): per-tenant token buckets
-//! and the verified-token cache, behind locks. Exact under concurrency: a
+//! and the verified-token cache, behind locks, and the per-request counters,
+//! batched in atomics. Exact under concurrency: a
 //! spend reads, decides and writes under one lock, so a budget of N allows N.
 //! (The proxy-wasm host cannot use this: each worker is its own VM, so it keeps
 //! buckets in proxy-wasm shared data instead.)
@@ -11,6 +12,7 @@ use crate::identity::Identity;
 use crate::ratelimit::{self, Bucket, Decision, Limit};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Locks a mutex even if a thread panicked while holding it: every update
@@ -44,7 +46,12 @@ impl Buckets {
         let mut buckets = lock(&self.shards[shard]);
         let d = ratelimit::take(buckets.get(tenant).copied(), limit, cost, now_ms);
         if d.allowed {
-            if buckets.len() >= MAX_TENANTS_PER_SHARD && !buckets.contains_key(tenant) {
+            // A known tenant is updated in place: the hot path allocates nothing.
+            if let Some(b) = buckets.get_mut(tenant) {
+                *b = d.bucket;
+                return d;
+            }
+            if buckets.len() >= MAX_TENANTS_PER_SHARD {
                 buckets.retain(|_, b| b.tokens < limit.burst);
             }
             buckets.insert(tenant.to_owned(), d.bucket);
@@ -87,6 +94,44 @@ impl TokenStore for TokensRef<'_> {
     }
 }
 
+/// Batched counts reach the host at least this often (and on every tick).
+pub const FLUSH_EVERY: u64 = 64;
+
+/// A counter every request bumps (allowed, public, cache hits), summed here
+/// and handed to the host in batches: a metrics call per request costs more
+/// than the atomic add, and no count is lost (a batch takes all there is).
+#[derive(Debug)]
+pub struct BatchedCounter<Id> {
+    id: Option<Id>,
+    pending: AtomicU64,
+}
+
+impl<Id: Copy> BatchedCounter<Id> {
+    /// A counter the host knows as `id` (`None`: not defined, nothing counted).
+    pub fn new(id: Option<Id>) -> BatchedCounter<Id> {
+        BatchedCounter { id, pending: AtomicU64::new(0) }
+    }
+
+    /// Counts one; a batch `(id, n)` to hand to the host now once [`FLUSH_EVERY`] gathered.
+    pub fn increment(&self) -> Option<(Id, u64)> {
+        let id = self.id?;
+        if self.pending.fetch_add(1, Ordering::Relaxed) + 1 < FLUSH_EVERY {
+            return None;
+        }
+        self.take_with(id)
+    }
+
+    /// Everything not yet handed over (for the periodic flush).
+    pub fn take(&self) -> Option<(Id, u64)> {
+        self.take_with(self.id?)
+    }
+
+    fn take_with(&self, id: Id) -> Option<(Id, u64)> {
+        let n = self.pending.swap(0, Ordering::Relaxed);
+        (n > 0).then_some((id, n))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +159,39 @@ mod tests {
         }
         assert_eq!(allowed.load(Ordering::SeqCst), 1000, "N allowed, never N+1");
         assert!(buckets.spend("globex", &limit, 1.0, 1_000).allowed, "tenants have their own buckets");
+    }
+
+    #[test]
+    fn batched_counts_are_never_lost() {
+        let c = Arc::new(BatchedCounter::new(Some(7usize)));
+        let flushed = Arc::new(AtomicU64::new(0));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let (c, flushed) = (c.clone(), flushed.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..1000 {
+                        if let Some((id, n)) = c.increment() {
+                            assert_eq!(id, 7);
+                            flushed.fetch_add(n, Ordering::SeqCst);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let rest = c.take().map_or(0, |(_, n)| n);
+        assert_eq!(flushed.load(Ordering::SeqCst) + rest, 4000);
+        assert!(rest < FLUSH_EVERY * 4, "batches go out as they fill");
+        assert_eq!(c.take(), None, "taken once");
+    }
+
+    #[test]
+    fn an_undefined_counter_counts_nothing() {
+        let c = BatchedCounter::<usize>::new(None);
+        assert!((0..FLUSH_EVERY * 2).all(|_| c.increment().is_none()));
+        assert_eq!(c.take(), None);
     }
 
     #[test]

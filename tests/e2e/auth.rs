@@ -11,6 +11,7 @@ crate::on_both_filters!(
     cli_dev_token_is_accepted,
     invalid_filter_config_is_refused_by_envoy,
     api_keys_scopes_and_filter_state,
+    filter_state_can_be_turned_off,
     ambiguous_credentials_get_401,
     hostile_headers_never_crash_envoy,
 );
@@ -194,6 +195,26 @@ fn api_keys_scopes_and_filter_state(filter: Filter) {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert!(gw.envoy_log().contains(r#""tenant":"acme""#));
+}
+
+/// `"filterState": false`: the request is still tagged (the sidecar serves the
+/// tenant's data), only the access log has no tenant or plan to print.
+fn filter_state_can_be_turned_off(filter: Filter) {
+    let gw = Gateway::start_with_filter_on(Store::Sqlite, filter, r#""filterState": false"#);
+    let t = token("acme");
+    let r = gw.post("/v2/schemas/keyspaces").header("x-cassandra-token", &t).json(&json!({"name": "quiet"})).send();
+    assert_eq!(r.unwrap().status(), 201);
+    let (_, list) = json_of(gw.get("/v2/schemas/keyspaces").header("x-cassandra-token", &t).send().unwrap());
+    assert_eq!(list, json!({"data": [{"name": "quiet"}]}));
+    let (_, other) =
+        json_of(gw.get("/v2/schemas/keyspaces").header("x-cassandra-token", token("globex")).send().unwrap());
+    assert_eq!(other, json!({"data": []}), "tenants stay apart");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !gw.envoy_log().contains(r#""status":201,"tenant":null"#) {
+        assert!(std::time::Instant::now() < deadline, "no access-log line without a tenant: {}", gw.envoy_log());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(!gw.envoy_log().contains(r#""tenant":"acme""#), "{}", gw.envoy_log());
 }
 
 /// RFC 6750 §2: one credential per request. Two different ones (in two headers,

@@ -130,6 +130,18 @@ fn verified_requests_are_tagged_and_spoofs_stripped() {
 }
 
 #[test]
+fn filter_state_off_keeps_the_headers() {
+    let c = cfg(r#","filterState": false"#);
+    let mut host = Fake::with_cache();
+    let t = token("acme");
+    let (verdict, _) = run(&c, &mut host, "GET", &[("x-cassandra-token", t.as_str())]);
+    assert_eq!(verdict, Verdict::Continue);
+    assert!(host.state.is_empty(), "no filter-state writes: {:?}", host.state);
+    let added: Vec<&str> = host.added.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(added, ["x-tenant-id", "x-tenant-plan", "x-datagate-subject"]);
+}
+
+#[test]
 fn public_paths_and_rejections() {
     let c = cfg(r#","publicPaths": ["/v2/keyspaces/*"]"#);
     let mut host = Fake::default();

@@ -136,7 +136,7 @@ impl Default for Metrics {
 }
 
 /// Batched counters reach Envoy at least this often (and on every tick).
-const FLUSH_EVERY: i64 = 64;
+const FLUSH_EVERY: i64 = crate::shared::FLUSH_EVERY as i64;
 
 impl Metrics {
     fn id(&self, name: &str) -> Option<u32> {
