@@ -88,7 +88,12 @@ impl Service {
         // A used-up quota refuses the request before it runs (see crate::usage).
         let started = match self.metering.as_deref().map(|m| m.start_request(&req)).transpose() {
             Ok(s) => s.flatten(),
-            Err(refused) => return refused,
+            Err(crate::usage::Refused { started, mut response }) => {
+                if let Some(m) = &self.metering {
+                    self.metrics.observe(&m.finish(started, &req, &mut response, &id));
+                }
+                return response;
+            }
         };
         let meter = started.as_ref().map(crate::usage::Started::meter);
         let out = crate::scope::run_metered(id.clone(), slots, meter, self.timeout, self.serve(&req)).await;

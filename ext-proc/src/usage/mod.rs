@@ -49,6 +49,14 @@ pub struct Started {
     quota_headers: Vec<(String, String)>,
 }
 
+/// A request refused by its quota, with what is needed to record it.
+pub struct Refused {
+    /// The request as started (nothing counted).
+    pub started: Started,
+    /// The 429 to answer with.
+    pub response: ApiResponse,
+}
+
 impl Started {
     /// The meter the request's storage calls add to.
     pub fn meter(&self) -> Arc<Meter> {
@@ -120,8 +128,9 @@ impl Metering {
 
     /// Starts metering a request: `None` when it is not metered (no tenant,
     /// health, OpenAPI, unroutable, the usage endpoints), a 429 when its quota
-    /// is used up.
-    pub fn start_request(&self, req: &ApiRequest) -> Result<Option<Started>, ApiResponse> {
+    /// is used up — still metered, so the refusal shows in the usage, the
+    /// metrics and the log (at no units: it touched no storage).
+    pub fn start_request(&self, req: &ApiRequest) -> Result<Option<Started>, Refused> {
         let Some(tenant) = req.tenant.as_deref() else { return Ok(None) };
         let Some(class) = req
             .segments()
@@ -136,8 +145,15 @@ impl Metering {
 
     /// Starts metering a request of `tenant` in `class`, or refuses it (429)
     /// when its quota is used up (unless in shadow mode).
-    pub fn start(&self, req: &ApiRequest, tenant: &str, class: Class) -> Result<Started, ApiResponse> {
-        let mut quota_headers = Vec::new();
+    pub fn start(&self, req: &ApiRequest, tenant: &str, class: Class) -> Result<Started, Refused> {
+        let mut started = Started {
+            class,
+            meter: Arc::new(Meter::default()),
+            begun: Instant::now(),
+            tenant: tenant.to_owned(),
+            quota_headers: Vec::new(),
+        };
+        let class = &started.class;
         if let Some(q) = quota::quota_for(&self.settings.quotas, tenant, req.plan.as_deref()) {
             let need = match class.operation {
                 Some(Operation::Read | Operation::Search) => Need::Read,
@@ -170,18 +186,12 @@ impl Metering {
                     resp.headers = d.headers;
                     let retry = (next * 60_000 - now).max(0) / 1000;
                     resp.headers.push(("retry-after".to_owned(), retry.to_string()));
-                    return Err(resp);
+                    return Err(Refused { started, response: resp });
                 }
             }
-            quota_headers = d.headers;
+            started.quota_headers = d.headers;
         }
-        Ok(Started {
-            class,
-            meter: Arc::new(Meter::default()),
-            begun: Instant::now(),
-            tenant: tenant.to_owned(),
-            quota_headers,
-        })
+        Ok(started)
     }
 
     /// This tenant's (read, write) units this month: the other replicas'

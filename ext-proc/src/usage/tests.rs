@@ -38,7 +38,7 @@ fn read_class() -> Class {
 fn read(m: &Metering, tenant: &str, bytes: u64) -> Result<ApiResponse, ApiResponse> {
     let mut req = ApiRequest::new("GET", "/v2/keyspaces/ks/t/1");
     req.tenant = Some(tenant.into());
-    let started = m.start(&req, tenant, read_class())?;
+    let started = m.start(&req, tenant, read_class()).map_err(|r| r.response)?;
     let meter = started.meter();
     Meter::add(&meter.read_calls, 1);
     Meter::add(&meter.rows_read, 1);
@@ -91,7 +91,7 @@ async fn a_quota_refuses_at_its_limit_across_replicas_and_resets_with_the_month(
         let mut req = ApiRequest::new("GET", "/v2/keyspaces/ks/t/1");
         req.tenant = Some("acme".into());
         req.plan = Some("free".into());
-        m.start(&req, "acme", read_class()).map(|s| {
+        m.start(&req, "acme", read_class()).map_err(|r| r.response).map(|s| {
             let meter = s.meter();
             Meter::add(&meter.read_calls, 1);
             let mut resp = ApiResponse::json(200, serde_json::json!({}));
