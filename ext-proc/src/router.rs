@@ -131,8 +131,8 @@ pub const SERVED_METHODS: &str = "GET, POST, PUT, PATCH, DELETE";
 /// Resolves a request; 404 for unknown paths, 405 (naming the methods that
 /// path serves, for the `Allow` header) for a known path and wrong method.
 /// Methods are case-sensitive (RFC 9110 §9.1): `get` is not `GET`.
-pub fn route(method: &str, segments: &[String]) -> Result<Route, ApiError> {
-    let s: Vec<&str> = segments.iter().map(String::as_str).collect();
+pub fn route<S: AsRef<str>>(method: &str, segments: &[S]) -> Result<Route, ApiError> {
+    let s: Vec<&str> = segments.iter().map(AsRef::as_ref).collect();
     let own = |x: &str| x.to_owned();
     let allowed = |allow: &'static str| ApiError::MethodNotAllowed {
         message: format!("method {method} is not allowed on /{}; use {allow}", s.join("/")),

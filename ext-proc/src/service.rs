@@ -15,7 +15,7 @@ use std::time::Duration;
 
 /// Everything a request needs, shared by all gRPC streams.
 pub struct Service {
-    env: Engine,
+    engine: Engine,
     gate: crate::admission::TenantGate,
     graphql: crate::graphql::Schemas,
     timeout: Duration,
@@ -25,7 +25,7 @@ impl Service {
     /// A service over `store` with the limits from `config`.
     pub fn new(backend: Backend, config: &Config) -> Service {
         Service {
-            env: Engine {
+            engine: Engine {
                 store: backend.rows,
                 docs: backend.docs,
                 catalog: Arc::new(Catalog::new(config.catalog_ttl)),
@@ -37,19 +37,37 @@ impl Service {
         }
     }
 
-    /// The configured body limit (the transport checks it before buffering more).
-    pub fn max_body_bytes(&self) -> usize {
-        self.env.limits.max_body_bytes
+    /// Refuses a body of `len` bytes when it is above the configured limit.
+    /// The transport asks before buffering more, so it never holds an
+    /// oversized body; this is the one place the limit is checked.
+    pub fn admit_body(&self, len: usize) -> Result<(), ApiError> {
+        let limit = self.engine.limits.max_body_bytes;
+        if len > limit {
+            return Err(ApiError::PayloadTooLarge(format!("request body is above the {limit} byte limit")));
+        }
+        Ok(())
+    }
+
+    /// Which operation a request names (404/405 otherwise); the transport
+    /// asks once, before it waits for a body no path could use.
+    pub fn route(req: &ApiRequest) -> Result<Route, ApiError> {
+        route(&req.method, &req.segments()?)
     }
 
     /// Handles one request; every failure becomes a JSON error response.
     pub async fn handle(&self, req: ApiRequest) -> ApiResponse {
+        let route = Service::route(&req);
+        self.handle_routed(req, route).await
+    }
+
+    /// Handles a request already routed (see [`Service::route`]).
+    pub async fn handle_routed(&self, req: ApiRequest, route: Result<Route, ApiError>) -> ApiResponse {
         // Without Envoy's id (another data plane, a test) the sidecar makes one,
         // so a 500 can still be matched with its log line.
         let id = req.request_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let timeout_ms = self.timeout.as_millis() as u64;
         let slots = req.tenant.as_deref().map(|t| self.gate.slots(t));
-        let out = crate::scope::run(id.clone(), slots, self.timeout, self.dispatch(&req)).await;
+        let out = crate::scope::run(id.clone(), slots, self.timeout, self.dispatch(&req, route)).await;
         // Errors are phrased (and internal ones logged) under the request id.
         crate::scope::with_request_id(id, async move {
             match out {
@@ -61,15 +79,8 @@ impl Service {
         .await
     }
 
-    async fn dispatch(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-        if req.body.len() > self.env.limits.max_body_bytes {
-            return Err(ApiError::PayloadTooLarge(format!(
-                "request body is {} bytes, above the {} byte limit",
-                req.body.len(),
-                self.env.limits.max_body_bytes
-            )));
-        }
-        let route = route(&req.method, &req.segments()?)?;
+    async fn dispatch(&self, req: &ApiRequest, route: Result<Route, ApiError>) -> Result<ApiResponse, ApiError> {
+        let route = route?;
         let tenant = match (&req.tenant, route.needs_tenant()) {
             (Some(t), _) => t.as_str(),
             (None, false) => "",
@@ -80,10 +91,10 @@ impl Service {
                 ))
             }
         };
-        let ctx = self.env.ctx();
-        let ns = |ks: &str| schema::namespace(tenant, ks);
+        let ctx = self.engine.ctx();
+        let ns = |ks: &str| crate::engine::namespace(tenant, ks);
         match route {
-            Route::Health => Ok(ApiResponse::json(200, json!({ "status": "ok", "store": self.env.store.kind() }))),
+            Route::Health => Ok(ApiResponse::json(200, json!({ "status": "ok", "store": self.engine.store.kind() }))),
             Route::OpenApi => {
                 Ok(ApiResponse { status: 200, headers: Vec::new(), body: crate::api::OPENAPI.as_bytes().to_vec() })
             }
@@ -128,8 +139,8 @@ impl Service {
             Route::PatchDoc(d) => docs::patch(&ctx, &ns(&d.ns)?, &d.coll, &d.id, &d.path, req).await,
             Route::DeleteDoc(d) => docs::delete(&ctx, &ns(&d.ns)?, &d.coll, &d.id, &d.path).await,
             Route::DocFunction(d) => docs::function(&ctx, &ns(&d.ns)?, &d.coll, &d.id, &d.path, req).await,
-            Route::GraphqlData(ks) => self.graphql.data(&self.env, &ns(&ks)?, req).await,
-            Route::GraphqlSchema => self.graphql.ddl(&self.env, tenant, req).await,
+            Route::GraphqlData(ks) => self.graphql.data(&self.engine, &ns(&ks)?, req).await,
+            Route::GraphqlSchema => self.graphql.ddl(&self.engine, tenant, req).await,
             Route::Playground => Ok(crate::graphql::playground()),
             Route::PlaygroundAsset(name) => crate::graphql::playground_asset(&name),
             Route::DataApi(target) => Ok(crate::dataapi::handle(&ctx, tenant, &target, req).await),
