@@ -18,8 +18,8 @@
 mod common;
 use common::Harness;
 use datagate::api::rows as rest_rows;
-use datagate::engine::{page, rows};
 use datagate::doc::{filter, path};
+use datagate::engine::{page, rows};
 use datagate::error::ApiError;
 use datagate::fault::Fault;
 use datagate::model::{Clustering, ColumnDef, DataType, Namespace, Order, TableDef};
@@ -203,8 +203,8 @@ fn fuzz_rows_where_to_sql() {
     runner(512)
         .run(&prop_oneof![4 => rows_where(), 1 => "\\PC{0,40}"], |text| {
             // Parsed by the REST translator, typed by the engine: both refuse with a 4xx.
-            let parsed = rest_rows::parse_where(&text)
-                .and_then(|terms| rows::conditions(&def, &terms).map_err(ApiError::from));
+            let parsed =
+                rest_rows::parse_where(&text).and_then(|terms| rows::conditions(&def, &terms).map_err(ApiError::from));
             match parsed {
                 Err(e) => assert_client_error(&e, &text),
                 Ok(conditions) => {
@@ -250,8 +250,7 @@ fn fuzz_rows_keys_and_sort() {
                     }
                 }
             }
-            let parsed = rest_rows::parse_sort(&sort)
-                .and_then(|s| rows::check_sort(&def, &s).map_err(ApiError::from));
+            let parsed = rest_rows::parse_sort(&sort).and_then(|s| rows::check_sort(&def, &s).map_err(ApiError::from));
             if let Err(e) = parsed {
                 assert_client_error(&e, &sort);
             }
