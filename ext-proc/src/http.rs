@@ -2,6 +2,7 @@
 //! how they travelled (ext_proc today, anything else tomorrow).
 
 use crate::fault::Fault;
+use std::borrow::Cow;
 
 /// One decoded HTTP request.
 #[derive(Debug, Clone, Default)]
@@ -65,7 +66,7 @@ impl ApiRequest {
     }
 
     /// The path split into percent-decoded segments.
-    pub fn segments(&self) -> Result<Vec<String>, Fault> {
+    pub fn segments(&self) -> Result<Vec<Cow<'_, str>>, Fault> {
         self.path
             .trim_matches('/')
             .split('/')
@@ -73,7 +74,6 @@ impl ApiRequest {
             .map(|s| {
                 percent_encoding::percent_decode_str(s)
                     .decode_utf8()
-                    .map(|c| c.into_owned())
                     .map_err(|_| Fault::Invalid(format!("path segment '{s}' is not valid UTF-8 once decoded")))
             })
             .collect()

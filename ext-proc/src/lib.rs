@@ -3,16 +3,18 @@
 //!
 //! Layers, outermost first, imports pointing down only: [`server`] (tonic
 //! stream loop) → [`processor`] (ext_proc phases) → [`service`] (routing,
-//! limits, timeouts) → the translators [`api`] (REST, Documents) and
-//! [`graphql`] (request → plan → response) → [`engine`] (store handle,
-//! catalog, limits) → [`store`] (plan → SQL with bound values). Below the
-//! translators failures are a [`fault::Fault`]; [`error`] maps them to HTTP.
-//! Everything below [`processor`] is testable without Envoy. Beside the
-//! floors, [`scope`] carries what the whole request shares (its id, its
-//! tenant's [`admission`] share of the store's connections, whether it was
-//! given up, its usage meter) down to the stores without threading it through
-//! every call. [`usage`] turns each request's counts into usage records,
-//! rollups, quotas and the usage endpoints; [`admin`] serves the metrics.
+//! limits, timeouts) → the translators, peers that never call each other:
+//! [`api`] (REST, Documents), [`graphql`] and [`dataapi`] (request → engine
+//! operation → JSON) → [`engine`] (typed row and schema operations, paging
+//! cursors, the catalog and its invalidation) → [`store`] (plan → SQL with
+//! bound values). Below the translators failures are a [`fault::Fault`];
+//! [`error`] maps them to HTTP. Everything below [`processor`] is testable
+//! without Envoy. Beside the floors, [`scope`] carries what the whole request
+//! shares (its id, its tenant's [`admission`] share of the store's
+//! connections, whether it was given up, its usage meter) down to the stores
+//! without threading it through every call. [`usage`] turns each request's
+//! counts into usage records, rollups, quotas and the usage endpoints;
+//! [`admin`] serves the metrics.
 
 #![forbid(unsafe_code)]
 

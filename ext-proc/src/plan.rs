@@ -53,6 +53,24 @@ impl Op {
         })
     }
 
+    /// The operator as clients write it (`$eq` etc.), for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Eq => "$eq",
+            Op::Ne => "$ne",
+            Op::Lt => "$lt",
+            Op::Lte => "$lte",
+            Op::Gt => "$gt",
+            Op::Gte => "$gte",
+            Op::In => "$in",
+            Op::Nin => "$nin",
+            Op::Exists => "$exists",
+            Op::Contains => "$contains",
+            Op::ContainsKey => "$containsKey",
+            Op::ContainsEntry => "$containsEntry",
+        }
+    }
+
     /// Whether the operator takes a list of values.
     pub fn takes_list(self) -> bool {
         matches!(self, Op::In | Op::Nin)
@@ -77,8 +95,9 @@ pub struct Select {
     pub now_ms: i64,
     /// Conditions, all of which must hold.
     pub conditions: Vec<Condition>,
-    /// Client sort columns (`sort`), before the primary key breaks ties.
-    pub sort: Vec<(String, Order)>,
+    /// The read's total order ([`read_order`]): computed once by the engine,
+    /// which also needs it for the paging cursor.
+    pub order: Vec<OrderColumn>,
     /// Values of the [`read_order`] columns in the last row already returned (keyset pagination).
     pub after: Option<Vec<Value>>,
     /// Rows to fetch; the API asks for one more than the page to know if more exist.
@@ -112,9 +131,9 @@ pub enum WriteIf {
 
 /// One column of a read's total order.
 #[derive(Debug, Clone, PartialEq)]
-pub struct OrderColumn<'a> {
+pub struct OrderColumn {
     /// The column.
-    pub column: &'a ColumnDef,
+    pub column: ColumnDef,
     /// Direction.
     pub order: Order,
     /// Whether it may hold NULL (sort columns outside the key); NULLs sort last.
@@ -123,16 +142,20 @@ pub struct OrderColumn<'a> {
 
 /// The total order of a read: the client's sort columns, then the primary-key
 /// columns not already named — unique per row, which keyset pagination needs.
-pub fn read_order<'a>(def: &'a TableDef, sort: &[(String, Order)]) -> Vec<OrderColumn<'a>> {
-    let mut out: Vec<OrderColumn<'a>> = sort
+pub fn read_order(def: &TableDef, sort: &[(String, Order)]) -> Vec<OrderColumn> {
+    let mut out: Vec<OrderColumn> = sort
         .iter()
         .filter_map(|(name, order)| {
-            def.column(name).map(|column| OrderColumn { column, order: *order, nullable: !def.is_key(name) })
+            def.column(name).map(|column| OrderColumn {
+                column: column.clone(),
+                order: *order,
+                nullable: !def.is_key(name),
+            })
         })
         .collect();
     for (column, order) in def.key_order() {
         if !out.iter().any(|o| o.column.name == column.name) {
-            out.push(OrderColumn { column, order, nullable: false });
+            out.push(OrderColumn { column: column.clone(), order, nullable: false });
         }
     }
     out

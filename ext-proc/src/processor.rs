@@ -2,8 +2,8 @@
 //! headers (and the buffered body when there is one), hands the request to the
 //! [`Service`] and answers Envoy with an `ImmediateResponse`.
 
-use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
+use crate::router::Route;
 use crate::service::Service;
 use envoy_types::pb::envoy::config::core::v3::{HeaderMap, HeaderValue, HeaderValueOption};
 use envoy_types::pb::envoy::r#type::v3::HttpStatus;
@@ -24,7 +24,8 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// State of one stream.
 pub struct Processor {
     service: Arc<Service>,
-    pending: Option<ApiRequest>,
+    /// The request whose body is being buffered, and the route it was given.
+    pending: Option<(ApiRequest, Route)>,
 }
 
 impl Processor {
@@ -41,26 +42,27 @@ impl Processor {
                 let req = request_from_headers(&h);
                 if end {
                     immediate(self.service.handle(req).await)
-                } else if let Err(e) = routable(&req) {
-                    // No body can make an unknown path or a wrong method right:
-                    // answer now rather than wait for it (a CONNECT's never ends).
-                    immediate(e.into_response())
                 } else {
-                    self.pending = Some(req);
-                    // Continue: Envoy then sends the buffered body.
-                    Reply::RequestHeaders(HeadersResponse { response: Some(CommonResponse::default()) })
+                    match Service::route(&req) {
+                        // No body can make an unknown path or a wrong method right:
+                        // answer now rather than wait for it (a CONNECT's never ends).
+                        Err(e) => immediate(e.into_response()),
+                        Ok(route) => {
+                            self.pending = Some((req, route));
+                            // Continue: Envoy then sends the buffered body.
+                            Reply::RequestHeaders(HeadersResponse { response: Some(CommonResponse::default()) })
+                        }
+                    }
                 }
             }
             Phase::RequestBody(b) => {
-                let limit = self.service.max_body_bytes();
-                let Some(req) = self.pending.as_mut() else {
+                let Some((req, _)) = self.pending.as_mut() else {
                     return Some(respond(Reply::RequestBody(BodyResponse {
                         response: Some(CommonResponse::default()),
                     })));
                 };
-                if req.body.len() + b.body.len() > limit {
+                if let Err(err) = self.service.admit_body(req.body.len() + b.body.len()) {
                     self.pending = None;
-                    let err = ApiError::PayloadTooLarge(format!("request body is above the {limit} byte limit"));
                     immediate(err.into_response())
                 } else {
                     req.body.extend_from_slice(&b.body);
@@ -69,12 +71,12 @@ impl Processor {
                             response: Some(CommonResponse::default()),
                         })));
                     }
-                    let req = self.pending.take()?;
-                    immediate(self.service.handle(req).await)
+                    let (req, route) = self.pending.take()?;
+                    immediate(self.service.handle_routed(req, Ok(route)).await)
                 }
             }
             Phase::RequestTrailers(_) => match self.pending.take() {
-                Some(req) => immediate(self.service.handle(req).await),
+                Some((req, route)) => immediate(self.service.handle_routed(req, Ok(route)).await),
                 None => Reply::RequestTrailers(TrailersResponse::default()),
             },
             // Response phases are not requested by our Envoy config; let them pass untouched.
@@ -84,10 +86,6 @@ impl Processor {
         };
         Some(respond(reply))
     }
-}
-
-fn routable(req: &ApiRequest) -> Result<(), ApiError> {
-    crate::router::route(&req.method, &req.segments()?).map(|_| ())
 }
 
 fn respond(reply: Reply) -> ProcessingResponse {

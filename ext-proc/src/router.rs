@@ -131,8 +131,8 @@ pub const SERVED_METHODS: &str = "GET, POST, PUT, PATCH, DELETE";
 /// Resolves a request; 404 for unknown paths, 405 (naming the methods that
 /// path serves, for the `Allow` header) for a known path and wrong method.
 /// Methods are case-sensitive (RFC 9110 §9.1): `get` is not `GET`.
-pub fn route(method: &str, segments: &[String]) -> Result<Route, ApiError> {
-    let s: Vec<&str> = segments.iter().map(String::as_str).collect();
+pub fn route<S: AsRef<str>>(method: &str, segments: &[S]) -> Result<Route, ApiError> {
+    let s: Vec<&str> = segments.iter().map(AsRef::as_ref).collect();
     let own = |x: &str| x.to_owned();
     let allowed = |allow: &'static str| ApiError::MethodNotAllowed {
         message: format!("method {method} is not allowed on /{}; use {allow}", s.join("/")),
@@ -272,15 +272,16 @@ pub enum UsageRoute {
 }
 
 /// Resolves a usage request; `None` for every other path.
-pub fn usage_route(method: &str, segments: &[String]) -> Option<Result<UsageRoute, ApiError>> {
-    let r = match segments {
-        [a, b] if a == "v2" && b == "usage" => UsageRoute::Own,
-        [a, b, c] if a == "v2" && b == "admin" && c == "usage" => UsageRoute::Admin,
+pub fn usage_route<S: AsRef<str>>(method: &str, segments: &[S]) -> Option<Result<UsageRoute, ApiError>> {
+    let segs: Vec<&str> = segments.iter().map(AsRef::as_ref).collect();
+    let r = match segs[..] {
+        ["v2", "usage"] => UsageRoute::Own,
+        ["v2", "admin", "usage"] => UsageRoute::Admin,
         _ => return None,
     };
     if method != "GET" {
         return Some(Err(ApiError::MethodNotAllowed {
-            message: format!("method {method} is not allowed on /{}; use GET", segments.join("/")),
+            message: format!("method {method} is not allowed on /{}; use GET", segs.join("/")),
             allow: "GET",
         }));
     }

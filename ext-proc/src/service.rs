@@ -15,7 +15,7 @@ use std::time::Duration;
 
 /// Everything a request needs, shared by all gRPC streams.
 pub struct Service {
-    env: Engine,
+    engine: Engine,
     gate: crate::admission::TenantGate,
     graphql: crate::graphql::Schemas,
     timeout: Duration,
@@ -46,7 +46,7 @@ impl Service {
         Service {
             metering,
             metrics: Arc::new(crate::admin::metrics::Metrics::new(labels)),
-            env: Engine {
+            engine: Engine {
                 store: rows,
                 docs,
                 catalog: Arc::new(Catalog::new(config.catalog_ttl)),
@@ -58,9 +58,21 @@ impl Service {
         }
     }
 
-    /// The configured body limit (the transport checks it before buffering more).
-    pub fn max_body_bytes(&self) -> usize {
-        self.env.limits.max_body_bytes
+    /// Refuses a body of `len` bytes when it is above the configured limit.
+    /// The transport asks before buffering more, so it never holds an
+    /// oversized body; this is the one place the limit is checked.
+    pub fn admit_body(&self, len: usize) -> Result<(), ApiError> {
+        let limit = self.engine.limits.max_body_bytes;
+        if len > limit {
+            return Err(ApiError::PayloadTooLarge(format!("request body is above the {limit} byte limit")));
+        }
+        Ok(())
+    }
+
+    /// Which operation a request names (404/405 otherwise); the transport
+    /// asks once, before it waits for a body no path could use.
+    pub fn route(req: &ApiRequest) -> Result<Route, ApiError> {
+        route(&req.method, &req.segments()?)
     }
 
     /// The metrics, for the admin port.
@@ -70,7 +82,7 @@ impl Service {
 
     /// Catalog cache (hits, misses) since start.
     pub fn catalog_lookups(&self) -> (u64, u64) {
-        self.env.catalog.lookups()
+        self.engine.catalog.lookups()
     }
 
     /// The usage metering, for the flusher and shutdown.
@@ -80,15 +92,23 @@ impl Service {
 
     /// Handles one request; every failure becomes a JSON error response.
     pub async fn handle(&self, req: ApiRequest) -> ApiResponse {
+        let route = Service::route(&req);
+        self.handle_routed(req, route).await
+    }
+
+    /// Handles a request already routed (see [`Service::route`]).
+    pub async fn handle_routed(&self, req: ApiRequest, route: Result<Route, ApiError>) -> ApiResponse {
         // Without Envoy's id (another data plane, a test) the sidecar makes one,
         // so a 500 can still be matched with its log line.
         let id = req.request_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let timeout_ms = self.timeout.as_millis() as u64;
         let slots = req.tenant.as_deref().map(|t| self.gate.slots(t));
         // A used-up quota refuses the request before it runs (see crate::usage).
-        let started = match self.metering.as_deref().map(|m| m.start_request(&req)).transpose() {
+        let metered = self.metering.as_deref().map(|m| m.start_request(&req, route.as_ref().ok())).transpose();
+        let started = match metered {
             Ok(s) => s.flatten(),
-            Err(crate::usage::Refused { started, mut response }) => {
+            Err(refused) => {
+                let crate::usage::Refused { started, mut response } = *refused;
                 if let Some(m) = &self.metering {
                     self.metrics.observe(&m.finish(started, &req, &mut response, &id));
                 }
@@ -96,7 +116,7 @@ impl Service {
             }
         };
         let meter = started.as_ref().map(crate::usage::Started::meter);
-        let out = crate::scope::run_metered(id.clone(), slots, meter, self.timeout, self.serve(&req)).await;
+        let out = crate::scope::run_metered(id.clone(), slots, meter, self.timeout, self.serve(&req, route)).await;
         // Errors are phrased (and internal ones logged) under the request id.
         let mut resp = crate::scope::with_request_id(id.clone(), async move {
             match out {
@@ -113,10 +133,14 @@ impl Service {
     }
 
     /// The usage endpoints, else the data APIs.
-    async fn serve(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-        let Some(usage) = req.segments().ok().and_then(|s| usage_route(&req.method, &s)) else {
-            return self.dispatch(req).await;
+    async fn serve(&self, req: &ApiRequest, route: Result<Route, ApiError>) -> Result<ApiResponse, ApiError> {
+        // The usage paths are no data route, so only a request the router
+        // refused can be one: the data path pays nothing for them.
+        let usage = match &route {
+            Ok(_) => None,
+            Err(_) => req.segments().ok().and_then(|s| usage_route(&req.method, &s)),
         };
+        let Some(usage) = usage else { return self.dispatch(req, route).await };
         let (usage, metering) = match (usage?, &self.metering) {
             (u, Some(m)) => (u, m),
             (_, None) => return Err(ApiError::NotFound("usage metering is off on this gateway".to_owned())),
@@ -129,15 +153,8 @@ impl Service {
         crate::usage::http::serve(metering, usage, tenant, req).await
     }
 
-    async fn dispatch(&self, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-        if req.body.len() > self.env.limits.max_body_bytes {
-            return Err(ApiError::PayloadTooLarge(format!(
-                "request body is {} bytes, above the {} byte limit",
-                req.body.len(),
-                self.env.limits.max_body_bytes
-            )));
-        }
-        let route = route(&req.method, &req.segments()?)?;
+    async fn dispatch(&self, req: &ApiRequest, route: Result<Route, ApiError>) -> Result<ApiResponse, ApiError> {
+        let route = route?;
         let tenant = match (&req.tenant, route.needs_tenant()) {
             (Some(t), _) => t.as_str(),
             (None, false) => "",
@@ -148,10 +165,10 @@ impl Service {
                 ))
             }
         };
-        let ctx = self.env.ctx();
-        let ns = |ks: &str| schema::namespace(tenant, ks);
+        let ctx = self.engine.ctx();
+        let ns = |ks: &str| crate::engine::namespace(tenant, ks);
         match route {
-            Route::Health => Ok(ApiResponse::json(200, json!({ "status": "ok", "store": self.env.store.kind() }))),
+            Route::Health => Ok(ApiResponse::json(200, json!({ "status": "ok", "store": self.engine.store.kind() }))),
             Route::OpenApi => {
                 Ok(ApiResponse { status: 200, headers: Vec::new(), body: crate::api::OPENAPI.as_bytes().to_vec() })
             }
@@ -196,8 +213,8 @@ impl Service {
             Route::PatchDoc(d) => docs::patch(&ctx, &ns(&d.ns)?, &d.coll, &d.id, &d.path, req).await,
             Route::DeleteDoc(d) => docs::delete(&ctx, &ns(&d.ns)?, &d.coll, &d.id, &d.path).await,
             Route::DocFunction(d) => docs::function(&ctx, &ns(&d.ns)?, &d.coll, &d.id, &d.path, req).await,
-            Route::GraphqlData(ks) => self.graphql.data(&self.env, &ns(&ks)?, req).await,
-            Route::GraphqlSchema => self.graphql.ddl(&self.env, tenant, req).await,
+            Route::GraphqlData(ks) => self.graphql.data(&self.engine, &ns(&ks)?, req).await,
+            Route::GraphqlSchema => self.graphql.ddl(&self.engine, tenant, req).await,
             Route::Playground => Ok(crate::graphql::playground()),
             Route::PlaygroundAsset(name) => crate::graphql::playground_asset(&name),
             Route::DataApi(target) => Ok(crate::dataapi::handle(&ctx, tenant, &target, req).await),

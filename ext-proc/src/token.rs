@@ -5,8 +5,9 @@ use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::json;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// The development signing secret. `envoy/gateway.yaml` trusts it as key id
-/// `dev` (base64url: `ZGF0YWdhdGUtZGV2ZWxvcG1lbnQtc2VjcmV0LWRvLW5vdC11c2UtaW4tcHJvZHVjdGlvbg`).
+/// The development signing secret. The shipped Envoy config trusts it as key
+/// [`DEV_KID`] (a JWK in the edge filter's template, base64url-encoded; a test
+/// below keeps the two in step).
 pub const DEV_SECRET: &str = "datagate-development-secret-do-not-use-in-production";
 /// Key id of the development key.
 pub const DEV_KID: &str = "dev";
@@ -37,4 +38,18 @@ pub fn api_key(tenant: &str, plan: Option<&str>, name: Option<&str>) -> (String,
         entry["name"] = json!(n);
     }
     (key, entry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    #[test]
+    fn the_shipped_config_trusts_the_dev_key() {
+        let k = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(DEV_SECRET);
+        let template = crate::envoy_config::templates::HTTP_FILTERS;
+        assert!(template.contains(&format!("\"kid\": \"{DEV_KID}\"")), "{template}");
+        assert!(template.contains(&format!("\"k\": \"{k}\"")), "{template}");
+    }
 }

@@ -561,7 +561,7 @@ async fn lists_beyond_the_store_limit_are_not_retryable(postgres: bool) {
     let select = Select {
         now_ms: now_ms(),
         conditions: vec![Condition { column: "c".into(), op: Op::In, values: (0..70_000).map(V::Int).collect() }],
-        sort: Vec::new(),
+        order: datagate::plan::read_order(&def, &[]),
         after: None,
         limit: 10,
     };

@@ -17,8 +17,9 @@
 #[allow(unused_macros)]
 mod common;
 use common::Harness;
-use datagate::api::{page, rows};
+use datagate::api::rows as rest_rows;
 use datagate::doc::{filter, path};
+use datagate::engine::{page, rows};
 use datagate::error::ApiError;
 use datagate::fault::Fault;
 use datagate::model::{Clustering, ColumnDef, DataType, Namespace, Order, TableDef};
@@ -201,12 +202,20 @@ fn fuzz_rows_where_to_sql() {
     let accepted = std::cell::Cell::new(0);
     runner(512)
         .run(&prop_oneof![4 => rows_where(), 1 => "\\PC{0,40}"], |text| {
-            match rows::parse_where(&def, &text) {
+            // Parsed by the REST translator, typed by the engine: both refuse with a 4xx.
+            let parsed =
+                rest_rows::parse_where(&text).and_then(|terms| rows::conditions(&def, &terms).map_err(ApiError::from));
+            match parsed {
                 Err(e) => assert_client_error(&e, &text),
                 Ok(conditions) => {
                     accepted.set(accepted.get() + 1);
-                    let select =
-                        Select { now_ms: 0, conditions: conditions.clone(), sort: Vec::new(), after: None, limit: 11 };
+                    let select = Select {
+                        now_ms: 0,
+                        conditions: conditions.clone(),
+                        order: read_order(&def, &[]),
+                        after: None,
+                        limit: 11,
+                    };
                     for (_, d) in dialects() {
                         let Statement { sql, params } = sql::select(d.as_ref(), &ns(), &def, &select);
                         assert_bound(&sql, &text);
@@ -234,14 +243,15 @@ fn fuzz_rows_keys_and_sort() {
         .run(&(segments, any::<bool>(), prop_oneof![rows_where(), "\\PC{0,30}"]), |(segments, full, sort)| {
             let input = format!("{segments:?}");
             match rows::key_conditions(&def, &segments, full) {
-                Err(e) => assert_client_error(&e, &input),
+                Err(e) => assert_client_fault(&e, &input),
                 Ok(key) => {
                     for (_, d) in dialects() {
                         assert_bound(&sql::delete(d.as_ref(), &ns(), &def, &key).sql, &input);
                     }
                 }
             }
-            if let Err(e) = rows::parse_sort(&def, &sort) {
+            let parsed = rest_rows::parse_sort(&sort).and_then(|s| rows::check_sort(&def, &s).map_err(ApiError::from));
+            if let Err(e) = parsed {
                 assert_client_error(&e, &sort);
             }
             Ok(())
@@ -271,13 +281,13 @@ fn fuzz_page_state() {
             let tampered = String::from_utf8(tampered).unwrap();
             for cursor in [text.as_str(), real.as_str(), tampered.as_str()] {
                 match page::decode(&order, &fp, cursor) {
-                    Err(e) => assert_client_error(&e, cursor),
+                    Err(e) => assert_client_fault(&e, cursor),
                     Ok(after) => {
                         accepted.set(accepted.get() + 1);
                         let select = Select {
                             now_ms: 0,
                             conditions: Vec::new(),
-                            sort: Vec::new(),
+                            order: order.clone(),
                             after: Some(after),
                             limit: 11,
                         };

@@ -3,9 +3,10 @@
 
 use super::{body, raw_or_data, Ctx};
 use crate::change::Change;
+use crate::engine::schema as ops;
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
-use crate::model::{check_ident, ColumnDef, DataType, IndexDef, Namespace, TableDef};
+use crate::model::{ColumnDef, Namespace, TableDef};
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
 
@@ -40,15 +41,12 @@ fn column_json(c: &ColumnDef) -> Json {
 }
 
 async fn change(ctx: &Ctx<'_>, ns: &Namespace, table: &str, change: Change) -> Result<TableDef, ApiError> {
-    check_ident("table", table).map_err(ApiError::BadRequest)?;
-    let result = ctx.store.alter_table(ns, table, &change).await;
-    ctx.catalog.invalidate(ns);
-    Ok(result?)
+    Ok(ops::alter_table(ctx, ns, table, change).await?)
 }
 
 /// `GET .../columns`.
 pub async fn list(ctx: &Ctx<'_>, ns: &Namespace, table: &str, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-    let def = ctx.catalog.table(ctx.store, ns, table).await?;
+    let def = ops::table(ctx, ns, table).await?;
     raw_or_data(req, def.columns.iter().map(column_json).collect())
 }
 
@@ -60,7 +58,7 @@ pub async fn get(
     column: &str,
     req: &ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
-    let def = ctx.catalog.table(ctx.store, ns, table).await?;
+    let def = ops::table(ctx, ns, table).await?;
     let c = def.column(column).ok_or_else(|| ApiError::NotFound(format!("column '{column}' not found")))?;
     raw_or_data(req, column_json(c))
 }
@@ -72,8 +70,7 @@ pub async fn add(ctx: &Ctx<'_>, ns: &Namespace, table: &str, req: &ApiRequest) -
         return Err(ApiError::BadRequest("static columns are not supported yet".to_owned()));
     }
     let type_text = b.type_definition.ok_or_else(|| ApiError::BadRequest("typeDefinition is required".to_owned()))?;
-    let ty = DataType::parse(&type_text).map_err(ApiError::BadRequest)?;
-    change(ctx, ns, table, Change::AddColumn(ColumnDef { name: b.name.clone(), ty })).await?;
+    ops::add_column(ctx, ns, table, &b.name, &type_text).await?;
     Ok(ApiResponse::json(201, json!({ "name": b.name })))
 }
 
@@ -107,7 +104,7 @@ pub async fn list_indexes(
     table: &str,
     req: &ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
-    let def = ctx.catalog.table(ctx.store, ns, table).await?;
+    let def = ops::table(ctx, ns, table).await?;
     let list: Vec<Json> = def
         .indexes
         .iter()
@@ -124,14 +121,8 @@ pub async fn create_index(
     req: &ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
     let b: IndexBody = body(req)?;
-    let name = b.name.unwrap_or_else(|| format!("{}_{}_idx", table, b.column));
-    match change(ctx, ns, table, Change::CreateIndex(IndexDef { name: name.clone(), column: b.column })).await {
-        Ok(_) => Ok(ApiResponse::json(201, json!({ "success": true, "name": name }))),
-        Err(ApiError::Conflict(_)) if b.if_not_exists => {
-            Ok(ApiResponse::json(201, json!({ "success": true, "name": name })))
-        }
-        Err(e) => Err(e),
-    }
+    let (name, _) = ops::create_index(ctx, ns, table, &b.column, b.name.as_deref(), b.if_not_exists).await?;
+    Ok(ApiResponse::json(201, json!({ "success": true, "name": name })))
 }
 
 /// `DELETE .../indexes/{index}`.

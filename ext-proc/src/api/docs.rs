@@ -1,55 +1,28 @@
 //! Documents: `/v2/namespaces/{ns}/collections/{coll}[/{id}[/{path...}]]`.
-//! Edits below the root run as pure functions inside the store's
-//! read-modify-write transaction; every stored document is checked against
-//! the limits and the collection's JSON Schema first.
+//! A translator: paths, query parameters and bodies become
+//! [`engine::docs`](crate::engine::docs) operations, their results Stargate's
+//! JSON envelopes.
 
-use super::{now_ms, page, ttl_param, Ctx};
-use crate::catalog::Collection;
-use crate::doc::edit::{self, DocLimits, Function};
+use super::{ttl_param, Ctx};
+use crate::doc::edit::{self, Function};
 use crate::doc::filter;
 use crate::doc::path::{self, display, Path};
+use crate::engine::docs::{self, check_id, Change, DocQuery};
+use crate::engine::rows::ttl_seconds;
 use crate::error::ApiError;
-use crate::fault::Fault;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::model::Namespace;
-use crate::store::docs::Edit;
-use crate::store::docsql::{key_len, DocSearch};
-use crate::store::StoreError;
 use serde_json::{json, Map, Value as Json};
 use std::collections::HashSet;
-use std::future::Future;
-use std::sync::Arc;
 
 /// Most documents in one batch.
 const MAX_BATCH: usize = 1000;
-/// Longest document id, bytes.
-const MAX_ID_BYTES: usize = 256;
 /// Most paths in `fields`.
 const MAX_FIELDS: usize = 100;
 
-fn check_id(id: &str) -> Result<(), ApiError> {
-    if id.is_empty() || id.len() > MAX_ID_BYTES || id.contains('\0') {
-        return Err(ApiError::BadRequest(format!(
-            "a document id is 1 to {MAX_ID_BYTES} bytes without U+0000, got {} bytes",
-            id.len()
-        )));
-    }
-    Ok(())
-}
-
-/// Checks a whole document before it is stored.
-fn admit(limits: &DocLimits, coll: &Collection, doc: &Json) -> Result<(), StoreError> {
-    edit::check(doc, limits).map_err(StoreError::Refused)?;
-    match &coll.schema {
-        Some(s) => s.check(doc).map_err(StoreError::Refused),
-        None => Ok(()),
-    }
-}
-
-/// The expiry a write asks for: `None` when no `ttl` is given (edits keep the
-/// document's), `Some(None)` for `ttl=0` (never expires).
-fn expiry(req: &ApiRequest, now: i64) -> Result<Option<Option<i64>>, ApiError> {
-    Ok(ttl_param(req)?.map(|s| (s > 0).then(|| now + (s as i64) * 1000)))
+/// The `ttl` parameter in seconds, checked.
+fn ttl(req: &ApiRequest) -> Result<Option<u64>, ApiError> {
+    Ok(ttl_seconds(ttl_param(req)?)?)
 }
 
 fn fields(req: &ApiRequest) -> Result<Option<Vec<Path>>, ApiError> {
@@ -70,32 +43,6 @@ fn fields(req: &ApiRequest) -> Result<Option<Vec<Path>>, ApiError> {
         .map(Some)
 }
 
-/// Runs a write on the collection (created on first use); if the collection
-/// vanished under the cached definition, forgets it and tries once more.
-async fn write<T, F, Fut>(ctx: &Ctx<'_>, ns: &Namespace, name: &str, op: F) -> Result<T, ApiError>
-where
-    F: Fn(Arc<Collection>) -> Fut,
-    Fut: Future<Output = Result<T, StoreError>>,
-{
-    let c = ctx.catalog.collection_for_write(ctx.docs, ns, name).await?;
-    match op(c).await {
-        Err(StoreError::CollectionNotFound(_)) => {
-            ctx.catalog.forget_collection(ns, name);
-            let c = ctx.catalog.collection_for_write(ctx.docs, ns, name).await?;
-            op(c).await.map_err(Into::into)
-        }
-        other => other.map_err(Into::into),
-    }
-}
-
-/// Maps a read's error, forgetting a collection that turned out to be gone.
-fn read_err(ctx: &Ctx<'_>, ns: &Namespace, name: &str, e: StoreError) -> ApiError {
-    if matches!(e, StoreError::CollectionNotFound(_) | StoreError::KeyspaceNotFound(_)) {
-        ctx.catalog.forget_collection(ns, name);
-    }
-    e.into()
-}
-
 fn written(id: &str) -> ApiResponse {
     ApiResponse::json(200, json!({ "documentId": id }))
 }
@@ -103,15 +50,8 @@ fn written(id: &str) -> ApiResponse {
 /// `POST /{coll}`: a new document under a server-generated id.
 pub async fn create(ctx: &Ctx<'_>, ns: &Namespace, coll: &str, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let doc = crate::json::parse("document", &req.body)?;
-    let exp = expiry(req, now_ms())?.flatten();
     let id = uuid::Uuid::new_v4().to_string();
-    let batch = [(id.clone(), doc)];
-    let (limits, batch) = (&ctx.limits.doc, &batch);
-    write(ctx, ns, coll, |c| async move {
-        admit(limits, &c, &batch[0].1)?;
-        ctx.docs.put_docs(ns, coll, batch, exp).await
-    })
-    .await?;
+    docs::insert(ctx, ns, coll, &[(id.clone(), doc)], ttl(req)?).await?;
     let mut resp = ApiResponse::json(201, json!({ "documentId": id }));
     resp.headers.push(("location".to_owned(), format!("{}/{id}", req.path.trim_end_matches('/'))));
     Ok(resp)
@@ -148,15 +88,7 @@ pub async fn batch(ctx: &Ctx<'_>, ns: &Namespace, coll: &str, req: &ApiRequest) 
         }
         batch.push((id, doc));
     }
-    let exp = expiry(req, now_ms())?.flatten();
-    let (limits, batch) = (&ctx.limits.doc, &batch);
-    write(ctx, ns, coll, |c| async move {
-        for (_, doc) in batch.iter() {
-            admit(limits, &c, doc)?;
-        }
-        ctx.docs.put_docs(ns, coll, batch, exp).await
-    })
-    .await?;
+    docs::insert(ctx, ns, coll, &batch, ttl(req)?).await?;
     let ids: Vec<&String> = batch.iter().map(|(id, _)| id).collect();
     Ok(ApiResponse::json(202, json!({ "documentIds": ids })))
 }
@@ -174,33 +106,8 @@ pub async fn get(
     let p = path::from_segments(rest)?;
     let fields = fields(req)?;
     let raw = req.flag("raw", false)?;
-    ctx.catalog.collection(ctx.docs, ns, coll).await?;
-    let doc = ctx.docs.get_doc(ns, coll, id, now_ms()).await.map_err(|e| read_err(ctx, ns, coll, e))?;
-    let doc = doc.ok_or_else(|| ApiError::NotFound(format!("document '{id}' not found")))?;
-    let value = edit::get(&doc, &p)
-        .ok_or_else(|| ApiError::NotFound(format!("document '{id}' has nothing at '{}'", display(&p))))?;
-    let value = match &fields {
-        Some(f) => edit::project(value, f),
-        None => value.clone(),
-    };
+    let value = docs::get(ctx, ns, coll, id, &p, fields.as_deref()).await?;
     Ok(ApiResponse::json(200, if raw { value } else { json!({ "documentId": id, "data": value }) }))
-}
-
-/// Runs `f` on the current document in the store's transaction.
-async fn edit_with<F>(ctx: &Ctx<'_>, ns: &Namespace, coll: &str, id: &str, f: F) -> Result<Json, ApiError>
-where
-    F: Fn(&Collection, Option<Json>, Option<i64>) -> Result<Edit, StoreError> + Send + Sync + Clone + 'static,
-{
-    check_id(id)?;
-    let now = now_ms();
-    write(ctx, ns, coll, |c| {
-        let f = f.clone();
-        async move {
-            let edit: crate::store::docs::EditFn = Box::new(move |doc, exp| f(&c, doc, exp));
-            ctx.docs.edit_doc(ns, coll, id, now, edit).await
-        }
-    })
-    .await
 }
 
 /// `PUT /{coll}/{id}[/{path...}]`: replace the document or the value at path.
@@ -212,19 +119,7 @@ pub async fn put(
     rest: &[String],
     req: &ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
-    let p = path::from_segments(rest)?;
-    let value = crate::json::parse("document", &req.body)?;
-    let ttl = expiry(req, now_ms())?;
-    let limits = ctx.limits.doc;
-    edit_with(ctx, ns, coll, id, move |c, doc, exp| {
-        let doc = edit::put(doc, &p, value.clone()).map_err(StoreError::Refused)?;
-        admit(&limits, c, &doc)?;
-        // A whole-document PUT is a new document: it keeps no old expiry.
-        let keep = if p.is_empty() { None } else { exp };
-        Ok(Edit::Write { doc, expires_ms: ttl.unwrap_or(keep), reply: Json::Null })
-    })
-    .await?;
-    Ok(written(id))
+    write_at(ctx, ns, coll, id, rest, req, Change::Replace).await
 }
 
 /// `PATCH /{coll}/{id}[/{path...}]`: merge members into the object there.
@@ -236,21 +131,22 @@ pub async fn patch(
     rest: &[String],
     req: &ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
+    write_at(ctx, ns, coll, id, rest, req, Change::Merge).await
+}
+
+/// `PUT` and `PATCH`: the body is the change at the path.
+async fn write_at(
+    ctx: &Ctx<'_>,
+    ns: &Namespace,
+    coll: &str,
+    id: &str,
+    rest: &[String],
+    req: &ApiRequest,
+    change: fn(Json) -> Change,
+) -> Result<ApiResponse, ApiError> {
     let p = path::from_segments(rest)?;
-    let patch = crate::json::parse("document", &req.body)?;
-    if !patch.is_object() {
-        return Err(ApiError::BadRequest(format!(
-            "PATCH needs a JSON object to merge, got {}",
-            crate::json::kind(&patch)
-        )));
-    }
-    let limits = ctx.limits.doc;
-    edit_with(ctx, ns, coll, id, move |c, doc, exp| {
-        let doc = edit::merge(doc, &p, patch.clone()).map_err(StoreError::Refused)?;
-        admit(&limits, c, &doc)?;
-        Ok(Edit::Write { doc, expires_ms: exp, reply: Json::Null })
-    })
-    .await?;
+    let value = crate::json::parse("document", &req.body)?;
+    docs::write_at(ctx, ns, coll, id, p, change(value), ttl(req)?).await?;
     Ok(written(id))
 }
 
@@ -263,20 +159,7 @@ pub async fn delete(
     rest: &[String],
 ) -> Result<ApiResponse, ApiError> {
     let p = path::from_segments(rest)?;
-    let limits = ctx.limits.doc;
-    let result = edit_with(ctx, ns, coll, id, move |c, doc, exp| {
-        let Some(mut doc) = doc else { return Ok(Edit::Keep { reply: Json::Null }) };
-        if p.is_empty() {
-            return Ok(Edit::Delete { reply: Json::Null });
-        }
-        if !edit::remove(&mut doc, &p) {
-            return Ok(Edit::Keep { reply: Json::Null });
-        }
-        admit(&limits, c, &doc)?;
-        Ok(Edit::Write { doc, expires_ms: exp, reply: Json::Null })
-    })
-    .await;
-    result?;
+    docs::delete(ctx, ns, coll, id, p).await?;
     Ok(ApiResponse::no_content())
 }
 
@@ -291,69 +174,35 @@ pub async fn function(
 ) -> Result<ApiResponse, ApiError> {
     let p = path::from_segments(rest)?;
     let func = Function::parse(crate::json::parse("request body", &req.body)?)?;
-    let limits = ctx.limits.doc;
-    let owned_id = id.to_owned();
-    let reply = edit_with(ctx, ns, coll, id, move |c, doc, exp| {
-        let Some(mut doc) = doc else {
-            return Err(StoreError::Refused(Fault::NotFound(format!("document '{owned_id}' not found"))));
-        };
-        let reply = func.apply(&mut doc, &p).map_err(StoreError::Refused)?;
-        admit(&limits, c, &doc)?;
-        Ok(Edit::Write { doc, expires_ms: exp, reply })
-    })
-    .await?;
+    let reply = docs::function(ctx, ns, coll, id, p, func).await?;
     Ok(ApiResponse::json(200, json!({ "documentId": id, "data": reply })))
 }
 
 /// `GET /{coll}`: search with `where`, `sort`, `fields` and keyset paging.
 pub async fn search(ctx: &Ctx<'_>, ns: &Namespace, coll: &str, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-    let where_text = req.param("where")?.unwrap_or("");
-    let filter = match where_text {
+    let filter = match req.param("where")?.unwrap_or("") {
         "" => None,
         t => Some(filter::parse_where(crate::json::parse("where", t.as_bytes())?)?),
     };
-    let sort_text = req.param("sort")?.unwrap_or("");
-    let sort = match sort_text {
+    let sort = match req.param("sort")?.unwrap_or("") {
         "" => Vec::new(),
         t => filter::parse_sort(crate::json::parse("sort", t.as_bytes())?)?,
     };
-    let fields = fields(req)?;
+    let q = DocQuery {
+        filter,
+        sort,
+        fields: fields(req)?,
+        page_size: super::page_size_param(req, ctx.limits.doc_max_page_size)?,
+        page_state: req.param("page-state")?,
+    };
     let raw = req.flag("raw", false)?;
-    let size = super::page_size(req, ctx.limits.doc_default_page_size, ctx.limits.doc_max_page_size)?;
-    let fp = page::fingerprint_of(&[coll, where_text, sort_text]);
-    let after = match req.param("page-state")? {
-        Some(text) if !text.is_empty() => {
-            let key = page::decode_keys(&fp, text)?;
-            if key.len() != key_len(&sort) {
-                return Err(ApiError::BadRequest("page-state is malformed or belongs to a different query".to_owned()));
-            }
-            Some(key)
-        }
-        _ => None,
-    };
-    ctx.catalog.collection(ctx.docs, ns, coll).await?;
-    let s =
-        DocSearch { filter: filter.as_ref(), sort: &sort, after: after.as_deref(), limit: size + 1, now_ms: now_ms() };
-    let mut rows = ctx.docs.search(ns, coll, &s).await.map_err(|e| read_err(ctx, ns, coll, e))?;
-    let next = if rows.len() > size as usize {
-        rows.truncate(size as usize);
-        rows.last().map(|r| page::encode_keys(&fp, r.key.clone()))
-    } else {
-        None
-    };
-    let mut data = Map::new();
-    for r in rows {
-        let doc = match &fields {
-            Some(f) => edit::project(&r.doc, f),
-            None => r.doc,
-        };
-        data.insert(r.id, doc);
-    }
+    let page = docs::search(ctx, ns, coll, q).await?;
+    let data: Map<String, Json> = page.docs.into_iter().collect();
     if raw {
         return Ok(ApiResponse::json(200, Json::Object(data)));
     }
     let mut body = Map::new();
-    if let Some(n) = next {
+    if let Some(n) = page.next {
         body.insert("pageState".to_owned(), Json::String(n));
     }
     body.insert("data".to_owned(), Json::Object(data));

@@ -1,10 +1,9 @@
 //! The HTTP API surface: parsing requests into plans and shaping responses.
-//! Pure translation — storage is reached only through [`crate::store::Store`].
+//! Thin translators: HTTP request → [`crate::engine`] operation → JSON response.
 
 pub mod collections;
 pub mod columns;
 pub mod docs;
-pub mod page;
 pub mod rows;
 pub mod schema;
 
@@ -33,34 +32,26 @@ pub(crate) fn raw_or_data(req: &ApiRequest, value: Json) -> Result<ApiResponse, 
     }
 }
 
-/// Cassandra's longest TTL: 20 years.
-pub(crate) const MAX_TTL_SECONDS: u64 = 630_720_000;
-
-/// The `ttl` query parameter in seconds, if given (0 means none).
-pub(crate) fn ttl_param(req: &ApiRequest) -> Result<Option<u64>, ApiError> {
+/// The `ttl` query parameter in seconds, if given (the engine checks its range).
+pub(crate) fn ttl_param(req: &ApiRequest) -> Result<Option<i64>, ApiError> {
     match req.param("ttl")? {
         None => Ok(None),
-        Some(text) => match text.parse::<u64>() {
-            Ok(n) if n <= MAX_TTL_SECONDS => Ok(Some(n)),
-            _ => Err(ApiError::BadRequest(format!(
-                "ttl must be whole seconds from 0 to {MAX_TTL_SECONDS}, got '{text}'"
-            ))),
-        },
+        Some(text) => text.parse::<i64>().map(Some).map_err(|_| {
+            ApiError::BadRequest(format!(
+                "ttl must be whole seconds from 0 to {}, got '{text}'",
+                crate::engine::MAX_TTL_SECONDS
+            ))
+        }),
     }
 }
 
-/// Milliseconds since the epoch (the sidecar clock decides expiry).
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
-/// The `page-size` parameter, between 1 and `max`.
-pub(crate) fn page_size(req: &ApiRequest, default: u32, max: u32) -> Result<u32, ApiError> {
+/// The `page-size` parameter as a number, if given (the engine checks it against `max`).
+pub(crate) fn page_size_param(req: &ApiRequest, max: u32) -> Result<Option<i64>, ApiError> {
     match req.param("page-size")? {
-        None => Ok(default.min(max)),
-        Some(text) => match text.parse::<u32>() {
-            Ok(n) if (1..=max).contains(&n) => Ok(n),
-            _ => Err(ApiError::BadRequest(format!("page-size must be an integer from 1 to {max}, got '{text}'"))),
-        },
+        None => Ok(None),
+        Some(text) => text
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| ApiError::BadRequest(format!("page-size must be an integer from 1 to {max}, got '{text}'"))),
     }
 }

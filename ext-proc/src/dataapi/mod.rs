@@ -18,7 +18,7 @@ pub mod value;
 pub mod vector;
 mod write;
 
-use crate::api::Ctx;
+use crate::engine::Ctx;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::model::Namespace;
 use command::Command;

@@ -8,9 +8,9 @@
 
 use super::envelope::CmdError;
 use super::filter::{Cond, Filter};
-use crate::api::Ctx;
-use crate::doc::filter::{Filter as DocFilter, Op};
+use crate::doc::filter::{Comparison, Filter as DocFilter};
 use crate::doc::path::Segment;
+use crate::engine::Ctx;
 use crate::model::Namespace;
 use crate::store::docs::{Edit, EditFn};
 use crate::store::docsql::DocSearch;
@@ -56,7 +56,7 @@ pub struct Store<'a> {
 
 /// The clock every Data API write and expiry check uses.
 pub fn now_ms() -> i64 {
-    crate::api::now_ms()
+    crate::engine::now_ms()
 }
 
 impl<'a> Store<'a> {
@@ -268,8 +268,8 @@ pub fn prefilter(f: &Filter) -> Option<DocFilter> {
                 let mut any = keys.clone();
                 any.push(Segment::AnyIndex);
                 out.push(DocFilter::Or(vec![
-                    DocFilter::Leaf(keys, Op::Eq(v.clone())),
-                    DocFilter::Leaf(any, Op::Eq(v.clone())),
+                    DocFilter::Leaf(keys, Comparison::Eq(v.clone())),
+                    DocFilter::Leaf(any, Comparison::Eq(v.clone())),
                 ]));
             }
             Filter::And(_) => out.extend(prefilter(t)),

@@ -13,7 +13,7 @@ const MAX_CONDITIONS: usize = 64;
 
 /// A comparison on the values a path reaches.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Op {
+pub enum Comparison {
     /// Equal, same type.
     Eq(Json),
     /// The path exists with a value that is not equal.
@@ -44,7 +44,7 @@ pub enum Filter {
     /// Not.
     Not(Box<Filter>),
     /// Some value the path reaches satisfies the comparison (`[*]` and `*` fan out).
-    Leaf(Path, Op),
+    Leaf(Path, Comparison),
 }
 
 /// Sort direction.
@@ -85,18 +85,18 @@ fn list(op: &str, v: Json) -> Result<Vec<Json>, Fault> {
 
 fn leaf(path: Path, op: &str, v: Json) -> Result<Filter, Fault> {
     let op = match op {
-        "$eq" => scalar(op, &v).map(|_| Op::Eq(v))?,
-        "$ne" => scalar(op, &v).map(|_| Op::Ne(v))?,
-        "$lt" => ordered(op, &v).map(|_| Op::Lt(v))?,
-        "$lte" => ordered(op, &v).map(|_| Op::Lte(v))?,
-        "$gt" => ordered(op, &v).map(|_| Op::Gt(v))?,
-        "$gte" => ordered(op, &v).map(|_| Op::Gte(v))?,
+        "$eq" => scalar(op, &v).map(|_| Comparison::Eq(v))?,
+        "$ne" => scalar(op, &v).map(|_| Comparison::Ne(v))?,
+        "$lt" => ordered(op, &v).map(|_| Comparison::Lt(v))?,
+        "$lte" => ordered(op, &v).map(|_| Comparison::Lte(v))?,
+        "$gt" => ordered(op, &v).map(|_| Comparison::Gt(v))?,
+        "$gte" => ordered(op, &v).map(|_| Comparison::Gte(v))?,
         "$exists" => match v {
-            Json::Bool(b) => Op::Exists(b),
+            Json::Bool(b) => Comparison::Exists(b),
             _ => return Err(bad("$exists takes true or false".to_owned())),
         },
-        "$in" => Op::In(list(op, v)?),
-        "$nin" => Op::Nin(list(op, v)?),
+        "$in" => Comparison::In(list(op, v)?),
+        "$nin" => Comparison::Nin(list(op, v)?),
         other => {
             return Err(bad(format!(
                 "unknown operator '{other}' on '{}' (use $eq $ne $lt $lte $gt $gte $exists $in $nin)",
@@ -107,7 +107,7 @@ fn leaf(path: Path, op: &str, v: Json) -> Result<Filter, Fault> {
     // `$exists: false` with wildcards means "no element has it": the negation
     // of the existential form, so stores only ever translate `$exists: true`.
     Ok(match op {
-        Op::Exists(false) => Filter::Not(Box::new(Filter::Leaf(path, Op::Exists(true)))),
+        Comparison::Exists(false) => Filter::Not(Box::new(Filter::Leaf(path, Comparison::Exists(true)))),
         op => Filter::Leaf(path, op),
     })
 }
@@ -204,18 +204,18 @@ pub fn compare(a: &Json, b: &Json) -> Option<Ordering> {
     }
 }
 
-fn op_holds(v: &Json, op: &Op) -> bool {
+fn op_holds(v: &Json, op: &Comparison) -> bool {
     let eq = |x: &Json| compare(v, x) == Some(Ordering::Equal);
     match op {
-        Op::Eq(x) => eq(x),
-        Op::Ne(x) => !eq(x),
-        Op::Lt(x) => compare(v, x) == Some(Ordering::Less),
-        Op::Lte(x) => matches!(compare(v, x), Some(Ordering::Less | Ordering::Equal)),
-        Op::Gt(x) => compare(v, x) == Some(Ordering::Greater),
-        Op::Gte(x) => matches!(compare(v, x), Some(Ordering::Greater | Ordering::Equal)),
-        Op::Exists(_) => true,
-        Op::In(xs) => xs.iter().any(eq),
-        Op::Nin(xs) => !xs.iter().any(eq),
+        Comparison::Eq(x) => eq(x),
+        Comparison::Ne(x) => !eq(x),
+        Comparison::Lt(x) => compare(v, x) == Some(Ordering::Less),
+        Comparison::Lte(x) => matches!(compare(v, x), Some(Ordering::Less | Ordering::Equal)),
+        Comparison::Gt(x) => compare(v, x) == Some(Ordering::Greater),
+        Comparison::Gte(x) => matches!(compare(v, x), Some(Ordering::Greater | Ordering::Equal)),
+        Comparison::Exists(_) => true,
+        Comparison::In(xs) => xs.iter().any(eq),
+        Comparison::Nin(xs) => !xs.iter().any(eq),
     }
 }
 

@@ -1,14 +1,15 @@
 //! The data schema of one keyspace, generated from its tables (Stargate's
-//! "CQL-first" shape). Resolvers turn GraphQL arguments into the same calls
-//! the REST API makes, so validation, paging and errors are shared.
+//! "CQL-first" shape). Resolvers turn GraphQL arguments into the engine's
+//! typed row operations, the same ones REST runs, so validation, paging and
+//! errors are shared without going through REST.
 
 use super::types::{filter_name, input_type, json_field, shared, to_rest, SCALAR_OPS};
-use crate::api::rows::{self, Selection};
+use crate::engine::rows::{self, Filter, ReadRows, RowKey, Term, WriteRow};
 use crate::engine::Engine;
 use crate::error::ApiError;
-use crate::http::ApiRequest;
-use crate::model::{DataType, Namespace, TableDef};
-use crate::plan::WriteIf;
+use crate::fault::Fault;
+use crate::model::{DataType, Namespace, Order, TableDef};
+use crate::plan::{Op, WriteIf};
 use async_graphql::dynamic::{
     Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Schema, SchemaError,
     TypeRef, ValueAccessor,
@@ -17,10 +18,10 @@ use async_graphql::{ErrorExtensions, Value as GqlValue};
 use serde_json::{json, Map, Value as Json};
 use std::sync::Arc;
 
-/// What resolvers of a data schema need: the environment and the keyspace.
+/// What resolvers of a data schema need: the engine and the keyspace.
 pub struct DataCtx {
     /// Store, catalog and limits.
-    pub env: Engine,
+    pub engine: Engine,
     /// The tenant's keyspace this request addresses.
     pub ns: Namespace,
 }
@@ -31,20 +32,12 @@ pub fn gql_error(e: ApiError) -> async_graphql::Error {
     async_graphql::Error::new(e.public_description()).extend_with(|_, ext| ext.set("code", status))
 }
 
-fn rest_request(method: &str, query: Vec<(String, String)>, body: Option<Json>, ns: &Namespace) -> ApiRequest {
-    ApiRequest {
-        method: method.to_owned(),
-        path: String::new(),
-        query,
-        tenant: Some(ns.tenant.clone()),
-        content_type: None,
-        body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
-        request_id: None,
-        ..ApiRequest::default()
-    }
+/// A refused engine operation as a GraphQL error.
+pub fn fault(f: Fault) -> async_graphql::Error {
+    gql_error(f.into())
 }
 
-/// A `TInput` object as REST JSON (column → value).
+/// A `TInput` object as column values in the REST JSON shape.
 fn row_json(def: &TableDef, value: &ValueAccessor<'_>) -> Result<Map<String, Json>, async_graphql::Error> {
     let mut out = Map::new();
     for (k, v) in value.object()?.iter() {
@@ -54,103 +47,90 @@ fn row_json(def: &TableDef, value: &ValueAccessor<'_>) -> Result<Map<String, Jso
     Ok(out)
 }
 
-/// The `where` JSON for `value` (equality) and `filter` (operators).
-fn where_json(def: &TableDef, ctx: &ResolverContext<'_>) -> Result<Map<String, Json>, async_graphql::Error> {
-    let mut w: Map<String, Json> = Map::new();
+/// The conditions `value` (equality) and `filter` (operators) ask for.
+fn where_terms(def: &TableDef, ctx: &ResolverContext<'_>) -> Result<Vec<Term>, async_graphql::Error> {
+    let mut terms = Vec::new();
     if let Some(value) = ctx.args.get("value").filter(|v| !v.is_null()) {
-        for (col, v) in row_json(def, &value)? {
-            w.insert(col, json!({ "$eq": v }));
+        for (column, operand) in row_json(def, &value)? {
+            terms.push(Term { column, op: Op::Eq, operand });
         }
     }
     if let Some(filter) = ctx.args.get("filter").filter(|v| !v.is_null()) {
         for (col, ops) in filter.object()?.iter().filter(|(_, ops)| !ops.is_null()) {
             let ty = def.column(col.as_str()).map(|c| c.ty).ok_or_else(|| format!("unknown column '{col}'"))?;
-            let entry = w.entry(col.to_string()).or_insert_with(|| json!({}));
-            for (op, v) in ops.object()?.iter().filter(|(_, v)| !v.is_null()) {
-                let rest_op = match op.as_str() {
-                    "contains" => "$contains",
-                    "containsKey" => "$containsKey",
-                    "containsEntry" => "$containsEntry",
-                    other => SCALAR_OPS.iter().find(|(g, _)| *g == other).map(|(_, r)| *r).unwrap_or("$eq"),
+            for (name, v) in ops.object()?.iter().filter(|(_, v)| !v.is_null()) {
+                let op = match name.as_str() {
+                    "contains" => Op::Contains,
+                    "containsKey" => Op::ContainsKey,
+                    "containsEntry" => Op::ContainsEntry,
+                    other => {
+                        SCALAR_OPS.iter().find(|(g, _)| *g == other).and_then(|(_, r)| Op::parse(r)).unwrap_or(Op::Eq)
+                    }
                 };
-                let operand = match (rest_op, ty) {
-                    ("$containsEntry", _) | ("$in", _) => v.as_value().clone().into_json().unwrap_or(Json::Null),
-                    ("$contains", DataType::List(t) | DataType::Set(t) | DataType::Map(_, t))
-                    | ("$containsKey", DataType::Map(t, _)) => to_rest(DataType::Scalar(t), v.as_value().clone()),
+                let operand = match (op, ty) {
+                    (Op::ContainsEntry | Op::In, _) => v.as_value().clone().into_json().unwrap_or(Json::Null),
+                    (Op::Contains, DataType::List(t) | DataType::Set(t) | DataType::Map(_, t))
+                    | (Op::ContainsKey, DataType::Map(t, _)) => to_rest(DataType::Scalar(t), v.as_value().clone()),
                     _ => to_rest(ty, v.as_value().clone()),
                 };
-                if let Some(m) = entry.as_object_mut() {
-                    m.insert(rest_op.to_owned(), operand);
-                }
+                terms.push(Term { column: col.to_string(), op, operand });
             }
         }
     }
-    Ok(w)
+    Ok(terms)
 }
 
-/// The full primary key of `row` as REST path segments, in key order.
-fn key_segments(def: &TableDef, row: &Map<String, Json>) -> Result<Vec<String>, async_graphql::Error> {
+/// The full primary key of `row`, in key order.
+fn key_values(def: &TableDef, row: &Map<String, Json>) -> Result<Vec<(String, Json)>, async_graphql::Error> {
     def.key_order()
         .iter()
         .map(|(c, _)| match row.get(&c.name) {
-            Some(Json::String(s)) => Ok(s.clone()),
-            Some(Json::Number(n)) => Ok(n.to_string()),
-            Some(Json::Bool(b)) => Ok(b.to_string()),
+            Some(v) if !v.is_null() => Ok((c.name.clone(), v.clone())),
             _ => Err(async_graphql::Error::new(format!("value must give primary-key column '{}'", c.name))),
         })
         .collect()
 }
 
-fn ttl_query(ctx: &ResolverContext<'_>) -> Result<Vec<(String, String)>, async_graphql::Error> {
-    let Some(options) = ctx.args.get("options").filter(|o| !o.is_null()) else { return Ok(Vec::new()) };
+fn ttl(ctx: &ResolverContext<'_>) -> Result<Option<i64>, async_graphql::Error> {
+    let Some(options) = ctx.args.get("options").filter(|o| !o.is_null()) else { return Ok(None) };
     let options = options.object()?;
-    Ok(match options.get("ttl").filter(|t| !t.is_null()) {
-        Some(t) => vec![("ttl".to_owned(), t.i64()?.to_string())],
-        None => Vec::new(),
-    })
+    options.get("ttl").filter(|t| !t.is_null()).map(|t| t.i64()).transpose()
 }
 
 async fn read(def: &TableDef, ctx: &ResolverContext<'_>) -> Result<Json, async_graphql::Error> {
     let d = ctx.data::<DataCtx>()?;
-    let w = where_json(def, ctx)?;
-    let mut query = vec![("compactMapData".to_owned(), "false".to_owned())];
-    let mut sort = Map::new();
+    let terms = where_terms(def, ctx)?;
+    let mut sort = Vec::new();
     if let Some(order) = ctx.args.get("orderBy").filter(|v| !v.is_null()) {
         for item in order.list()?.iter() {
             let e = item.enum_name()?;
             let (col, dir) = e.rsplit_once('_').ok_or("bad orderBy value")?;
-            sort.insert(col.to_owned(), Json::String(dir.to_ascii_lowercase()));
+            let dir = if dir == "DESC" { Order::Desc } else { Order::Asc };
+            // A column named twice keeps its first place and its last direction, as a JSON object did.
+            match sort.iter_mut().find(|(c, _): &&mut (String, Order)| c == col) {
+                Some(entry) => entry.1 = dir,
+                None => sort.push((col.to_owned(), dir)),
+            }
         }
     }
-    if !sort.is_empty() {
-        query.push(("sort".to_owned(), Json::Object(sort).to_string()));
-    }
-    let mut limited = false;
+    let (mut limited, mut page_size, mut page_state) = (false, None, None);
     if let Some(options) = ctx.args.get("options").filter(|o| !o.is_null()) {
         let o = options.object()?;
         // A variable bound to null is the same as leaving the option out.
         let get = |k: &str| o.get(k).filter(|v| !v.is_null());
         let limit = get("limit").map(|v| v.i64()).transpose()?;
-        let page_size = get("pageSize").map(|v| v.i64()).transpose()?;
         limited = limit.is_some();
-        if let Some(n) = limit.or(page_size) {
-            query.push(("page-size".to_owned(), n.to_string()));
-        }
-        if let Some(ps) = get("pageState") {
-            query.push(("page-state".to_owned(), ps.string()?.to_owned()));
-        }
+        page_size = limit.or(get("pageSize").map(|v| v.i64()).transpose()?);
+        page_state = get("pageState").map(|ps| ps.string().map(str::to_owned)).transpose()?;
     }
-    let selection = if w.is_empty() {
-        Selection::All
-    } else {
-        query.push(("where".to_owned(), Json::Object(w).to_string()));
-        Selection::Where
+    let filter = if terms.is_empty() { Filter::All } else { Filter::Where(&terms) };
+    let op = ReadRows { filter, sort: &sort, fields: None, page_size, page_state: page_state.as_deref() };
+    let page = rows::read(&d.engine.ctx(), &d.ns, &def.name, op).await.map_err(fault)?;
+    let next = match page.next.clone() {
+        Some(ps) if !limited => Json::String(ps),
+        _ => Json::Null,
     };
-    let req = rest_request("GET", query, None, &d.ns);
-    let resp = rows::read(&d.env.ctx(), &d.ns, &def.name, selection, &req).await.map_err(gql_error)?;
-    let body: Json = serde_json::from_slice(&resp.body)?;
-    let page_state = if limited { Json::Null } else { body.get("pageState").cloned().unwrap_or(Json::Null) };
-    Ok(json!({ "values": body.get("data").cloned().unwrap_or(json!([])), "pageState": page_state }))
+    Ok(json!({ "values": page.json_rows(false), "pageState": next }))
 }
 
 enum Write {
@@ -161,27 +141,27 @@ enum Write {
 
 async fn write(def: &TableDef, ctx: &ResolverContext<'_>, kind: Write) -> Result<Json, async_graphql::Error> {
     let d = ctx.data::<DataCtx>()?;
-    let c = d.env.ctx();
+    let c = d.engine.ctx();
     let value = ctx.args.try_get("value")?;
     let row = row_json(def, &value)?;
     let flag = |name: &str| ctx.args.get(name).and_then(|v| v.boolean().ok()).unwrap_or(false);
     let applied = match kind {
         Write::Insert => {
-            let cond = if flag("ifNotExists") { WriteIf::Absent } else { WriteIf::Always };
-            let req = rest_request("POST", ttl_query(ctx)?, None, &d.ns);
-            let entries = row.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-            rows::write_if(&c, &d.ns, &def.name, &req, None, entries, cond).await.map_err(gql_error)?
+            let condition = if flag("ifNotExists") { WriteIf::Absent } else { WriteIf::Always };
+            let columns = row.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            let w = WriteRow { key: RowKey::InColumns, columns, ttl: ttl(ctx)?, condition };
+            rows::write(&c, &d.ns, &def.name, w).await.map_err(fault)?.applied
         }
         Write::Update => {
-            let key = key_segments(def, &row)?;
-            let cond = if flag("ifExists") { WriteIf::Present } else { WriteIf::Always };
-            let entries = row.iter().filter(|(k, _)| !def.is_key(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
-            let req = rest_request("PATCH", ttl_query(ctx)?, None, &d.ns);
-            rows::write_if(&c, &d.ns, &def.name, &req, Some(&key), entries, cond).await.map_err(gql_error)?
+            let key = RowKey::Values(key_values(def, &row)?);
+            let condition = if flag("ifExists") { WriteIf::Present } else { WriteIf::Always };
+            let columns = row.iter().filter(|(k, _)| !def.is_key(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+            let w = WriteRow { key, columns, ttl: ttl(ctx)?, condition };
+            rows::write(&c, &d.ns, &def.name, w).await.map_err(fault)?.applied
         }
         Write::Delete => {
-            let key = key_segments(def, &row)?;
-            let n = rows::delete_counted(&c, &d.ns, &def.name, &key).await.map_err(gql_error)?;
+            let key = RowKey::Values(key_values(def, &row)?);
+            let n = rows::delete(&c, &d.ns, &def.name, key).await.map_err(fault)?;
             n > 0 || !flag("ifExists")
         }
     };
@@ -191,10 +171,10 @@ async fn write(def: &TableDef, ctx: &ResolverContext<'_>, kind: Write) -> Result
 async fn bulk_insert(def: &TableDef, ctx: &ResolverContext<'_>) -> Result<Json, async_graphql::Error> {
     let d = ctx.data::<DataCtx>()?;
     let values = ctx.args.try_get("values")?;
-    let rows_json: Vec<Json> =
-        values.list()?.iter().map(|v| row_json(def, &v).map(Json::Object)).collect::<Result<_, _>>()?;
-    let req = rest_request("POST", ttl_query(ctx)?, Some(Json::Array(rows_json.clone())), &d.ns);
-    rows::batch(&d.env.ctx(), &d.ns, &def.name, &req).await.map_err(gql_error)?;
+    let rows_json: Vec<Map<String, Json>> =
+        values.list()?.iter().map(|v| row_json(def, &v)).collect::<Result<_, _>>()?;
+    let batch = rows_json.iter().map(|r| r.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).collect();
+    rows::write_batch(&d.engine.ctx(), &d.ns, &def.name, batch, ttl(ctx)?).await.map_err(fault)?;
     Ok(Json::Array(rows_json.into_iter().map(|r| json!({ "applied": true, "value": r })).collect()))
 }
 

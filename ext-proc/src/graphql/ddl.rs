@@ -1,11 +1,11 @@
 //! `/graphql-schema`: keyspaces and tables through GraphQL. Each mutation is
-//! the matching REST schema call, so validation and errors are shared.
+//! the engine's schema operation REST also runs, so validation and errors are
+//! shared.
 
-use super::data::gql_error;
-use crate::api::{columns, schema};
-use crate::engine::Engine;
-use crate::error::ApiError;
-use crate::http::{ApiRequest, ApiResponse};
+use super::data::fault;
+use crate::engine::schema::{self as ops, ClusteringExpression, ColumnDefinition, PrimaryKey, TableOptions, TableSpec};
+use crate::engine::{namespace, Engine};
+use crate::fault::Fault;
 use crate::model::{Namespace, TableDef};
 use async_graphql::dynamic::{
     Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Schema, SchemaError, TypeRef,
@@ -15,26 +15,13 @@ use serde_json::{json, Value as Json};
 /// What DDL resolvers need.
 pub struct DdlCtx {
     /// Store, catalog and limits.
-    pub env: Engine,
+    pub engine: Engine,
     /// The caller's tenant.
     pub tenant: String,
 }
 
-fn body_req(tenant: &str, body: Json) -> ApiRequest {
-    ApiRequest {
-        method: "POST".to_owned(),
-        path: String::new(),
-        query: Vec::new(),
-        tenant: Some(tenant.to_owned()),
-        content_type: None,
-        body: body.to_string().into_bytes(),
-        request_id: None,
-        ..ApiRequest::default()
-    }
-}
-
 fn ns(d: &DdlCtx, ks: &str) -> Result<Namespace, async_graphql::Error> {
-    schema::namespace(&d.tenant, ks).map_err(gql_error)
+    namespace(&d.tenant, ks).map_err(fault)
 }
 
 /// Which refusal an `ifNotExists`/`ifExists` flag turns into "nothing to do".
@@ -47,25 +34,33 @@ enum Fine {
 }
 
 /// `Ok(false)` for "already there"/"not there" when the caller said that is
-/// fine; decided by the kind of error, not by the HTTP status it would get.
-fn tolerate(r: Result<ApiResponse, ApiError>, fine: Fine, flag: bool) -> Result<bool, async_graphql::Error> {
+/// fine; decided by the kind of refusal.
+fn tolerate<T>(r: Result<T, Fault>, fine: Fine, flag: bool) -> Result<bool, async_graphql::Error> {
     match (r, fine) {
         (Ok(_), _) => Ok(true),
-        (Err(ApiError::Conflict(_)), Fine::AlreadyThere) | (Err(ApiError::NotFound(_)), Fine::NotThere) if flag => {
-            Ok(false)
-        }
-        (Err(e), _) => Err(gql_error(e)),
+        (Err(Fault::Conflict(_)), Fine::AlreadyThere) | (Err(Fault::NotFound(_)), Fine::NotThere) if flag => Ok(false),
+        (Err(e), _) => Err(fault(e)),
     }
 }
 
-fn columns_json(list: Option<async_graphql::dynamic::ValueAccessor<'_>>) -> Result<Vec<Json>, async_graphql::Error> {
+/// One column argument: name, CQL type, clustering order.
+struct Column {
+    name: String,
+    ty: String,
+    order: Option<String>,
+}
+
+fn columns(list: Option<async_graphql::dynamic::ValueAccessor<'_>>) -> Result<Vec<Column>, async_graphql::Error> {
     let Some(list) = list else { return Ok(Vec::new()) };
     list.list()?
         .iter()
         .map(|c| {
             let o = c.object()?;
-            Ok(json!({ "name": o.try_get("name")?.string()?, "typeDefinition": o.try_get("type")?.string()?,
-                       "order": o.get("order").map(|v| v.string().map(str::to_owned)).transpose()? }))
+            Ok(Column {
+                name: o.try_get("name")?.string()?.to_owned(),
+                ty: o.try_get("type")?.string()?.to_owned(),
+                order: o.get("order").map(|v| v.string().map(str::to_owned)).transpose()?,
+            })
         })
         .collect()
 }
@@ -78,47 +73,54 @@ fn s<'a>(ctx: &'a ResolverContext<'_>, name: &str) -> Result<&'a str, async_grap
     ctx.args.try_get(name)?.string()
 }
 
+/// The `createTable` arguments as the engine's table spec.
+fn table_spec(ctx: &ResolverContext<'_>) -> Result<TableSpec, async_graphql::Error> {
+    let partition = columns(ctx.args.get("partitionKeys"))?;
+    let clustering = columns(ctx.args.get("clusteringKeys"))?;
+    let values = columns(ctx.args.get("values"))?;
+    let column_definitions = partition
+        .iter()
+        .chain(&clustering)
+        .chain(&values)
+        .map(|c| ColumnDefinition { name: c.name.clone(), type_definition: c.ty.clone(), is_static: false })
+        .collect();
+    let clustering_expression = clustering
+        .iter()
+        .map(|c| ClusteringExpression { column: c.name.clone(), order: c.order.clone().unwrap_or("ASC".to_owned()) })
+        .collect();
+    Ok(TableSpec {
+        name: s(ctx, "tableName")?.to_owned(),
+        if_not_exists: flag(ctx, "ifNotExists"),
+        column_definitions,
+        primary_key: PrimaryKey {
+            partition_key: partition.iter().map(|c| c.name.clone()).collect(),
+            clustering_key: clustering.iter().map(|c| c.name.clone()).collect(),
+        },
+        table_options: Some(TableOptions { default_time_to_live: None, clustering_expression }),
+    })
+}
+
 async fn mutate(op: &str, ctx: &ResolverContext<'_>) -> Result<bool, async_graphql::Error> {
     let d = ctx.data::<DdlCtx>()?;
-    let c = d.env.ctx();
+    let c = d.engine.ctx();
     match op {
         "createKeyspace" => {
-            let r =
-                schema::create_keyspace(&c, &d.tenant, &body_req(&d.tenant, json!({"name": s(ctx, "name")?}))).await;
+            let r = ops::create_keyspace(&c, &ns(d, s(ctx, "name")?)?).await;
             tolerate(r, Fine::AlreadyThere, flag(ctx, "ifNotExists"))
         }
         "dropKeyspace" => {
-            tolerate(schema::drop_keyspace(&c, &ns(d, s(ctx, "name")?)?).await, Fine::NotThere, flag(ctx, "ifExists"))
+            tolerate(ops::drop_keyspace(&c, &ns(d, s(ctx, "name")?)?).await, Fine::NotThere, flag(ctx, "ifExists"))
         }
         "createTable" => {
-            let partition = columns_json(ctx.args.get("partitionKeys"))?;
-            let clustering = columns_json(ctx.args.get("clusteringKeys"))?;
-            let values = columns_json(ctx.args.get("values"))?;
-            let defs: Vec<Json> = partition
-                .iter()
-                .chain(&clustering)
-                .chain(&values)
-                .map(|c| json!({"name": c["name"], "typeDefinition": c["typeDefinition"]}))
-                .collect();
-            let order: Vec<Json> = clustering
-                .iter()
-                .map(|c| json!({"column": c["name"], "order": c["order"].as_str().unwrap_or("ASC")}))
-                .collect();
-            let body = json!({
-                "name": s(ctx, "tableName")?, "ifNotExists": flag(ctx, "ifNotExists"), "columnDefinitions": defs,
-                "primaryKey": {"partitionKey": partition.iter().map(|c| c["name"].clone()).collect::<Vec<_>>(),
-                               "clusteringKey": clustering.iter().map(|c| c["name"].clone()).collect::<Vec<_>>()},
-                "tableOptions": {"clusteringExpression": order},
-            });
-            let r = schema::create_table(&c, &ns(d, s(ctx, "keyspaceName")?)?, &body_req(&d.tenant, body)).await;
+            let spec = table_spec(ctx)?;
+            let r = ops::create_table(&c, &ns(d, s(ctx, "keyspaceName")?)?, spec).await;
             tolerate(r, Fine::AlreadyThere, flag(ctx, "ifNotExists"))
         }
         "alterTableAdd" => {
             let ns = ns(d, s(ctx, "keyspaceName")?)?;
             let table = s(ctx, "tableName")?;
-            for col in columns_json(ctx.args.get("toAdd"))? {
-                let body = json!({"name": col["name"], "typeDefinition": col["typeDefinition"]});
-                columns::add(&c, &ns, table, &body_req(&d.tenant, body)).await.map_err(gql_error)?;
+            for col in columns(ctx.args.get("toAdd"))? {
+                ops::add_column(&c, &ns, table, &col.name, &col.ty).await.map_err(fault)?;
             }
             Ok(true)
         }
@@ -126,33 +128,33 @@ async fn mutate(op: &str, ctx: &ResolverContext<'_>) -> Result<bool, async_graph
             let ns = ns(d, s(ctx, "keyspaceName")?)?;
             let table = s(ctx, "tableName")?;
             for col in ctx.args.try_get("toDrop")?.list()?.iter() {
-                columns::drop(&c, &ns, table, col.string()?).await.map_err(gql_error)?;
+                let drop = crate::change::Change::DropColumn(col.string()?.to_owned());
+                ops::alter_table(&c, &ns, table, drop).await.map_err(fault)?;
             }
             Ok(true)
         }
         "createIndex" => {
             let ns = ns(d, s(ctx, "keyspaceName")?)?;
-            let mut body = json!({"column": s(ctx, "columnName")?, "ifNotExists": flag(ctx, "ifNotExists")});
-            if let Some(name) = ctx.args.get("indexName") {
-                body["name"] = json!(name.string()?);
-            }
-            let r = columns::create_index(&c, &ns, s(ctx, "tableName")?, &body_req(&d.tenant, body)).await;
-            tolerate(r, Fine::AlreadyThere, flag(ctx, "ifNotExists"))
+            let name = ctx.args.get("indexName").map(|n| n.string()).transpose()?;
+            let if_not_exists = flag(ctx, "ifNotExists");
+            let r = ops::create_index(&c, &ns, s(ctx, "tableName")?, s(ctx, "columnName")?, name, if_not_exists).await;
+            tolerate(r, Fine::AlreadyThere, if_not_exists)
         }
         "dropIndex" => {
             let ns = ns(d, s(ctx, "keyspaceName")?)?;
             let index = s(ctx, "indexName")?;
-            // Index names are unique per keyspace, as in Cassandra: find its table.
-            let tables = c.store.tables(&ns).await.map_err(|e| gql_error(e.into()))?;
-            match tables.iter().find(|t| t.indexes.iter().any(|i| i.name == index)) {
-                Some(t) => columns::drop_index(&c, &ns, &t.name, index).await.map(|_| true).map_err(gql_error),
+            match ops::index_table(&c, &ns, index).await.map_err(fault)? {
+                Some(t) => {
+                    let drop = crate::change::Change::DropIndex(index.to_owned());
+                    ops::alter_table(&c, &ns, &t, drop).await.map(|_| true).map_err(fault)
+                }
                 None if flag(ctx, "ifExists") => Ok(false),
-                None => Err(gql_error(ApiError::NotFound(format!("index '{index}' not found")))),
+                None => Err(fault(Fault::NotFound(format!("index '{index}' not found")))),
             }
         }
         "dropTable" => {
             let ns = ns(d, s(ctx, "keyspaceName")?)?;
-            tolerate(schema::drop_table(&c, &ns, s(ctx, "tableName")?).await, Fine::NotThere, flag(ctx, "ifExists"))
+            tolerate(ops::drop_table(&c, &ns, s(ctx, "tableName")?).await, Fine::NotThere, flag(ctx, "ifExists"))
         }
         other => Err(async_graphql::Error::new(format!("unknown operation {other}"))),
     }
@@ -172,7 +174,7 @@ fn table_json(t: &TableDef) -> Json {
 }
 
 async fn keyspace_json(d: &DdlCtx, name: &str) -> Result<Json, async_graphql::Error> {
-    let tables = d.env.store.tables(&ns(d, name)?).await.map_err(|e| gql_error(e.into()))?;
+    let tables = ops::tables(&d.engine.ctx(), &ns(d, name)?).await.map_err(fault)?;
     Ok(json!({ "name": name, "tables": tables.iter().map(table_json).collect::<Vec<_>>() }))
 }
 
@@ -227,7 +229,7 @@ pub fn build() -> Result<Schema, SchemaError> {
         .field(Field::new("keyspaces", TypeRef::named_nn_list_nn("Keyspace"), |ctx| {
             FieldFuture::new(async move {
                 let d = ctx.data::<DdlCtx>()?;
-                let names = d.env.store.keyspaces(&d.tenant).await.map_err(|e| gql_error(e.into()))?;
+                let names = ops::keyspaces(&d.engine.ctx(), &d.tenant).await.map_err(fault)?;
                 let mut all = Vec::new();
                 for n in names {
                     all.push(keyspace_json(d, &n).await?);
@@ -329,9 +331,9 @@ mod tests {
 
     #[test]
     fn a_flag_tolerates_only_its_own_refusal() {
-        let exists = || Err(ApiError::Conflict("keyspace 'k' already exists".into()));
-        let missing = || Err(ApiError::NotFound("keyspace 'k' not found".into()));
-        assert!(tolerate(Ok(ApiResponse::no_content()), Fine::AlreadyThere, true).unwrap());
+        let exists = || Err::<(), _>(Fault::Conflict("keyspace 'k' already exists".into()));
+        let missing = || Err::<(), _>(Fault::NotFound("keyspace 'k' not found".into()));
+        assert!(tolerate(Ok(()), Fine::AlreadyThere, true).unwrap());
         assert!(!tolerate(exists(), Fine::AlreadyThere, true).unwrap());
         assert!(!tolerate(missing(), Fine::NotThere, true).unwrap());
         // Without the flag, or for the other refusal, the error stands.

@@ -59,10 +59,10 @@ impl Schemas {
         Schemas { data: Mutex::new(HashMap::new()), ddl, parsed: Mutex::new(HashMap::new()) }
     }
 
-    async fn schema_for(&self, env: &Engine, ns: &Namespace) -> Result<Arc<Schema>, ApiError> {
+    async fn schema_for(&self, engine: &Engine, ns: &Namespace) -> Result<Arc<Schema>, ApiError> {
         // The catalog cache: DDL through this replica is seen at once, through
         // another within the catalog TTL (as for REST).
-        let tables = env.catalog.tables(env.store.as_ref(), ns).await?;
+        let tables = engine.catalog.tables(engine.store.as_ref(), ns).await?;
         let mut h = Sha256::new();
         for t in tables.iter() {
             h.update(t.name.as_bytes());
@@ -113,18 +113,18 @@ impl Schemas {
     }
 
     /// `/graphql/{keyspace}`.
-    pub async fn data(&self, env: &Engine, ns: &Namespace, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+    pub async fn data(&self, engine: &Engine, ns: &Namespace, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
         let request = self.with_parsed_query(parse(req)?);
-        let schema = self.schema_for(env, ns).await?;
-        let request = request.data(data::DataCtx { env: env.clone(), ns: ns.clone() });
+        let schema = self.schema_for(engine, ns).await?;
+        let request = request.data(data::DataCtx { engine: engine.clone(), ns: ns.clone() });
         respond(schema.execute(request).await)
     }
 
     /// `/graphql-schema`.
-    pub async fn ddl(&self, env: &Engine, tenant: &str, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+    pub async fn ddl(&self, engine: &Engine, tenant: &str, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
         let request = self.with_parsed_query(parse(req)?);
         let schema = self.ddl.clone().ok_or_else(|| ApiError::Internal("the DDL schema is unavailable".to_owned()))?;
-        let request = request.data(ddl::DdlCtx { env: env.clone(), tenant: tenant.to_owned() });
+        let request = request.data(ddl::DdlCtx { engine: engine.clone(), tenant: tenant.to_owned() });
         respond(schema.execute(request).await)
     }
 }

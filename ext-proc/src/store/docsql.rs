@@ -6,7 +6,7 @@
 //! Every leaf is made two-valued (`COALESCE(.., false)`), so `$not` of a
 //! condition on a missing path matches, as [`crate::doc::filter::matches`] says.
 
-use crate::doc::filter::{Dir, Filter, Op};
+use crate::doc::filter::{Comparison, Dir, Filter};
 use crate::doc::path::{Path, Segment};
 use serde_json::Value as Json;
 
@@ -145,22 +145,22 @@ fn pg_at(b: &mut Builder, base: &str, path: &[Segment]) -> String {
     format!("({base} #> {p})")
 }
 
-fn pg_op(b: &mut Builder, x: &str, op: &Op) -> String {
+fn pg_op(b: &mut Builder, x: &str, op: &Comparison) -> String {
     let ordered = |b: &mut Builder, sym: &str, v: &Json| {
         let ty = if v.is_number() { "number" } else { "string" };
         let p = b.bind(Param::Json(v.clone()));
         format!("(jsonb_typeof({x}) = '{ty}' AND {x} {sym} {p})")
     };
     let inner = match op {
-        Op::Eq(v) => format!("{x} = {}", b.bind(Param::Json(v.clone()))),
-        Op::Ne(v) => format!("{x} <> {}", b.bind(Param::Json(v.clone()))),
-        Op::Lt(v) => ordered(b, "<", v),
-        Op::Lte(v) => ordered(b, "<=", v),
-        Op::Gt(v) => ordered(b, ">", v),
-        Op::Gte(v) => ordered(b, ">=", v),
-        Op::Exists(_) => format!("{x} IS NOT NULL"),
-        Op::In(vs) => format!("{x} = ANY({})", b.bind(Param::JsonList(vs.clone()))),
-        Op::Nin(vs) => format!("NOT ({x} = ANY({}))", b.bind(Param::JsonList(vs.clone()))),
+        Comparison::Eq(v) => format!("{x} = {}", b.bind(Param::Json(v.clone()))),
+        Comparison::Ne(v) => format!("{x} <> {}", b.bind(Param::Json(v.clone()))),
+        Comparison::Lt(v) => ordered(b, "<", v),
+        Comparison::Lte(v) => ordered(b, "<=", v),
+        Comparison::Gt(v) => ordered(b, ">", v),
+        Comparison::Gte(v) => ordered(b, ">=", v),
+        Comparison::Exists(_) => format!("{x} IS NOT NULL"),
+        Comparison::In(vs) => format!("{x} = ANY({})", b.bind(Param::JsonList(vs.clone()))),
+        Comparison::Nin(vs) => format!("NOT ({x} = ANY({}))", b.bind(Param::JsonList(vs.clone()))),
     };
     format!("COALESCE({inner}, false)")
 }
@@ -169,7 +169,9 @@ fn pg_op(b: &mut Builder, x: &str, op: &Op) -> String {
 /// equality conditions on plain key paths: candidates the GIN index can find.
 fn pg_probes(f: &Filter) -> Vec<Json> {
     match f {
-        Filter::Leaf(path, Op::Eq(v)) if path.iter().all(|s| matches!(s, Segment::Key(_))) && !path.is_empty() => {
+        Filter::Leaf(path, Comparison::Eq(v))
+            if path.iter().all(|s| matches!(s, Segment::Key(_))) && !path.is_empty() =>
+        {
             vec![path.iter().rev().fold(v.clone(), |acc, s| serde_json::json!({ step_text(s): acc }))]
         }
         Filter::And(fs) => fs.iter().flat_map(pg_probes).collect(),
@@ -177,7 +179,7 @@ fn pg_probes(f: &Filter) -> Vec<Json> {
     }
 }
 
-fn pg_leaf(b: &mut Builder, base: &str, path: &[Segment], op: &Op) -> String {
+fn pg_leaf(b: &mut Builder, base: &str, path: &[Segment], op: &Comparison) -> String {
     let Some(i) = path.iter().position(wildcard) else {
         let x = pg_at(b, base, path);
         return pg_op(b, &x, op);
@@ -204,7 +206,7 @@ fn sqlite_at(b: &mut Builder, base: Option<&str>, path: &[Segment]) -> Result<St
     })
 }
 
-fn sqlite_op(b: &mut Builder, pe: &str, op: &Op) -> String {
+fn sqlite_op(b: &mut Builder, pe: &str, op: &Comparison) -> String {
     let t = format!("json_type(doc, {pe})");
     let v = format!("json_extract(doc, {pe})");
     let cmp = |b: &mut Builder, sym: &str, x: &Json| match x {
@@ -216,20 +218,25 @@ fn sqlite_op(b: &mut Builder, pe: &str, op: &Op) -> String {
     };
     let any = |b: &mut Builder, xs: &[Json]| xs.iter().map(|x| cmp(b, "=", x)).collect::<Vec<_>>().join(" OR ");
     let inner = match op {
-        Op::Eq(x) => cmp(b, "=", x),
-        Op::Ne(x) => format!("{t} IS NOT NULL AND NOT {}", cmp(b, "=", x)),
-        Op::Lt(x) => cmp(b, "<", x),
-        Op::Lte(x) => cmp(b, "<=", x),
-        Op::Gt(x) => cmp(b, ">", x),
-        Op::Gte(x) => cmp(b, ">=", x),
-        Op::Exists(_) => format!("{t} IS NOT NULL"),
-        Op::In(xs) => any(b, xs),
-        Op::Nin(xs) => format!("{t} IS NOT NULL AND NOT ({})", any(b, xs)),
+        Comparison::Eq(x) => cmp(b, "=", x),
+        Comparison::Ne(x) => format!("{t} IS NOT NULL AND NOT {}", cmp(b, "=", x)),
+        Comparison::Lt(x) => cmp(b, "<", x),
+        Comparison::Lte(x) => cmp(b, "<=", x),
+        Comparison::Gt(x) => cmp(b, ">", x),
+        Comparison::Gte(x) => cmp(b, ">=", x),
+        Comparison::Exists(_) => format!("{t} IS NOT NULL"),
+        Comparison::In(xs) => any(b, xs),
+        Comparison::Nin(xs) => format!("{t} IS NOT NULL AND NOT ({})", any(b, xs)),
     };
     format!("COALESCE(({inner}), 0)")
 }
 
-fn sqlite_leaf(b: &mut Builder, base: Option<&str>, path: &[Segment], op: &Op) -> Result<String, Untranslatable> {
+fn sqlite_leaf(
+    b: &mut Builder,
+    base: Option<&str>,
+    path: &[Segment],
+    op: &Comparison,
+) -> Result<String, Untranslatable> {
     let Some(i) = path.iter().position(wildcard) else {
         let pe = sqlite_at(b, base, path)?;
         return Ok(sqlite_op(b, &pe, op));

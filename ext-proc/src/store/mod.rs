@@ -55,6 +55,34 @@ pub enum StoreError {
     Internal(String),
 }
 
+/// What a registry row names: tables and document collections are registered,
+/// and dropped, the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Registered {
+    /// A table of rows.
+    Table,
+    /// A document collection.
+    Collection,
+}
+
+impl Registered {
+    /// The registry's name (`datagate.tables`, `datagate_collections`, ... per store).
+    pub(crate) fn registry(self) -> &'static str {
+        match self {
+            Registered::Table => "tables",
+            Registered::Collection => "collections",
+        }
+    }
+
+    /// The refusal when `name` is not registered.
+    pub(crate) fn not_found(self, name: String) -> StoreError {
+        match self {
+            Registered::Table => StoreError::TableNotFound(name),
+            Registered::Collection => StoreError::CollectionNotFound(name),
+        }
+    }
+}
+
 /// A storage backend. Keyspaces are always tenant-scoped through [`Namespace`].
 #[async_trait]
 pub trait Store: Send + Sync {

@@ -5,7 +5,7 @@
 //! the definition and the physical table can never disagree.
 
 use super::sql::{self, Dialect, Statement};
-use super::{Store, StoreError};
+use super::{Registered, Store, StoreError};
 use crate::change::Change;
 use crate::model::{ColumnType, DataType, Namespace, TableDef};
 use crate::plan::{Condition, Op, Select, Upsert};
@@ -451,22 +451,7 @@ impl Store for PgStore {
     }
 
     async fn drop_table(&self, ns: &Namespace, name: &str) -> Result<(), StoreError> {
-        let mut lease = self.client().await?;
-        let client = lease.get()?;
-        let tx = client.transaction().await.map_err(map_err)?;
-        require_keyspace(&tx, ns, true).await?;
-        let n = tx
-            .execute(
-                "DELETE FROM datagate.tables WHERE tenant = $1 AND keyspace = $2 AND name = $3",
-                &[&ns.tenant, &ns.keyspace, &name],
-            )
-            .await
-            .map_err(map_err)?;
-        if n == 0 {
-            return Err(StoreError::TableNotFound(name.to_owned()));
-        }
-        tx.batch_execute(&format!("DROP TABLE IF EXISTS {}", PgDialect.table(ns, name))).await.map_err(map_err)?;
-        tx.commit().await.map_err(map_err)
+        self.drop_registered(ns, Registered::Table, name, &PgDialect.table(ns, name)).await
     }
 
     async fn alter_table(&self, ns: &Namespace, table: &str, change: &Change) -> Result<TableDef, StoreError> {
@@ -553,6 +538,30 @@ impl Store for PgStore {
         let client = lease.get()?;
         let stmt = client.prepare_cached(&st.sql).await.map_err(map_err)?;
         client.execute(&stmt, &params(&st)).await.map_err(map_err)
+    }
+}
+
+impl PgStore {
+    /// Unregisters a table or collection and drops its physical table, in one transaction.
+    pub(crate) async fn drop_registered(
+        &self,
+        ns: &Namespace,
+        what: Registered,
+        name: &str,
+        physical: &str,
+    ) -> Result<(), StoreError> {
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
+        let tx = client.transaction().await.map_err(map_err)?;
+        require_keyspace(&tx, ns, true).await?;
+        let delete =
+            format!("DELETE FROM datagate.{} WHERE tenant = $1 AND keyspace = $2 AND name = $3", what.registry());
+        let n = tx.execute(delete.as_str(), &[&ns.tenant, &ns.keyspace, &name]).await.map_err(map_err)?;
+        if n == 0 {
+            return Err(what.not_found(name.to_owned()));
+        }
+        tx.batch_execute(&format!("DROP TABLE IF EXISTS {physical}")).await.map_err(map_err)?;
+        tx.commit().await.map_err(map_err)
     }
 }
 

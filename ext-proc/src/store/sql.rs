@@ -4,7 +4,7 @@
 
 use crate::change::Change;
 use crate::model::{ColumnType, DataType, Namespace, Order, TableDef, EXPIRY_COLUMN};
-use crate::plan::{read_order, Condition, Op, OrderColumn, Select, Upsert, WriteIf};
+use crate::plan::{Condition, Op, OrderColumn, Select, Upsert, WriteIf};
 use crate::value::Value;
 use std::fmt::Write;
 
@@ -329,15 +329,15 @@ pub fn select(d: &dyn Dialect, ns: &Namespace, def: &TableDef, s: &Select) -> St
         let now = bind(d, &mut params, &Value::Int(s.now_ms));
         clauses.push(format!("({0} IS NULL OR {0} > {now})", quote(EXPIRY_COLUMN)));
     }
-    let order = read_order(def, &s.sort);
     if let Some(after) = &s.after {
-        clauses.push(keyset(d, &order, after, &mut params));
+        clauses.push(keyset(d, &s.order, after, &mut params));
     }
     let mut sql = format!("{}SELECT {} FROM {}", tag(def), cols.join(", "), d.table(ns, &def.name));
     if !clauses.is_empty() {
         let _ = write!(sql, " WHERE {}", clauses.join(" AND "));
     }
-    let order: Vec<String> = order
+    let order: Vec<String> = s
+        .order
         .iter()
         .map(|o| {
             let col = d.column(&o.column.name);
@@ -407,7 +407,7 @@ fn conditions(d: &dyn Dialect, def: &TableDef, conds: &[Condition], params: &mut
 
 /// Rows strictly after `after` in the read order, for any mix of ASC/DESC and
 /// NULLs (which sort last): `(c1 after v1) OR (c1 = v1 AND c2 after v2) OR ...`.
-fn keyset(d: &dyn Dialect, order: &[OrderColumn<'_>], after: &[Value], params: &mut Vec<Value>) -> String {
+fn keyset(d: &dyn Dialect, order: &[OrderColumn], after: &[Value], params: &mut Vec<Value>) -> String {
     let mut alternatives = Vec::new();
     for i in 0..order.len().min(after.len()) {
         // Nothing sorts after NULL within its column: no alternative ends there.

@@ -6,7 +6,7 @@
 //! from blocking threads; WAL lets readers run beside the writer.
 
 use super::sql::{self, Dialect, Statement};
-use super::{Store, StoreError};
+use super::{Registered, Store, StoreError};
 use crate::change::Change;
 use crate::model::{ColumnType, DataType, Namespace, TableDef};
 use crate::plan::{Condition, Op, Select, Upsert};
@@ -438,23 +438,8 @@ impl Store for SqliteStore {
     }
 
     async fn drop_table(&self, ns: &Namespace, name: &str) -> Result<(), StoreError> {
-        let (ns, name) = (ns.clone(), name.to_owned());
-        self.run(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
-            require_keyspace(&tx, &ns)?;
-            let n = tx
-                .execute(
-                    "DELETE FROM datagate_tables WHERE tenant = ?1 AND keyspace = ?2 AND name = ?3",
-                    params![ns.tenant, ns.keyspace, name],
-                )
-                .map_err(map_err)?;
-            if n == 0 {
-                return Err(StoreError::TableNotFound(name));
-            }
-            tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", SqliteDialect.table(&ns, &name))).map_err(map_err)?;
-            tx.commit().map_err(map_err)
-        })
-        .await
+        let physical = SqliteDialect.table(ns, name);
+        self.drop_registered(ns, Registered::Table, name, physical).await
     }
 
     async fn alter_table(&self, ns: &Namespace, table: &str, change: &Change) -> Result<TableDef, StoreError> {
@@ -551,6 +536,32 @@ impl Store for SqliteStore {
     async fn delete(&self, ns: &Namespace, def: &TableDef, key: &[Condition]) -> Result<u64, StoreError> {
         let st = sql::delete(&SqliteDialect, ns, def, key);
         self.run(move |c| execute(c, &st).map(|n| n as u64)).await
+    }
+}
+
+impl SqliteStore {
+    /// Unregisters a table or collection and drops its physical table, in one transaction.
+    pub(crate) async fn drop_registered(
+        &self,
+        ns: &Namespace,
+        what: Registered,
+        name: &str,
+        physical: String,
+    ) -> Result<(), StoreError> {
+        let (ns, name) = (ns.clone(), name.to_owned());
+        let delete =
+            format!("DELETE FROM datagate_{} WHERE tenant = ?1 AND keyspace = ?2 AND name = ?3", what.registry());
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+            require_keyspace(&tx, &ns)?;
+            let n = tx.execute(&delete, params![ns.tenant, ns.keyspace, name]).map_err(map_err)?;
+            if n == 0 {
+                return Err(what.not_found(name));
+            }
+            tx.execute_batch(&format!("DROP TABLE IF EXISTS {physical}")).map_err(map_err)?;
+            tx.commit().map_err(map_err)
+        })
+        .await
     }
 }
 

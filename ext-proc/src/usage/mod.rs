@@ -130,22 +130,19 @@ impl Metering {
     /// health, OpenAPI, unroutable, the usage endpoints), a 429 when its quota
     /// is used up — still metered, so the refusal shows in the usage, the
     /// metrics and the log (at no units: it touched no storage).
-    pub fn start_request(&self, req: &ApiRequest) -> Result<Option<Started>, Refused> {
+    pub fn start_request(
+        &self,
+        req: &ApiRequest,
+        route: Option<&crate::router::Route>,
+    ) -> Result<Option<Started>, Box<Refused>> {
         let Some(tenant) = req.tenant.as_deref() else { return Ok(None) };
-        let Some(class) = req
-            .segments()
-            .ok()
-            .and_then(|s| crate::router::route(&req.method, &s).ok())
-            .and_then(|r| classify::classify(&r))
-        else {
-            return Ok(None);
-        };
+        let Some(class) = route.and_then(classify::classify) else { return Ok(None) };
         self.start(req, tenant, class).map(Some)
     }
 
     /// Starts metering a request of `tenant` in `class`, or refuses it (429)
     /// when its quota is used up (unless in shadow mode).
-    pub fn start(&self, req: &ApiRequest, tenant: &str, class: Class) -> Result<Started, Refused> {
+    pub fn start(&self, req: &ApiRequest, tenant: &str, class: Class) -> Result<Started, Box<Refused>> {
         let mut started = Started {
             class,
             meter: Arc::new(Meter::default()),
@@ -186,7 +183,7 @@ impl Metering {
                     resp.headers = d.headers;
                     let retry = (next * 60_000 - now).max(0) / 1000;
                     resp.headers.push(("retry-after".to_owned(), retry.to_string()));
-                    return Err(Refused { started, response: resp });
+                    return Err(Box::new(Refused { started, response: resp }));
                 }
             }
             started.quota_headers = d.headers;

@@ -5,7 +5,7 @@ use super::{map_err, require_keyspace, PgStore};
 use crate::model::Namespace;
 use crate::store::docs::{live, CollectionDef, DocRow, DocStore, Edit, EditFn};
 use crate::store::docsql::{self, DocSearch, Flavor, Param};
-use crate::store::{sql, StoreError};
+use crate::store::{sql, Registered, StoreError};
 use async_trait::async_trait;
 use bytes::BytesMut;
 use deadpool_postgres::GenericClient;
@@ -145,22 +145,7 @@ impl DocStore for PgStore {
     }
 
     async fn drop_collection(&self, ns: &Namespace, name: &str) -> Result<(), StoreError> {
-        let mut lease = self.client().await?;
-        let client = lease.get()?;
-        let tx = client.transaction().await.map_err(map_err)?;
-        require_keyspace(&tx, ns, true).await?;
-        let n = tx
-            .execute(
-                "DELETE FROM datagate.collections WHERE tenant = $1 AND keyspace = $2 AND name = $3",
-                &[&ns.tenant, &ns.keyspace, &name],
-            )
-            .await
-            .map_err(map_err)?;
-        if n == 0 {
-            return Err(StoreError::CollectionNotFound(name.to_owned()));
-        }
-        tx.batch_execute(&format!("DROP TABLE IF EXISTS {}", table(ns, name))).await.map_err(map_err)?;
-        tx.commit().await.map_err(map_err)
+        self.drop_registered(ns, Registered::Collection, name, &table(ns, name)).await
     }
 
     async fn set_json_schema(&self, ns: &Namespace, name: &str, schema: Option<&Json>) -> Result<(), StoreError> {

@@ -46,7 +46,7 @@ fn placeholders_are_numbered() {
     let s = Select {
         now_ms: 1000,
         conditions: vec![Condition { column: "year".into(), op: Op::In, values: vec![Value::Int(1), Value::Int(2)] }],
-        sort: vec![],
+        order: crate::plan::read_order(&def(), &[]),
         after: None,
         limit: 101,
     };

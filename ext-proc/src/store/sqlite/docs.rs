@@ -5,7 +5,7 @@ use super::{map_err, require_keyspace, SqliteStore};
 use crate::model::Namespace;
 use crate::store::docs::{live, CollectionDef, DocRow, DocStore, Edit, EditFn};
 use crate::store::docsql::{self, DocSearch, Flavor, Param};
-use crate::store::{sql, StoreError};
+use crate::store::{sql, Registered, StoreError};
 use async_trait::async_trait;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, ToSql, TransactionBehavior};
@@ -174,23 +174,7 @@ impl DocStore for SqliteStore {
     }
 
     async fn drop_collection(&self, ns: &Namespace, name: &str) -> Result<(), StoreError> {
-        let (ns, name) = (ns.clone(), name.to_owned());
-        self.run(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
-            require_keyspace(&tx, &ns)?;
-            let n = tx
-                .execute(
-                    "DELETE FROM datagate_collections WHERE tenant = ?1 AND keyspace = ?2 AND name = ?3",
-                    params![ns.tenant, ns.keyspace, name],
-                )
-                .map_err(map_err)?;
-            if n == 0 {
-                return Err(StoreError::CollectionNotFound(name));
-            }
-            tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", table(&ns, &name))).map_err(map_err)?;
-            tx.commit().map_err(map_err)
-        })
-        .await
+        self.drop_registered(ns, Registered::Collection, name, table(ns, name)).await
     }
 
     async fn set_json_schema(&self, ns: &Namespace, name: &str, schema: Option<&Json>) -> Result<(), StoreError> {

@@ -45,7 +45,7 @@ fn select_binds_every_value() {
             },
             Condition { column: "year".into(), op: Op::Nin, values: vec![Value::Int(1), Value::Int(2)] },
         ],
-        sort: vec![],
+        order: crate::plan::read_order(&def(), &[]),
         after: Some(vec![Value::Text("T".into()), Value::Text("S".into())]),
         limit: 11,
     };
@@ -140,7 +140,11 @@ async fn values_round_trip_through_a_real_file() {
         .await
         .unwrap();
     let rows = store
-        .select(&n, &d, &Select { now_ms: 0, conditions: vec![], sort: vec![], after: None, limit: 10 })
+        .select(
+            &n,
+            &d,
+            &Select { now_ms: 0, conditions: vec![], order: crate::plan::read_order(&d, &[]), after: None, limit: 10 },
+        )
         .await
         .unwrap();
     assert_eq!(rows, vec![row.into_iter().map(|(_, v)| v).collect::<Vec<_>>()]);

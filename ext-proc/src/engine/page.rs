@@ -2,7 +2,7 @@
 //! returned plus a fingerprint of the query, so a cursor is only accepted by
 //! the query that produced it and the next page costs O(page).
 
-use crate::error::ApiError;
+use crate::fault::Fault;
 use crate::model::TableDef;
 use crate::plan::OrderColumn;
 use crate::value::Value;
@@ -36,12 +36,12 @@ pub fn encode_keys(fingerprint: &str, key: Vec<Json>) -> String {
     URL_SAFE_NO_PAD.encode(json!({ "q": fingerprint, "k": key }).to_string())
 }
 
-fn malformed() -> ApiError {
-    ApiError::BadRequest("page-state is malformed or belongs to a different query".to_owned())
+fn malformed() -> Fault {
+    Fault::Invalid("page-state is malformed or belongs to a different query".to_owned())
 }
 
 /// Decodes a cursor's JSON key values, if it belongs to this query.
-pub fn decode_keys(fingerprint: &str, text: &str) -> Result<Vec<Json>, ApiError> {
+pub fn decode_keys(fingerprint: &str, text: &str) -> Result<Vec<Json>, Fault> {
     let bytes = URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')).map_err(|_| malformed())?;
     let mut cursor: Json = serde_json::from_slice(&bytes).map_err(|_| malformed())?;
     if cursor.get("q").and_then(Json::as_str) != Some(fingerprint) {
@@ -54,7 +54,7 @@ pub fn decode_keys(fingerprint: &str, text: &str) -> Result<Vec<Json>, ApiError>
 }
 
 /// Decodes a cursor for this query (whose read order is `order`); anything else is a 400.
-pub fn decode(order: &[OrderColumn<'_>], fingerprint: &str, text: &str) -> Result<Vec<Value>, ApiError> {
+pub fn decode(order: &[OrderColumn], fingerprint: &str, text: &str) -> Result<Vec<Value>, Fault> {
     let bad = malformed;
     let key = decode_keys(fingerprint, text)?;
     if key.len() != order.len() {
@@ -89,12 +89,12 @@ mod tests {
         let order = crate::plan::read_order(&t, &[]);
         assert_eq!(decode(&order, &fp, &c).unwrap(), key);
         let other = fingerprint(&t, "where a = y");
-        assert_eq!(decode(&order, &other, &c).unwrap_err().status(), 400);
-        assert_eq!(decode(&order, &fp, "!!!").unwrap_err().status(), 400);
-        assert_eq!(decode(&order, &fp, &URL_SAFE_NO_PAD.encode("[]")).unwrap_err().status(), 400);
+        assert_eq!(decode(&order, &other, &c).unwrap_err(), malformed());
+        assert_eq!(decode(&order, &fp, "!!!").unwrap_err(), malformed());
+        assert_eq!(decode(&order, &fp, &URL_SAFE_NO_PAD.encode("[]")).unwrap_err(), malformed());
         let wrong_type = URL_SAFE_NO_PAD.encode(json!({"q": fp, "k": ["x", "three"]}).to_string());
-        assert_eq!(decode(&order, &fp, &wrong_type).unwrap_err().status(), 400);
+        assert_eq!(decode(&order, &fp, &wrong_type).unwrap_err(), malformed());
         let null_key = URL_SAFE_NO_PAD.encode(json!({"q": fp, "k": ["x", null]}).to_string());
-        assert_eq!(decode(&order, &fp, &null_key).unwrap_err().status(), 400, "key columns are never NULL");
+        assert_eq!(decode(&order, &fp, &null_key).unwrap_err(), malformed(), "key columns are never NULL");
     }
 }
