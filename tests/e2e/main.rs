@@ -27,3 +27,4 @@ mod rows;
 mod schema;
 mod schemathesis;
 mod tenancy;
+mod transport;
