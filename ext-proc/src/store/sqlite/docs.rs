@@ -64,13 +64,25 @@ fn read(c: &Connection, ns: &Namespace, coll: &str, id: &str) -> Result<Option<(
 }
 
 fn write(c: &Connection, ns: &Namespace, coll: &str, id: &str, doc: &Json, exp: Option<i64>) -> Result<(), StoreError> {
+    write_text(c, ns, coll, id, &doc.to_string(), exp)
+}
+
+/// [`write`] of a document already serialized.
+fn write_text(
+    c: &Connection,
+    ns: &Namespace,
+    coll: &str,
+    id: &str,
+    doc: &str,
+    exp: Option<i64>,
+) -> Result<(), StoreError> {
     let sql = format!(
         "INSERT INTO {} (id, doc, expires_at) VALUES (?1, ?2, ?3) \
          ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, expires_at = excluded.expires_at",
         table(ns, coll)
     );
     c.prepare_cached(&sql)
-        .and_then(|mut s| s.execute(params![id, doc.to_string(), exp]))
+        .and_then(|mut s| s.execute(params![id, doc, exp]))
         .map_err(map_err)
         .map_err(|e| missing(c, ns, coll, e))?;
     Ok(())
@@ -222,11 +234,17 @@ impl DocStore for SqliteStore {
         docs: &[(String, Json)],
         expires_ms: Option<i64>,
     ) -> Result<(), StoreError> {
-        let (ns, coll, docs) = (ns.clone(), coll.to_owned(), docs.to_vec());
+        // Serialized here, once: the blocking task owns text, not a copy of each tree.
+        let docs: Vec<(String, String)> = docs.iter().map(|(id, doc)| (id.clone(), doc.to_string())).collect();
+        let (ns, coll) = (ns.clone(), coll.to_owned());
         self.run(move |c| {
+            // One statement is atomic by itself: a single document needs no transaction.
+            if let [(id, doc)] = docs.as_slice() {
+                return write_text(c, &ns, &coll, id, doc, expires_ms);
+            }
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
             for (id, doc) in &docs {
-                write(&tx, &ns, &coll, id, doc, expires_ms)?;
+                write_text(&tx, &ns, &coll, id, doc, expires_ms)?;
             }
             tx.commit().map_err(map_err)
         })
