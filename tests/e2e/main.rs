@@ -11,6 +11,7 @@ mod algorithms;
 mod auth;
 mod beside_app;
 mod dataapi;
+mod doc_indexes;
 mod documents;
 mod edge_errors;
 mod errors;

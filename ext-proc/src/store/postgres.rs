@@ -557,5 +557,6 @@ impl Store for PgStore {
 }
 
 mod docs;
+mod index;
 #[cfg(test)]
 mod tests;

@@ -555,6 +555,7 @@ impl Store for SqliteStore {
 }
 
 mod docs;
+mod index;
 mod names;
 #[cfg(test)]
 mod tests;

@@ -2,6 +2,7 @@
 //! with JSON1 (`json_type`, `json_extract`, `json_each`).
 
 use super::{map_err, require_keyspace, SqliteStore};
+use crate::doc::path::Path;
 use crate::model::Namespace;
 use crate::store::docs::{live, CollectionDef, DocRow, DocStore, Edit, EditFn};
 use crate::store::docsql::{self, DocSearch, Flavor, Param};
@@ -306,6 +307,16 @@ impl DocStore for SqliteStore {
             run().map_err(|e| missing(c, &ns, &coll, e))
         })
         .await
+    }
+
+    async fn doc_indexes(&self, ns: &Namespace, coll: &str) -> Result<Vec<String>, StoreError> {
+        let (ns, coll) = (ns.clone(), coll.to_owned());
+        self.run(move |c| super::index::list(c, &ns, &coll)).await
+    }
+
+    async fn set_doc_indexes(&self, ns: &Namespace, coll: &str, paths: &[Path]) -> Result<(), StoreError> {
+        let (ns, coll, paths) = (ns.clone(), coll.to_owned(), paths.to_vec());
+        self.run(move |c| super::index::set(c, &ns, &coll, &paths)).await
     }
 
     async fn sweep_expired_docs(&self, now_ms: i64) -> Result<u64, StoreError> {
