@@ -13,7 +13,10 @@
 #   DATAGATE_BIND           127.0.0.1 (edge) / 0.0.0.0 (mesh)
 #   DATAGATE_LISTEN_PORT    8080 (edge) / 15006 (mesh)
 #   DATAGATE_ADMIN_PORT     9901 (edge) / 15000 (mesh); admin always binds 127.0.0.1
-#   DATAGATE_SIDECAR_PORT   50051; a comma-separated list (50051,50052) for several replicas on 127.0.0.1
+#   DATAGATE_SIDECAR_SOCKET /tmp/datagate.sock: the sidecar's Unix socket (the default transport);
+#                           a comma-separated list for several replicas
+#   DATAGATE_SIDECAR_PORT   TCP instead: a port (50051) or a comma-separated list (50051,50052) of
+#                           replicas on 127.0.0.1; with both set, the sockets come first
 #   DATAGATE_FILTER         native (default): the edge filter as an Envoy dynamic module,
 #                           libdatagate_edge.so from $ENVOY_DYNAMIC_MODULES_SEARCH_PATH (set it
 #                           when running Envoy: scripts/run.sh uses target/native);
@@ -52,10 +55,16 @@ str filter DATAGATE_FILTER
 str wasmPath DATAGATE_WASM
 num maxBodyBytes DATAGATE_MAX_BODY_BYTES
 num appPort DATAGATE_APP_PORT
+list=()
+if [ -n "${DATAGATE_SIDECAR_SOCKET:-}" ]; then
+  IFS=, read -ra socks <<<"$DATAGATE_SIDECAR_SOCKET"
+  for s in "${socks[@]}"; do list+=("$(q "unix:$s")"); done
+fi
 if [ -n "${DATAGATE_SIDECAR_PORT:-}" ]; then
   IFS=, read -ra ports <<<"$DATAGATE_SIDECAR_PORT"
-  list=()
   for p in "${ports[@]}"; do list+=("$(q "127.0.0.1:$p")"); done
+fi
+if [ ${#list[@]} -gt 0 ]; then
   fields+=("\"sidecars\": [$(IFS=,; echo "${list[*]}")]")
 fi
 

@@ -28,8 +28,9 @@ if [ -z "$version" ]; then
 fi
 if [ "$installed_here" = yes ]; then
   hba=/etc/postgresql/$version/main/pg_hba.conf
-  # Local development database for tests: trust loopback TCP, like the CI machines.
-  sudo_ sed -i '1i host all all 127.0.0.1/32 trust' "$hba"
+  # Local development database for tests: trust loopback TCP and the Unix socket
+  # (tests/e2e/transport.rs connects as postgres over it), like the CI machines.
+  sudo_ sed -i -e '1i host all all 127.0.0.1/32 trust' -e '1i local all all trust' "$hba"
 fi
 say "starting PostgreSQL $version"
 sudo_ pg_ctlcluster --skip-systemctl-redirect "$version" main start || true

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up and runs the gateway on the embedded SQLite store, in the foreground:
 #   Envoy on 127.0.0.1:8080 (admin 127.0.0.1:9901) -> edge filter -> ext_proc ->
-#   datagate sidecar (127.0.0.1:50051) -> SQLite at .datagate/datagate.db.
+#   datagate sidecar (Unix socket /tmp/datagate.sock; DATAGATE_SIDECAR_PORT=50051
+#   for TCP instead) -> SQLite at .datagate/datagate.db.
 # Ctrl-C stops everything it started. Data survives restarts.
 # The edge filter is the native Envoy dynamic module; DATAGATE_FILTER=wasm runs
 # the proxy-wasm build instead.
@@ -11,9 +12,11 @@ scripts/setup.sh
 
 port=${DATAGATE_LISTEN_PORT:-8080}
 admin=${DATAGATE_ADMIN_PORT:-9901}
-sidecar=${DATAGATE_SIDECAR_PORT:-50051}
+# The sidecar listens on a Unix socket unless a TCP port is asked for.
+sidecar=${DATAGATE_SIDECAR_PORT:-}
+socket=${DATAGATE_SIDECAR_SOCKET:-/tmp/datagate.sock}
 busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for p in "$port" "$admin" "$sidecar"; do
+for p in "$port" "$admin" $sidecar; do
   if busy "$p"; then
     echo "error: port $p is already in use (another Datagate running?). Set DATAGATE_LISTEN_PORT / DATAGATE_ADMIN_PORT / DATAGATE_SIDECAR_PORT." >&2
     exit 1
@@ -23,8 +26,14 @@ done
 filter=${DATAGATE_FILTER:-native}
 mkdir -p .datagate
 # `datagate envoy-config` output (envoy/render.sh turns these settings into its config).
-DATAGATE_LISTEN_PORT=$port DATAGATE_ADMIN_PORT=$admin DATAGATE_SIDECAR_PORT=$sidecar DATAGATE_FILTER=$filter \
+if [ -n "$sidecar" ]; then
+  listen="127.0.0.1:$sidecar" render_sidecar=(DATAGATE_SIDECAR_PORT="$sidecar")
+else
+  listen="unix:$socket" render_sidecar=(DATAGATE_SIDECAR_SOCKET="$socket")
+fi
+env DATAGATE_LISTEN_PORT="$port" DATAGATE_ADMIN_PORT="$admin" "${render_sidecar[@]}" DATAGATE_FILTER="$filter" \
   DATAGATE_BIN=target/release/datagate envoy/render.sh > .datagate/envoy.yaml
+sidecar_up() { if [ -n "$sidecar" ]; then busy "$sidecar"; else [ -S "$socket" ]; fi; }
 # Where Envoy finds libdatagate_edge.so.
 export ENVOY_DYNAMIC_MODULES_SEARCH_PATH=$PWD/target/native
 
@@ -41,7 +50,7 @@ cleanup() {
 trap 'cleanup; exit 0' INT TERM
 trap cleanup EXIT
 
-target/release/datagate serve --listen "127.0.0.1:$sidecar" --store sqlite://.datagate/datagate.db \
+target/release/datagate serve --listen "$listen" --store sqlite://.datagate/datagate.db \
   > .datagate/sidecar.log 2>&1 &
 pids+=($!)
 .venv/bin/envoy -c .datagate/envoy.yaml --log-level warn --disable-hot-restart \
@@ -49,7 +58,7 @@ pids+=($!)
 pids+=($!)
 
 for _ in $(seq 1 100); do
-  if curl -fs "http://127.0.0.1:$admin/ready" >/dev/null 2>&1 && busy "$sidecar"; then break; fi
+  if curl -fs "http://127.0.0.1:$admin/ready" >/dev/null 2>&1 && sidecar_up; then break; fi
   sleep 0.1
 done
 if ! curl -fs "http://127.0.0.1:$admin/ready" >/dev/null 2>&1; then

@@ -48,7 +48,7 @@ for profile in edge mesh; do
 done
 # A Datagate config with plans and a global limit: the filter's globalLimit validation runs in Envoy.
 cat > "$tmp/datagate.json" <<'JSON'
-{"sidecars": ["127.0.0.1:50051", "127.0.0.1:50052"],
+{"sidecars": ["unix:/tmp/datagate.sock", "127.0.0.1:50052"],
  "rateLimit": {"plans": {"free": {"requestsPerSecond": 10, "burst": 20}}, "defaultPlan": "free"},
  "globalLimit": {"leaseSize": 10, "failureMode": "closed"}}
 JSON

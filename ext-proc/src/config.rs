@@ -1,6 +1,7 @@
 //! Sidecar configuration: an optional JSON file plus command-line overrides,
 //! validated into runtime values with every problem reported at once.
 
+use crate::listen::Listen;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -10,7 +11,8 @@ use std::time::Duration;
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FileConfig {
-    /// gRPC listen address, e.g. `127.0.0.1:50051`.
+    /// gRPC listen address: `unix:/path/to.sock` (default `unix:/tmp/datagate.sock`)
+    /// or, for a sidecar on another host than Envoy, `IP:PORT`.
     pub listen: Option<String>,
     /// Store URL: `sqlite://PATH` or `postgres://...`.
     pub store: Option<String>,
@@ -74,8 +76,8 @@ pub struct Limits {
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// gRPC listen address.
-    pub listen: SocketAddr,
+    /// gRPC listen address (Unix socket or TCP).
+    pub listen: Listen,
     /// Store URL.
     pub store: String,
     /// Request limits.
@@ -102,10 +104,10 @@ impl Config {
     /// Validates `file` (already merged with command-line values).
     pub fn validate(file: FileConfig) -> Result<Config, Vec<String>> {
         let mut errors = Vec::new();
-        let listen_text = file.listen.unwrap_or_else(|| "127.0.0.1:50051".to_owned());
-        let listen = listen_text
-            .parse::<SocketAddr>()
-            .map_err(|_| errors.push(format!("listen: '{listen_text}' is not an address like 127.0.0.1:50051")));
+        let listen = match file.listen {
+            None => Ok(Listen::default()),
+            Some(text) => text.parse::<Listen>().map_err(|e| errors.push(format!("listen: {e}"))),
+        };
         let store = file.store.unwrap_or_else(|| "sqlite://.datagate/datagate.db".to_owned());
         if !(store.starts_with("sqlite://") || store.starts_with("postgres://") || store.starts_with("postgresql://")) {
             errors.push(format!("store: '{store}' must start with sqlite:// or postgres://"));

@@ -36,6 +36,7 @@ pub mod health;
 pub mod http;
 pub mod json;
 pub mod lease;
+pub mod listen;
 pub mod model;
 pub mod plan;
 pub mod processor;

@@ -35,7 +35,8 @@ enum LogFormat {
 enum Command {
     /// Run the ext_proc sidecar Envoy talks to.
     Serve {
-        /// gRPC listen address [default: 127.0.0.1:50051].
+        /// gRPC listen address: unix:/path/to.sock, or IP:PORT for a sidecar on
+        /// another host than Envoy [default: unix:/tmp/datagate.sock].
         #[arg(long, env = "DATAGATE_LISTEN")]
         listen: Option<String>,
         /// Store URL: sqlite://PATH or postgres://USER@HOST:PORT/DB [default: sqlite://.datagate/datagate.db].
@@ -305,7 +306,7 @@ fn serve(
         }
     };
     let result = runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let listener = datagate::listen::Listener::bind(&config.listen).await?;
         server::serve_with_leases(config, listener, shutdown_signal(), drain, leaser).await
     });
     match result {

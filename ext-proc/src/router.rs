@@ -76,6 +76,10 @@ pub enum Route {
     GetJsonSchema(String, String),
     /// `PUT /v2/namespaces/{ns}/collections/{c}/json-schema`.
     PutJsonSchema(String, String),
+    /// `GET /v2/namespaces/{ns}/collections/{c}/indexes`.
+    GetDocIndexes(String, String),
+    /// `PUT /v2/namespaces/{ns}/collections/{c}/indexes`.
+    PutDocIndexes(String, String),
     /// `GET /v2/namespaces/{ns}/collections/{c}` (search).
     SearchDocs(String, String),
     /// `POST /v2/namespaces/{ns}/collections/{c}`.
@@ -227,6 +231,11 @@ pub fn route<S: AsRef<str>>(method: &str, segments: &[S]) -> Result<Route, ApiEr
         (["v2", "namespaces", ns, "collections", c, "json-schema"], m) => match m {
             "GET" => Route::GetJsonSchema(own(ns), own(c)),
             "PUT" => Route::PutJsonSchema(own(ns), own(c)),
+            _ => return Err(allowed("GET, PUT")),
+        },
+        (["v2", "namespaces", ns, "collections", c, "indexes"], m) => match m {
+            "GET" => Route::GetDocIndexes(own(ns), own(c)),
+            "PUT" => Route::PutDocIndexes(own(ns), own(c)),
             _ => return Err(allowed("GET, PUT")),
         },
         (["v2", "namespaces", ns, "collections", c, "batch"], "POST") => Route::BatchDocs(own(ns), own(c)),

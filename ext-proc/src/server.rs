@@ -1,5 +1,6 @@
 //! The gRPC server: one task per ext_proc stream, each driving a [`Processor`],
-//! beside `grpc.health.v1` (see [`crate::health`]) on the same port.
+//! beside `grpc.health.v1` (see [`crate::health`]) on the same listener (a Unix
+//! socket or TCP, see [`crate::listen`]).
 //!
 //! Shutdown drains: report NOT_SERVING, wait [`Drain::delay`] for Envoy's health
 //! checks to notice and stop sending, then stop accepting and let the streams
@@ -7,6 +8,7 @@
 
 use crate::config::Config;
 use crate::health::{self, Health};
+use crate::listen::Listener;
 use crate::processor::Processor;
 use crate::service::Service;
 use crate::store;
@@ -19,7 +21,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -66,6 +67,9 @@ impl ExternalProcessor for ExtProc {
     }
 }
 
+/// The server on either kind of listener.
+type ServerFuture = Pin<Box<dyn Future<Output = Result<(), tonic::transport::Error>> + Send>>;
+
 /// Deletes expired TTL rows now and then, so storage does not keep what no
 /// read can see. Replicas may all sweep: the deletes are idempotent.
 async fn sweep_forever(store: store::Backend, every: std::time::Duration) {
@@ -109,7 +113,7 @@ impl Default for Drain {
 /// then drains with the default [`Drain`].
 pub async fn serve(
     config: Config,
-    listener: TcpListener,
+    listener: impl Into<Listener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     serve_with_drain(config, listener, shutdown, Drain::default()).await
@@ -118,7 +122,7 @@ pub async fn serve(
 /// [`serve`] with an explicit [`Drain`] (and no Redis: lease calls answer 503).
 pub async fn serve_with_drain(
     config: Config,
-    listener: TcpListener,
+    listener: impl Into<Listener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
     drain: Drain,
 ) -> anyhow::Result<()> {
@@ -129,14 +133,15 @@ pub async fn serve_with_drain(
 /// [`serve_with_drain`], with the lease service of global limits on `leaser`.
 pub async fn serve_with_leases(
     config: Config,
-    listener: TcpListener,
+    listener: impl Into<Listener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
     drain: Drain,
     leaser: crate::lease::Leaser,
 ) -> anyhow::Result<()> {
+    let listener = listener.into();
     let store =
         store::open_with(&config.store, store::PoolSettings { size: config.pool_size, wait: config.pool_wait }).await?;
-    tracing::info!(store = store.rows.kind(), listen = %listener.local_addr()?, "datagate sidecar ready");
+    tracing::info!(store = store.rows.kind(), listen = %listener.describe(), "datagate sidecar ready");
     if config.metering.enabled {
         store.usage.init_usage().await?;
     }
@@ -181,7 +186,7 @@ pub async fn serve_with_leases(
         };
         // Several sidecars on one host (tests, benches) would fight over the
         // default port: without it the sidecar still serves, and says so.
-        match TcpListener::bind(addr).await {
+        match tokio::net::TcpListener::bind(addr).await {
             Ok(l) => {
                 let bound = l.local_addr().map_or_else(|_| addr.to_string(), |a| a.to_string());
                 tracing::info!(admin = %bound, "admin port: /metrics, /healthz, /readyz");
@@ -208,13 +213,22 @@ pub async fn serve_with_leases(
         tracing::info!("listener closed; finishing the streams in flight");
         let _ = closed_tx.send(());
     };
-    let server = tonic::transport::Server::builder()
+    let router = tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(ExternalProcessorServer::new(ExtProc { service }))
         // Global per-tenant limits: the edge filters' lease calls (plain HTTP/2 GET).
-        .add_service(crate::lease::LeaseService(leaser))
+        .add_service(crate::lease::LeaseService(leaser));
+    // The socket file (if any) lives until the server stops, then is removed.
+    let (server, _socket_file): (ServerFuture, _) = match listener {
+        Listener::Unix(l, file) => (
+            Box::pin(router.serve_with_incoming_shutdown(tokio_stream::wrappers::UnixListenerStream::new(l), stop)),
+            Some(file),
+        ),
         // Without NODELAY, Nagle + delayed ACK stall small ext_proc replies by ~40 ms.
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), stop);
+        Listener::Tcp(l) => {
+            (Box::pin(router.serve_with_incoming_shutdown(TcpIncoming::from(l).with_nodelay(Some(true)), stop)), None)
+        }
+    };
     // The server future ends once every connection has closed; bound that wait.
     let overdue = async {
         if closed_rx.await.is_ok() {

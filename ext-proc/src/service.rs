@@ -1,7 +1,7 @@
 //! The application core: one [`ApiRequest`] in, one [`ApiResponse`] out.
 //! Transport-agnostic, so it is tested without Envoy.
 
-use crate::api::{collections, columns, docs, rows, schema};
+use crate::api::{collections, columns, docs, indexes, rows, schema};
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::engine::Engine;
@@ -205,6 +205,8 @@ impl Service {
             Route::DropCollection(n, c) => collections::drop(&ctx, &ns(&n)?, &c).await,
             Route::GetJsonSchema(n, c) => collections::get_schema(&ctx, &ns(&n)?, &c).await,
             Route::PutJsonSchema(n, c) => collections::put_schema(&ctx, &ns(&n)?, &c, req).await,
+            Route::GetDocIndexes(n, c) => indexes::get(&ctx, &ns(&n)?, &c).await,
+            Route::PutDocIndexes(n, c) => indexes::put(&ctx, &ns(&n)?, &c, req).await,
             Route::SearchDocs(n, c) => docs::search(&ctx, &ns(&n)?, &c, req).await,
             Route::CreateDoc(n, c) => docs::create(&ctx, &ns(&n)?, &c, req).await,
             Route::BatchDocs(n, c) => docs::batch(&ctx, &ns(&n)?, &c, req).await,

@@ -1,12 +1,15 @@
 //! Starts a real gateway for one test: the `datagate` sidecar binary on a
 //! fresh store, and Envoy (from the project venv) with the real edge filter
 //! (the native dynamic module by default, or the `.wasm`: [`Filter`]), all on
-//! random loopback ports. Logs go to files and are printed only if the test fails.
+//! random loopback ports; Envoy reaches the sidecar over a Unix socket in the
+//! test's directory (the shipped default) or TCP ([`Sidecar`]). Logs go to
+//! files and are printed only if the test fails.
 
 use jsonwebtoken::{encode, EncodingKey, Header};
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::{json, Value};
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -52,6 +55,41 @@ fn native_dir() -> PathBuf {
         "run `make test` (or `cargo build --profile native -p datagate-edge-native`) first",
     );
     dir
+}
+
+/// How Envoy reaches the sidecar.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sidecar {
+    /// A Unix socket (the shipped default).
+    Unix(PathBuf),
+    /// TCP on 127.0.0.1 (a sidecar on another host).
+    Tcp(u16),
+}
+
+impl Sidecar {
+    /// The `datagate serve --listen` value.
+    fn listen(&self) -> String {
+        match self {
+            Sidecar::Unix(path) => format!("unix:{}", path.display()),
+            Sidecar::Tcp(port) => format!("127.0.0.1:{port}"),
+        }
+    }
+
+    /// The `envoy/render.sh` setting naming it.
+    fn render_env(&self) -> (&'static str, String) {
+        match self {
+            Sidecar::Unix(path) => ("DATAGATE_SIDECAR_SOCKET", path.display().to_string()),
+            Sidecar::Tcp(port) => ("DATAGATE_SIDECAR_PORT", port.to_string()),
+        }
+    }
+
+    /// Whether something accepts connections there.
+    fn accepts(&self) -> bool {
+        match self {
+            Sidecar::Unix(path) => UnixStream::connect(path).is_ok(),
+            Sidecar::Tcp(port) => TcpStream::connect(("127.0.0.1", *port)).is_ok(),
+        }
+    }
 }
 
 /// Which store the sidecar runs on.
@@ -130,7 +168,8 @@ pub struct Gateway {
     pub filter: Filter,
     pub base: String,
     pub admin: String,
-    sidecar_port: u16,
+    /// Where the sidecar listens.
+    pub sidecar_at: Sidecar,
     store_url: String,
     pg_db: Option<String>,
     dir: tempfile::TempDir,
@@ -219,6 +258,21 @@ impl Gateway {
         Gateway::launch(gw)
     }
 
+    /// [`Gateway::start`] with Envoy calling the sidecar over TCP instead of the default Unix socket.
+    pub fn start_tcp(store: Store) -> Gateway {
+        let mut gw = Gateway::new(store);
+        gw.sidecar_at = Sidecar::Tcp(free_port());
+        Gateway::launch(gw)
+    }
+
+    /// A gateway whose sidecar uses `store_url` instead of a fresh store
+    /// (e.g. PostgreSQL over its Unix socket).
+    pub fn start_with_store_url(store: Store, store_url: &str) -> Gateway {
+        let mut gw = Gateway::new(store);
+        gw.store_url = store_url.to_owned();
+        Gateway::launch(gw)
+    }
+
     /// The value of one of the filter's counters (`datagate.…`), 0 when absent.
     pub fn counter(&self, name: &str) -> u64 {
         let want = format!("{}{name}: ", self.filter.stat_prefix());
@@ -263,7 +317,7 @@ impl Gateway {
             filter: Filter::Native,
             base: String::new(),
             admin: String::new(),
-            sidecar_port: free_port(),
+            sidecar_at: Sidecar::Unix(dir.path().join("ext_proc.sock")),
             store_url,
             pg_db,
             dir,
@@ -284,7 +338,7 @@ impl Gateway {
     pub fn start_sidecar(&mut self) {
         let log = std::fs::File::options().create(true).append(true).open(self.dir.path().join("sidecar.log")).unwrap();
         let mut cmd = Command::new(datagate_bin());
-        cmd.args(["serve", "--listen", &format!("127.0.0.1:{}", self.sidecar_port), "--store", &self.store_url]);
+        cmd.args(["serve", "--listen", &self.sidecar_at.listen(), "--store", &self.store_url]);
         cmd.args(&self.sidecar_args);
         cmd.args(["--admin-listen", &format!("127.0.0.1:{}", self.sidecar_admin_port)]);
         cmd.envs(self.sidecar_env.iter().map(|(k, v)| (k, v)));
@@ -295,8 +349,8 @@ impl Gateway {
         }
         let child = cmd.stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap();
         self.sidecar = Some(child);
-        let port = self.sidecar_port;
-        wait_for("sidecar", Duration::from_secs(20), || TcpStream::connect(("127.0.0.1", port)).is_ok());
+        let at = self.sidecar_at.clone();
+        wait_for("sidecar", Duration::from_secs(20), || at.accepts());
     }
 
     pub fn stop_sidecar(&mut self) {
@@ -308,7 +362,10 @@ impl Gateway {
 
     fn start_envoy(&mut self) {
         let (listen, admin) = (free_port(), free_port());
-        let mut config = render_config_with(self.filter, listen, admin, self.sidecar_port, &self.render_env);
+        let (key, value) = self.sidecar_at.render_env();
+        let mut env = vec![(key.to_owned(), value)];
+        env.extend(self.render_env.iter().cloned());
+        let mut config = render(self.filter, listen, admin, &env);
         // `clusters:` is the last section of the rendered bootstrap.
         config.push_str(&self.extra_clusters);
         if let Some(json) = &self.filter_config {
@@ -456,11 +513,17 @@ pub fn render_config_for(filter: Filter, listen: u16, admin: u16, sidecar: u16) 
 
 /// [`render_config_for`] with extra `render.sh` settings (they win over the ones above).
 pub fn render_config_with(filter: Filter, listen: u16, admin: u16, sidecar: u16, env: &[(String, String)]) -> String {
+    let mut all = vec![("DATAGATE_SIDECAR_PORT".to_owned(), sidecar.to_string())];
+    all.extend(env.iter().cloned());
+    render(filter, listen, admin, &all)
+}
+
+/// `envoy/render.sh` with these ports and settings (the sidecar's among them).
+fn render(filter: Filter, listen: u16, admin: u16, env: &[(String, String)]) -> String {
     let out = Command::new("bash")
         .arg(repo().join("envoy/render.sh"))
         .env("DATAGATE_LISTEN_PORT", listen.to_string())
         .env("DATAGATE_ADMIN_PORT", admin.to_string())
-        .env("DATAGATE_SIDECAR_PORT", sidecar.to_string())
         .env("DATAGATE_FILTER", filter.name())
         .env("DATAGATE_WASM", wasm())
         .env("DATAGATE_MAX_BODY_BYTES", "65536")
@@ -558,7 +621,9 @@ pub struct Fleet {
 impl Fleet {
     pub fn start(store: Store, replicas: usize) -> Fleet {
         let mut gw = Gateway::new(store);
-        let ports: Vec<u16> = (0..replicas).map(|i| if i == 0 { gw.sidecar_port } else { free_port() }).collect();
+        // Replicas on TCP, as on separate hosts.
+        let ports: Vec<u16> = (0..replicas).map(|_| free_port()).collect();
+        gw.sidecar_at = Sidecar::Tcp(ports[0]);
         let list: Vec<String> = ports.iter().map(u16::to_string).collect();
         gw.render_env.push(("DATAGATE_SIDECAR_PORT".to_owned(), list.join(",")));
         let mut fleet = Fleet { gw, ports, sidecars: (0..replicas).map(|_| None).collect() };
@@ -722,7 +787,9 @@ impl Fleet {
     pub fn start_with_sidecar_config(store: Store, replicas: usize, json: &str) -> Fleet {
         let mut gw = Gateway::new(store);
         gw.sidecar_config = Some(json.to_owned());
-        let ports: Vec<u16> = (0..replicas).map(|i| if i == 0 { gw.sidecar_port } else { free_port() }).collect();
+        // Replicas on TCP, as on separate hosts.
+        let ports: Vec<u16> = (0..replicas).map(|_| free_port()).collect();
+        gw.sidecar_at = Sidecar::Tcp(ports[0]);
         let list: Vec<String> = ports.iter().map(u16::to_string).collect();
         gw.render_env.push(("DATAGATE_SIDECAR_PORT".to_owned(), list.join(",")));
         let mut fleet = Fleet { gw, ports, sidecars: (0..replicas).map(|_| None).collect() };

@@ -13,7 +13,8 @@ use std::str::FromStr;
 
 #[derive(Parser)]
 struct Args {
-    /// HTTP listen address.
+    /// HTTP listen address: `IP:PORT`, or `unix:/path` for a Unix socket (the
+    /// same transport choice as the sidecar's, so the ratios compare like with like).
     #[arg(long, default_value = "127.0.0.1:8090")]
     listen: String,
     /// PostgreSQL URL.
@@ -135,7 +136,16 @@ async fn main() -> anyhow::Result<()> {
         .route("/v2/keyspaces/bench/vehicle/{m}/{model}", get(by_key))
         .route("/v2/keyspaces/bench/vehicle", get(query).post(insert))
         .with_state(pool);
-    let listener = tokio::net::TcpListener::bind(&args.listen).await?;
-    axum::serve(listener, app).await?;
+    if let Some(path) = args.listen.strip_prefix("unix:") {
+        let _ = std::fs::remove_file(path);
+        axum::serve(tokio::net::UnixListener::bind(path)?, app).await?;
+    } else {
+        use axum::serve::ListenerExt;
+        // NODELAY as the sidecar sets it: what a hand-written service on TCP would do.
+        let listener = tokio::net::TcpListener::bind(&args.listen).await?.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(listener, app).await?;
+    }
     Ok(())
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Renders envoy-configmap.yaml: the shipped edge bootstrap (envoy/render.sh) as a
 # ConfigMap, with the sidecar cluster resolving the headless Service so Envoy
-# sees (and health-checks) every sidecar pod, not one virtual IP.
+# sees (and health-checks) every sidecar pod, not one virtual IP. The sidecars are
+# pods of their own, so the cluster is TCP (not the default Unix socket).
 #   examples/deploy/kubernetes/render-configmap.sh > examples/deploy/kubernetes/envoy-configmap.yaml
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -15,7 +16,7 @@ metadata:
 data:
   envoy.yaml: |
 YAML
-DATAGATE_FILTER=wasm DATAGATE_BIND=0.0.0.0 DATAGATE_WASM=/etc/datagate/wasm/datagate_filter.wasm "$root/envoy/render.sh" \
+DATAGATE_SIDECAR_PORT=50051 DATAGATE_FILTER=wasm DATAGATE_BIND=0.0.0.0 DATAGATE_WASM=/etc/datagate/wasm/datagate_filter.wasm "$root/envoy/render.sh" \
   | sed -e 's/^    type: STATIC$/    type: STRICT_DNS\n    dns_lookup_family: V4_ONLY\n    dns_refresh_rate: 2s/' \
         -e 's/address: 127.0.0.1, port_value: 50051/address: datagate-sidecar.datagate.svc.cluster.local, port_value: 50051/' \
   | sed -e 's/^/    /'

@@ -4,6 +4,7 @@
 pub mod collections;
 pub mod columns;
 pub mod docs;
+pub mod indexes;
 pub mod rows;
 pub mod schema;
 

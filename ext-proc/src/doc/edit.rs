@@ -241,14 +241,26 @@ pub struct DocLimits {
 /// Checks a whole document (after an edit) against the limits: 413 for size,
 /// 400 for shape, naming where the problem is.
 pub fn check(doc: &Json, limits: &DocLimits) -> Result<(), Fault> {
-    fn walk(v: &Json, depth: usize, at: &mut Vec<Segment>, l: &DocLimits) -> Result<(), Fault> {
-        let here = |at: &[Segment]| {
-            if at.is_empty() {
-                "the document root".to_owned()
-            } else {
-                format!("'{}'", display(at))
-            }
-        };
+    /// Where the walk is: borrowed, so a valid document (the common case)
+    /// costs no allocation per member; the path is built only for an error.
+    enum Step<'a> {
+        Key(&'a str),
+        Index(usize),
+    }
+    fn here(at: &[Step<'_>]) -> String {
+        if at.is_empty() {
+            return "the document root".to_owned();
+        }
+        let path: Vec<Segment> = at
+            .iter()
+            .map(|s| match s {
+                Step::Key(k) => Segment::Key((*k).to_owned()),
+                Step::Index(i) => Segment::Index(*i),
+            })
+            .collect();
+        format!("'{}'", display(&path))
+    }
+    fn walk<'a>(v: &'a Json, depth: usize, at: &mut Vec<Step<'a>>, l: &DocLimits) -> Result<(), Fault> {
         if depth > l.max_depth {
             return Err(Fault::Invalid(format!("the document nests deeper than {} levels", l.max_depth)));
         }
@@ -263,7 +275,7 @@ pub fn check(doc: &Json, limits: &DocLimits) -> Result<(), Fault> {
                 l.max_array
             ))),
             Json::Array(a) => a.iter().enumerate().try_for_each(|(i, x)| {
-                at.push(Segment::Index(i));
+                at.push(Step::Index(i));
                 let r = walk(x, depth + 1, at, l);
                 at.pop();
                 r
@@ -281,7 +293,7 @@ pub fn check(doc: &Json, limits: &DocLimits) -> Result<(), Fault> {
                         here(at)
                     )));
                 }
-                at.push(Segment::Key(k.clone()));
+                at.push(Step::Key(k));
                 let r = walk(x, depth + 1, at, l);
                 at.pop();
                 r
@@ -290,7 +302,7 @@ pub fn check(doc: &Json, limits: &DocLimits) -> Result<(), Fault> {
         }
     }
     walk(doc, 1, &mut Vec::new(), limits)?;
-    let size = serde_json::to_vec(doc).map(|v| v.len()).unwrap_or(usize::MAX);
+    let size = serialized_len(doc);
     if size > limits.max_bytes {
         return Err(Fault::LimitExceeded(format!(
             "the document would be {size} bytes, above the {} byte limit",
@@ -298,6 +310,22 @@ pub fn check(doc: &Json, limits: &DocLimits) -> Result<(), Fault> {
         )));
     }
     Ok(())
+}
+
+/// The length of `doc` serialized, counted without building the text.
+fn serialized_len(doc: &Json) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut n = Count(0);
+    serde_json::to_writer(&mut n, doc).map_or(usize::MAX, |()| n.0)
 }
 
 #[cfg(test)]
@@ -372,5 +400,11 @@ mod tests {
         assert!(matches!(check(&json!({"a": 1, "b": 2, "c": 3}), &l).unwrap_err(), Fault::Invalid(_)));
         assert!(matches!(check(&json!({"a": "x\u{0}y"}), &l).unwrap_err(), Fault::Invalid(_)));
         assert!(matches!(check(&json!("x".repeat(200)), &l).unwrap_err(), Fault::LimitExceeded(_)));
+    }
+
+    #[test]
+    fn the_counted_size_is_the_serialized_size() {
+        let doc = json!({"a": [1, 2.5, "x\"y\u{e9}"], "b": {"c": null, "d": true}});
+        assert_eq!(serialized_len(&doc), serde_json::to_vec(&doc).unwrap().len());
     }
 }

@@ -5,8 +5,9 @@
 //! `envoy/mesh-sidecar.yaml`). Validated up front, listing every problem.
 
 use super::Profile;
+use crate::listen::Listen;
 use serde::Deserialize;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::Path;
 
 /// The shipped location of the proxy-wasm build (the include fragments name it).
@@ -22,7 +23,8 @@ pub struct DatagateConfig {
     pub listen_port: Option<u16>,
     /// Admin port, always on 127.0.0.1 [edge: 9901, mesh: 15000].
     pub admin_port: Option<u16>,
-    /// The sidecar replicas, `IP:PORT` each [`127.0.0.1:50051`].
+    /// The sidecar replicas, each `unix:/path/to.sock` (a sidecar on this host)
+    /// or `IP:PORT` [`unix:/tmp/datagate.sock`, the sidecar's default `--listen`].
     pub sidecars: Option<Vec<String>>,
     /// The edge filter build: `native` (dynamic module) or `wasm` [native].
     pub filter: Option<FilterBuild>,
@@ -72,7 +74,7 @@ pub struct Settings {
     pub bind: IpAddr,
     pub listen_port: u16,
     pub admin_port: u16,
-    pub sidecars: Vec<SocketAddr>,
+    pub sidecars: Vec<Listen>,
     pub filter: FilterBuild,
     pub wasm_path: String,
     pub max_body_bytes: u64,
@@ -118,17 +120,21 @@ impl DatagateConfig {
         if listen_port == admin_port {
             errors.push(format!("listenPort and adminPort: both are {listen_port}; give them different ports"));
         }
-        let sidecars = self.sidecars.unwrap_or_else(|| vec!["127.0.0.1:50051".into()]);
+        let sidecars = self.sidecars.unwrap_or_else(|| vec![Listen::default().to_string()]);
         if sidecars.is_empty() {
-            errors.push("sidecars: list at least one sidecar endpoint (IP:PORT)".into());
+            errors.push("sidecars: list at least one sidecar endpoint (unix:/path or IP:PORT)".into());
         }
         let sidecars = sidecars
             .iter()
             .enumerate()
-            .filter_map(|(i, s)| match s.parse::<SocketAddr>() {
-                Ok(a) if a.port() != 0 => Some(a),
-                _ => {
-                    errors.push(format!("sidecars[{i}]: '{s}' is not IP:PORT (e.g. 127.0.0.1:50051); the cluster is STATIC, so no host names"));
+            .filter_map(|(i, s)| match s.parse::<Listen>() {
+                Ok(Listen::Tcp(a)) if a.port() == 0 => {
+                    errors.push(format!("sidecars[{i}]: '{s}' has port 0; give the port the sidecar listens on"));
+                    None
+                }
+                Ok(l) => Some(l),
+                Err(e) => {
+                    errors.push(format!("sidecars[{i}]: {e}; the cluster is STATIC, so no host names"));
                     None
                 }
             })
@@ -195,13 +201,13 @@ mod tests {
         assert_eq!((edge.bind.to_string(), edge.listen_port, edge.admin_port), ("127.0.0.1".into(), 8080, 9901));
         let mesh = DatagateConfig::default().validate(Profile::Mesh).unwrap();
         assert_eq!((mesh.bind.to_string(), mesh.listen_port, mesh.admin_port), ("0.0.0.0".into(), 15006, 15000));
-        assert_eq!(mesh.sidecars, vec!["127.0.0.1:50051".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(mesh.sidecars, vec![Listen::default()]);
     }
 
     #[test]
     fn every_problem_is_listed() {
         let c = parse(
-            r#"{"bindAddress": "localhost", "listenPort": 9901, "adminPort": 9901, "sidecars": ["a:1", "127.0.0.1:0"],
+            r#"{"bindAddress": "localhost", "listenPort": 9901, "adminPort": 9901, "sidecars": ["a:1", "127.0.0.1:0", "unix:"],
                 "maxBodyBytes": 0, "wasmPath": "", "edge": {"tenantClaim": ""}}"#,
         );
         let errors = c.validate(Profile::Edge).unwrap_err().0;
@@ -210,6 +216,7 @@ mod tests {
             "listenPort and adminPort",
             "sidecars[0]",
             "sidecars[1]",
+            "sidecars[2]",
             "maxBodyBytes",
             "wasmPath",
             "edge: ",

@@ -6,9 +6,11 @@
 use super::config::{FilterBuild, Settings, DEFAULT_WASM};
 use super::templates::{APP_ROUTE_FILTERS, BOOTSTRAP, CLUSTERS, EDGE_WASM, HTTP_FILTERS, ROUTES};
 use super::Profile;
+use crate::listen::Listen;
 
-/// The endpoint the clusters template names; replaced by each configured sidecar.
-const TEMPLATE_SIDECAR: &str = "address: 127.0.0.1, port_value: 50051";
+/// The endpoint the clusters template names (the default sidecar,
+/// [`crate::listen::DEFAULT_SOCKET`]); replaced by each configured sidecar.
+const TEMPLATE_SIDECAR: &str = "pipe: {path: /tmp/datagate.sock}";
 
 /// The include fragments (file name, text) users paste into their own Envoy;
 /// with the default settings they are the templates unchanged.
@@ -110,7 +112,10 @@ fn sidecar_endpoints(text: &str, s: &Settings) -> String {
                 b.push(line);
                 let b = b.join("\n");
                 for sidecar in &s.sidecars {
-                    let endpoint = format!("address: {}, port_value: {}", sidecar.ip(), sidecar.port());
+                    let endpoint = match sidecar {
+                        Listen::Unix(path) => format!("pipe: {{path: {}}}", yaml_scalar(&path.to_string_lossy())),
+                        Listen::Tcp(a) => format!("socket_address: {{address: {}, port_value: {}}}", a.ip(), a.port()),
+                    };
                     out.push(b.replacen(TEMPLATE_SIDECAR, &endpoint, 1));
                 }
                 block = None;
@@ -124,6 +129,16 @@ fn sidecar_endpoints(text: &str, s: &Settings) -> String {
         text_out.push('\n');
     }
     text_out
+}
+
+/// `text` as a YAML flow scalar: plain when that is safe, else double-quoted
+/// (a JSON string is a valid YAML double-quoted scalar).
+fn yaml_scalar(text: &str) -> String {
+    if !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c)) {
+        text.to_owned()
+    } else {
+        serde_json::Value::from(text).to_string()
+    }
 }
 
 /// The HTTP filters fragment for the configured build: for wasm, its
@@ -212,6 +227,24 @@ mod tests {
         assert!(out.contains("socket_address: {address: 10.0.0.2, port_value: 7002}"));
         assert!(!out.contains("50051"));
         assert_eq!(out.matches("- endpoint:").count(), 2);
+    }
+
+    #[test]
+    fn unix_and_tcp_sidecars_mix() {
+        let s = settings(Profile::Edge, r#"{"sidecars": ["unix:/run/dg/a.sock", "10.0.0.2:7002"]}"#);
+        let out = bootstrap(Profile::Edge, &s);
+        assert!(out.contains("pipe: {path: /run/dg/a.sock}"), "{out}");
+        assert!(out.contains("socket_address: {address: 10.0.0.2, port_value: 7002}"));
+        assert!(!out.contains(crate::listen::DEFAULT_SOCKET));
+        let odd = settings(Profile::Edge, r#"{"sidecars": ["unix:/tmp/a, b}.sock"]}"#);
+        assert!(bootstrap(Profile::Edge, &odd).contains(r#"pipe: {path: "/tmp/a, b}.sock"}"#));
+    }
+
+    #[test]
+    fn the_default_sidecar_is_the_default_socket() {
+        assert_eq!(TEMPLATE_SIDECAR, format!("pipe: {{path: {}}}", crate::listen::DEFAULT_SOCKET));
+        let out = bootstrap(Profile::Edge, &settings(Profile::Edge, "{}"));
+        assert!(out.contains(TEMPLATE_SIDECAR) && !out.contains("50051"));
     }
 
     #[test]

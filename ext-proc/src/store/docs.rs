@@ -4,6 +4,7 @@
 
 use super::docsql::DocSearch;
 use super::StoreError;
+use crate::doc::path::Path;
 use crate::model::Namespace;
 use async_trait::async_trait;
 use serde_json::Value as Json;
@@ -79,6 +80,17 @@ pub trait DocStore: Send + Sync {
     async fn search(&self, ns: &Namespace, coll: &str, search: &DocSearch<'_>) -> Result<Vec<DocRow>, StoreError>;
     /// Deletes expired documents in every collection; returns how many.
     async fn sweep_expired_docs(&self, now_ms: i64) -> Result<u64, StoreError>;
+    /// The collection's declared index paths (dotted), sorted.
+    async fn doc_indexes(&self, ns: &Namespace, coll: &str) -> Result<Vec<String>, StoreError> {
+        let _ = (ns, coll);
+        Err(StoreError::Rejected("declared document indexes are not available on this store yet".to_owned()))
+    }
+    /// Makes the collection's declared indexes exactly `paths` (plain paths of
+    /// [`super::docsql::indexable_key`] keys): builds the new, drops the others.
+    async fn set_doc_indexes(&self, ns: &Namespace, coll: &str, paths: &[Path]) -> Result<(), StoreError> {
+        let _ = (ns, coll, paths);
+        Err(StoreError::Rejected("declared document indexes are not available on this store yet".to_owned()))
+    }
 }
 
 /// The document the store read, unless it has expired.

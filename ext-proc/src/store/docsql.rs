@@ -179,6 +179,87 @@ fn pg_probes(f: &Filter) -> Vec<Json> {
     }
 }
 
+/// `doc #> '{a,b}'` for a path of [`indexable_key`] keys: the expression a
+/// declared B-tree index is built on and the one the probes compare.
+pub fn pg_index_expr(path: &[Segment]) -> Option<String> {
+    let keys = plain_keys(path)?;
+    Some(format!("doc #> '{{{}}}'", keys.join(",")))
+}
+
+/// The keys of a non-empty path of [`indexable_key`] keys only.
+fn plain_keys(path: &[Segment]) -> Option<Vec<&str>> {
+    if path.is_empty() {
+        return None;
+    }
+    path.iter()
+        .map(|s| match s {
+            Segment::Key(k) if indexable_key(k) => Some(k.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The comparison a probe makes for `op`, when it has one: `=`, a range, or a
+/// list for `$in`; only with number and string values, so the probe never
+/// excludes a document the condition itself would match.
+fn probe_op(op: &Comparison) -> Option<(&'static str, ProbeValue<'_>)> {
+    let plain = |v: &Json| v.is_number() || v.is_string();
+    let (sym, v) = match op {
+        Comparison::In(vs) if vs.iter().all(plain) => return Some(("IN", ProbeValue::List(vs))),
+        Comparison::Eq(v) => ("=", v),
+        Comparison::Lt(v) => ("<", v),
+        Comparison::Lte(v) => ("<=", v),
+        Comparison::Gt(v) => (">", v),
+        Comparison::Gte(v) => (">=", v),
+        _ => return None,
+    };
+    plain(v).then_some((sym, ProbeValue::One(v)))
+}
+
+enum ProbeValue<'a> {
+    One(&'a Json),
+    List(&'a [Json]),
+}
+
+/// Index probes implied by the filter's top-level `$eq`, `$in` and range
+/// conditions on indexable paths: redundant with the conditions themselves
+/// (which still decide, types included), but in the one shape an expression
+/// index on the path serves (see [`sqlite_index_expr`], [`pg_index_expr`]).
+/// Without such an index they cost one path lookup per row, and often save
+/// the full condition.
+fn index_probes(b: &mut Builder, f: &Filter, out: &mut Vec<String>) {
+    match f {
+        Filter::And(fs) => fs.iter().for_each(|f| index_probes(b, f, out)),
+        Filter::Leaf(path, op) => {
+            let expr = match b.flavor {
+                Flavor::Sqlite => sqlite_index_expr(path),
+                Flavor::Postgres => pg_index_expr(path).map(|e| format!("({e})")),
+            };
+            let (Some(x), Some((sym, value))) = (expr, probe_op(op)) else { return };
+            let probe = match (b.flavor, value) {
+                (Flavor::Postgres, ProbeValue::One(v)) => format!("{x} {sym} {}", b.bind(Param::Json(v.clone()))),
+                (Flavor::Postgres, ProbeValue::List(vs)) => {
+                    format!("{x} = ANY({})", b.bind(Param::JsonList(vs.to_vec())))
+                }
+                (Flavor::Sqlite, ProbeValue::One(v)) => format!("{x} {sym} {}", sqlite_value(b, v)),
+                (Flavor::Sqlite, ProbeValue::List(vs)) => {
+                    let list: Vec<String> = vs.iter().map(|v| sqlite_value(b, v)).collect();
+                    format!("{x} IN ({})", list.join(", "))
+                }
+            };
+            out.push(probe);
+        }
+        _ => {}
+    }
+}
+
+fn sqlite_value(b: &mut Builder, v: &Json) -> String {
+    match v {
+        Json::String(s) => b.bind(Param::Text(s.clone())),
+        v => b.number(v),
+    }
+}
+
 fn pg_leaf(b: &mut Builder, base: &str, path: &[Segment], op: &Comparison) -> String {
     let Some(i) = path.iter().position(wildcard) else {
         let x = pg_at(b, base, path);
@@ -195,6 +276,22 @@ fn pg_leaf(b: &mut Builder, base: &str, path: &[Segment], op: &Comparison) -> St
 }
 
 // ---- SQLite ----
+
+/// Whether an object key can appear in an index expression's path literal:
+/// spliced into SQL text (an expression index only matches a query that
+/// spells the same literal), so only characters that need no quoting.
+pub fn indexable_key(k: &str) -> bool {
+    !k.is_empty() && k.len() <= 64 && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// `json_extract(doc, '$."a"."b"')` for a path of indexable keys: the
+/// expression a SQLite expression index on the path is built on, and the one
+/// [`search`] compares, so the planner can use that index. `None` for any
+/// other path (wildcards, indexes, keys needing quotes).
+pub fn sqlite_index_expr(path: &[Segment]) -> Option<String> {
+    let keys = plain_keys(path)?;
+    Some(format!("json_extract(doc, '${}')", keys.iter().map(|k| format!(".\"{k}\"")).collect::<String>()))
+}
 
 /// `base` is an SQL expression for a JSON path text (`None`: the document root).
 fn sqlite_at(b: &mut Builder, base: Option<&str>, path: &[Segment]) -> Result<String, Untranslatable> {
@@ -335,6 +432,9 @@ pub fn search(flavor: Flavor, table: &str, s: &DocSearch<'_>) -> Result<Query, U
     let now = b.bind(Param::Int(s.now_ms));
     let mut conditions = vec![format!("(expires_at IS NULL OR expires_at > {now})")];
     if let Some(f) = s.filter {
+        index_probes(&mut b, f, &mut conditions);
+    }
+    if let Some(f) = s.filter {
         conditions.push(filter_sql(&mut b, f)?);
     }
     let keys = sort_keys(&mut b, s.sort)?;
@@ -423,6 +523,38 @@ mod tests {
         let f = parse_where(json!({"a\"b": {"$eq": 1}})).unwrap();
         let s = DocSearch { filter: Some(&f), sort: &[], after: None, limit: 1, now_ms: 0 };
         assert!(search(Flavor::Sqlite, "t", &s).is_err());
+    }
+
+    #[test]
+    fn probes_name_the_index_expression() {
+        let query = q(
+            Flavor::Sqlite,
+            json!({"user.city": {"$eq": "Oslo"}, "n": {"$gte": 3, "$lt": 9}, "k": {"$in": ["a", 2]}}),
+            Json::Null,
+            None,
+        );
+        let city = r#"json_extract(doc, '$."user"."city"') = ?"#;
+        assert!(query.sql.contains(city), "{}", query.sql);
+        assert!(query.sql.contains(r#"json_extract(doc, '$."n"') >= ?"#), "{}", query.sql);
+        assert!(query.sql.contains(r#"json_extract(doc, '$."n"') < ?"#), "{}", query.sql);
+        assert!(query.sql.contains(r#"json_extract(doc, '$."k"') IN (?"#), "{}", query.sql);
+        assert!(query.params.contains(&Param::Text("Oslo".into())));
+        // No probe where it could exclude a match or name an unsafe literal.
+        for w in [
+            json!({"a": {"$eq": null}}),
+            json!({"a": {"$in": ["x", true]}}),
+            json!({"a.[*].b": {"$eq": 1}}),
+            json!({"a'b": {"$eq": 1}}),
+            json!({"$or": [{"a": {"$eq": 1}}, {"b": {"$eq": 2}}]}),
+            json!({"a": {"$ne": 1}}),
+        ] {
+            let query = q(Flavor::Sqlite, w.clone(), Json::Null, None);
+            assert!(!query.sql.contains("json_extract(doc, '"), "{w}: {}", query.sql);
+        }
+        let pg = q(Flavor::Postgres, json!({"n": {"$gt": 1}, "a.b": {"$in": [1, "x"]}}), Json::Null, None);
+        assert!(pg.sql.contains("(doc #> '{n}') > $"), "{}", pg.sql);
+        assert!(pg.sql.contains("(doc #> '{a,b}') = ANY($"), "{}", pg.sql);
+        assert!(!pg.sql.contains("json_extract"));
     }
 
     #[test]

@@ -566,6 +566,7 @@ impl PgStore {
 }
 
 mod docs;
+mod index;
 #[cfg(test)]
 mod tests;
 mod usage;

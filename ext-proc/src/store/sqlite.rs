@@ -566,6 +566,7 @@ impl SqliteStore {
 }
 
 mod docs;
+mod index;
 mod names;
 #[cfg(test)]
 mod tests;

@@ -123,8 +123,10 @@ pub fn classify(route: &Route) -> Option<Class> {
         Route::DeleteRows(k, t, _) => c(Rest, Some(Delete), Some(k), Some(t)),
         Route::ListCollections(k) => c(Documents, Some(Read), Some(k), None),
         Route::CreateCollection(k) => c(Documents, Some(Ddl), Some(k), None),
-        Route::DropCollection(k, t) | Route::PutJsonSchema(k, t) => c(Documents, Some(Ddl), Some(k), Some(t)),
-        Route::GetJsonSchema(k, t) => c(Documents, Some(Read), Some(k), Some(t)),
+        Route::DropCollection(k, t) | Route::PutJsonSchema(k, t) | Route::PutDocIndexes(k, t) => {
+            c(Documents, Some(Ddl), Some(k), Some(t))
+        }
+        Route::GetJsonSchema(k, t) | Route::GetDocIndexes(k, t) => c(Documents, Some(Read), Some(k), Some(t)),
         Route::SearchDocs(k, t) => c(Documents, Some(Search), Some(k), Some(t)),
         Route::CreateDoc(k, t) | Route::BatchDocs(k, t) => c(Documents, Some(Write), Some(k), Some(t)),
         Route::GetDoc(d) => c(Documents, Some(Read), Some(&d.ns), Some(&d.coll)),

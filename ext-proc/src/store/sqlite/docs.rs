@@ -2,6 +2,7 @@
 //! with JSON1 (`json_type`, `json_extract`, `json_each`).
 
 use super::{map_err, require_keyspace, SqliteStore};
+use crate::doc::path::Path;
 use crate::model::Namespace;
 use crate::store::docs::{live, CollectionDef, DocRow, DocStore, Edit, EditFn};
 use crate::store::docsql::{self, DocSearch, Flavor, Param};
@@ -64,13 +65,25 @@ fn read(c: &Connection, ns: &Namespace, coll: &str, id: &str) -> Result<Option<(
 }
 
 fn write(c: &Connection, ns: &Namespace, coll: &str, id: &str, doc: &Json, exp: Option<i64>) -> Result<(), StoreError> {
+    write_text(c, ns, coll, id, &doc.to_string(), exp)
+}
+
+/// [`write`] of a document already serialized.
+fn write_text(
+    c: &Connection,
+    ns: &Namespace,
+    coll: &str,
+    id: &str,
+    doc: &str,
+    exp: Option<i64>,
+) -> Result<(), StoreError> {
     let sql = format!(
         "INSERT INTO {} (id, doc, expires_at) VALUES (?1, ?2, ?3) \
          ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, expires_at = excluded.expires_at",
         table(ns, coll)
     );
     c.prepare_cached(&sql)
-        .and_then(|mut s| s.execute(params![id, doc.to_string(), exp]))
+        .and_then(|mut s| s.execute(params![id, doc, exp]))
         .map_err(map_err)
         .map_err(|e| missing(c, ns, coll, e))?;
     Ok(())
@@ -206,11 +219,17 @@ impl DocStore for SqliteStore {
         docs: &[(String, Json)],
         expires_ms: Option<i64>,
     ) -> Result<(), StoreError> {
-        let (ns, coll, docs) = (ns.clone(), coll.to_owned(), docs.to_vec());
+        // Serialized here, once: the blocking task owns text, not a copy of each tree.
+        let docs: Vec<(String, String)> = docs.iter().map(|(id, doc)| (id.clone(), doc.to_string())).collect();
+        let (ns, coll) = (ns.clone(), coll.to_owned());
         self.run(move |c| {
+            // One statement is atomic by itself: a single document needs no transaction.
+            if let [(id, doc)] = docs.as_slice() {
+                return write_text(c, &ns, &coll, id, doc, expires_ms);
+            }
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
             for (id, doc) in &docs {
-                write(&tx, &ns, &coll, id, doc, expires_ms)?;
+                write_text(&tx, &ns, &coll, id, doc, expires_ms)?;
             }
             tx.commit().map_err(map_err)
         })
@@ -272,6 +291,16 @@ impl DocStore for SqliteStore {
             run().map_err(|e| missing(c, &ns, &coll, e))
         })
         .await
+    }
+
+    async fn doc_indexes(&self, ns: &Namespace, coll: &str) -> Result<Vec<String>, StoreError> {
+        let (ns, coll) = (ns.clone(), coll.to_owned());
+        self.run(move |c| super::index::list(c, &ns, &coll)).await
+    }
+
+    async fn set_doc_indexes(&self, ns: &Namespace, coll: &str, paths: &[Path]) -> Result<(), StoreError> {
+        let (ns, coll, paths) = (ns.clone(), coll.to_owned(), paths.to_vec());
+        self.run(move |c| super::index::set(c, &ns, &coll, &paths)).await
     }
 
     async fn sweep_expired_docs(&self, now_ms: i64) -> Result<u64, StoreError> {
