@@ -7,6 +7,7 @@ pub mod docsql;
 pub mod postgres;
 pub mod sql;
 pub mod sqlite;
+pub mod vectors;
 
 use crate::change::{Change, Refusal};
 use crate::fault::Fault;

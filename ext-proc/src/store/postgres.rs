@@ -140,6 +140,7 @@ impl PgStore {
         // Replicas starting together would race on CREATE ... IF NOT EXISTS; serialize them.
         tx.execute("SELECT pg_advisory_xact_lock(7215934)", &[]).await.map_err(map_err)?;
         tx.batch_execute(CATALOG).await.map_err(map_err)?;
+        tx.batch_execute(vectors::CATALOG).await.map_err(map_err)?;
         tx.commit().await.map_err(map_err)?;
         Ok(store)
     }
@@ -559,3 +560,4 @@ impl Store for PgStore {
 mod docs;
 #[cfg(test)]
 mod tests;
+mod vectors;

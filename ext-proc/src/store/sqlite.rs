@@ -163,6 +163,7 @@ impl SqliteStore {
         store
             .run(|c| {
                 c.execute_batch(CATALOG).map_err(map_err)?;
+                c.execute_batch(vectors::CATALOG).map_err(map_err)?;
                 names::migrate(c).map_err(map_err)
             })
             .await?;
@@ -558,3 +559,4 @@ mod docs;
 mod names;
 #[cfg(test)]
 mod tests;
+mod vectors;

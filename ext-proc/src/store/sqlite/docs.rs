@@ -73,7 +73,7 @@ fn write(c: &Connection, ns: &Namespace, coll: &str, id: &str, doc: &Json, exp: 
         .and_then(|mut s| s.execute(params![id, doc.to_string(), exp]))
         .map_err(map_err)
         .map_err(|e| missing(c, ns, coll, e))?;
-    Ok(())
+    super::vectors::sync(c, ns, coll, id, doc)
 }
 
 /// Drops every collection of a keyspace (inside the caller's transaction).
@@ -89,7 +89,7 @@ pub(super) fn drop_all(c: &Connection, ns: &Namespace) -> Result<(), StoreError>
     }
     c.execute("DELETE FROM datagate_collections WHERE tenant = ?1 AND keyspace = ?2", params![ns.tenant, ns.keyspace])
         .map_err(map_err)?;
-    Ok(())
+    super::vectors::forget_all(c, ns, None)
 }
 
 #[async_trait]
@@ -188,6 +188,7 @@ impl DocStore for SqliteStore {
                 return Err(StoreError::CollectionNotFound(name));
             }
             tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", table(&ns, &name))).map_err(map_err)?;
+            super::vectors::forget_all(&tx, &ns, Some(&name))?;
             tx.commit().map_err(map_err)
         })
         .await
@@ -254,6 +255,7 @@ impl DocStore for SqliteStore {
                 Edit::Delete { reply } => {
                     tx.execute(&format!("DELETE FROM {} WHERE id = ?1", table(&ns, &coll)), params![id])
                         .map_err(map_err)?;
+                    super::vectors::forget(&tx, &ns, &coll, &id)?;
                     reply
                 }
                 Edit::Keep { reply } => return Ok(reply),
@@ -301,7 +303,9 @@ impl DocStore for SqliteStore {
             for (tenant, keyspace, name) in all {
                 let ns = Namespace { tenant, keyspace };
                 let sql = format!("DELETE FROM {} WHERE expires_at <= ?1", table(&ns, &name));
-                match c.execute(&sql, params![now_ms]).map_err(map_err) {
+                let swept = super::vectors::forget_expired(c, &ns, &name, now_ms)
+                    .and_then(|()| c.execute(&sql, params![now_ms]).map_err(map_err));
+                match swept {
                     Ok(n) => deleted += n as u64,
                     Err(StoreError::SchemaChanged) => {}
                     Err(e) => return Err(e),
