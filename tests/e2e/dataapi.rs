@@ -7,7 +7,15 @@ use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;
 
-crate::on_both_stores!(astrapy_session, astra_db_ts_session, documents_api_interop);
+crate::on_both_stores!(
+    astrapy_session,
+    astra_db_ts_session,
+    documents_api_interop,
+    indexing_is_enforced,
+    collections_are_capped,
+    refusals_are_clear,
+    vector_search_follows_every_write
+);
 
 fn python() -> String {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
@@ -104,6 +112,201 @@ fn documents_api_interop(store: Store) {
     // No token: the edge's 401 JSON.
     let (s, _) = json_of(gw.post("/v1").body(r#"{"findKeyspaces": {}}"#).send().unwrap());
     assert_eq!(s, 401);
+}
+
+fn code(b: &Value) -> &str {
+    b["errors"][0]["errorCode"].as_str().unwrap_or_else(|| panic!("no error in {b}"))
+}
+
+fn keyspace_with(gw: &Gateway, coll: &str, options: Value) {
+    assert_eq!(command(gw, "/v1", json!({"createKeyspace": {"name": "ks"}})), (200, json!({"status": {"ok": 1}})));
+    let (_, b) = command(gw, "/v1/ks", json!({"createCollection": {"name": coll, "options": options}}));
+    assert_eq!(b, json!({"status": {"ok": 1}}));
+}
+
+/// A collection's `indexing` option is enforced: a filter or sort on a path it
+/// leaves unindexed is refused, `_id` equality always works.
+fn indexing_is_enforced(store: Store) {
+    let gw = Gateway::start(store);
+    keyspace_with(&gw, "deny", json!({"indexing": {"deny": ["blob", "meta.raw"]}}));
+    let docs =
+        json!([{"_id": "a", "name": "x", "blob": "b1", "meta": {"raw": 1, "tag": "t"}}, {"_id": "b", "name": "y"}]);
+    let (_, b) = command(&gw, "/v1/ks/deny", json!({"insertMany": {"documents": docs}}));
+    assert_eq!(b["status"]["insertedIds"], json!(["a", "b"]), "unindexed paths can still be written: {b}");
+    let (_, b) = command(&gw, "/v1/ks/deny", json!({"find": {"filter": {"name": "x", "meta.tag": "t"}}}));
+    assert_eq!(b["data"]["documents"][0]["_id"], "a", "{b}");
+    for filter in [json!({"blob": "b1"}), json!({"meta.raw": {"$gt": 0}}), json!({"$or": [{"name": "y"}, {"blob": 1}]})]
+    {
+        let (s, b) = command(&gw, "/v1/ks/deny", json!({"find": {"filter": filter}}));
+        assert_eq!((s, code(&b)), (200, "FILTER_PATH_UNINDEXED"), "{filter}");
+    }
+    let (_, b) = command(&gw, "/v1/ks/deny", json!({"find": {"sort": {"blob": 1}}}));
+    assert_eq!(code(&b), "SORT_CLAUSE_PATH_UNINDEXED");
+    let (_, b) =
+        command(&gw, "/v1/ks/deny", json!({"updateMany": {"filter": {"blob": "b1"}, "update": {"$set": {"z": 1}}}}));
+    assert_eq!(code(&b), "FILTER_PATH_UNINDEXED");
+    let (_, b) = command(&gw, "/v1/ks/deny", json!({"deleteMany": {"filter": {"meta.raw": 1}}}));
+    assert_eq!(code(&b), "FILTER_PATH_UNINDEXED");
+    let (_, b) = command(&gw, "/v1/ks/deny", json!({"countDocuments": {"filter": {"blob": "b1"}}}));
+    assert_eq!(code(&b), "FILTER_PATH_UNINDEXED");
+    // Updates may touch unindexed paths.
+    let (_, b) =
+        command(&gw, "/v1/ks/deny", json!({"updateOne": {"filter": {"_id": "a"}, "update": {"$set": {"blob": "b2"}}}}));
+    assert_eq!(b["status"]["modifiedCount"], 1, "{b}");
+    // An allow list: only the listed paths; `_id` keeps $eq and $in.
+    let (_, b) = command(
+        &gw,
+        "/v1/ks",
+        json!({"createCollection": {"name": "allow", "options": {"indexing": {"allow": ["name"]}}}}),
+    );
+    assert_eq!(b, json!({"status": {"ok": 1}}));
+    command(&gw, "/v1/ks/allow", json!({"insertOne": {"document": {"_id": "k", "name": "n", "other": 1}}}));
+    let (_, b) = command(&gw, "/v1/ks/allow", json!({"findOne": {"filter": {"_id": {"$in": ["k"]}, "name": "n"}}}));
+    assert_eq!(b["data"]["document"]["other"], 1, "{b}");
+    let (_, b) = command(&gw, "/v1/ks/allow", json!({"findOne": {"filter": {"other": 1}}}));
+    assert_eq!(code(&b), "FILTER_PATH_UNINDEXED");
+    let (_, b) = command(&gw, "/v1/ks/allow", json!({"findOne": {"filter": {"_id": {"$gt": "a"}}}}));
+    assert_eq!(code(&b), "FILTER_PATH_UNINDEXED");
+}
+
+/// `TOO_MANY_COLLECTIONS` past the per-keyspace cap (50), counting
+/// collections made through the Documents API too.
+fn collections_are_capped(store: Store) {
+    let gw = Gateway::start(store);
+    keyspace_with(&gw, "c0", json!({}));
+    // A Documents API collection (made by its first write) counts too.
+    let r = gw
+        .put("/v2/namespaces/ks/collections/c1/x")
+        .header("x-cassandra-token", token("acme"))
+        .json(&json!({"a": 1}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    for i in 2..50 {
+        let (_, b) = command(&gw, "/v1/ks", json!({"createCollection": {"name": format!("c{i}")}}));
+        assert_eq!(b, json!({"status": {"ok": 1}}), "collection {i}");
+    }
+    let (s, b) = command(&gw, "/v1/ks", json!({"createCollection": {"name": "c50"}}));
+    assert_eq!((s, code(&b)), (200, "TOO_MANY_COLLECTIONS"));
+    assert!(b["errors"][0]["message"].as_str().unwrap().contains("50"), "{b}");
+    // Asking again for one that exists is still fine; dropping one makes room.
+    assert_eq!(command(&gw, "/v1/ks", json!({"createCollection": {"name": "c7"}})).1, json!({"status": {"ok": 1}}));
+    assert_eq!(command(&gw, "/v1/ks", json!({"deleteCollection": {"name": "c7"}})).1, json!({"status": {"ok": 1}}));
+    assert_eq!(command(&gw, "/v1/ks", json!({"createCollection": {"name": "c50"}})).1, json!({"status": {"ok": 1}}));
+}
+
+/// What Datagate does not do is refused with the contract's codes, and a body
+/// that is not a JSON command gets the envelope with a 415 or 400.
+fn refusals_are_clear(store: Store) {
+    let gw = Gateway::start(store);
+    keyspace_with(&gw, "c", json!({"vector": {"dimension": 2}}));
+    let post = |ct: &str, body: &str| {
+        json_of(
+            gw.post("/v1/ks/c")
+                .header("token", token("acme"))
+                .header("content-type", ct)
+                .body(body.to_owned())
+                .send()
+                .unwrap(),
+        )
+    };
+    let (s, b) = post("text/plain", r#"{"findOne": {}}"#);
+    assert_eq!((s, code(&b)), (415, "UNSUPPORTED_CONTENT_TYPE"));
+    let (s, b) = post("application/x-www-form-urlencoded", r#"{"findOne": {}}"#);
+    assert_eq!((s, code(&b)), (415, "UNSUPPORTED_CONTENT_TYPE"));
+    let (s, b) = post("application/json; charset=utf-8", r#"{"findOne": {}}"#);
+    assert_eq!((s, b), (200, json!({"data": {"document": null}})));
+    let (s, b) = post("application/json", "{not json");
+    assert_eq!((s, code(&b)), (400, "REQUEST_NOT_JSON"));
+    let cases = [
+        (json!({"insertOne": {"document": {"$vectorize": "a desk"}}}), "VECTORIZE_FEATURE_NOT_AVAILABLE"),
+        (json!({"find": {"sort": {"$vectorize": "a desk"}}}), "VECTORIZE_FEATURE_NOT_AVAILABLE"),
+        (json!({"insertOne": {"document": {"$lexical": "a desk"}}}), "LEXICAL_NOT_ENABLED_FOR_COLLECTION"),
+        (json!({"find": {"sort": {"$lexical": "desk"}}}), "LEXICAL_NOT_ENABLED_FOR_COLLECTION"),
+        (json!({"find": {"filter": {"$lexical": {"$match": "desk"}}}}), "LEXICAL_NOT_ENABLED_FOR_COLLECTION"),
+        (json!({"findAndRerank": {"sort": {"$hybrid": "desk"}}}), "RERANKING_FEATURE_NOT_ENABLED"),
+    ];
+    for (cmd, want) in cases {
+        let (s, b) = command(&gw, "/v1/ks/c", cmd.clone());
+        assert_eq!((s, code(&b)), (200, want), "{cmd}");
+        assert!(b.get("data").is_none(), "{b}");
+    }
+    let (_, b) =
+        command(&gw, "/v1/ks", json!({"createCollection": {"name": "l", "options": {"lexical": {"enabled": true}}}}));
+    assert_eq!(code(&b), "LEXICAL_NOT_AVAILABLE_FOR_DATABASE");
+    let (_, b) = command(
+        &gw,
+        "/v1/ks",
+        json!({"createCollection": {"name": "v", "options": {"vector": {"dimension": 2, "service": {"provider": "openai"}}}}}),
+    );
+    assert_eq!(code(&b), "VECTORIZE_FEATURE_NOT_AVAILABLE");
+}
+
+/// Vector search reads the packed vectors the store keeps beside each
+/// document: every way a document changes (either API) shows in the results.
+fn vector_search_follows_every_write(store: Store) {
+    let gw = Gateway::start(store);
+    keyspace_with(&gw, "v", json!({"vector": {"dimension": 2, "metric": "euclidean"}}));
+    let docs = json!([
+        {"_id": "a", "$vector": [1.0, 0.0]}, {"_id": "b", "$vector": [0.0, 1.0]},
+        {"_id": "c", "$vector": [0.5, 0.5]}, {"_id": "plain"}
+    ]);
+    command(&gw, "/v1/ks/v", json!({"insertMany": {"documents": docs}}));
+    let near = |q: Value, limit: u32| {
+        let (_, b) = command(
+            &gw,
+            "/v1/ks/v",
+            json!({"find": {"sort": {"$vector": q}, "options": {"limit": limit, "includeSimilarity": true}}}),
+        );
+        b["data"]["documents"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{b}"))
+            .iter()
+            .map(|d| d["_id"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(near(json!([0.9, 0.1]), 3), ["a", "c", "b"]);
+    let (_, b) = command(
+        &gw,
+        "/v1/ks/v",
+        json!({"findOne": {"sort": {"$vector": [0.9, 0.1]}, "options": {"includeSimilarity": true}}}),
+    );
+    assert!((b["data"]["document"]["$similarity"].as_f64().unwrap() - 1.0 / 1.02).abs() < 1e-6, "{b}");
+    // An update moves a vector; a replace without one and a delete remove it.
+    command(
+        &gw,
+        "/v1/ks/v",
+        json!({"updateOne": {"filter": {"_id": "b"}, "update": {"$set": {"$vector": [1.0, 0.1]}}}}),
+    );
+    assert_eq!(near(json!([0.9, 0.1]), 2), ["b", "a"]);
+    command(&gw, "/v1/ks/v", json!({"findOneAndReplace": {"filter": {"_id": "b"}, "replacement": {"x": 1}}}));
+    command(&gw, "/v1/ks/v", json!({"deleteOne": {"filter": {"_id": "a"}}}));
+    assert_eq!(near(json!([0.9, 0.1]), 5), ["c"]);
+    // The Documents API writes go through the same store calls.
+    let put = |id: &str, body: Value| {
+        let r = gw
+            .put(&format!("/v2/namespaces/ks/collections/v/{id}"))
+            .header("x-cassandra-token", token("acme"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{:?}", r.text());
+    };
+    put("d", json!({"_id": "d", "$vector": [0.9, 0.1]}));
+    assert_eq!(near(json!([0.9, 0.1]), 1), ["d"]);
+    put("c", json!({"_id": "c"}));
+    assert_eq!(near(json!([0.9, 0.1]), 5), ["d"]);
+    // A filter still works (every document checked).
+    let (_, b) =
+        command(&gw, "/v1/ks/v", json!({"find": {"filter": {"_id": {"$ne": "d"}}, "sort": {"$vector": [0.9, 0.1]}}}));
+    assert_eq!(b["data"]["documents"], json!([]), "{b}");
+    // Dropped with the collection: a new one of that name starts empty.
+    command(&gw, "/v1/ks", json!({"deleteCollection": {"name": "v"}}));
+    let (_, b) =
+        command(&gw, "/v1/ks", json!({"createCollection": {"name": "v", "options": {"vector": {"dimension": 2}}}}));
+    assert_eq!(b, json!({"status": {"ok": 1}}));
+    assert!(near(json!([0.9, 0.1]), 5).is_empty());
 }
 
 fn astra_db_ts_session(store: Store) {

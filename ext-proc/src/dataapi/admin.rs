@@ -7,6 +7,13 @@ use super::{check_name, namespace, vector};
 use crate::model::Namespace;
 use serde_json::{json, Map, Value as Json};
 
+/// Most collections one keyspace holds (the reference caps a whole database
+/// at 5; here each keyspace is a tenant's unit, and a collection costs a table
+/// and its indexes, not a share of a cluster-wide index budget). Counted when
+/// a collection is created through the Data API, Documents API ones included;
+/// two concurrent creates may both pass the count.
+pub const MAX_COLLECTIONS: usize = 50;
+
 fn name(cmd: &Command) -> Result<String, CmdError> {
     cmd.arg("name")
         .and_then(Json::as_str)
@@ -45,6 +52,18 @@ pub async fn keyspace(store: &Store<'_>, ns: &Namespace, cmd: &Command) -> Resul
             let n = name(cmd)?;
             check_name("collection", &n)?;
             let options = options(cmd.arg("options"))?;
+            let names = store.collection_names(ns).await?;
+            if names.len() >= MAX_COLLECTIONS && !names.contains(&n) {
+                return Err(CmdError::new(
+                    "TOO_MANY_COLLECTIONS",
+                    "DATABASE",
+                    format!(
+                        "keyspace '{}' already has {MAX_COLLECTIONS} collections, the most one keyspace may hold; \
+                         drop one or use another keyspace",
+                        ns.keyspace
+                    ),
+                ));
+            }
             match store.create_collection(ns, &n, &options).await? {
                 None => Ok(Reply::ok()),
                 Some(existing) if existing == options => Ok(Reply::ok()),
@@ -139,7 +158,21 @@ fn options(v: Option<&Json>) -> Result<Json, CmdError> {
                 }
                 out.insert(k.clone(), json!({"type": t}));
             }
-            "lexical" | "rerank" => {} // Astra-only; accepted, not stored.
+            // Astra-only; accepted when they ask for nothing, refused when enabled.
+            "lexical" | "rerank" => {
+                if v.get("enabled").and_then(Json::as_bool).unwrap_or(false) {
+                    let code = if k == "lexical" {
+                        "LEXICAL_NOT_AVAILABLE_FOR_DATABASE"
+                    } else {
+                        "RERANKING_NOT_AVAILABLE_FOR_DATABASE"
+                    };
+                    return Err(CmdError::new(
+                        code,
+                        "SCHEMA",
+                        format!("'{k}' (Astra's server-side text search and reranking) is not available in Datagate"),
+                    ));
+                }
+            }
             other => {
                 return Err(CmdError::new("COMMAND_FIELD_UNKNOWN", "", format!("unknown collection option '{other}'")))
             }
@@ -163,5 +196,8 @@ mod tests {
         assert!(options(Some(&json!({"indexing": {"allow": ["a"], "deny": ["b"]}}))).is_err());
         assert!(options(Some(&json!({"indexing": {"deny": ["a", "a"]}}))).is_err());
         assert_eq!(options(Some(&json!({"bogus": 1}))).unwrap_err().code, "COMMAND_FIELD_UNKNOWN");
+        assert_eq!(options(Some(&json!({"lexical": {"enabled": false}}))).unwrap(), json!({}));
+        let lexical = options(Some(&json!({"lexical": {"enabled": true, "analyzer": "standard"}})));
+        assert_eq!(lexical.unwrap_err().code, "LEXICAL_NOT_AVAILABLE_FOR_DATABASE");
     }
 }

@@ -3,6 +3,7 @@
 
 use super::envelope::CmdError;
 use super::filter::{matches, pinned_id, Filter};
+use super::indexing::Indexing;
 use super::store::Store;
 use super::value::{get, total_order, Path};
 use super::{ids, vector};
@@ -24,6 +25,8 @@ pub struct Coll {
     pub vector: Option<(usize, vector::Metric)>,
     /// `defaultId.type`, if set.
     pub default_id: Option<String>,
+    /// The `indexing` option, when it leaves some path unindexed.
+    pub indexing: Option<Indexing>,
 }
 
 /// How documents are ordered.
@@ -44,7 +47,7 @@ impl Coll {
     pub async fn open(store: &Store<'_>, ns: Namespace, name: &str, with_options: bool) -> Result<Coll, CmdError> {
         if !with_options {
             store.exists(&ns, name).await?;
-            return Ok(Coll { ns, name: name.to_owned(), vector: None, default_id: None });
+            return Ok(Coll { ns, name: name.to_owned(), vector: None, default_id: None, indexing: None });
         }
         let o = store.options(&ns, name).await?;
         let vector = o.get("vector").and_then(|v| {
@@ -53,7 +56,26 @@ impl Coll {
             Some((dim, metric))
         });
         let default_id = o.get("defaultId").and_then(|d| d.get("type")).and_then(Json::as_str).map(str::to_owned);
-        Ok(Coll { ns, name: name.to_owned(), vector, default_id })
+        let indexing = Indexing::from_options(&o);
+        Ok(Coll { ns, name: name.to_owned(), vector, default_id, indexing })
+    }
+
+    /// Parses a command's filter and checks it against the `indexing` option.
+    pub fn filter(&self, v: Option<&Json>) -> Result<Filter, CmdError> {
+        let f = super::filter::parse(v)?;
+        if let Some(ix) = &self.indexing {
+            ix.check_filter(&f)?;
+        }
+        Ok(f)
+    }
+
+    /// Parses a command's sort and checks it against the `indexing` option.
+    pub fn sort(&self, v: Option<&Json>) -> Result<Sort, CmdError> {
+        let s = parse_sort(v)?;
+        if let (Some(ix), Sort::Fields(fields)) = (&self.indexing, &s) {
+            ix.check_sort(fields)?;
+        }
+        Ok(s)
     }
 
     /// A fresh `_id` per `defaultId`.
@@ -120,6 +142,7 @@ impl Coll {
                         "$vectorize needs a vectorize service, which Datagate does not run: send $vector",
                     ))
                 }
+                "$lexical" => return Err(lexical_error("DOCUMENT")),
                 _ => {
                     out.insert(k.clone(), v.clone());
                 }
@@ -165,6 +188,16 @@ fn check_value(v: &Json, depth: usize) -> Result<(), CmdError> {
     }
 }
 
+/// `$lexical` (Astra's BM25 text field) in a document, sort or filter.
+pub fn lexical_error(scope: &'static str) -> CmdError {
+    CmdError::new(
+        "LEXICAL_NOT_ENABLED_FOR_COLLECTION",
+        scope,
+        "$lexical needs Astra's server-side text index, which Datagate does not run: \
+         store the text in an ordinary field and filter on it",
+    )
+}
+
 /// Parses a `sort` clause.
 pub fn parse_sort(v: Option<&Json>) -> Result<Sort, CmdError> {
     let bad = |m: String| CmdError::new("SORT_CLAUSE_INVALID", "SORT", m);
@@ -186,6 +219,9 @@ pub fn parse_sort(v: Option<&Json>) -> Result<Sort, CmdError> {
             "SORT",
             "$vectorize sort needs a vectorize service",
         ));
+    }
+    if m.contains_key("$lexical") {
+        return Err(lexical_error("SORT"));
     }
     let mut fields = Vec::new();
     for (k, v) in m {
@@ -296,6 +332,12 @@ pub async fn select(
                     format!("sort vector has {} dimensions, the collection takes {dim}", q.len()),
                 ));
             }
+            if *filter == Filter::And(Vec::new()) {
+                // No filter: only the packed vectors are read.
+                let found = store.nearest(&c.ns, &c.name, metric.scorer(q.clone()), limit).await?;
+                return Ok(found.into_iter().map(|(k, d, s)| ((k.clone(), ids::with_id(&k, d)), Some(s))).collect());
+            }
+            // With a filter, every document is read and checked (exact, but slow on large collections).
             let mut scored: Vec<(Found, f64)> = Vec::new();
             store
                 .scan(&c.ns, &c.name, None, Some(filter), |k, d| {
@@ -322,7 +364,7 @@ mod tests {
 
     fn coll(vector: Option<(usize, vector::Metric)>) -> Coll {
         let ns = Namespace { tenant: "t".into(), keyspace: "k".into() };
-        Coll { ns, name: "c".into(), vector, default_id: None }
+        Coll { ns, name: "c".into(), vector, default_id: None, indexing: None }
     }
 
     #[test]
@@ -338,6 +380,8 @@ mod tests {
         assert_eq!(c.prepare(&json!({"a": {"$x": 1}})).unwrap_err().code, "SHRED_BAD_FIELD_NAME");
         assert_eq!(c.prepare(&json!({"_id": [1]})).unwrap_err().code, "SHRED_BAD_DOCID_TYPE");
         assert!(c.prepare(&json!({"when": {"$date": 1}})).is_ok(), "EJSON values are values");
+        assert_eq!(c.prepare(&json!({"$lexical": "x"})).unwrap_err().code, "LEXICAL_NOT_ENABLED_FOR_COLLECTION");
+        assert_eq!(c.prepare(&json!({"$vectorize": "x"})).unwrap_err().code, "VECTORIZE_FEATURE_NOT_AVAILABLE");
     }
 
     #[test]
@@ -350,5 +394,7 @@ mod tests {
         assert_eq!(parse_sort(Some(&json!({"$vector": [1, 0]}))).unwrap(), Sort::Vector(vec![1.0, 0.0]));
         assert!(parse_sort(Some(&json!({"$vector": [1], "a": 1}))).is_err());
         assert!(parse_sort(Some(&json!({"a": 2}))).is_err());
+        assert_eq!(parse_sort(Some(&json!({"$lexical": "x"}))).unwrap_err().code, "LEXICAL_NOT_ENABLED_FOR_COLLECTION");
+        assert_eq!(parse_sort(Some(&json!({"$vectorize": "x"}))).unwrap_err().code, "VECTORIZE_FEATURE_NOT_AVAILABLE");
     }
 }

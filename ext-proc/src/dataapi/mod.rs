@@ -9,6 +9,7 @@ mod docs;
 pub mod envelope;
 pub mod filter;
 pub mod ids;
+pub mod indexing;
 pub mod page;
 pub mod project;
 mod read;
@@ -62,6 +63,15 @@ fn namespace(tenant: &str, ks: &str) -> Result<Namespace, CmdError> {
 /// is no command: the same envelope, with status 400 (as every other API
 /// answers a bad name in a path).
 pub async fn handle(ctx: &Ctx<'_>, tenant: &str, target: &Target, req: &ApiRequest) -> ApiResponse {
+    if let Some(ct) = req.content_type.as_deref().filter(|ct| !is_json(ct)) {
+        let mut r = failure(&CmdError::new(
+            "UNSUPPORTED_CONTENT_TYPE",
+            "",
+            format!("Content-Type '{ct}' is not supported: send the command as application/json"),
+        ));
+        r.status = 415;
+        return r;
+    }
     let parsed = check_target(target).and_then(|()| Command::parse(&req.body));
     let cmd = match parsed {
         Ok(cmd) => cmd,
@@ -75,6 +85,29 @@ pub async fn handle(ctx: &Ctx<'_>, tenant: &str, target: &Target, req: &ApiReque
         Ok(reply) => reply.into_response(),
         Err(e) => failure(&e),
     }
+}
+
+/// Whether a `Content-Type` names JSON (`application/json`, any `+json`);
+/// a request without one is taken as JSON, as curl users expect.
+fn is_json(content_type: &str) -> bool {
+    let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
+}
+
+/// Whether a read can skip loading the collection's options: no sort, and a
+/// filter that is empty or only `_id` equality (which `indexing` never
+/// refuses), so a read by `_id` costs one store round trip, like REST's.
+fn needs_no_options(cmd: &Command) -> bool {
+    let unsorted = cmd.arg("sort").is_none_or(|s| s.as_object().is_some_and(|m| m.is_empty()));
+    let by_id = match cmd.arg("filter") {
+        None => true,
+        Some(serde_json::Value::Object(m)) => m.iter().all(|(k, v)| {
+            k == "_id"
+                && v.as_object().is_none_or(|o| filter::is_ejson(o) || o.keys().all(|op| op == "$eq" || op == "$in"))
+        }),
+        Some(_) => false,
+    };
+    unsorted && by_id
 }
 
 fn check_target(target: &Target) -> Result<(), CmdError> {
@@ -94,13 +127,42 @@ async fn run(ctx: &Ctx<'_>, tenant: &str, target: &Target, cmd: &Command) -> Res
             let ns = namespace(tenant, ks)?;
             check_name("collection", coll)?;
             let reads = ["find", "findOne", "countDocuments", "estimatedDocumentCount", "deleteOne", "deleteMany"];
-            let vector_sort = cmd.arg("sort").and_then(|s| s.get("$vector")).is_some();
-            let with_options = vector_sort || !reads.contains(&cmd.name.as_str());
+            let with_options = !reads.contains(&cmd.name.as_str()) || !needs_no_options(cmd);
             let c = docs::Coll::open(&store, ns, coll, with_options).await?;
             match cmd.name.as_str() {
+                "findAndRerank" => Err(CmdError::new(
+                    "RERANKING_FEATURE_NOT_ENABLED",
+                    "",
+                    "findAndRerank needs Astra's hybrid search and reranking service, which Datagate does not run: \
+                     use find with a $vector sort",
+                )),
                 "find" | "findOne" | "countDocuments" | "estimatedDocumentCount" => read::run(&store, &c, cmd).await,
                 _ => write::run(&store, &c, cmd).await,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types() {
+        assert!(is_json("application/json"));
+        assert!(is_json("Application/JSON; charset=utf-8"));
+        assert!(is_json("application/vnd.api+json"));
+        assert!(!is_json("text/plain"));
+        assert!(!is_json("application/x-www-form-urlencoded"));
+    }
+
+    #[test]
+    fn reads_by_id_skip_options() {
+        let cmd = |b: &str| Command::parse(b.as_bytes()).unwrap();
+        assert!(needs_no_options(&cmd(r#"{"findOne": {"filter": {"_id": "a"}}}"#)));
+        assert!(needs_no_options(&cmd(r#"{"find": {"filter": {"_id": {"$in": ["a"]}}, "sort": {}}}"#)));
+        assert!(!needs_no_options(&cmd(r#"{"find": {"filter": {"a": 1}}}"#)));
+        assert!(!needs_no_options(&cmd(r#"{"find": {"sort": {"a": 1}}}"#)));
+        assert!(!needs_no_options(&cmd(r#"{"find": {"filter": {"_id": {"$gt": "a"}}}}"#)));
     }
 }

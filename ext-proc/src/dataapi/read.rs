@@ -5,7 +5,7 @@
 //! page and `nextPageState: null`, as the contract says.
 
 use super::command::Command;
-use super::docs::{matching, parse_sort, select, Coll, Sort};
+use super::docs::{matching, select, Coll, Sort};
 use super::envelope::{CmdError, Reply};
 use super::filter;
 use super::page::PageState;
@@ -23,7 +23,7 @@ pub const MAX_COUNT: usize = 1000;
 
 /// Runs one read command.
 pub async fn run(store: &Store<'_>, c: &Coll, cmd: &Command) -> Result<Reply, CmdError> {
-    let filter = filter::parse(cmd.arg("filter"))?;
+    let filter = c.filter(cmd.arg("filter"))?;
     match cmd.name.as_str() {
         "countDocuments" => {
             let n = matching(store, c, &filter, None, MAX_COUNT + 1).await?.len();
@@ -41,7 +41,7 @@ pub async fn run(store: &Store<'_>, c: &Coll, cmd: &Command) -> Result<Reply, Cm
             Ok(Reply::status("count", json!(n)))
         }
         "findOne" => {
-            let sort = parse_sort(cmd.arg("sort"))?;
+            let sort = c.sort(cmd.arg("sort"))?;
             let projection = Projection::parse(cmd.arg("projection"))?;
             let similarity = cmd.flag("includeSimilarity")?;
             let found = select(store, c, &filter, &sort, 0, 1).await?;
@@ -61,7 +61,7 @@ fn show(p: &Projection, doc: Json, similarity: Option<f64>) -> Json {
 }
 
 async fn find(store: &Store<'_>, c: &Coll, cmd: &Command, filter: &filter::Filter) -> Result<Reply, CmdError> {
-    let sort = parse_sort(cmd.arg("sort"))?;
+    let sort = c.sort(cmd.arg("sort"))?;
     let projection = Projection::parse(cmd.arg("projection"))?;
     let similarity = cmd.flag("includeSimilarity")?;
     let limit = cmd.count("limit")?;

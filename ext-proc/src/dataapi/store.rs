@@ -14,6 +14,7 @@ use crate::engine::Ctx;
 use crate::model::Namespace;
 use crate::store::docs::{Edit, EditFn};
 use crate::store::docsql::DocSearch;
+use crate::store::vectors::Scorer;
 use crate::store::StoreError;
 use serde_json::{json, Value as Json};
 use std::sync::{Arc, Mutex};
@@ -153,6 +154,12 @@ impl<'a> Store<'a> {
         Ok(out)
     }
 
+    /// The names of every collection but the reserved one.
+    pub async fn collection_names(&self, ns: &Namespace) -> Result<Vec<String>, CmdError> {
+        let all = self.ctx.docs.collections(ns).await?;
+        Ok(all.into_iter().map(|c| c.name).filter(|n| n != OPTIONS_COLLECTION).collect())
+    }
+
     /// Drops a collection and its options (idempotent).
     pub async fn drop_collection(&self, ns: &Namespace, name: &str) -> Result<(), CmdError> {
         let r = self.ctx.docs.drop_collection(ns, name).await;
@@ -208,6 +215,23 @@ impl<'a> Store<'a> {
                 _ => return Ok(()),
             }
         }
+    }
+
+    /// The `k` documents whose stored vectors score best, best first, with
+    /// their scores; reads only the packed vectors, then the winners.
+    pub async fn nearest(
+        &self,
+        ns: &Namespace,
+        coll: &str,
+        score: Scorer,
+        k: usize,
+    ) -> Result<Vec<(String, Json, f64)>, CmdError> {
+        let winners = self.ctx.docs.nearest(ns, coll, score, k).await?;
+        let keys: Vec<String> = winners.iter().map(|(k, _)| k.clone()).collect();
+        let mut docs: std::collections::HashMap<String, Json> =
+            self.ctx.docs.docs_by_id(ns, coll, &keys, now_ms()).await?.into_iter().collect();
+        // A winner deleted or expired since the scan is left out.
+        Ok(winners.into_iter().filter_map(|(k, s)| docs.remove(&k).map(|d| (k, d, s))).collect())
     }
 
     /// Runs `edit` on one document atomically; returns before and after.

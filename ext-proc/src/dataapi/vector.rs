@@ -1,7 +1,8 @@
 //! `$vector` values and similarity. Vectors arrive as a float array or as
 //! `{"$binary": base64}` of big-endian float32 (astrapy's default); they are
-//! stored as plain arrays, so the Documents API sees ordinary JSON.
-//! Search is exact k-nearest-neighbour over the collection.
+//! stored as plain arrays, so the Documents API sees ordinary JSON, and the
+//! store also keeps them packed beside the document for search
+//! ([`crate::store::vectors`]). Search is exact k-nearest-neighbour.
 
 use super::envelope::CmdError;
 use base64::Engine;
@@ -69,6 +70,33 @@ impl Metric {
         }
     }
 
+    /// A scorer for stored vectors against `q`: [`Metric::similarity`] with
+    /// the query's norm worked out once; vectors of another length score NaN
+    /// (never selected).
+    pub fn scorer(self, q: Vec<f32>) -> crate::store::vectors::Scorer {
+        let nq: f64 = q.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+        std::sync::Arc::new(move |v: &[f32]| {
+            if v.len() != q.len() {
+                return f64::NAN;
+            }
+            match self {
+                Metric::Cosine => {
+                    let (mut dot, mut nv) = (0.0f64, 0.0f64);
+                    for (x, y) in q.iter().zip(v) {
+                        dot += f64::from(*x) * f64::from(*y);
+                        nv += f64::from(*y) * f64::from(*y);
+                    }
+                    if nq == 0.0 || nv == 0.0 {
+                        0.0
+                    } else {
+                        (1.0 + dot / (nq * nv.sqrt())) / 2.0
+                    }
+                }
+                _ => self.similarity(&q, v),
+            }
+        })
+    }
+
     /// The similarity of two vectors of equal length, higher is closer.
     pub fn similarity(self, a: &[f32], b: &[f32]) -> f64 {
         let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
@@ -111,5 +139,10 @@ mod tests {
         assert!((Metric::Cosine.similarity(&[1.0, 0.0], &[-1.0, 0.0])).abs() < 1e-9);
         assert!((Metric::DotProduct.similarity(&[0.6, 0.8], &[0.6, 0.8]) - 1.0).abs() < 1e-6);
         assert!((Metric::Euclidean.similarity(&[0.0, 0.0], &[1.0, 1.0]) - 1.0 / 3.0).abs() < 1e-9);
+        for m in [Metric::Cosine, Metric::DotProduct, Metric::Euclidean] {
+            let (q, v) = (vec![0.3f32, -0.5, 0.8], vec![0.1f32, 0.7, 0.2]);
+            assert!((m.scorer(q.clone())(&v) - m.similarity(&q, &v)).abs() < 1e-12, "{m:?}");
+            assert!(m.scorer(q)(&[1.0]).is_nan());
+        }
     }
 }

@@ -3,9 +3,9 @@
 //! concurrent change between finding and writing is never overwritten blindly.
 
 use super::command::Command;
-use super::docs::{matching, parse_sort, select, Coll, Found, Sort};
+use super::docs::{matching, select, Coll, Found, Sort};
 use super::envelope::{CmdError, Reply};
-use super::filter::{self, equalities, matches, Filter};
+use super::filter::{equalities, matches, Filter};
 use super::ids;
 use super::page::PageState;
 use super::project::Projection;
@@ -213,8 +213,8 @@ async fn first(store: &Store<'_>, c: &Coll, filter: &Filter, sort: &Sort) -> Res
 }
 
 async fn update_one(store: &Store<'_>, c: &Coll, cmd: &Command) -> Result<Reply, CmdError> {
-    let filter = Arc::new(filter::parse(cmd.arg("filter"))?);
-    let sort = parse_sort(cmd.arg("sort"))?;
+    let filter = Arc::new(c.filter(cmd.arg("filter"))?);
+    let sort = c.sort(cmd.arg("sort"))?;
     let change = change_of(cmd)?;
     let projection = Projection::parse(cmd.arg("projection"))?;
     let after_wanted = return_after(cmd)?;
@@ -250,7 +250,7 @@ fn with_document(cmd: &Command, mut reply: Reply, p: &Projection, doc: Option<Js
 }
 
 async fn update_many(store: &Store<'_>, c: &Coll, cmd: &Command) -> Result<Reply, CmdError> {
-    let filter = Arc::new(filter::parse(cmd.arg("filter"))?);
+    let filter = Arc::new(c.filter(cmd.arg("filter"))?);
     let change = change_of(cmd)?;
     let state =
         cmd.opt("pageState").and_then(Json::as_str).filter(|s| !s.is_empty()).map(PageState::decode).transpose()?;
@@ -287,8 +287,8 @@ async fn delete_key(store: &Store<'_>, c: &Coll, key: &str, filter: &Arc<Filter>
 }
 
 async fn delete_one(store: &Store<'_>, c: &Coll, cmd: &Command) -> Result<Reply, CmdError> {
-    let filter = Arc::new(filter::parse(cmd.arg("filter"))?);
-    let sort = parse_sort(cmd.arg("sort"))?;
+    let filter = Arc::new(c.filter(cmd.arg("filter"))?);
+    let sort = c.sort(cmd.arg("sort"))?;
     let projection = Projection::parse(cmd.arg("projection"))?;
     for _ in 0..3 {
         let Some((key, _)) = first(store, c, &filter, &sort).await? else { break };
@@ -300,7 +300,7 @@ async fn delete_one(store: &Store<'_>, c: &Coll, cmd: &Command) -> Result<Reply,
 }
 
 async fn delete_many(store: &Store<'_>, c: &Coll, cmd: &Command) -> Result<Reply, CmdError> {
-    let filter = Arc::new(filter::parse(cmd.arg("filter"))?);
+    let filter = Arc::new(c.filter(cmd.arg("filter"))?);
     let found = matching(store, c, &filter, None, MAX_PER_CALL + 1).await?;
     let more = found.len() > MAX_PER_CALL;
     let mut deleted = 0u64;

@@ -255,6 +255,36 @@ impl DocStore for Metered {
     }
 }
 
+#[async_trait]
+impl crate::store::vectors::VectorStore for Metered {
+    // A nearest-neighbour scan is one read call; the winners' documents are
+    // counted when they are fetched (`docs_by_id`). The vectors scanned are
+    // not billed by size (see the README's units).
+    async fn nearest(
+        &self,
+        ns: &Namespace,
+        coll: &str,
+        score: crate::store::vectors::Scorer,
+        k: usize,
+    ) -> Result<Vec<(String, f64)>, StoreError> {
+        timed(self.docs.nearest(ns, coll, score, k), |m, _| Meter::add(&m.read_calls, 1)).await
+    }
+    async fn docs_by_id(
+        &self,
+        ns: &Namespace,
+        coll: &str,
+        ids: &[String],
+        now_ms: i64,
+    ) -> Result<Vec<(String, Json)>, StoreError> {
+        timed(self.docs.docs_by_id(ns, coll, ids, now_ms), |m, docs| {
+            Meter::add(&m.read_calls, 1);
+            Meter::add(&m.docs_read, docs.len() as u64);
+            Meter::add(&m.bytes_read, docs.iter().map(|(_, d)| json_bytes(d)).sum());
+        })
+        .await
+    }
+}
+
 /// What a committed edit did.
 #[derive(Debug, Clone, Copy)]
 enum Outcome {

@@ -46,7 +46,7 @@ pub struct DocRow {
 
 /// Document storage. Collections live inside a tenant's keyspace (namespace).
 #[async_trait]
-pub trait DocStore: Send + Sync {
+pub trait DocStore: super::vectors::VectorStore + Send + Sync {
     /// Creates a collection; false when it existed and `if_not_exists` was set.
     async fn create_collection(&self, ns: &Namespace, name: &str, if_not_exists: bool) -> Result<bool, StoreError>;
     /// One collection; `KeyspaceNotFound`/`CollectionNotFound` when absent.

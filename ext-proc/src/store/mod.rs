@@ -8,6 +8,7 @@ pub mod postgres;
 pub mod sql;
 pub mod sqlite;
 pub mod usage;
+pub mod vectors;
 
 use crate::change::{Change, Refusal};
 use crate::fault::Fault;

@@ -140,6 +140,7 @@ impl PgStore {
         // Replicas starting together would race on CREATE ... IF NOT EXISTS; serialize them.
         tx.execute("SELECT pg_advisory_xact_lock(7215934)", &[]).await.map_err(map_err)?;
         tx.batch_execute(CATALOG).await.map_err(map_err)?;
+        tx.batch_execute(vectors::CATALOG).await.map_err(map_err)?;
         tx.commit().await.map_err(map_err)?;
         Ok(store)
     }
@@ -570,3 +571,4 @@ mod index;
 #[cfg(test)]
 mod tests;
 mod usage;
+mod vectors;

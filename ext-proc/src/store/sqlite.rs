@@ -163,6 +163,7 @@ impl SqliteStore {
         store
             .run(|c| {
                 c.execute_batch(CATALOG).map_err(map_err)?;
+                c.execute_batch(vectors::CATALOG).map_err(map_err)?;
                 names::migrate(c).map_err(map_err)
             })
             .await?;
@@ -559,6 +560,10 @@ impl SqliteStore {
                 return Err(what.not_found(name));
             }
             tx.execute_batch(&format!("DROP TABLE IF EXISTS {physical}")).map_err(map_err)?;
+            if matches!(what, Registered::Collection) {
+                // A collection's packed vectors go with it (PostgreSQL: a cascading key).
+                vectors::forget_all(&tx, &ns, Some(&name))?;
+            }
             tx.commit().map_err(map_err)
         })
         .await
@@ -571,3 +576,4 @@ mod names;
 #[cfg(test)]
 mod tests;
 mod usage;
+mod vectors;

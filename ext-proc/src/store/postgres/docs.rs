@@ -14,7 +14,7 @@ use serde_json::Value as Json;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 
 /// The physical table of a collection ('#' never occurs in table names).
-fn table(ns: &Namespace, coll: &str) -> String {
+pub(super) fn table(ns: &Namespace, coll: &str) -> String {
     format!("{}.{}", sql::quote(&ns.physical()), sql::quote(&format!("#{coll}")))
 }
 
@@ -191,19 +191,31 @@ impl DocStore for PgStore {
         let mut lease = self.client().await?;
         let client = lease.get()?;
         let t = table(ns, coll);
-        // One statement is atomic by itself: a single document (every POST and
-        // PUT) skips BEGIN and COMMIT, two of its three round trips.
+        // One statement is atomic by itself: a single document without a
+        // vector (every POST and PUT of the other APIs) skips BEGIN and COMMIT,
+        // two of its three round trips; the removal of the vector a replaced
+        // document may have had rides in the same statement.
         if let [(id, doc)] = docs {
-            return match write(&*client, &t, id, doc, expires_ms, false).await {
-                Ok(_) => Ok(()),
-                Err(e) => Err(missing(&*client, ns, coll, e).await),
-            };
+            if crate::store::vectors::pack(doc).is_none() {
+                return match super::vectors::write_without_vector(&*client, ns, coll, &t, id, doc, expires_ms).await {
+                    Ok(()) => Ok(()),
+                    Err(e) => Err(missing(&*client, ns, coll, e).await),
+                };
+            }
         }
         let result = async {
             let tx = client.transaction().await.map_err(map_err)?;
+            let mut vectorless = Vec::new();
             for (id, doc) in docs {
                 write(&tx, &t, id, doc, expires_ms, false).await?;
+                if crate::store::vectors::pack(doc).is_some() {
+                    super::vectors::sync(&tx, ns, coll, id, doc, true).await?;
+                } else {
+                    vectorless.push(id.clone());
+                }
             }
+            // A replaced document may have had a vector: one statement for all of them.
+            super::vectors::forget(&tx, ns, coll, &vectorless).await?;
             tx.commit().await.map_err(map_err)
         }
         .await;
@@ -235,15 +247,21 @@ impl DocStore for PgStore {
                 let row = tx.query_opt(&stmt, &[&id]).await.map_err(map_err)?;
                 let existed = row.is_some();
                 let (doc, exp) = live(row.map(|r| (r.get(0), r.get(1))), now_ms);
+                // An expired document is hidden but may still have a side row.
+                let had_vector = existed && doc.as_ref().is_none_or(crate::store::vectors::has);
                 let reply = match edit(doc, exp)? {
                     Edit::Write { doc, expires_ms, reply } => {
                         if write(&tx, &t, id, &doc, expires_ms, !existed).await? == 0 {
                             return Ok(None);
                         }
+                        super::vectors::sync(&tx, ns, coll, id, &doc, had_vector).await?;
                         reply
                     }
                     Edit::Delete { reply } => {
                         tx.execute(delete.as_str(), &[&id]).await.map_err(map_err)?;
+                        if had_vector {
+                            super::vectors::forget(&tx, ns, coll, &[id.to_owned()]).await?;
+                        }
                         reply
                     }
                     Edit::Keep { reply } => return Ok(Some(reply)),
@@ -325,8 +343,13 @@ impl DocStore for PgStore {
         let mut deleted = 0u64;
         for row in rows {
             let ns = Namespace { tenant: row.get(0), keyspace: row.get(1) };
-            let sql = format!("DELETE FROM {} WHERE expires_at <= $1", table(&ns, row.get(2)));
-            match client.execute(sql.as_str(), &[&now_ms]).await.map_err(map_err) {
+            let (name, t): (String, String) = (row.get(2), table(&ns, row.get(2)));
+            let sql = format!("DELETE FROM {t} WHERE expires_at <= $1");
+            let swept = match super::vectors::forget_expired(&*client, &ns, &name, &t, now_ms).await {
+                Ok(()) => client.execute(sql.as_str(), &[&now_ms]).await.map_err(map_err),
+                Err(e) => Err(e),
+            };
+            match swept {
                 Ok(n) => deleted += n,
                 Err(StoreError::SchemaChanged) => {}
                 Err(e) => return Err(e),

@@ -65,16 +65,18 @@ fn read(c: &Connection, ns: &Namespace, coll: &str, id: &str) -> Result<Option<(
 }
 
 fn write(c: &Connection, ns: &Namespace, coll: &str, id: &str, doc: &Json, exp: Option<i64>) -> Result<(), StoreError> {
-    write_text(c, ns, coll, id, &doc.to_string(), exp)
+    let packed = crate::store::vectors::pack(doc);
+    write_text(c, ns, coll, id, &doc.to_string(), packed.as_deref(), exp)
 }
 
-/// [`write`] of a document already serialized.
+/// [`write`] of a document already serialized, its vector already packed.
 fn write_text(
     c: &Connection,
     ns: &Namespace,
     coll: &str,
     id: &str,
     doc: &str,
+    packed: Option<&[u8]>,
     exp: Option<i64>,
 ) -> Result<(), StoreError> {
     let sql = format!(
@@ -86,7 +88,7 @@ fn write_text(
         .and_then(|mut s| s.execute(params![id, doc, exp]))
         .map_err(map_err)
         .map_err(|e| missing(c, ns, coll, e))?;
-    Ok(())
+    super::vectors::sync_packed(c, ns, coll, id, packed)
 }
 
 /// Drops every collection of a keyspace (inside the caller's transaction).
@@ -102,7 +104,7 @@ pub(super) fn drop_all(c: &Connection, ns: &Namespace) -> Result<(), StoreError>
     }
     c.execute("DELETE FROM datagate_collections WHERE tenant = ?1 AND keyspace = ?2", params![ns.tenant, ns.keyspace])
         .map_err(map_err)?;
-    Ok(())
+    super::vectors::forget_all(c, ns, None)
 }
 
 #[async_trait]
@@ -219,17 +221,17 @@ impl DocStore for SqliteStore {
         docs: &[(String, Json)],
         expires_ms: Option<i64>,
     ) -> Result<(), StoreError> {
-        // Serialized here, once: the blocking task owns text, not a copy of each tree.
-        let docs: Vec<(String, String)> = docs.iter().map(|(id, doc)| (id.clone(), doc.to_string())).collect();
+        // Serialized here, once: the blocking task owns text (and the packed
+        // vector), not a copy of each tree.
+        let docs: Vec<(String, String, Option<Vec<u8>>)> =
+            docs.iter().map(|(id, doc)| (id.clone(), doc.to_string(), crate::store::vectors::pack(doc))).collect();
         let (ns, coll) = (ns.clone(), coll.to_owned());
         self.run(move |c| {
-            // One statement is atomic by itself: a single document needs no transaction.
-            if let [(id, doc)] = docs.as_slice() {
-                return write_text(c, &ns, &coll, id, doc, expires_ms);
-            }
+            // The document and its packed vector (or the removal of a replaced
+            // one's) commit together: one WAL commit, in process.
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
-            for (id, doc) in &docs {
-                write_text(&tx, &ns, &coll, id, doc, expires_ms)?;
+            for (id, doc, packed) in &docs {
+                write_text(&tx, &ns, &coll, id, doc, packed.as_deref(), expires_ms)?;
             }
             tx.commit().map_err(map_err)
         })
@@ -257,6 +259,7 @@ impl DocStore for SqliteStore {
                 Edit::Delete { reply } => {
                     tx.execute(&format!("DELETE FROM {} WHERE id = ?1", table(&ns, &coll)), params![id])
                         .map_err(map_err)?;
+                    super::vectors::forget(&tx, &ns, &coll, &id)?;
                     reply
                 }
                 Edit::Keep { reply } => return Ok(reply),
@@ -314,7 +317,9 @@ impl DocStore for SqliteStore {
             for (tenant, keyspace, name) in all {
                 let ns = Namespace { tenant, keyspace };
                 let sql = format!("DELETE FROM {} WHERE expires_at <= ?1", table(&ns, &name));
-                match c.execute(&sql, params![now_ms]).map_err(map_err) {
+                let swept = super::vectors::forget_expired(c, &ns, &name, now_ms)
+                    .and_then(|()| c.execute(&sql, params![now_ms]).map_err(map_err));
+                match swept {
                     Ok(n) => deleted += n as u64,
                     Err(StoreError::SchemaChanged) => {}
                     Err(e) => return Err(e),
