@@ -34,9 +34,24 @@ impl Rejection {
         }
     }
 
-    /// The JSON body, `{"description": ..., "code": ...}` like every Datagate error.
+    /// The JSON body, `{"description": ..., "code": ...}` like every Datagate
+    /// error. A 401 also carries the JSON Data API's error list: astra-db-ts
+    /// reads a 401's body as a command reply and raises only when it holds
+    /// `errors`; clients of the other APIs ignore the extra member.
     pub fn body(&self) -> Vec<u8> {
-        serde_json::json!({ "description": self.description, "code": self.status }).to_string().into_bytes()
+        let mut body = serde_json::json!({ "description": self.description, "code": self.status });
+        if self.status == 401 {
+            let code =
+                if self.reason == "missing" { "MISSING_AUTHENTICATION_TOKEN" } else { "UNAUTHENTICATED_REQUEST" };
+            body["errors"] = serde_json::json!([{
+                "errorCode": code,
+                "message": self.description,
+                "family": "REQUEST",
+                "scope": "AUTHENTICATION",
+                "title": "The request could not be authenticated",
+            }]);
+        }
+        body.to_string().into_bytes()
     }
 
     /// Response headers besides the body's content type.
@@ -63,5 +78,13 @@ mod tests {
         assert_eq!(v["code"], 401);
         assert_eq!(v["description"], "token expired");
         assert!(r.headers().iter().any(|(k, v)| *k == "www-authenticate" && v.contains("invalid_token")));
+        assert_eq!(v["errors"][0]["errorCode"], "UNAUTHENTICATED_REQUEST");
+        assert_eq!(v["errors"][0]["message"], "token expired");
+        let missing: serde_json::Value =
+            serde_json::from_slice(&Rejection::unauthorized("missing", "no token").body()).unwrap();
+        assert_eq!(missing["errors"][0]["errorCode"], "MISSING_AUTHENTICATION_TOKEN");
+        let limited: serde_json::Value =
+            serde_json::from_slice(&Rejection::rate_limited("slow down", Vec::new()).body()).unwrap();
+        assert!(limited.get("errors").is_none(), "only a 401 carries the Data API list");
     }
 }

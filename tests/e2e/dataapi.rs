@@ -109,9 +109,13 @@ fn documents_api_interop(store: Store) {
         gw.post("/v1/ks/c").header("token", token("globex")).body(json!({"findOne": {}}).to_string()).send().unwrap();
     let (_, b) = json_of(other);
     assert!(b["errors"][0]["errorCode"].as_str().unwrap().starts_with("UNKNOWN_"), "{b}");
-    // No token: the edge's 401 JSON.
-    let (s, _) = json_of(gw.post("/v1").body(r#"{"findKeyspaces": {}}"#).send().unwrap());
-    assert_eq!(s, 401);
+    // No token, or a bad one: the edge's 401 JSON, with the Data API's error
+    // list (astra-db-ts raises from it).
+    let (s, b) = json_of(gw.post("/v1").body(r#"{"findKeyspaces": {}}"#).send().unwrap());
+    assert_eq!((s, code(&b)), (401, "MISSING_AUTHENTICATION_TOKEN"));
+    let bad = gw.post("/v1").header("token", "not-a-token").body(r#"{"findKeyspaces": {}}"#).send().unwrap();
+    let (s, b) = json_of(bad);
+    assert_eq!((s, code(&b)), (401, "UNAUTHENTICATED_REQUEST"));
 }
 
 fn code(b: &Value) -> &str {

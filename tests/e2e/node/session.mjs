@@ -65,7 +65,10 @@ assert.equal(near[0].name, 'east', 'vector sort');
 assert.ok(Math.abs(near[0].$similarity - 0.95) < 1e-6, `similarity ${near[0].$similarity}`);
 
 await rejects('unknown collection', () => db.collection('nope').findOne({}), DataAPIResponseError);
-await rejects('bad token', () => client.db(base, { token: 'not-a-key', keyspace: 'tsks' }).listCollections());
+// The edge's 401 carries the Data API's error list, so the client raises its own error.
+const denied = await rejects('bad token', () => client.db(base, { token: 'not-a-key', keyspace: 'tsks' }).listCollections(),
+  DataAPIResponseError);
+assert.equal(denied.errorDescriptors[0].errorCode, 'UNAUTHENTICATED_REQUEST');
 
 await db.dropCollection('vecs');
 await admin.dropKeyspace('tsks');
