@@ -253,6 +253,18 @@ impl DocStore for Metered {
     async fn sweep_expired_docs(&self, now_ms: i64) -> Result<u64, StoreError> {
         self.docs.sweep_expired_docs(now_ms).await
     }
+    // Index definitions are DDL: counted as operations, not units.
+    async fn doc_indexes(&self, ns: &Namespace, coll: &str) -> Result<Vec<String>, StoreError> {
+        self.docs.doc_indexes(ns, coll).await
+    }
+    async fn set_doc_indexes(
+        &self,
+        ns: &Namespace,
+        coll: &str,
+        paths: &[crate::doc::path::Path],
+    ) -> Result<(), StoreError> {
+        self.docs.set_doc_indexes(ns, coll, paths).await
+    }
 }
 
 #[async_trait]

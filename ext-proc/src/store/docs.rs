@@ -81,16 +81,11 @@ pub trait DocStore: super::vectors::VectorStore + Send + Sync {
     /// Deletes expired documents in every collection; returns how many.
     async fn sweep_expired_docs(&self, now_ms: i64) -> Result<u64, StoreError>;
     /// The collection's declared index paths (dotted), sorted.
-    async fn doc_indexes(&self, ns: &Namespace, coll: &str) -> Result<Vec<String>, StoreError> {
-        let _ = (ns, coll);
-        Err(StoreError::Rejected("declared document indexes are not available on this store yet".to_owned()))
-    }
+    /// (No default: a decorator such as the metering one must pass it on.)
+    async fn doc_indexes(&self, ns: &Namespace, coll: &str) -> Result<Vec<String>, StoreError>;
     /// Makes the collection's declared indexes exactly `paths` (plain paths of
     /// [`super::docsql::indexable_key`] keys): builds the new, drops the others.
-    async fn set_doc_indexes(&self, ns: &Namespace, coll: &str, paths: &[Path]) -> Result<(), StoreError> {
-        let _ = (ns, coll, paths);
-        Err(StoreError::Rejected("declared document indexes are not available on this store yet".to_owned()))
-    }
+    async fn set_doc_indexes(&self, ns: &Namespace, coll: &str, paths: &[Path]) -> Result<(), StoreError>;
 }
 
 /// The document the store read, unless it has expired.
