@@ -142,7 +142,7 @@ impl Coll {
                         "$vectorize needs a vectorize service, which Datagate does not run: send $vector",
                     ))
                 }
-                "$lexical" => return Err(lexical_error("DOCUMENT")),
+                "$lexical" => return Err(super::envelope::lexical_error("DOCUMENT")),
                 _ => {
                     out.insert(k.clone(), v.clone());
                 }
@@ -188,16 +188,6 @@ fn check_value(v: &Json, depth: usize) -> Result<(), CmdError> {
     }
 }
 
-/// `$lexical` (Astra's BM25 text field) in a document, sort or filter.
-pub fn lexical_error(scope: &'static str) -> CmdError {
-    CmdError::new(
-        "LEXICAL_NOT_ENABLED_FOR_COLLECTION",
-        scope,
-        "$lexical needs Astra's server-side text index, which Datagate does not run: \
-         store the text in an ordinary field and filter on it",
-    )
-}
-
 /// Parses a `sort` clause.
 pub fn parse_sort(v: Option<&Json>) -> Result<Sort, CmdError> {
     let bad = |m: String| CmdError::new("SORT_CLAUSE_INVALID", "SORT", m);
@@ -221,7 +211,7 @@ pub fn parse_sort(v: Option<&Json>) -> Result<Sort, CmdError> {
         ));
     }
     if m.contains_key("$lexical") {
-        return Err(lexical_error("SORT"));
+        return Err(super::envelope::lexical_error("SORT"));
     }
     let mut fields = Vec::new();
     for (k, v) in m {

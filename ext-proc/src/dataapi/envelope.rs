@@ -132,6 +132,16 @@ pub fn failure(e: &CmdError) -> ApiResponse {
     ApiResponse::json(200, json!({ "errors": [e.to_json()] }))
 }
 
+/// `$lexical` (Astra's BM25 text field) in a document, sort or filter.
+pub fn lexical_error(scope: &'static str) -> CmdError {
+    CmdError::new(
+        "LEXICAL_NOT_ENABLED_FOR_COLLECTION",
+        scope,
+        "$lexical needs Astra's server-side text index, which Datagate does not run: \
+         store the text in an ordinary field and filter on it",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

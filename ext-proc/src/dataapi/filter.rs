@@ -89,7 +89,7 @@ fn parse_object(v: &Json, count: &mut usize) -> Result<Filter, CmdError> {
                 }
             }
             "$not" => Filter::Not(Box::new(parse_object(v, count)?)),
-            "$lexical" => return Err(super::docs::lexical_error("FILTER")),
+            "$lexical" => return Err(super::envelope::lexical_error("FILTER")),
             op if op.starts_with('$') && !matches!(op, "$vector" | "$vectorize") => {
                 return Err(bad("FILTER_UNSUPPORTED_OPERATOR", format!("unsupported filter operator '{op}'")))
             }

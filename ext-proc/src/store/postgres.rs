@@ -568,6 +568,7 @@ impl PgStore {
 
 mod docs;
 mod index;
+mod names;
 #[cfg(test)]
 mod tests;
 mod usage;

@@ -1,6 +1,7 @@
 //! Documents on PostgreSQL: one `jsonb` table per collection in the keyspace's
 //! schema, with a `jsonb_path_ops` GIN index that serves equality filters.
 
+use super::names::table;
 use super::{map_err, require_keyspace, PgStore};
 use crate::doc::path::Path;
 use crate::model::Namespace;
@@ -12,11 +13,6 @@ use bytes::BytesMut;
 use deadpool_postgres::GenericClient;
 use serde_json::Value as Json;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
-
-/// The physical table of a collection ('#' never occurs in table names).
-pub(super) fn table(ns: &Namespace, coll: &str) -> String {
-    format!("{}.{}", sql::quote(&ns.physical()), sql::quote(&format!("#{coll}")))
-}
 
 impl ToSql for Param {
     fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {

@@ -3,7 +3,7 @@
 //! transaction (see [`crate::store::vectors`]). Its foreign key to the
 //! collection catalog removes the rows with their collection or keyspace.
 
-use super::docs::table;
+use super::names::table;
 use super::{map_err, PgStore};
 use crate::model::Namespace;
 use crate::store::vectors::{pack, unpack_into, Scorer, TopK, VectorStore};

@@ -1,6 +1,7 @@
 //! Documents on SQLite: one table per collection holding JSON text, searched
 //! with JSON1 (`json_type`, `json_extract`, `json_each`).
 
+use super::names::table;
 use super::{map_err, require_keyspace, SqliteStore};
 use crate::doc::path::Path;
 use crate::model::Namespace;
@@ -11,12 +12,6 @@ use async_trait::async_trait;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, ToSql, TransactionBehavior};
 use serde_json::Value as Json;
-
-/// The physical table of a collection; '#' never occurs in table names, so
-/// collections and tables of one keyspace cannot collide.
-pub(super) fn table(ns: &Namespace, coll: &str) -> String {
-    sql::quote(&format!("{}#{}", ns.physical(), super::names::physical(coll)))
-}
 
 impl ToSql for Param {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {

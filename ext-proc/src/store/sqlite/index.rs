@@ -14,8 +14,8 @@
 //! [`docsql::indexable_key`] keys get here. The index name carries the path,
 //! so SQLite's own schema is the list of declared paths.
 
-use super::docs::table;
 use super::names;
+use super::names::table;
 use super::{map_err, require_keyspace};
 use crate::doc::path::{display, Path};
 use crate::model::Namespace;

@@ -7,7 +7,15 @@
 //! neither with each other nor with all-lower-case names, which keep their
 //! name unchanged (as every name did before this rule).
 
+use crate::model::Namespace;
+use crate::store::sql;
 use rusqlite::{params, Connection};
+
+/// The physical table of a collection; '#' never occurs in table names, so
+/// collections and tables of one keyspace cannot collide.
+pub(super) fn table(ns: &Namespace, coll: &str) -> String {
+    sql::quote(&format!("{}#{}", ns.physical(), physical(coll)))
+}
 
 /// The physical spelling of a client name (table, column or collection).
 pub fn physical(name: &str) -> String {

@@ -2,7 +2,7 @@
 //! has a `$vector`, written and removed inside the document's own transaction
 //! (see [`crate::store::vectors`]).
 
-use super::docs::table;
+use super::names::table;
 use super::{map_err, SqliteStore};
 use crate::model::Namespace;
 use crate::store::vectors::{unpack_into, Scorer, TopK, VectorStore};
