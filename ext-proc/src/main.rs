@@ -174,7 +174,8 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            init_logs(log_format);
+            // Held until `serve` returns: dropping it flushes the last lines.
+            let _logs = init_logs(log_format);
             serve(listen, store, config, admin_listen, drain, leaser)
         }
         Command::EnvoyConfig { profile, config, out_dir } => envoy_config(profile, config, out_dir),
@@ -241,12 +242,19 @@ fn envoy_config(profile: Profile, path: Option<PathBuf>, out_dir: Option<PathBuf
     }
 }
 
-fn init_logs(format: LogFormat) {
+/// Logs to stderr through a background writer: a request's log line costs
+/// its formatting, not a write system call on the request's thread. Lines are
+/// dropped (not waited for) if the writer ever falls 128k lines behind.
+fn init_logs(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
     match format {
-        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
-        LogFormat::Json => tracing_subscriber::fmt().json().flatten_event(true).with_env_filter(filter).init(),
+        LogFormat::Text => tracing_subscriber::fmt().with_writer(writer).with_env_filter(filter).init(),
+        LogFormat::Json => {
+            tracing_subscriber::fmt().json().flatten_event(true).with_writer(writer).with_env_filter(filter).init()
+        }
     }
+    guard
 }
 
 fn usage(store: Option<String>, tenant: Option<String>, since: Duration, granularity: &str) -> ExitCode {

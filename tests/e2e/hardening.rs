@@ -204,7 +204,15 @@ fn internal_errors_name_the_request_not_the_sql(store: Store) {
     for leak in ["corrupt", "definition", "SELECT", "sqlite", "PostgreSQL", "missing field"] {
         assert!(!d.contains(leak), "the description leaks {leak:?}: {d}");
     }
-    let log = gw.sidecar_log();
+    // The sidecar logs through a background writer: wait for the line to land.
+    let mut log = gw.sidecar_log();
+    for _ in 0..100 {
+        if log.contains(id) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        log = gw.sidecar_log();
+    }
     let line = log.lines().find(|l| l.contains(id)).unwrap_or_else(|| panic!("no log line with {id}:\n{log}"));
     assert!(line.contains("corrupt table definition"), "the log has the detail under the id: {line}");
 }
