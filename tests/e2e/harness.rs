@@ -620,8 +620,11 @@ pub struct Fleet {
 
 impl Fleet {
     pub fn start(store: Store, replicas: usize) -> Fleet {
-        let mut gw = Gateway::new(store);
-        // Replicas on TCP, as on separate hosts.
+        Fleet::start_gateway(Gateway::new(store), replicas)
+    }
+
+    /// Starts `replicas` sidecars of `gw` on TCP (as on separate hosts), then its Envoy.
+    fn start_gateway(mut gw: Gateway, replicas: usize) -> Fleet {
         let ports: Vec<u16> = (0..replicas).map(|_| free_port()).collect();
         gw.sidecar_at = Sidecar::Tcp(ports[0]);
         let list: Vec<String> = ports.iter().map(u16::to_string).collect();
@@ -787,16 +790,6 @@ impl Fleet {
     pub fn start_with_sidecar_config(store: Store, replicas: usize, json: &str) -> Fleet {
         let mut gw = Gateway::new(store);
         gw.sidecar_config = Some(json.to_owned());
-        // Replicas on TCP, as on separate hosts.
-        let ports: Vec<u16> = (0..replicas).map(|_| free_port()).collect();
-        gw.sidecar_at = Sidecar::Tcp(ports[0]);
-        let list: Vec<String> = ports.iter().map(u16::to_string).collect();
-        gw.render_env.push(("DATAGATE_SIDECAR_PORT".to_owned(), list.join(",")));
-        let mut fleet = Fleet { gw, ports, sidecars: (0..replicas).map(|_| None).collect() };
-        for i in 0..replicas {
-            fleet.start_replica(i);
-        }
-        fleet.gw.start_envoy();
-        fleet
+        Fleet::start_gateway(gw, replicas)
     }
 }
