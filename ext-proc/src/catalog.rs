@@ -1,7 +1,10 @@
 //! Table definitions cached in the sidecar. The store is the only source of
 //! truth; entries are dropped on any DDL through this sidecar and expire after
 //! a short TTL, which bounds staleness after DDL through another replica.
+//! Each map is bounded ([`crate::bounded`]): with many tenants only those in
+//! use stay cached.
 
+use crate::bounded::{make_room, MAX_ENTRIES};
 use crate::doc::schema::Schema;
 use crate::fault::Fault;
 use crate::model::{check_ident, Namespace, TableDef};
@@ -72,6 +75,7 @@ impl Catalog {
         self.misses.fetch_add(1, Ordering::Relaxed);
         let def = Arc::new(store.table(ns, table).await?);
         if let Ok(mut entries) = self.entries.write() {
+            make_room(&mut entries, MAX_ENTRIES, self.ttl);
             entries.insert(key, (Instant::now(), def.clone()));
         }
         Ok(def)
@@ -89,6 +93,7 @@ impl Catalog {
         self.misses.fetch_add(1, Ordering::Relaxed);
         let tables = Arc::new(store.tables(ns).await?);
         if let Ok(mut entries) = self.keyspaces.write() {
+            make_room(&mut entries, MAX_ENTRIES, self.ttl);
             entries.insert(ns.clone(), (Instant::now(), tables.clone()));
         }
         Ok(tables)
@@ -115,6 +120,7 @@ impl Catalog {
         };
         let c = Arc::new(Collection { def, schema });
         if let Ok(mut entries) = self.collections.write() {
+            make_room(&mut entries, MAX_ENTRIES, self.ttl);
             entries.insert(key, (Instant::now(), c.clone()));
         }
         Ok(c)

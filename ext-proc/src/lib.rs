@@ -21,6 +21,7 @@
 pub mod admin;
 pub mod admission;
 pub mod api;
+pub mod bounded;
 pub mod catalog;
 pub mod change;
 pub mod config;

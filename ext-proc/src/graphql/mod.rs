@@ -21,11 +21,13 @@ use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Generated schemas: one per keyspace, keyed by a fingerprint of its tables'
 /// versions, so DDL through any API or replica yields a fresh schema.
 pub struct Schemas {
-    data: Mutex<HashMap<Namespace, (String, Arc<Schema>)>>,
+    /// By keyspace: when built, the fingerprint it was built for, the schema.
+    data: Mutex<HashMap<Namespace, (Instant, (String, Arc<Schema>))>>,
     ddl: Option<Arc<Schema>>,
     /// Parsed query documents by query text. Clients send the same few queries
     /// over and over, and parsing is the one step of a request that depends on
@@ -34,6 +36,10 @@ pub struct Schemas {
     parsed: Mutex<HashMap<String, ExecutableDocument>>,
 }
 
+/// Generated keyspace schemas kept at most (each is some hundreds of KiB).
+const MAX_SCHEMAS: usize = 256;
+/// A schema unused this long is the first to go when the cache is full.
+const SCHEMA_IDLE: Duration = Duration::from_secs(60);
 /// Parsed queries kept at most; when full, the cache starts over.
 const MAX_PARSED: usize = 256;
 /// Longer queries are parsed every time: a parsed document is several times its
@@ -71,9 +77,10 @@ impl Schemas {
             h.update([0]);
         }
         let fingerprint: String = h.finalize().iter().take(12).map(|b| format!("{b:02x}")).collect();
-        if let Ok(cache) = self.data.lock() {
-            if let Some((fp, schema)) = cache.get(ns) {
+        if let Ok(mut cache) = self.data.lock() {
+            if let Some((used, (fp, schema))) = cache.get_mut(ns) {
                 if *fp == fingerprint {
+                    *used = Instant::now();
                     return Ok(schema.clone());
                 }
             }
@@ -85,7 +92,8 @@ impl Schemas {
             ))
         })?);
         if let Ok(mut cache) = self.data.lock() {
-            cache.insert(ns.clone(), (fingerprint, schema.clone()));
+            crate::bounded::make_room(&mut cache, MAX_SCHEMAS, SCHEMA_IDLE);
+            cache.insert(ns.clone(), (Instant::now(), (fingerprint, schema.clone())));
         }
         Ok(schema)
     }

@@ -22,6 +22,10 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use tokio_postgres::{NoTls, Row};
 
+/// Prepared statements one pooled connection keeps at most; past it the
+/// connection starts over (the statements in use re-prepare on first use).
+const MAX_CACHED_STATEMENTS: usize = 512;
+
 /// SQL differences for PostgreSQL.
 pub struct PgDialect;
 
@@ -154,6 +158,11 @@ impl PgStore {
             )),
             e => StoreError::Unavailable(format!("PostgreSQL: {e}")),
         })?;
+        // Statements are cached per connection and per table: bounded, so many
+        // tenants' tables do not grow every connection (here and in the server).
+        if object.statement_cache.size() > MAX_CACHED_STATEMENTS {
+            object.statement_cache.clear();
+        }
         Ok(Lease { object: Some(object), abandoned: crate::scope::Abandoned::current(), _slot: slot })
     }
 }
