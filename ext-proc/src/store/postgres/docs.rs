@@ -6,8 +6,9 @@ use super::{map_err, require_keyspace, PgStore};
 use crate::doc::path::Path;
 use crate::model::Namespace;
 use crate::store::docs::{live, CollectionDef, DocRow, DocStore, Edit, EditFn};
-use crate::store::docsql::{self, DocSearch, Flavor, Param};
-use crate::store::{sql, Registered, StoreError};
+use crate::store::docsql::{self, DocSearch};
+use crate::store::sql::{self, Param};
+use crate::store::{Registered, StoreError};
 use async_trait::async_trait;
 use bytes::BytesMut;
 use deadpool_postgres::GenericClient;
@@ -27,7 +28,7 @@ impl ToSql for Param {
     }
 
     fn accepts(_ty: &Type) -> bool {
-        // Every placeholder carries a cast (see docsql), which fixes its type.
+        // Every placeholder carries a cast (see `PgDialect::doc_param`), which fixes its type.
         true
     }
 
@@ -277,7 +278,7 @@ impl DocStore for PgStore {
 
     async fn search(&self, ns: &Namespace, coll: &str, search: &DocSearch<'_>) -> Result<Vec<DocRow>, StoreError> {
         let query =
-            docsql::search(Flavor::Postgres, &table(ns, coll), search).map_err(|e| StoreError::Rejected(e.0))?;
+            docsql::search(&super::PgDialect, &table(ns, coll), search).map_err(|e| StoreError::Rejected(e.0))?;
         let sort = search.sort.len();
         let mut lease = self.client().await?;
         let client = lease.get()?;

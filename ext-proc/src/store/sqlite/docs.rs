@@ -6,8 +6,9 @@ use super::{map_err, require_keyspace, SqliteStore};
 use crate::doc::path::Path;
 use crate::model::Namespace;
 use crate::store::docs::{live, CollectionDef, DocRow, DocStore, Edit, EditFn};
-use crate::store::docsql::{self, DocSearch, Flavor, Param};
-use crate::store::{sql, Registered, StoreError};
+use crate::store::docsql::{self, DocSearch};
+use crate::store::sql::{self, Param};
+use crate::store::{Registered, StoreError};
 use async_trait::async_trait;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, ToSql, TransactionBehavior};
@@ -266,7 +267,8 @@ impl DocStore for SqliteStore {
     }
 
     async fn search(&self, ns: &Namespace, coll: &str, search: &DocSearch<'_>) -> Result<Vec<DocRow>, StoreError> {
-        let query = docsql::search(Flavor::Sqlite, &table(ns, coll), search).map_err(|e| StoreError::Rejected(e.0))?;
+        let query =
+            docsql::search(&super::SqliteDialect, &table(ns, coll), search).map_err(|e| StoreError::Rejected(e.0))?;
         let keys = docsql::key_len(search.sort) - 1;
         let (ns, coll) = (ns.clone(), coll.to_owned());
         self.run(move |c| {
