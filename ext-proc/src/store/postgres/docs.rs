@@ -5,7 +5,8 @@ use super::names::table;
 use super::{map_err, require_keyspace, PgStore};
 use crate::doc::path::Path;
 use crate::model::Namespace;
-use crate::store::docs::{live, CollectionDef, DocRow, DocStore, Edit, EditFn};
+use crate::store::docedit::{decide, Step};
+use crate::store::docs::{live, CollectionDef, DocRow, DocStore, EditFn};
 use crate::store::docsql::{self, DocSearch};
 use crate::store::sql::{self, Param};
 use crate::store::{Registered, StoreError};
@@ -242,26 +243,20 @@ impl DocStore for PgStore {
                 let tx = client.transaction().await.map_err(map_err)?;
                 let stmt = tx.prepare_cached(&select).await.map_err(map_err)?;
                 let row = tx.query_opt(&stmt, &[&id]).await.map_err(map_err)?;
-                let existed = row.is_some();
-                let (doc, exp) = live(row.map(|r| (r.get(0), r.get(1))), now_ms);
-                // An expired document is hidden but may still have a side row.
-                let had_vector = existed && doc.as_ref().is_none_or(crate::store::vectors::has);
-                let reply = match edit(doc, exp)? {
-                    Edit::Write { doc, expires_ms, reply } => {
-                        if write(&tx, &t, id, &doc, expires_ms, !existed).await? == 0 {
+                let reply = match decide(row.map(|r| (r.get(0), r.get(1))), now_ms, &edit)? {
+                    Step::Write { doc, expires_ms, created, vector, reply } => {
+                        if write(&tx, &t, id, &doc, expires_ms, created).await? == 0 {
                             return Ok(None);
                         }
-                        super::vectors::sync(&tx, ns, coll, id, &doc, had_vector).await?;
+                        super::vectors::apply(&tx, ns, coll, id, vector).await?;
                         reply
                     }
-                    Edit::Delete { reply } => {
+                    Step::Delete { vector, reply } => {
                         tx.execute(delete.as_str(), &[&id]).await.map_err(map_err)?;
-                        if had_vector {
-                            super::vectors::forget(&tx, ns, coll, &[id.to_owned()]).await?;
-                        }
+                        super::vectors::apply(&tx, ns, coll, id, vector).await?;
                         reply
                     }
-                    Edit::Keep { reply } => return Ok(Some(reply)),
+                    Step::Keep { reply } => return Ok(Some(reply)),
                 };
                 tx.commit().await.map_err(map_err)?;
                 Ok::<_, StoreError>(Some(reply))
