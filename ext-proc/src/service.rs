@@ -4,6 +4,7 @@
 use crate::api::{collections, columns, docs, indexes, rows, schema};
 use crate::catalog::Catalog;
 use crate::config::Config;
+use crate::engine::docs::Change;
 use crate::engine::Engine;
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
@@ -211,8 +212,8 @@ impl Service {
             Route::CreateDoc(n, c) => docs::create(&ctx, &ns(&n)?, &c, req).await,
             Route::BatchDocs(n, c) => docs::batch(&ctx, &ns(&n)?, &c, req).await,
             Route::GetDoc(d) => docs::get(&ctx, &ns(&d.ns)?, &d.coll, &d.id, &d.path, req).await,
-            Route::PutDoc(d) => docs::put(&ctx, &ns(&d.ns)?, &d.coll, &d.id, &d.path, req).await,
-            Route::PatchDoc(d) => docs::patch(&ctx, &ns(&d.ns)?, &d.coll, &d.id, &d.path, req).await,
+            Route::PutDoc(d) => docs::write_at(&ctx, &ns(&d.ns)?, &d.coll, &d.id, &d.path, req, Change::Replace).await,
+            Route::PatchDoc(d) => docs::write_at(&ctx, &ns(&d.ns)?, &d.coll, &d.id, &d.path, req, Change::Merge).await,
             Route::DeleteDoc(d) => docs::delete(&ctx, &ns(&d.ns)?, &d.coll, &d.id, &d.path).await,
             Route::DocFunction(d) => docs::function(&ctx, &ns(&d.ns)?, &d.coll, &d.id, &d.path, req).await,
             Route::GraphqlData(ks) => self.graphql.data(&self.engine, &ns(&ks)?, req).await,

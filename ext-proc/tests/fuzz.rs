@@ -24,7 +24,7 @@ use datagate::error::ApiError;
 use datagate::fault::Fault;
 use datagate::model::{Clustering, ColumnDef, DataType, Namespace, Order, TableDef};
 use datagate::plan::{read_order, Select};
-use datagate::store::docsql::{self, DocSearch, Flavor};
+use datagate::store::docsql::{self, DocSearch};
 use datagate::store::postgres::PgDialect;
 use datagate::store::sql::{self, Dialect, Statement};
 use datagate::store::sqlite::SqliteDialect;
@@ -391,10 +391,10 @@ fn fuzz_documents_where_sort_to_sql() {
                 let (Ok(f), Ok(sort)) = (parsed, sort) else { return Ok(()) };
                 // The reference semantics never panic either.
                 let _ = filter::matches(&doc, &f);
-                for flavor in [Flavor::Sqlite, Flavor::Postgres] {
+                for dialect in [&SqliteDialect as &dyn Dialect, &PgDialect] {
                     let search = DocSearch { filter: Some(&f), sort: &sort, after: None, limit: 11, now_ms: 0 };
                     // Untranslatable is the store's 400 (or an in-memory fallback), never a panic.
-                    if let Ok(q) = docsql::search(flavor, "\"docs\"", &search) {
+                    if let Ok(q) = docsql::search(dialect, "\"docs\"", &search) {
                         assert_bound(&without_index_paths(&q.sql), &input);
                         translated.set(translated.get() + 1);
                     }

@@ -110,32 +110,10 @@ pub async fn get(
     Ok(ApiResponse::json(200, if raw { value } else { json!({ "documentId": id, "data": value }) }))
 }
 
-/// `PUT /{coll}/{id}[/{path...}]`: replace the document or the value at path.
-pub async fn put(
-    ctx: &Ctx<'_>,
-    ns: &Namespace,
-    coll: &str,
-    id: &str,
-    rest: &[String],
-    req: &ApiRequest,
-) -> Result<ApiResponse, ApiError> {
-    write_at(ctx, ns, coll, id, rest, req, Change::Replace).await
-}
-
-/// `PATCH /{coll}/{id}[/{path...}]`: merge members into the object there.
-pub async fn patch(
-    ctx: &Ctx<'_>,
-    ns: &Namespace,
-    coll: &str,
-    id: &str,
-    rest: &[String],
-    req: &ApiRequest,
-) -> Result<ApiResponse, ApiError> {
-    write_at(ctx, ns, coll, id, rest, req, Change::Merge).await
-}
-
-/// `PUT` and `PATCH`: the body is the change at the path.
-async fn write_at(
+/// `PUT /{coll}/{id}[/{path...}]` ([`Change::Replace`]: replace the document
+/// or the value at path) and `PATCH` ([`Change::Merge`]: merge members into
+/// the object there): the body is the change at the path.
+pub async fn write_at(
     ctx: &Ctx<'_>,
     ns: &Namespace,
     coll: &str,

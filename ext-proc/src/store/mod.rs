@@ -2,6 +2,7 @@
 //! every value reaches the database as a bound parameter and every identifier
 //! has been validated (and is quoted) before it reaches statement text.
 
+pub mod docedit;
 pub mod docs;
 pub mod docsql;
 pub mod postgres;

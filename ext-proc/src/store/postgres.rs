@@ -8,7 +8,7 @@ use super::sql::{self, Dialect, Statement};
 use super::{Registered, Store, StoreError};
 use crate::change::Change;
 use crate::model::{ColumnType, DataType, Namespace, TableDef};
-use crate::plan::{Condition, Op, Select, Upsert};
+use crate::plan::{Condition, Select, Upsert};
 use crate::value::Value;
 use async_trait::async_trait;
 use bytes::BytesMut;
@@ -26,83 +26,7 @@ use tokio_postgres::{NoTls, Row};
 /// connection starts over (the statements in use re-prepare on first use).
 const MAX_CACHED_STATEMENTS: usize = 512;
 
-/// SQL differences for PostgreSQL.
-pub struct PgDialect;
-
-impl Dialect for PgDialect {
-    fn param(&self, n: usize) -> String {
-        format!("${n}")
-    }
-    fn table(&self, ns: &Namespace, table: &str) -> String {
-        format!("{}.{}", sql::quote(&ns.physical()), sql::quote(table))
-    }
-    fn column_type(&self, ty: ColumnType) -> &'static str {
-        match ty {
-            ColumnType::Text | ColumnType::Ascii => "text",
-            ColumnType::Boolean => "boolean",
-            ColumnType::Tinyint | ColumnType::Smallint => "smallint",
-            ColumnType::Int => "integer",
-            ColumnType::Bigint | ColumnType::Counter => "bigint",
-            ColumnType::Float => "real",
-            ColumnType::Double => "double precision",
-            ColumnType::Uuid | ColumnType::Timeuuid => "uuid",
-            ColumnType::Timestamp => "timestamptz",
-            ColumnType::Date => "date",
-            ColumnType::Time => "time",
-            ColumnType::Blob => "bytea",
-            ColumnType::Inet => "inet",
-            ColumnType::Decimal | ColumnType::Varint => "numeric",
-        }
-    }
-    fn bigint(&self) -> &'static str {
-        "bigint"
-    }
-    fn collection_type(&self) -> &'static str {
-        "jsonb"
-    }
-    fn collection_condition(
-        &self,
-        col: &str,
-        ty: DataType,
-        op: Op,
-        values: &[Value],
-        bind: &mut dyn FnMut(Value) -> String,
-    ) -> String {
-        let first = values.first().cloned().unwrap_or(Value::Null);
-        match (op, ty) {
-            // jsonb containment: served by a GIN index when one exists.
-            (Op::Contains, DataType::List(_) | DataType::Set(_)) => {
-                format!("{col} @> {}", bind(Value::Json(serde_json::Value::Array(vec![first.to_json()]))))
-            }
-            (Op::Contains, _) => {
-                format!(
-                    "EXISTS (SELECT 1 FROM jsonb_each({col}) AS e WHERE e.value = {})",
-                    bind(Value::Json(first.to_json()))
-                )
-            }
-            (Op::ContainsKey, _) => format!("{col} ? {}", bind(Value::Text(sql::map_key_text(&first)))),
-            _ => {
-                let mut entry = serde_json::Map::new();
-                entry.insert(sql::map_key_text(&first), values.get(1).map_or(serde_json::Value::Null, Value::to_json));
-                format!("{col} @> {}", bind(Value::Json(serde_json::Value::Object(entry))))
-            }
-        }
-    }
-    fn index_names(&self, ns: &Namespace, def: &TableDef, index: &str) -> (String, String) {
-        // Indexes live in their table's schema; PostgreSQL caps names at 63 bytes.
-        let name = sql::index_ident("", def, index);
-        (name.clone(), format!("{}.{name}", sql::quote(&ns.physical())))
-    }
-    fn primary_key_name(&self, table: &str) -> Option<String> {
-        // PostgreSQL would call it `<table>_pkey`, a relation in the schema that
-        // a later table of that name would collide with; '#' is never in a table name.
-        Some(sql::quote(&format!("{table}#pk")))
-    }
-    fn upsert_target(&self, ns: &Namespace, table: &str) -> (String, String) {
-        // A schema-qualified target needs an alias for DO UPDATE to name the existing row.
-        (format!("{} AS cur", self.table(ns, table)), "cur".to_owned())
-    }
-}
+pub use dialect::PgDialect;
 
 const CATALOG: &str = "
 CREATE SCHEMA IF NOT EXISTS datagate;
@@ -575,6 +499,7 @@ impl PgStore {
     }
 }
 
+mod dialect;
 mod docs;
 mod index;
 mod names;

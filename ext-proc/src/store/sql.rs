@@ -1,15 +1,22 @@
 //! SQL text shared by the SQL stores. Each store supplies a [`Dialect`]
-//! (placeholders, physical names, column types); the statement shapes are the
-//! same, which is why they live here once and are tested once per dialect.
+//! (placeholders, physical names, column types, JSON expressions); the
+//! statement shapes are the same, which is why they live here (rows) and in
+//! [`super::docsql`] (documents) once, and are tested once per dialect.
 
 use crate::change::Change;
+use crate::doc::filter::{Comparison, Filter};
+use crate::doc::path::Segment;
 use crate::model::{ColumnType, DataType, Namespace, Order, TableDef, EXPIRY_COLUMN};
 use crate::plan::{Condition, Op, OrderColumn, Select, Upsert, WriteIf};
 use crate::value::Value;
+use serde_json::Value as Json;
 use std::fmt::Write;
 
-/// What differs between SQL stores.
+/// What differs between SQL stores: the one name for the SQLite/PostgreSQL
+/// choice. Implemented by `SqliteDialect` and `PgDialect`.
 pub trait Dialect {
+    // ---- Rows and DDL (this file's statements) ----
+
     /// The `n`th (1-based) bound-parameter placeholder.
     fn param(&self, n: usize) -> String;
     /// The quoted physical name of a tenant's table.
@@ -46,6 +53,101 @@ pub trait Dialect {
     /// would otherwise derive one that a client's table name can take.
     fn primary_key_name(&self, _table: &str) -> Option<String> {
         None
+    }
+
+    // ---- Documents ([`super::docsql`]) ----
+    // A collection is a table `(id, doc, expires_at)`; the search statement's
+    // shape is shared, these are the JSON expressions and bindings that differ.
+
+    /// The placeholder for the `n`th (1-based) parameter `p` of a document
+    /// statement, with any cast the store needs to know its type.
+    fn doc_param(&self, n: usize, _p: &Param) -> String {
+        self.param(n)
+    }
+    /// A condition that the value at `path` of `doc` satisfies `op`; two-valued
+    /// (false, never NULL, where the path is missing); a wildcard step matches
+    /// when any element does.
+    fn doc_condition(&self, b: &mut Binder<'_>, path: &[Segment], op: &Comparison) -> Result<String, Untranslatable>;
+    /// The (type rank, value) expressions that sort by the value at `path`:
+    /// numbers, then strings, booleans, arrays, objects, and last null or missing.
+    fn doc_sort_key(&self, b: &mut Binder<'_>, path: &[Segment]) -> Result<(String, String), Untranslatable>;
+    /// A cursor's sort value as the parameter [`Dialect::doc_sort_key`]'s value
+    /// compares with; `None` where no sort value of this store looks like it.
+    fn doc_cursor_value(&self, v: &Json) -> Option<Param>;
+    /// The expression an index on `path` (plain [`super::docsql::indexable_key`]
+    /// keys) is built on, spelled the way a search compares it so the planner
+    /// matches the two; `None` for any other path.
+    fn doc_index_expr(&self, path: &[Segment]) -> Option<String>;
+    /// An index probe `x sym v`, `v` a number or a string.
+    fn doc_probe(&self, b: &mut Binder<'_>, x: &str, sym: &str, v: &Json) -> String;
+    /// An index probe: `x` is one of `vs` (numbers and strings).
+    fn doc_probe_in(&self, b: &mut Binder<'_>, x: &str, vs: &[Json]) -> String;
+    /// What a search filtered by `filter` reads from: the collection's `table`,
+    /// or a subquery over it where the store finds candidates faster that way.
+    fn doc_candidates(&self, _b: &mut Binder<'_>, table: &str, _filter: &Filter) -> String {
+        table.to_owned()
+    }
+}
+
+/// A bound parameter of a document statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    /// Text.
+    Text(String),
+    /// 64-bit integer.
+    Int(i64),
+    /// Double.
+    Real(f64),
+    /// A JSON value (`jsonb` on PostgreSQL).
+    Json(Json),
+    /// A `#>` path (`text[]` on PostgreSQL).
+    Path(Vec<String>),
+    /// A list of JSON values (`jsonb[]`).
+    JsonList(Vec<Json>),
+}
+
+/// A document translation failure the client caused (the store reports it as a 400).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Untranslatable(pub String);
+
+/// Numbers a document statement's parameters (from 1, in order) and the
+/// aliases it generates.
+pub struct Binder<'d> {
+    dialect: &'d dyn Dialect,
+    params: Vec<Param>,
+    aliases: usize,
+}
+
+impl<'d> Binder<'d> {
+    /// An empty statement for `dialect`.
+    pub fn new(dialect: &'d dyn Dialect) -> Binder<'d> {
+        Binder { dialect, params: Vec::new(), aliases: 0 }
+    }
+
+    /// Binds `p`; returns its placeholder.
+    pub fn bind(&mut self, p: Param) -> String {
+        let placeholder = self.dialect.doc_param(self.params.len() + 1, &p);
+        self.params.push(p);
+        placeholder
+    }
+
+    /// A fresh table alias.
+    pub fn alias(&mut self) -> String {
+        self.aliases += 1;
+        format!("w{}", self.aliases)
+    }
+
+    /// Binds a JSON number: an integer where it is one.
+    pub fn number(&mut self, v: &Json) -> String {
+        match v.as_i64() {
+            Some(i) => self.bind(Param::Int(i)),
+            None => self.bind(Param::Real(v.as_f64().unwrap_or(f64::NAN))),
+        }
+    }
+
+    /// The parameters bound, in placeholder order.
+    pub fn into_params(self) -> Vec<Param> {
+        self.params
     }
 }
 

@@ -9,7 +9,7 @@ use super::sql::{self, Dialect, Statement};
 use super::{Registered, Store, StoreError};
 use crate::change::Change;
 use crate::model::{ColumnType, DataType, Namespace, TableDef};
-use crate::plan::{Condition, Op, Select, Upsert};
+use crate::plan::{Condition, Select, Upsert};
 use crate::value::{format_time, format_timestamp, parse_timestamp, Value};
 use async_trait::async_trait;
 use rusqlite::config::DbConfig;
@@ -19,88 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
-/// SQL differences for SQLite.
-pub struct SqliteDialect;
-
-impl Dialect for SqliteDialect {
-    fn param(&self, n: usize) -> String {
-        format!("?{n}")
-    }
-    fn table(&self, ns: &Namespace, table: &str) -> String {
-        sql::quote(&format!("{}__{}", ns.physical(), names::physical(table)))
-    }
-    fn column(&self, name: &str) -> String {
-        sql::quote(&names::physical(name))
-    }
-    fn column_type(&self, ty: ColumnType) -> &'static str {
-        match ty {
-            ColumnType::Boolean
-            | ColumnType::Tinyint
-            | ColumnType::Smallint
-            | ColumnType::Int
-            | ColumnType::Bigint
-            | ColumnType::Counter => "INTEGER",
-            ColumnType::Float | ColumnType::Double => "REAL",
-            // Uuids in canonical text and timestamps in one fixed-width format
-            // sort as text in the same order as their values.
-            ColumnType::Text
-            | ColumnType::Ascii
-            | ColumnType::Uuid
-            | ColumnType::Timeuuid
-            | ColumnType::Timestamp
-            | ColumnType::Date
-            | ColumnType::Time
-            | ColumnType::Inet => "TEXT",
-            ColumnType::Blob => "BLOB",
-            // Text compared and sorted as exact numbers by the DG_DECIMAL collation.
-            ColumnType::Decimal | ColumnType::Varint => "TEXT COLLATE DG_DECIMAL",
-        }
-    }
-    fn table_suffix(&self) -> &'static str {
-        " WITHOUT ROWID, STRICT"
-    }
-    fn bigint(&self) -> &'static str {
-        "INTEGER"
-    }
-    fn collection_type(&self) -> &'static str {
-        "TEXT"
-    }
-    fn collection_condition(
-        &self,
-        col: &str,
-        _ty: DataType,
-        op: Op,
-        values: &[Value],
-        bind: &mut dyn FnMut(Value) -> String,
-    ) -> String {
-        // json_each walks list/set elements and map values alike; its `value`
-        // is the SQL form of each JSON scalar, which is how our values bind.
-        let first = values.first().cloned().unwrap_or(Value::Null);
-        match op {
-            Op::ContainsKey => {
-                format!(
-                    "EXISTS (SELECT 1 FROM json_each({col}) WHERE key = {})",
-                    bind(Value::Text(sql::map_key_text(&first)))
-                )
-            }
-            Op::ContainsEntry => {
-                let key = bind(Value::Text(sql::map_key_text(&first)));
-                let value = bind(values.get(1).cloned().unwrap_or(Value::Null));
-                format!("EXISTS (SELECT 1 FROM json_each({col}) WHERE key = {key} AND value = {value})")
-            }
-            _ => format!("EXISTS (SELECT 1 FROM json_each({col}) WHERE value = {})", bind(first)),
-        }
-    }
-    fn upsert_target(&self, ns: &Namespace, table: &str) -> (String, String) {
-        let name = self.table(ns, table);
-        (name.clone(), name)
-    }
-    fn index_names(&self, ns: &Namespace, def: &TableDef, index: &str) -> (String, String) {
-        // SQLite index names are global to the file: prefix them like tables.
-        let name = sql::index_ident(&format!("{}__", ns.physical()), def, index);
-        (name.clone(), name)
-    }
-}
+pub use dialect::SqliteDialect;
 
 const CATALOG: &str = "
 CREATE TABLE IF NOT EXISTS datagate_keyspaces (
@@ -570,6 +489,7 @@ impl SqliteStore {
     }
 }
 
+mod dialect;
 mod docs;
 mod index;
 mod names;

@@ -5,9 +5,11 @@ use super::names::table;
 use super::{map_err, require_keyspace, PgStore};
 use crate::doc::path::Path;
 use crate::model::Namespace;
-use crate::store::docs::{live, CollectionDef, DocRow, DocStore, Edit, EditFn};
-use crate::store::docsql::{self, DocSearch, Flavor, Param};
-use crate::store::{sql, Registered, StoreError};
+use crate::store::docedit::{decide, Step};
+use crate::store::docs::{live, CollectionDef, DocRow, DocStore, EditFn};
+use crate::store::docsql::{self, DocSearch};
+use crate::store::sql::{self, Param};
+use crate::store::{Registered, StoreError};
 use async_trait::async_trait;
 use bytes::BytesMut;
 use deadpool_postgres::GenericClient;
@@ -27,7 +29,7 @@ impl ToSql for Param {
     }
 
     fn accepts(_ty: &Type) -> bool {
-        // Every placeholder carries a cast (see docsql), which fixes its type.
+        // Every placeholder carries a cast (see `PgDialect::doc_param`), which fixes its type.
         true
     }
 
@@ -241,26 +243,20 @@ impl DocStore for PgStore {
                 let tx = client.transaction().await.map_err(map_err)?;
                 let stmt = tx.prepare_cached(&select).await.map_err(map_err)?;
                 let row = tx.query_opt(&stmt, &[&id]).await.map_err(map_err)?;
-                let existed = row.is_some();
-                let (doc, exp) = live(row.map(|r| (r.get(0), r.get(1))), now_ms);
-                // An expired document is hidden but may still have a side row.
-                let had_vector = existed && doc.as_ref().is_none_or(crate::store::vectors::has);
-                let reply = match edit(doc, exp)? {
-                    Edit::Write { doc, expires_ms, reply } => {
-                        if write(&tx, &t, id, &doc, expires_ms, !existed).await? == 0 {
+                let reply = match decide(row.map(|r| (r.get(0), r.get(1))), now_ms, &edit)? {
+                    Step::Write { doc, expires_ms, created, vector, reply } => {
+                        if write(&tx, &t, id, &doc, expires_ms, created).await? == 0 {
                             return Ok(None);
                         }
-                        super::vectors::sync(&tx, ns, coll, id, &doc, had_vector).await?;
+                        super::vectors::apply(&tx, ns, coll, id, vector).await?;
                         reply
                     }
-                    Edit::Delete { reply } => {
+                    Step::Delete { vector, reply } => {
                         tx.execute(delete.as_str(), &[&id]).await.map_err(map_err)?;
-                        if had_vector {
-                            super::vectors::forget(&tx, ns, coll, &[id.to_owned()]).await?;
-                        }
+                        super::vectors::apply(&tx, ns, coll, id, vector).await?;
                         reply
                     }
-                    Edit::Keep { reply } => return Ok(Some(reply)),
+                    Step::Keep { reply } => return Ok(Some(reply)),
                 };
                 tx.commit().await.map_err(map_err)?;
                 Ok::<_, StoreError>(Some(reply))
@@ -277,7 +273,7 @@ impl DocStore for PgStore {
 
     async fn search(&self, ns: &Namespace, coll: &str, search: &DocSearch<'_>) -> Result<Vec<DocRow>, StoreError> {
         let query =
-            docsql::search(Flavor::Postgres, &table(ns, coll), search).map_err(|e| StoreError::Rejected(e.0))?;
+            docsql::search(&super::PgDialect, &table(ns, coll), search).map_err(|e| StoreError::Rejected(e.0))?;
         let sort = search.sort.len();
         let mut lease = self.client().await?;
         let client = lease.get()?;

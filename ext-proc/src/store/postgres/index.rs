@@ -1,17 +1,18 @@
 //! Declared document indexes on PostgreSQL: one B-tree expression index per
 //! path on `((doc #> '{a,b}'), id)`, beside the collection's GIN index (which
 //! serves equality on any path but no ranges, and finds candidates rather than
-//! ordered matches). [`docsql::search`] adds the probe in the same spelling, so
+//! ordered matches). [`crate::store::docsql::search`] adds the probe in the same spelling, so
 //! the planner can use the index for `$eq`, `$in` and ranges.
 //!
 //! As on SQLite, the path is spliced into SQL text, so only paths of
-//! [`docsql::indexable_key`] keys get here, and the index name carries it.
+//! [`crate::store::docsql::indexable_key`] keys get here, and the index name carries it.
 
 use super::map_err;
+use super::PgDialect;
 use crate::doc::path::{display, Path};
 use crate::model::Namespace;
-use crate::store::docsql;
-use crate::store::{sql, StoreError};
+use crate::store::sql::{self, Dialect};
+use crate::store::StoreError;
 use deadpool_postgres::GenericClient;
 
 /// PostgreSQL truncates identifiers to 63 bytes.
@@ -53,7 +54,8 @@ pub(super) fn changes(ns: &Namespace, coll: &str, have: &[String], paths: &[Path
     let table = format!("{schema}.{}", sql::quote(&format!("#{coll}")));
     let mut want = Vec::new();
     for path in paths {
-        let expr = docsql::pg_index_expr(path)
+        let expr = PgDialect
+            .doc_index_expr(path)
             .ok_or_else(|| StoreError::Rejected(format!("'{}' cannot be indexed", display(path))))?;
         let dotted = display(path);
         let name = format!("{}{dotted}", prefix(coll));
@@ -68,7 +70,7 @@ pub(super) fn changes(ns: &Namespace, coll: &str, have: &[String], paths: &[Path
     let mut out = Vec::new();
     for (dotted, name, expr) in &want {
         if !have.contains(dotted) {
-            out.push(format!("CREATE INDEX {} ON {table} (({expr}), id)", sql::quote(name)));
+            out.push(format!("CREATE INDEX {} ON {table} ({expr}, id)", sql::quote(name)));
         }
     }
     for dotted in have.iter().filter(|h| !want.iter().any(|(w, _, _)| w == *h)) {

@@ -6,7 +6,8 @@
 use super::names::table;
 use super::{map_err, PgStore};
 use crate::model::Namespace;
-use crate::store::vectors::{pack, unpack_into, Scorer, TopK, VectorStore};
+use crate::store::docedit::VectorSide;
+use crate::store::vectors::{unpack_into, Scorer, TopK, VectorStore};
 use crate::store::StoreError;
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
@@ -34,8 +35,19 @@ pub(super) async fn sync(
     doc: &Json,
     had: bool,
 ) -> Result<(), StoreError> {
-    match pack(doc) {
-        Some(bytes) => {
+    apply(c, ns, coll, id, VectorSide::of(doc, had)).await
+}
+
+/// Does what an edit decided for the document's side row.
+pub(super) async fn apply(
+    c: &impl GenericClient,
+    ns: &Namespace,
+    coll: &str,
+    id: &str,
+    side: VectorSide,
+) -> Result<(), StoreError> {
+    match side {
+        VectorSide::Put(bytes) => {
             let stmt = c
                 .prepare_cached(
                     "INSERT INTO datagate.vectors (tenant, keyspace, coll, id, vec) VALUES ($1, $2, $3, $4, $5) \
@@ -46,8 +58,8 @@ pub(super) async fn sync(
             c.execute(&stmt, &[&ns.tenant, &ns.keyspace, &coll, &id, &bytes]).await.map_err(map_err)?;
             Ok(())
         }
-        None if had => forget(c, ns, coll, &[id.to_owned()]).await,
-        None => Ok(()),
+        VectorSide::Remove => forget(c, ns, coll, &[id.to_owned()]).await,
+        VectorSide::Leave => Ok(()),
     }
 }
 

@@ -5,9 +5,11 @@ use super::names::table;
 use super::{map_err, require_keyspace, SqliteStore};
 use crate::doc::path::Path;
 use crate::model::Namespace;
-use crate::store::docs::{live, CollectionDef, DocRow, DocStore, Edit, EditFn};
-use crate::store::docsql::{self, DocSearch, Flavor, Param};
-use crate::store::{sql, Registered, StoreError};
+use crate::store::docedit::{decide, Step};
+use crate::store::docs::{live, CollectionDef, DocRow, DocStore, EditFn};
+use crate::store::docsql::{self, DocSearch};
+use crate::store::sql::{self, Param};
+use crate::store::{Registered, StoreError};
 use async_trait::async_trait;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, ToSql, TransactionBehavior};
@@ -59,12 +61,8 @@ fn read(c: &Connection, ns: &Namespace, coll: &str, id: &str) -> Result<Option<(
     row.map(|(d, e)| Ok((parse_doc(&d)?, e))).transpose()
 }
 
-fn write(c: &Connection, ns: &Namespace, coll: &str, id: &str, doc: &Json, exp: Option<i64>) -> Result<(), StoreError> {
-    let packed = crate::store::vectors::pack(doc);
-    write_text(c, ns, coll, id, &doc.to_string(), packed.as_deref(), exp)
-}
-
-/// [`write`] of a document already serialized, its vector already packed.
+/// Writes a document already serialized, with its side row for `packed`
+/// (`None`: it has no vector, so a replaced version's is removed).
 fn write_text(
     c: &Connection,
     ns: &Namespace,
@@ -72,6 +70,19 @@ fn write_text(
     id: &str,
     doc: &str,
     packed: Option<&[u8]>,
+    exp: Option<i64>,
+) -> Result<(), StoreError> {
+    write_row(c, ns, coll, id, doc, exp)?;
+    super::vectors::sync_packed(c, ns, coll, id, packed)
+}
+
+/// Inserts or replaces the document's row alone.
+fn write_row(
+    c: &Connection,
+    ns: &Namespace,
+    coll: &str,
+    id: &str,
+    doc: &str,
     exp: Option<i64>,
 ) -> Result<(), StoreError> {
     let sql = format!(
@@ -83,7 +94,7 @@ fn write_text(
         .and_then(|mut s| s.execute(params![id, doc, exp]))
         .map_err(map_err)
         .map_err(|e| missing(c, ns, coll, e))?;
-    super::vectors::sync_packed(c, ns, coll, id, packed)
+    Ok(())
 }
 
 /// Drops every collection of a keyspace (inside the caller's transaction).
@@ -245,19 +256,19 @@ impl DocStore for SqliteStore {
         self.run(move |c| {
             // IMMEDIATE takes the write lock first, so the read below cannot go stale.
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
-            let (doc, exp) = live(read(&tx, &ns, &coll, &id)?, now_ms);
-            let reply = match edit(doc, exp)? {
-                Edit::Write { doc, expires_ms, reply } => {
-                    write(&tx, &ns, &coll, &id, &doc, expires_ms)?;
+            let reply = match decide(read(&tx, &ns, &coll, &id)?, now_ms, &edit)? {
+                Step::Write { doc, expires_ms, vector, reply, .. } => {
+                    write_row(&tx, &ns, &coll, &id, &doc.to_string(), expires_ms)?;
+                    super::vectors::apply(&tx, &ns, &coll, &id, vector)?;
                     reply
                 }
-                Edit::Delete { reply } => {
+                Step::Delete { vector, reply } => {
                     tx.execute(&format!("DELETE FROM {} WHERE id = ?1", table(&ns, &coll)), params![id])
                         .map_err(map_err)?;
-                    super::vectors::forget(&tx, &ns, &coll, &id)?;
+                    super::vectors::apply(&tx, &ns, &coll, &id, vector)?;
                     reply
                 }
-                Edit::Keep { reply } => return Ok(reply),
+                Step::Keep { reply } => return Ok(reply),
             };
             tx.commit().map_err(map_err)?;
             Ok(reply)
@@ -266,7 +277,8 @@ impl DocStore for SqliteStore {
     }
 
     async fn search(&self, ns: &Namespace, coll: &str, search: &DocSearch<'_>) -> Result<Vec<DocRow>, StoreError> {
-        let query = docsql::search(Flavor::Sqlite, &table(ns, coll), search).map_err(|e| StoreError::Rejected(e.0))?;
+        let query =
+            docsql::search(&super::SqliteDialect, &table(ns, coll), search).map_err(|e| StoreError::Rejected(e.0))?;
         let keys = docsql::key_len(search.sort) - 1;
         let (ns, coll) = (ns.clone(), coll.to_owned());
         self.run(move |c| {

@@ -4,23 +4,24 @@
 //! Why expression indexes rather than a shredded path/value side table: the
 //! index is kept by SQLite itself in the same write as the document (no second
 //! statement per write, nothing to repair after a crash), it is dropped with
-//! the table, and the planner uses it from the probe [`docsql::search`] adds
+//! the table, and the planner uses it from the probe [`crate::store::docsql::search`] adds
 //! for `$eq`, `$in` and ranges. The trailing `id` keeps matches in id order, so
 //! a page after a cursor seeks instead of sorting every match: page 100 costs
 //! what page 1 does.
 //!
 //! The path is the one piece of client input spliced into SQL text (an index
 //! only matches a query spelling the same literal), so only paths of
-//! [`docsql::indexable_key`] keys get here. The index name carries the path,
+//! [`crate::store::docsql::indexable_key`] keys get here. The index name carries the path,
 //! so SQLite's own schema is the list of declared paths.
 
 use super::names;
 use super::names::table;
+use super::SqliteDialect;
 use super::{map_err, require_keyspace};
 use crate::doc::path::{display, Path};
 use crate::model::Namespace;
-use crate::store::docsql;
-use crate::store::{sql, StoreError};
+use crate::store::sql::{self, Dialect};
+use crate::store::StoreError;
 use rusqlite::{params, Connection};
 
 /// Separates the collection's table name from the path in an index name ('#'
@@ -66,7 +67,8 @@ pub(super) fn set(c: &mut Connection, ns: &Namespace, coll: &str, paths: &[Path]
     let (_, prefix) = names_of(ns, coll);
     let mut want = Vec::new();
     for path in paths {
-        let expr = docsql::sqlite_index_expr(path)
+        let expr = SqliteDialect
+            .doc_index_expr(path)
             .ok_or_else(|| StoreError::Rejected(format!("'{}' cannot be indexed", display(path))))?;
         want.push((display(path), expr));
     }
@@ -90,13 +92,13 @@ mod tests {
     use crate::doc::path::parse;
     use crate::model::Namespace;
     use crate::store::docs::DocStore;
-    use crate::store::docsql::{self, DocSearch, Flavor};
+    use crate::store::docsql::{self, DocSearch};
     use crate::store::{PoolSettings, Store};
     use serde_json::{json, Value as Json};
 
     /// The plan SQLite picks for the search the store would run (`EXPLAIN QUERY PLAN` details).
     fn plan(db: &std::path::Path, table: &str, search: &DocSearch<'_>) -> String {
-        let q = docsql::search(Flavor::Sqlite, table, search).unwrap();
+        let q = docsql::search(&super::super::SqliteDialect, table, search).unwrap();
         let c = rusqlite::Connection::open(db).unwrap();
         let mut s = c.prepare(&format!("EXPLAIN QUERY PLAN {}", q.sql)).unwrap();
         let rows = s.query_map(rusqlite::params_from_iter(q.params.iter()), |r| r.get::<_, String>(3)).unwrap();

@@ -5,6 +5,7 @@
 use super::names::table;
 use super::{map_err, SqliteStore};
 use crate::model::Namespace;
+use crate::store::docedit::VectorSide;
 use crate::store::vectors::{unpack_into, Scorer, TopK, VectorStore};
 use crate::store::StoreError;
 use async_trait::async_trait;
@@ -38,6 +39,15 @@ pub(super) fn sync_packed(
             .map(|_| ())
             .map_err(map_err),
         None => forget(c, ns, coll, id),
+    }
+}
+
+/// Does what an edit decided for the document's side row.
+pub(super) fn apply(c: &Connection, ns: &Namespace, coll: &str, id: &str, side: VectorSide) -> Result<(), StoreError> {
+    match side {
+        VectorSide::Put(bytes) => sync_packed(c, ns, coll, id, Some(&bytes)),
+        VectorSide::Remove => forget(c, ns, coll, id),
+        VectorSide::Leave => Ok(()),
     }
 }
 
