@@ -249,7 +249,13 @@ fn init_logs(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
     match format {
-        LogFormat::Text => tracing_subscriber::fmt().with_writer(writer).with_env_filter(filter).init(),
+        // The background writer hides whether stderr is a terminal: colour only when it is
+        // (escape codes in a log file cost formatting time and garble the lines).
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_writer(writer)
+            .with_env_filter(filter)
+            .init(),
         LogFormat::Json => {
             tracing_subscriber::fmt().json().flatten_event(true).with_writer(writer).with_env_filter(filter).init()
         }
