@@ -14,7 +14,8 @@ crate::on_both_stores!(
     indexing_is_enforced,
     collections_are_capped,
     refusals_are_clear,
-    vector_search_follows_every_write
+    vector_search_follows_every_write,
+    insert_many_conflicts
 );
 
 fn python() -> String {
@@ -335,4 +336,38 @@ fn example_runs() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "example failed:\n{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("nearest: Desk 0.997"), "{stdout}");
+}
+
+/// `insertMany` goes to the store in one call; each document still answers
+/// for itself: ordered stops at the first failure with nothing after it
+/// written, unordered writes every other document.
+fn insert_many_conflicts(store: Store) {
+    let gw = Gateway::start(store);
+    keyspace_with(&gw, "batch", json!({}));
+    let insert = |docs: Value, ordered: bool| {
+        let options = json!({"ordered": ordered, "returnDocumentResponses": true});
+        let (s, b) = command(&gw, "/v1/ks/batch", json!({"insertMany": {"documents": docs, "options": options}}));
+        assert_eq!(s, 200, "{b}");
+        let status: Vec<String> = b["status"]["documentResponses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["status"].as_str().unwrap().to_owned())
+            .collect();
+        (status, b)
+    };
+    let (status, _) = insert(json!([{"_id": "a"}, {"_id": "b"}]), true);
+    assert_eq!(status, ["OK", "OK"]);
+    let (status, b) = insert(json!([{"_id": "c"}, {"_id": "a"}, {"_id": "d"}]), true);
+    assert_eq!(status, ["OK", "ERROR", "SKIPPED"], "{b}");
+    assert_eq!(b["errors"][0]["errorCode"], "DOCUMENT_ALREADY_EXISTS");
+    assert_eq!(b["errors"][0]["documentIds"], json!(["a"]));
+    let (status, b) = insert(json!([{"_id": "e"}, {"_id": "b"}, {"_id": "f"}, {"_id": "e"}]), false);
+    assert_eq!(status, ["OK", "ERROR", "OK", "ERROR"], "{b}");
+    assert_eq!(b["errors"].as_array().unwrap().len(), 2);
+    let (_, b) = command(&gw, "/v1/ks/batch", json!({"find": {"projection": {"_id": 1}}}));
+    let mut ids: Vec<&str> =
+        b["data"]["documents"].as_array().unwrap().iter().map(|d| d["_id"].as_str().unwrap()).collect();
+    ids.sort();
+    assert_eq!(ids, ["a", "b", "c", "e", "f"], "d came after an ordered failure: {b}");
 }

@@ -63,6 +63,14 @@ check("insert_many ids", len(many.inserted_ids), 45)
 e = raises("insert_many with a duplicate", CollectionInsertManyException,
            lambda: people.insert_many([{"_id": "new1"}, {"_id": "ada"}, {"_id": "new2"}], ordered=True))
 check("ordered insert stops", e.inserted_ids, ["new1"])
+check("nothing after the failure is written", people.find_one({"_id": "new2"}), None)
+e = raises("unordered insert_many with a taken and a repeated id", CollectionInsertManyException,
+           lambda: people.insert_many([{"_id": "new3"}, {"_id": "ada"}, {"_id": "new4"}, {"_id": "new3"}],
+                                      ordered=False))
+check("unordered insert keeps going", sorted(e.inserted_ids), ["new3", "new4"])
+check("one error per refused document", len(e.exceptions[0].error_descriptors), 2)
+check("unordered inserts read back", people.count_documents({"_id": {"$in": ["new3", "new4"]}}, upper_bound=10), 2)
+people.delete_many({"_id": {"$in": ["new3", "new4"]}})
 
 # Reads: EJSON round trip, filters, projection, sort, skip, limit, paging.
 ada = people.find_one({"_id": "ada"})

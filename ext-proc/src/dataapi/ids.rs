@@ -85,27 +85,44 @@ pub fn object_id(now_ms: i64) -> String {
     secs.iter().chain(&r[..8]).map(|b| format!("{b:02x}")).collect()
 }
 
-/// A stored document as the Data API shows it: `_id` first.
+/// A stored document as the Data API shows it: `_id` first, the other
+/// members in their stored order. A document the Data API wrote already has
+/// it first (on SQLite, which keeps the text): it is returned as is, with no
+/// copy of its members.
 pub fn with_id(key: &str, doc: Json) -> Json {
-    let mut out = serde_json::Map::new();
     match doc {
+        Json::Object(m) if m.keys().next().is_some_and(|k| k == "_id") => Json::Object(m),
         Json::Object(mut m) => {
-            let id = m.remove("_id").unwrap_or_else(|| json!(key));
-            out.insert("_id".into(), id);
-            out.extend(m);
+            // `shift_remove`: `remove` would move the last member into its place.
+            let id = m.shift_remove("_id").unwrap_or_else(|| json!(key));
+            m.shift_insert(0, "_id".into(), id);
+            Json::Object(m)
         }
         other => {
             // A Documents API document may be a bare value; show it under `value`.
+            let mut out = serde_json::Map::new();
             out.insert("_id".into(), json!(key));
             out.insert("value".into(), other);
+            Json::Object(out)
         }
     }
-    Json::Object(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn id_first_and_member_order_kept() {
+        let order = |d: &Json| d.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        let d = with_id("k", json!({"a": 1, "b": 2, "_id": "x", "c": 3}));
+        assert_eq!(order(&d), ["_id", "a", "b", "c"]);
+        assert_eq!(d["_id"], "x");
+        let d = with_id("k", json!({"_id": "x", "a": 1, "b": 2, "c": 3}));
+        assert_eq!(order(&d), ["_id", "a", "b", "c"]);
+        assert_eq!(order(&with_id("k", json!({"z": 1, "y": 2}))), ["_id", "z", "y"]);
+        assert_eq!(with_id("k", json!(5)), json!({"_id": "k", "value": 5}));
+    }
 
     #[test]
     fn ids() {

@@ -165,7 +165,8 @@ fn strip(doc: Json, keep: &[String]) -> Json {
         Json::Object(mut m) => {
             for h in HIDDEN {
                 if !keep.iter().any(|k| k == h) {
-                    m.remove(h);
+                    // `shift_remove` keeps the other members' order.
+                    m.shift_remove(h);
                 }
             }
             Json::Object(m)

@@ -47,6 +47,22 @@ pub struct Edited {
     pub after: Option<Json>,
 }
 
+/// What became of one document of an insert.
+#[derive(Debug)]
+pub enum Inserted {
+    /// Written.
+    Ok,
+    /// Not written: refused, or its `_id` was taken.
+    Failed(CmdError),
+    /// Not tried: an ordered batch stopped before it.
+    Skipped,
+}
+
+/// The error of an insert whose `_id` is taken.
+pub fn exists_error(id: &Json) -> CmdError {
+    CmdError::new("DOCUMENT_ALREADY_EXISTS", "DOCUMENT", format!("a document with _id {id} already exists"))
+}
+
 /// An edit: the current document in, a decision out (re-run on retry, so pure).
 pub type EditDoc = Arc<dyn Fn(Option<&Json>) -> Result<Change, CmdError> + Send + Sync>;
 
@@ -232,6 +248,70 @@ impl<'a> Store<'a> {
             self.ctx.docs.docs_by_id(ns, coll, &keys, now_ms()).await?.into_iter().collect();
         // A winner deleted or expired since the scan is left out.
         Ok(winners.into_iter().filter_map(|(k, s)| docs.remove(&k).map(|d| (k, d, s))).collect())
+    }
+
+    /// Inserts new documents in one store call: each prepared document (or the
+    /// error preparing it) in, each one's outcome out, in the same order.
+    /// With `ordered`, the first failure stops the batch: every later
+    /// document is [`Inserted::Skipped`] and none of them is written.
+    pub async fn insert(
+        &self,
+        ns: &Namespace,
+        coll: &str,
+        docs: Vec<Result<(String, Json), CmdError>>,
+        ordered: bool,
+    ) -> Result<Vec<Inserted>, CmdError> {
+        // The Documents API's checks, as for every write (see `edit`).
+        let admit = self.ctx.catalog.collection(self.ctx.docs, ns, coll).await.ok();
+        let limits = self.ctx.limits.doc;
+        let schema = admit.as_ref().and_then(|c| c.schema.as_ref());
+        let mut out: Vec<Inserted> = Vec::with_capacity(docs.len());
+        let mut sent: Vec<(String, Json)> = Vec::with_capacity(docs.len());
+        let mut at: Vec<usize> = Vec::with_capacity(docs.len());
+        for d in docs {
+            if ordered && at.len() < out.len() {
+                // An earlier document failed its checks.
+                out.push(Inserted::Skipped);
+                continue;
+            }
+            let checked = d.and_then(|(key, doc)| {
+                crate::doc::edit::check(&doc, &limits).map_err(|e| CmdError::from(StoreError::Refused(e)))?;
+                if let Some(schema) = schema {
+                    schema.check(&doc).map_err(|e| CmdError::from(StoreError::Refused(e)))?;
+                }
+                Ok((key, doc))
+            });
+            match checked {
+                Ok(kd) => {
+                    at.push(out.len());
+                    sent.push(kd);
+                    out.push(Inserted::Ok);
+                }
+                Err(e) => out.push(Inserted::Failed(e)),
+            }
+        }
+        if sent.is_empty() {
+            return Ok(out);
+        }
+        let done = self.ctx.docs.insert_docs(ns, coll, &sent, now_ms(), ordered).await?;
+        let mut stopped = false;
+        for ((i, ok), (_, doc)) in at.into_iter().zip(done).zip(&sent) {
+            if stopped {
+                out[i] = Inserted::Skipped;
+            } else if !ok {
+                out[i] = Inserted::Failed(exists_error(&doc["_id"]));
+                stopped = ordered;
+            }
+        }
+        if stopped {
+            // The failure that cut the batch short came first; a refused
+            // document after it was never looked at.
+            let cut = out.iter().position(|o| matches!(o, Inserted::Failed(_))).unwrap_or(out.len());
+            for o in out.iter_mut().skip(cut + 1) {
+                *o = Inserted::Skipped;
+            }
+        }
+        Ok(out)
     }
 
     /// Runs `edit` on one document atomically; returns before and after.

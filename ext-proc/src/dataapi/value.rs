@@ -116,7 +116,8 @@ pub fn remove(doc: &mut Json, path: &[String]) -> Option<Json> {
         };
     }
     match cur {
-        Json::Object(m) => m.remove(last),
+        // `shift_remove`: `remove` would move the last member into the gap.
+        Json::Object(m) => m.shift_remove(last),
         Json::Array(a) => a.get_mut(index(last)?).map(|v| std::mem::replace(v, Json::Null)),
         _ => None,
     }

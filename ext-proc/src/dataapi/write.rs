@@ -9,7 +9,7 @@ use super::filter::{equalities, matches, Filter};
 use super::ids;
 use super::page::PageState;
 use super::project::Projection;
-use super::store::{Change, EditDoc, Store};
+use super::store::{Change, EditDoc, Inserted, Store};
 use super::update::Update;
 use super::value::{equal, set};
 use serde_json::{json, Map, Value as Json};
@@ -37,27 +37,24 @@ pub async fn run(store: &Store<'_>, c: &Coll, cmd: &Command) -> Result<Reply, Cm
     }
 }
 
-fn exists_error(id: &Json) -> CmdError {
-    CmdError::new("DOCUMENT_ALREADY_EXISTS", "DOCUMENT", format!("a document with _id {id} already exists"))
-}
-
 /// Writes a new document; `DOCUMENT_ALREADY_EXISTS` when its `_id` is taken.
 async fn insert(store: &Store<'_>, c: &Coll, doc: &Json) -> Result<Json, CmdError> {
     let (key, doc) = c.prepare(doc)?;
     let id = doc["_id"].clone();
-    write_new(store, c, &key, doc).await?;
+    write_new(store, c, key, doc).await?;
     Ok(id)
 }
 
-async fn write_new(store: &Store<'_>, c: &Coll, key: &str, doc: Json) -> Result<(), CmdError> {
-    let id = doc["_id"].clone();
-    let edit: EditDoc = Arc::new(move |cur| match cur {
-        Some(_) => Err(exists_error(&id)),
-        None => Ok(Change::Write(doc.clone())),
-    });
-    store.edit(&c.ns, &c.name, key, edit).await.map(|_| ())
+async fn write_new(store: &Store<'_>, c: &Coll, key: String, doc: Json) -> Result<(), CmdError> {
+    match store.insert(&c.ns, &c.name, vec![Ok((key, doc))], true).await?.pop() {
+        Some(Inserted::Ok) => Ok(()),
+        Some(Inserted::Failed(e)) => Err(e),
+        Some(Inserted::Skipped) | None => Err(CmdError::server("INTERNAL_SERVER_ERROR", "the insert was not tried")),
+    }
 }
 
+/// All documents go to the store in one call (one transaction); each
+/// answers for itself, in order.
 async fn insert_many(store: &Store<'_>, c: &Coll, cmd: &Command) -> Result<Reply, CmdError> {
     let Some(Json::Array(docs)) = cmd.arg("documents") else {
         return Err(CmdError::invalid("insertMany needs a 'documents' array"));
@@ -67,29 +64,34 @@ async fn insert_many(store: &Store<'_>, c: &Coll, cmd: &Command) -> Result<Reply
     }
     let ordered = cmd.flag("ordered")?;
     let responses = cmd.flag("returnDocumentResponses")?;
+    let prepared: Vec<_> = docs.iter().map(|d| c.prepare(d)).collect();
+    // The id each answer names: the document's own or the one generated for it.
+    let ids: Vec<Json> = docs
+        .iter()
+        .zip(&prepared)
+        .map(|(d, p)| match p {
+            Ok((_, doc)) => doc["_id"].clone(),
+            Err(_) => d.get("_id").cloned().unwrap_or(Json::Null),
+        })
+        .collect();
+    let outcomes = store.insert(&c.ns, &c.name, prepared, ordered).await?;
     let mut inserted = Vec::new();
     let mut rows: Vec<Json> = Vec::new();
     let mut errors: Vec<CmdError> = Vec::new();
-    let mut stop = false;
-    for doc in docs {
-        let id = doc.get("_id").cloned().unwrap_or(Json::Null);
-        if stop {
-            rows.push(json!({"_id": id, "status": "SKIPPED"}));
-            continue;
-        }
-        match insert(store, c, doc).await {
-            Ok(id) => {
+    for (id, outcome) in ids.into_iter().zip(outcomes) {
+        match outcome {
+            Inserted::Ok => {
                 inserted.push(id.clone());
                 rows.push(json!({"_id": id, "status": "OK"}));
             }
-            Err(mut e) => {
+            Inserted::Failed(mut e) => {
                 rows.push(json!({"_id": id, "status": "ERROR", "errorsIdx": errors.len()}));
                 if !id.is_null() {
                     e.document_ids.push(id);
                 }
                 errors.push(e);
-                stop = ordered;
             }
+            Inserted::Skipped => rows.push(json!({"_id": id, "status": "SKIPPED"})),
         }
     }
     let mut reply = if responses {
@@ -195,7 +197,7 @@ async fn upsert(store: &Store<'_>, c: &Coll, filter: &Filter, change: &Change1) 
     }
     let doc = changed(c, change, &seed, true)?.unwrap_or(seed);
     let (key, doc) = c.prepare(&doc)?;
-    write_new(store, c, &key, doc.clone()).await?;
+    write_new(store, c, key, doc.clone()).await?;
     Ok(doc)
 }
 

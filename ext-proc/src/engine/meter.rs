@@ -190,6 +190,24 @@ impl DocStore for Metered {
         })
         .await
     }
+    async fn insert_docs(
+        &self,
+        ns: &Namespace,
+        coll: &str,
+        docs: &[(String, Json)],
+        now_ms: i64,
+        ordered: bool,
+    ) -> Result<Vec<bool>, StoreError> {
+        timed(self.docs.insert_docs(ns, coll, docs, now_ms, ordered), |m, inserted| {
+            Meter::add(&m.write_calls, 1);
+            // Only what was written: a document whose id was taken wrote nothing.
+            let written = docs.iter().zip(inserted).filter(|(_, &i)| i).map(|((_, d), _)| d);
+            let (n, bytes) = written.fold((0, 0), |(n, b), d| (n + 1, b + json_bytes(d)));
+            Meter::add(&m.docs_written, n);
+            Meter::add(&m.bytes_written, bytes);
+        })
+        .await
+    }
     async fn edit_doc(
         &self,
         ns: &Namespace,
@@ -329,13 +347,15 @@ mod tests {
             assert!(m.get_doc(&ns(), "c", "d1", 0).await.unwrap().is_some());
             assert!(m.get_doc(&ns(), "c", "nope", 0).await.unwrap().is_none());
             m.edit_doc(&ns(), "c", "d2", 0, Box::new(|_, _| Ok(Edit::Delete { reply: Json::Null }))).await.unwrap();
+            let two = [("d1".into(), serde_json::json!({"b": 2})), ("d3".into(), serde_json::json!({"b": 22}))];
+            assert_eq!(m.insert_docs(&ns(), "c", &two, 0, false).await.unwrap(), vec![false, true]);
         })
         .await;
         assert!(out.is_some());
         let c = meter.counts();
-        assert_eq!((c.ddl_calls, c.write_calls, c.read_calls), (2, 2, 2));
-        assert_eq!((c.docs_written, c.docs_read, c.docs_deleted), (2, 1, 1));
-        assert_eq!(c.bytes_written, 14, "two documents of 7 bytes ({{\"a\":1}})");
+        assert_eq!((c.ddl_calls, c.write_calls, c.read_calls), (2, 3, 2));
+        assert_eq!((c.docs_written, c.docs_read, c.docs_deleted), (3, 1, 1));
+        assert_eq!(c.bytes_written, 22, "two documents of 7 bytes ({{\"a\":1}}), one inserted of 8");
         assert_eq!(c.bytes_read, 7, "d1 by get; the edit's read is part of its delete");
     }
 

@@ -67,6 +67,21 @@ pub trait DocStore: super::vectors::VectorStore + Send + Sync {
         docs: &[(String, Json)],
         expires_ms: Option<i64>,
     ) -> Result<(), StoreError>;
+    /// Inserts new documents (no expiry) in one transaction; returns, per
+    /// document, whether it was inserted. A live document with the same id is
+    /// left alone (false); an expired one is replaced. Of ids repeated in
+    /// `docs` the first is inserted and the others are false. `ordered`: stop
+    /// at the first document not inserted; it and every later one are false,
+    /// and none of the later ones is written.
+    /// (No default: a decorator such as the metering one must pass it on.)
+    async fn insert_docs(
+        &self,
+        ns: &Namespace,
+        coll: &str,
+        docs: &[(String, Json)],
+        now_ms: i64,
+        ordered: bool,
+    ) -> Result<Vec<bool>, StoreError>;
     /// Runs `edit` on the current document inside a transaction; returns its reply.
     async fn edit_doc(
         &self,
@@ -93,5 +108,31 @@ pub fn live(doc: Option<(Json, Option<i64>)>, now_ms: i64) -> (Option<Json>, Opt
     match doc {
         Some((d, exp)) if exp.is_none_or(|e| e > now_ms) => (Some(d), exp),
         _ => (None, None),
+    }
+}
+
+/// Which of `ids` to send to the store: the first of each id, and with
+/// `ordered` none from the first repeat on. True at the positions to send.
+pub fn first_of_each(ids: impl Iterator<Item = impl AsRef<str>>, ordered: bool) -> Vec<bool> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    let mut stopped = false;
+    for id in ids {
+        let fresh = !stopped && seen.insert(id.as_ref().to_owned());
+        stopped |= ordered && !fresh;
+        out.push(fresh);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_of_each;
+
+    #[test]
+    fn repeats_are_not_sent_and_ordered_stops_at_the_first() {
+        let ids = ["a", "b", "a", "c"];
+        assert_eq!(first_of_each(ids.iter(), false), vec![true, true, false, true]);
+        assert_eq!(first_of_each(ids.iter(), true), vec![true, true, false, false]);
     }
 }

@@ -33,6 +33,17 @@ const many = await people.insertMany(
 );
 assert.equal(many.insertedCount, 30, 'insertMany');
 await rejects('duplicate', () => people.insertMany([{ _id: 'ada' }], { ordered: true }), CollectionInsertManyError);
+// Ordered: a taken id in the middle stops the batch, and nothing after it is written.
+const cut = await rejects('ordered conflict',
+  () => people.insertMany([{ _id: 'o1' }, { _id: 'ada' }, { _id: 'o2' }], { ordered: true }), CollectionInsertManyError);
+assert.deepEqual(cut.insertedIds(), ['o1'], 'ordered insertedIds');
+assert.equal(await people.findOne({ _id: 'o2' }), null, 'nothing after the conflict');
+// Unordered: every other document is written; the taken and the repeated id are errors.
+const rest = await rejects('unordered conflicts',
+  () => people.insertMany([{ _id: 'u1' }, { _id: 'ada' }, { _id: 'u2' }, { _id: 'u1' }], { ordered: false }),
+  CollectionInsertManyError);
+assert.deepEqual([...rest.insertedIds()].sort(), ['u1', 'u2'], 'unordered insertedIds');
+assert.equal((await people.deleteMany({ _id: { $in: ['o1', 'u1', 'u2'] } })).deletedCount, 3, 'cleanup');
 
 assert.equal((await people.findOne({ _id: 'ada' })).name, 'Ada', 'findOne');
 assert.equal(await people.findOne({ _id: 'nobody' }), null, 'findOne no match');

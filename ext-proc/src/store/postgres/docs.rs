@@ -349,4 +349,107 @@ impl DocStore for PgStore {
         }
         Ok(deleted)
     }
+
+    async fn insert_docs(
+        &self,
+        ns: &Namespace,
+        coll: &str,
+        docs: &[(String, Json)],
+        now_ms: i64,
+        ordered: bool,
+    ) -> Result<Vec<bool>, StoreError> {
+        let send = crate::store::docs::first_of_each(docs.iter().map(|(id, _)| id), ordered);
+        // With `ordered`, the positions sent are a prefix (see first_of_each).
+        let mut picked: Vec<usize> = (0..docs.len()).filter(|&i| send[i]).collect();
+        let packed: Vec<Option<Vec<u8>>> = docs.iter().map(|(_, d)| crate::store::vectors::pack(d)).collect();
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
+        let batch = InsertBatch { ns, coll, table: table(ns, coll), docs, packed: &packed, now_ms };
+        let mut out = vec![false; docs.len()];
+        let result = async {
+            if !ordered || picked.len() < 2 {
+                // One statement is atomic by itself: no BEGIN and COMMIT round trips.
+                for id in batch.run(&*client, &picked).await? {
+                    out[id] = true;
+                }
+                return Ok(());
+            }
+            // An ordered batch that met an existing id past its start keeps
+            // only what came before it: roll back, insert that prefix again.
+            loop {
+                let tx = client.transaction().await.map_err(map_err)?;
+                let got = batch.run(&tx, &picked).await?;
+                let prefix = picked.iter().take_while(|i| got.contains(i)).count();
+                if prefix == got.len() {
+                    tx.commit().await.map_err(map_err)?;
+                    for i in got {
+                        out[i] = true;
+                    }
+                    return Ok(());
+                }
+                tx.rollback().await.map_err(map_err)?;
+                picked.truncate(prefix);
+                if picked.is_empty() {
+                    return Ok(());
+                }
+            }
+        }
+        .await;
+        match result {
+            Ok(()) => Ok(out),
+            Err(e) => Err(missing(&*client, ns, coll, e).await),
+        }
+    }
+}
+
+/// One `insert_docs` call's documents, inserted (some of them) by one statement.
+struct InsertBatch<'a> {
+    ns: &'a Namespace,
+    coll: &'a str,
+    table: String,
+    docs: &'a [(String, Json)],
+    packed: &'a [Option<Vec<u8>>],
+    now_ms: i64,
+}
+
+impl InsertBatch<'_> {
+    /// Inserts the documents at `picked` (distinct ids) and keeps their packed
+    /// vectors in step, all in one statement; returns the positions inserted.
+    async fn run(
+        &self,
+        c: &impl GenericClient,
+        picked: &[usize],
+    ) -> Result<std::collections::HashSet<usize>, StoreError> {
+        let t = &self.table;
+        // A live row makes the upsert's WHERE false: it is left alone and not
+        // returned. A replaced expired row may have had a vector: `gone`.
+        let sql = format!(
+            "WITH input AS (SELECT * FROM unnest($1::text[], $2::jsonb[], $3::bytea[]) AS i (id, doc, vec)), \
+             ins AS (INSERT INTO {t} AS d (id, doc, expires_at) SELECT id, doc, NULL FROM input \
+               ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, expires_at = NULL \
+               WHERE d.expires_at IS NOT NULL AND d.expires_at <= $4 RETURNING d.id), \
+             vec AS (INSERT INTO datagate.vectors (tenant, keyspace, coll, id, vec) \
+               SELECT $5, $6, $7, input.id, input.vec FROM input JOIN ins ON ins.id = input.id \
+               WHERE input.vec IS NOT NULL \
+               ON CONFLICT (tenant, keyspace, coll, id) DO UPDATE SET vec = excluded.vec), \
+             gone AS (DELETE FROM datagate.vectors v USING input JOIN ins ON ins.id = input.id \
+               WHERE input.vec IS NULL AND v.tenant = $5 AND v.keyspace = $6 AND v.coll = $7 AND v.id = input.id) \
+             SELECT id FROM ins"
+        );
+        let ids: Vec<&str> = picked.iter().map(|&i| self.docs[i].0.as_str()).collect();
+        let docs: Vec<&Json> = picked.iter().map(|&i| &self.docs[i].1).collect();
+        let vecs: Vec<Option<&[u8]>> = picked.iter().map(|&i| self.packed[i].as_deref()).collect();
+        let stmt = c.prepare_cached(&sql).await.map_err(map_err)?;
+        let rows = c
+            .query(&stmt, &[&ids, &docs, &vecs, &self.now_ms, &self.ns.tenant, &self.ns.keyspace, &self.coll])
+            .await
+            .map_err(map_err)?;
+        let at: std::collections::HashMap<&str, usize> = picked.iter().map(|&i| (self.docs[i].0.as_str(), i)).collect();
+        rows.iter()
+            .map(|r| {
+                let id: &str = r.try_get(0).map_err(map_err)?;
+                at.get(id).copied().ok_or_else(|| StoreError::Internal(format!("insert returned an unknown id {id}")))
+            })
+            .collect()
+    }
 }

@@ -336,4 +336,58 @@ impl DocStore for SqliteStore {
         })
         .await
     }
+
+    async fn insert_docs(
+        &self,
+        ns: &Namespace,
+        coll: &str,
+        docs: &[(String, Json)],
+        now_ms: i64,
+        ordered: bool,
+    ) -> Result<Vec<bool>, StoreError> {
+        let send = crate::store::docs::first_of_each(docs.iter().map(|(id, _)| id), ordered);
+        let docs: Vec<Option<(String, String, Option<Vec<u8>>)>> = docs
+            .iter()
+            .zip(&send)
+            .map(|((id, doc), &s)| s.then(|| (id.clone(), doc.to_string(), crate::store::vectors::pack(doc))))
+            .collect();
+        let (ns, coll) = (ns.clone(), coll.to_owned());
+        // A live row makes the upsert's WHERE false: nothing changes, no row counts.
+        let sql = format!(
+            "INSERT INTO {} AS d (id, doc, expires_at) VALUES (?1, ?2, NULL) \
+             ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, expires_at = NULL \
+             WHERE d.expires_at IS NOT NULL AND d.expires_at <= ?3",
+            table(&ns, &coll)
+        );
+        self.run(move |c| {
+            // One transaction and one WAL commit for the batch; row by row is
+            // cheap in process, and lets an ordered batch simply stop.
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+            let mut out = vec![false; docs.len()];
+            for (i, d) in docs.iter().enumerate() {
+                let Some((id, doc, packed)) = d else {
+                    if ordered {
+                        break;
+                    }
+                    continue;
+                };
+                let n = tx
+                    .prepare_cached(&sql)
+                    .and_then(|mut s| s.execute(params![id, doc, now_ms]))
+                    .map_err(map_err)
+                    .map_err(|e| missing(&tx, &ns, &coll, e))?;
+                if n == 0 {
+                    if ordered {
+                        break;
+                    }
+                    continue;
+                }
+                super::vectors::sync_packed(&tx, &ns, &coll, id, packed.as_deref())?;
+                out[i] = true;
+            }
+            tx.commit().map_err(map_err)?;
+            Ok(out)
+        })
+        .await
+    }
 }
