@@ -23,11 +23,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// A keyspace's schema and the fingerprint of the tables it was built from.
+type Built = (String, Arc<Schema>);
+
 /// Generated schemas: one per keyspace, keyed by a fingerprint of its tables'
 /// versions, so DDL through any API or replica yields a fresh schema.
 pub struct Schemas {
     /// By keyspace: when built, the fingerprint it was built for, the schema.
-    data: Mutex<HashMap<Namespace, (Instant, (String, Arc<Schema>))>>,
+    data: Mutex<HashMap<Namespace, (Instant, Built)>>,
     ddl: Option<Arc<Schema>>,
     /// Parsed query documents by query text. Clients send the same few queries
     /// over and over, and parsing is the one step of a request that depends on
