@@ -1,11 +1,20 @@
 //! One ext_proc stream = one HTTP request. The processor collects the request
-//! headers (and the buffered body when there is one), hands the request to the
+//! headers (and the body when there is one), hands the request to the
 //! [`Service`] and answers Envoy with an `ImmediateResponse`.
+//!
+//! Envoy either waits for an answer to the headers before it sends the body
+//! (`BUFFERED`, plain `STREAMED`): a request with a body then costs two
+//! exchanges. Or it sends the headers and every body chunk without waiting
+//! (`STREAMED` with `send_body_without_waiting_for_header_response`, the shipped
+//! config, or `FULL_DUPLEX_STREAMED`), and the processor answers once, after the
+//! last chunk: one message each way, as for a GET. Envoy says which in the
+//! stream's first message (`protocol_config`).
 
 use crate::http::{ApiRequest, ApiResponse};
 use crate::router::Route;
 use crate::service::Service;
 use envoy_types::pb::envoy::config::core::v3::{HeaderMap, HeaderValue, HeaderValueOption};
+use envoy_types::pb::envoy::extensions::filters::http::ext_proc::v3::processing_mode::BodySendMode;
 use envoy_types::pb::envoy::r#type::v3::HttpStatus;
 use envoy_types::pb::envoy::service::ext_proc::v3::processing_request::Request as Phase;
 use envoy_types::pb::envoy::service::ext_proc::v3::processing_response::Response as Reply;
@@ -24,18 +33,32 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// State of one stream.
 pub struct Processor {
     service: Arc<Service>,
-    /// The request whose body is being buffered, and the route it was given.
+    /// The request whose body is being collected, and the route it was given.
     pending: Option<(ApiRequest, Route)>,
+    /// Envoy sends the body without waiting for answers: nothing but the final
+    /// answer is sent.
+    eager: bool,
 }
 
 impl Processor {
     /// A processor for a new stream.
     pub fn new(service: Arc<Service>) -> Processor {
-        Processor { service, pending: None }
+        Processor { service, pending: None, eager: false }
+    }
+
+    /// The answer to a message that only continues (the headers before a body,
+    /// a body chunk before the last): none when Envoy does not wait for one.
+    fn next(&self, reply: Reply) -> Option<ProcessingResponse> {
+        (!self.eager).then(|| respond(reply))
     }
 
     /// Handles one message from Envoy; `None` when there is nothing to answer.
     pub async fn on_message(&mut self, msg: ProcessingRequest) -> Option<ProcessingResponse> {
+        if let Some(config) = msg.protocol_config {
+            let mode = config.request_body_mode;
+            self.eager = mode == BodySendMode::FullDuplexStreamed as i32
+                || (mode == BodySendMode::Streamed as i32 && config.send_body_without_waiting_for_header_response);
+        }
         let reply = match msg.request? {
             Phase::RequestHeaders(h) => {
                 let end = h.end_of_stream;
@@ -49,17 +72,17 @@ impl Processor {
                         Err(e) => immediate(e.into_response()),
                         Ok(route) => {
                             self.pending = Some((req, route));
-                            // Continue: Envoy then sends the buffered body.
-                            Reply::RequestHeaders(HeadersResponse { response: Some(CommonResponse::default()) })
+                            // Continue: unless it is eager, Envoy then sends the body.
+                            return self.next(Reply::RequestHeaders(HeadersResponse {
+                                response: Some(CommonResponse::default()),
+                            }));
                         }
                     }
                 }
             }
             Phase::RequestBody(b) => {
                 let Some((req, _)) = self.pending.as_mut() else {
-                    return Some(respond(Reply::RequestBody(BodyResponse {
-                        response: Some(CommonResponse::default()),
-                    })));
+                    return self.next(Reply::RequestBody(BodyResponse { response: Some(CommonResponse::default()) }));
                 };
                 if let Err(err) = self.service.admit_body(req.body.len() + b.body.len()) {
                     self.pending = None;
@@ -67,9 +90,8 @@ impl Processor {
                 } else {
                     req.body.extend_from_slice(&b.body);
                     if !b.end_of_stream {
-                        return Some(respond(Reply::RequestBody(BodyResponse {
-                            response: Some(CommonResponse::default()),
-                        })));
+                        return self
+                            .next(Reply::RequestBody(BodyResponse { response: Some(CommonResponse::default()) }));
                     }
                     let (req, route) = self.pending.take()?;
                     immediate(self.service.handle_routed(req, Ok(route)).await)
@@ -77,7 +99,7 @@ impl Processor {
             }
             Phase::RequestTrailers(_) => match self.pending.take() {
                 Some((req, route)) => immediate(self.service.handle_routed(req, Ok(route)).await),
-                None => Reply::RequestTrailers(TrailersResponse::default()),
+                None => return self.next(Reply::RequestTrailers(TrailersResponse::default())),
             },
             // Response phases are not requested by our Envoy config; let them pass untouched.
             Phase::ResponseHeaders(_) => Reply::ResponseHeaders(HeadersResponse::default()),

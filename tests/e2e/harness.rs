@@ -342,11 +342,9 @@ impl Gateway {
         cmd.args(&self.sidecar_args);
         cmd.args(["--admin-listen", &format!("127.0.0.1:{}", self.sidecar_admin_port)]);
         cmd.envs(self.sidecar_env.iter().map(|(k, v)| (k, v)));
-        if let Some(json) = &self.sidecar_config {
-            let path = self.dir.path().join("sidecar.json");
-            std::fs::write(&path, json).unwrap();
-            cmd.arg("--config").arg(path);
-        }
+        let path = self.dir.path().join("sidecar.json");
+        std::fs::write(&path, with_body_limit(self.sidecar_config.as_deref())).unwrap();
+        cmd.arg("--config").arg(path);
         let child = cmd.stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap();
         self.sidecar = Some(child);
         let at = self.sidecar_at.clone();
@@ -518,6 +516,21 @@ pub fn render_config_with(filter: Filter, listen: u16, admin: u16, sidecar: u16,
     render(filter, listen, admin, &all)
 }
 
+/// The body limit Envoy and the sidecar are both given, as `make run` gives both the
+/// same default: the sidecar enforces it (Envoy streams it the body), and an Envoy
+/// buffer smaller than the sidecar's limit would hold a large body back until
+/// ext_proc's message timeout.
+const MAX_BODY_BYTES: u64 = 65_536;
+
+/// A test's sidecar config (if any) with [`MAX_BODY_BYTES`] unless it sets its own.
+fn with_body_limit(json: Option<&str>) -> String {
+    let mut config: Value = json.map(|j| serde_json::from_str(j).unwrap()).unwrap_or_else(|| json!({}));
+    if let Some(obj) = config.as_object_mut() {
+        obj.entry("maxBodyBytes").or_insert(json!(MAX_BODY_BYTES));
+    }
+    config.to_string()
+}
+
 /// `envoy/render.sh` with these ports and settings (the sidecar's among them).
 fn render(filter: Filter, listen: u16, admin: u16, env: &[(String, String)]) -> String {
     let out = Command::new("bash")
@@ -526,7 +539,7 @@ fn render(filter: Filter, listen: u16, admin: u16, env: &[(String, String)]) -> 
         .env("DATAGATE_ADMIN_PORT", admin.to_string())
         .env("DATAGATE_FILTER", filter.name())
         .env("DATAGATE_WASM", wasm())
-        .env("DATAGATE_MAX_BODY_BYTES", "65536")
+        .env("DATAGATE_MAX_BODY_BYTES", MAX_BODY_BYTES.to_string())
         // render.sh would otherwise `cargo build`, blocked by this test run's lock.
         .env("DATAGATE_BIN", datagate_bin())
         .envs(env.iter().map(|(k, v)| (k, v)))
@@ -645,11 +658,9 @@ impl Fleet {
         let mut cmd = Command::new(datagate_bin());
         cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--store", &self.gw.store_url]);
         cmd.args(["--admin-listen", "off"]).envs(self.gw.sidecar_env.iter().map(|(k, v)| (k, v)));
-        if let Some(json) = &self.gw.sidecar_config {
-            let path = self.gw.dir.path().join("sidecar.json");
-            std::fs::write(&path, json).unwrap();
-            cmd.arg("--config").arg(path);
-        }
+        let path = self.gw.dir.path().join("sidecar.json");
+        std::fs::write(&path, with_body_limit(self.gw.sidecar_config.as_deref())).unwrap();
+        cmd.arg("--config").arg(path);
         let child = cmd.stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap();
         self.sidecars[i] = Some(child);
         wait_for("sidecar", Duration::from_secs(20), || TcpStream::connect(("127.0.0.1", port)).is_ok());
