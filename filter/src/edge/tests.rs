@@ -367,3 +367,15 @@ fn global_limits_need_plans() {
     let e = Config::from_json(format!(r#"{{{JWKS},"globalLimit": {{"cluster": "c"}}}}"#).as_bytes()).err().unwrap();
     assert!(e.0.iter().any(|m| m.starts_with("globalLimit: needs rateLimit")), "{e}");
 }
+
+#[test]
+fn a_credential_that_is_not_utf8_is_refused_not_ignored() {
+    // The hosts hand such a value in as NOT_UTF8: a second, unreadable credential.
+    let c = cfg("");
+    let t = token("acme");
+    let mut host = Fake::default();
+    let headers = [("x-cassandra-token", t.as_str()), ("token", crate::headermap::NOT_UTF8)];
+    assert_eq!(run(&c, &mut host, "GET", &headers).0, Verdict::Replied);
+    assert_eq!(host.reply.as_ref().map(|r| r.0), Some(401));
+    assert!(host.added.is_empty());
+}
