@@ -19,10 +19,10 @@ use std::sync::Arc;
 pub trait Host {
     /// Wall-clock time, Unix milliseconds.
     fn now_ms(&self) -> u64;
-    /// Changes the request headers in one go: removes every value of each
-    /// header in `strip` (inbound identity headers), then adds `add` (the
-    /// filter's own). One call per request, so a host whose calls are costly
-    /// can do it all in one; never called with both empty.
+    /// Changes the request headers: removes every value of each header in
+    /// `strip` (inbound identity headers), then adds `add` (the filter's own).
+    /// The whole change in one method, so each host makes it its cheapest way;
+    /// never called with both empty.
     fn tag_request(&mut self, strip: &[&str], add: &[(&str, &str)]);
     /// Sets a filter-state value for access logs and later filters.
     fn set_filter_state(&mut self, key: &str, value: &str);
@@ -106,8 +106,8 @@ impl Exchange {
         headers: &[(&str, &str)],
         may_refetch: bool,
     ) -> Verdict {
-        // Stripped with the tagging (or before an answer or a pause), not here:
-        // one header change per request. No allocation when there is none (the norm).
+        // Stripped with the tagging (or before an answer or a pause), not here: the
+        // whole header change in one Host call. No allocation when nothing is spoofed.
         let strip: Vec<&str> =
             headers.iter().map(|(name, _)| *name).filter(|name| identity::is_identity_header(name)).collect();
         self.decide(cfg, host, headers, &strip, may_refetch)
