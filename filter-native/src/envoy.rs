@@ -2,6 +2,8 @@
 //! them over the ABI and [`crate::module`] uses them, so the module never
 //! depends on the bindings (and the bindings alone hold `unsafe`).
 
+use datagate_filter::headermap::NOT_UTF8;
+
 /// Envoy's log levels the module uses.
 #[derive(Debug, Clone, Copy)]
 pub enum LogLevel {
@@ -66,9 +68,11 @@ impl HeaderCopy {
         self.spans.clear();
     }
 
-    /// Keeps one header; one that is not UTF-8 is skipped (no header the filter reads can be one).
+    /// Keeps one header; a value that is not UTF-8 as [`NOT_UTF8`] (so a forged
+    /// identity header is still seen and stripped), a name that is not is skipped.
     pub fn push(&mut self, key: &[u8], value: &[u8]) {
-        let (Ok(key), Ok(value)) = (std::str::from_utf8(key), std::str::from_utf8(value)) else { return };
+        let Ok(key) = std::str::from_utf8(key) else { return };
+        let value = std::str::from_utf8(value).unwrap_or(NOT_UTF8);
         let start = self.text.len();
         self.text.push_str(key);
         let mid = self.text.len();

@@ -289,12 +289,14 @@ impl Host for NativeHost<'_> {
         now_ms()
     }
 
-    fn remove_request_header(&mut self, name: &str) {
-        self.filter.remove_request_header(name);
-    }
-
-    fn add_request_header(&mut self, name: &str, value: &str) {
-        self.filter.add_request_header(name, value);
+    fn tag_request(&mut self, strip: &[&str], add: &[(&str, &str)]) {
+        // A host call here is a function call: one per header is the cheapest way.
+        for name in strip {
+            self.filter.remove_request_header(name);
+        }
+        for (name, value) in add {
+            self.filter.add_request_header(name, value);
+        }
     }
 
     fn set_filter_state(&mut self, key: &str, value: &str) {

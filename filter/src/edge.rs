@@ -19,10 +19,11 @@ use std::sync::Arc;
 pub trait Host {
     /// Wall-clock time, Unix milliseconds.
     fn now_ms(&self) -> u64;
-    /// Removes a request header (every value).
-    fn remove_request_header(&mut self, name: &str);
-    /// Adds a request header (callers removed any earlier value first).
-    fn add_request_header(&mut self, name: &str, value: &str);
+    /// Changes the request headers: removes every value of each header in
+    /// `strip` (inbound identity headers), then adds `add` (the filter's own).
+    /// The whole change in one method, so each host makes it its cheapest way;
+    /// never called with both empty.
+    fn tag_request(&mut self, strip: &[&str], add: &[(&str, &str)]);
     /// Sets a filter-state value for access logs and later filters.
     fn set_filter_state(&mut self, key: &str, value: &str);
     /// Answers the request locally.
@@ -105,12 +106,11 @@ impl Exchange {
         headers: &[(&str, &str)],
         may_refetch: bool,
     ) -> Verdict {
-        for (name, _) in headers {
-            if identity::is_identity_header(name) {
-                host.remove_request_header(name);
-            }
-        }
-        self.decide(cfg, host, headers, may_refetch)
+        // Stripped with the tagging (or before an answer or a pause), not here: the
+        // whole header change in one Host call. No allocation when nothing is spoofed.
+        let strip: Vec<&str> =
+            headers.iter().map(|(name, _)| *name).filter(|name| identity::is_identity_header(name)).collect();
+        self.decide(cfg, host, headers, &strip, may_refetch)
     }
 
     /// A lease call landed (`status` as the HTTP status text, `""` when the
@@ -145,7 +145,8 @@ impl Exchange {
             }
             Err(_) => lease_failed(global, host, Cow::Borrowed(&p.plan)),
         };
-        self.finish(cfg, host, &p.id, charge)
+        // The spoofed headers went when the request paused.
+        self.finish(cfg, host, &p.id, charge, &[])
     }
 
     /// Headers to set (replace) on the response.
@@ -153,7 +154,14 @@ impl Exchange {
         self.response_header.as_slice()
     }
 
-    fn decide<H: Host>(&mut self, cfg: &Config, host: &mut H, headers: &[(&str, &str)], may_refetch: bool) -> Verdict {
+    fn decide<H: Host>(
+        &mut self,
+        cfg: &Config,
+        host: &mut H,
+        headers: &[(&str, &str)],
+        strip: &[&str],
+        may_refetch: bool,
+    ) -> Verdict {
         let find = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| *v);
         let path = find(":path").unwrap_or_default();
         let path = path.split('?').next().unwrap_or_default();
@@ -171,24 +179,27 @@ impl Exchange {
         match decision {
             Ok(Outcome::Public) => {
                 host.count(Counter::Public);
+                strip_now(host, strip);
                 Verdict::Continue
             }
-            Ok(Outcome::Authenticated(id)) => self.admit(cfg, host, &id, method, path, now_ms),
+            Ok(Outcome::Authenticated(id)) => self.admit(cfg, host, &id, method, path, now_ms, strip),
             Err(rejection) if rejection.reason == "unknown_kid" && may_refetch && cfg.remote_jwks.is_some() => {
                 match host.refresh_keys() {
                     // Adopting only ever moves to strictly newer keys, so this ends.
-                    KeyRefresh::Adopted => self.decide(cfg, host, headers, true),
+                    KeyRefresh::Adopted => self.decide(cfg, host, headers, strip, true),
                     KeyRefresh::Fetching => {
                         host.count(Counter::RefetchUnknownKid);
+                        strip_now(host, strip);
                         Verdict::Paused
                     }
-                    KeyRefresh::Unavailable => reject(host, &rejection),
+                    KeyRefresh::Unavailable => reject(host, strip, &rejection),
                 }
             }
-            Err(rejection) => reject(host, &rejection),
+            Err(rejection) => reject(host, strip, &rejection),
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn admit<H: Host>(
         &mut self,
         cfg: &Config,
@@ -197,32 +208,49 @@ impl Exchange {
         method: &str,
         path: &str,
         now_ms: u64,
+        strip: &[&str],
     ) -> Verdict {
         let charge = self.charge(cfg, host, id, method, path, now_ms);
-        self.finish(cfg, host, id, charge)
+        self.finish(cfg, host, id, charge, strip)
     }
 
-    /// Tags and passes the request, or answers it, or pauses it.
-    fn finish<H: Host>(&mut self, cfg: &Config, host: &mut H, id: &Arc<Identity>, charge: Charge) -> Verdict {
+    /// Tags and passes the request, or answers it, or pauses it; `strip` are
+    /// the spoofed identity headers still on the request.
+    fn finish<H: Host>(
+        &mut self,
+        cfg: &Config,
+        host: &mut H,
+        id: &Arc<Identity>,
+        charge: Charge,
+        strip: &[&str],
+    ) -> Verdict {
         let plan = match charge {
             Charge::Pass(plan) => plan,
-            Charge::Refuse(rejection) => return reject(host, &rejection),
-            Charge::Wait => return Verdict::Paused,
+            Charge::Refuse(rejection) => return reject(host, strip, &rejection),
+            Charge::Wait => {
+                strip_now(host, strip);
+                return Verdict::Paused;
+            }
         };
-        // Identity headers were all stripped first: adding is enough (and cheaper than replacing).
-        host.add_request_header(TENANT_HEADER, &id.tenant);
         if cfg.filter_state {
             host.set_filter_state(TENANT_STATE, &id.tenant);
-        }
-        if let Some(plan) = &plan {
-            host.add_request_header(PLAN_HEADER, plan);
-            if cfg.filter_state {
+            if let Some(plan) = &plan {
                 host.set_filter_state(PLAN_STATE, plan);
             }
         }
-        if let Some(sub) = &id.subject {
-            host.add_request_header(SUBJECT_HEADER, sub);
+        // The spoofed identity headers go in the same call: adding is then enough.
+        // On the stack: no allocation per request.
+        let mut add = [(TENANT_HEADER, id.tenant.as_str()), ("", ""), ("", "")];
+        let mut n = 1;
+        if let Some(plan) = &plan {
+            add[n] = (PLAN_HEADER, plan);
+            n += 1;
         }
+        if let Some(sub) = &id.subject {
+            add[n] = (SUBJECT_HEADER, sub);
+            n += 1;
+        }
+        host.tag_request(strip, &add[..n]);
         host.count(Counter::Allowed);
         Verdict::Continue
     }
@@ -340,8 +368,18 @@ fn global_decision(limit: &Limit, left: f64, retry_after_s: u64, now_ms: u64) ->
     }
 }
 
-/// Answers with a rejection, counted by reason.
-fn reject<H: Host>(host: &mut H, rejection: &Rejection) -> Verdict {
+/// Removes the spoofed identity headers, if any, without tagging (a public
+/// request, or one about to be answered or paused).
+fn strip_now<H: Host>(host: &mut H, strip: &[&str]) {
+    if !strip.is_empty() {
+        host.tag_request(strip, &[]);
+    }
+}
+
+/// Answers with a rejection, counted by reason (spoofed headers stripped
+/// first: access logs must not show them as the request's identity).
+fn reject<H: Host>(host: &mut H, strip: &[&str], rejection: &Rejection) -> Verdict {
+    strip_now(host, strip);
     host.count(Counter::Rejected(rejection.reason));
     let headers = rejection.headers();
     let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();

@@ -7,8 +7,14 @@
 //! Layout (little-endian `u32`s): the pair count, then a (key length, value
 //! length) per pair, then each key and value followed by a NUL byte.
 
+/// Stands in for a header value that is not UTF-8 (Envoy passes obs-text
+/// bytes): the header stays visible by name, so a forged identity header is
+/// still stripped, and a credential in it is refused rather than ignored.
+pub const NOT_UTF8: &str = "\u{FFFD}";
+
 /// The `(name, value)` pairs in `buf`; `None` if the buffer is malformed.
-/// Values that are not UTF-8 are skipped, as no header the filter reads can be one.
+/// A value that is not UTF-8 reads as [`NOT_UTF8`]; a name that is not is
+/// skipped (Envoy accepts none).
 pub fn pairs(buf: &[u8]) -> Option<Vec<(&str, &str)>> {
     if buf.is_empty() {
         return Some(Vec::new());
@@ -33,8 +39,8 @@ pub fn pairs(buf: &[u8]) -> Option<Vec<(&str, &str)>> {
         if data > buf.len() {
             return None;
         }
-        if let (Ok(k), Ok(v)) = (std::str::from_utf8(key), std::str::from_utf8(value)) {
-            out.push((k, v));
+        if let Ok(k) = std::str::from_utf8(key) {
+            out.push((k, std::str::from_utf8(value).unwrap_or(NOT_UTF8)));
         }
     }
     Some(out)
@@ -68,9 +74,9 @@ mod tests {
     }
 
     #[test]
-    fn skips_non_utf8_values() {
-        let buf = serialize(&[("bin", &[0xff, 0xfe]), ("ok", b"v")]);
-        assert_eq!(pairs(&buf), Some(vec![("ok", "v")]));
+    fn keeps_names_of_non_utf8_values() {
+        let buf = serialize(&[("x-tenant-id", &[b'a', 0xe9]), ("ok", b"v")]);
+        assert_eq!(pairs(&buf), Some(vec![("x-tenant-id", NOT_UTF8), ("ok", "v")]));
     }
 
     #[test]

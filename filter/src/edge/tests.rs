@@ -20,6 +20,8 @@ const LIMITS: &str = r#""rateLimit": {"plans": {"tiny": {"requestsPerSecond": 0.
 struct Fake {
     removed: Vec<String>,
     added: Vec<(String, String)>,
+    /// Calls to [`Host::tag_request`].
+    tag_calls: usize,
     state: Vec<(String, String)>,
     reply: Option<(u32, HashMap<String, String>, Value)>,
     counts: BTreeMap<String, u64>,
@@ -37,11 +39,11 @@ impl Host for Fake {
     fn now_ms(&self) -> u64 {
         NOW_MS
     }
-    fn remove_request_header(&mut self, name: &str) {
-        self.removed.push(name.to_owned());
-    }
-    fn add_request_header(&mut self, name: &str, value: &str) {
-        self.added.push((name.to_owned(), value.to_owned()));
+    fn tag_request(&mut self, strip: &[&str], add: &[(&str, &str)]) {
+        assert!(!strip.is_empty() || !add.is_empty(), "a call that changes nothing");
+        self.tag_calls += 1;
+        self.removed.extend(strip.iter().map(|s| s.to_string()));
+        self.added.extend(add.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     }
     fn set_filter_state(&mut self, key: &str, value: &str) {
         self.state.push((key.to_owned(), value.to_owned()));
@@ -118,6 +120,7 @@ fn verified_requests_are_tagged_and_spoofs_stripped() {
     let (verdict, exchange) = run(&c, &mut host, "GET", &headers);
     assert_eq!(verdict, Verdict::Continue);
     assert_eq!(host.removed, ["X-Tenant-Id", "x-datagate-subject"]);
+    assert_eq!(host.tag_calls, 1, "stripped and tagged in one call");
     let added: Vec<(&str, &str)> = host.added.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     assert_eq!(added, [("x-tenant-id", "acme"), ("x-tenant-plan", "gold"), ("x-datagate-subject", "u1")]);
     assert_eq!(host.state, [("datagate_tenant".into(), "acme".into()), ("datagate_plan".into(), "gold".into())]);
@@ -127,6 +130,32 @@ fn verified_requests_are_tagged_and_spoofs_stripped() {
     run(&c, &mut host, "GET", &[("x-cassandra-token", t.as_str())]);
     assert_eq!(host.count_of("datagate.token_cache.hits"), 1);
     assert_eq!(host.count_of("datagate.allowed"), 2);
+}
+
+#[test]
+fn spoofed_headers_go_before_an_answer_or_a_pause() {
+    // Refused: stripped first (access logs must not show them), nothing added.
+    let c = cfg("");
+    let mut host = Fake::default();
+    assert_eq!(run(&c, &mut host, "GET", &[("x-tenant-plan", "gold")]).0, Verdict::Replied);
+    assert_eq!(host.removed, ["x-tenant-plan"]);
+    assert!(host.added.is_empty());
+    // Paused for a lease: stripped now; the tags follow the answer, with nothing left to strip.
+    let c = global_cfg("");
+    let mut host = Fake::with_cache();
+    let t = token("acme");
+    let (verdict, mut exchange) = run(&c, &mut host, "GET", &[("x-cassandra-token", &t), ("x-datagate-x", "1")]);
+    assert_eq!(verdict, Verdict::Paused);
+    assert_eq!((host.removed.clone(), host.tag_calls), (vec!["x-datagate-x".to_owned()], 1));
+    let grant = br#"{"granted": 3, "left": 10, "retryAfterS": 0}"#;
+    assert_eq!(exchange.on_lease_response(&c, &mut host, "200", grant), Verdict::Continue);
+    assert_eq!((host.removed.len(), host.tag_calls), (1, 2));
+    assert_eq!(host.added.len(), 3);
+    // Nothing to strip on a public request: no header call at all.
+    let c = cfg(r#","publicPaths": ["/v2/keyspaces/*"]"#);
+    let mut host = Fake::default();
+    assert_eq!(run(&c, &mut host, "GET", &[]).0, Verdict::Continue);
+    assert_eq!(host.tag_calls, 0);
 }
 
 #[test]
@@ -337,4 +366,16 @@ fn an_unreachable_limiter_fails_open_or_closed_as_configured() {
 fn global_limits_need_plans() {
     let e = Config::from_json(format!(r#"{{{JWKS},"globalLimit": {{"cluster": "c"}}}}"#).as_bytes()).err().unwrap();
     assert!(e.0.iter().any(|m| m.starts_with("globalLimit: needs rateLimit")), "{e}");
+}
+
+#[test]
+fn a_credential_that_is_not_utf8_is_refused_not_ignored() {
+    // The hosts hand such a value in as NOT_UTF8: a second, unreadable credential.
+    let c = cfg("");
+    let t = token("acme");
+    let mut host = Fake::default();
+    let headers = [("x-cassandra-token", t.as_str()), ("token", crate::headermap::NOT_UTF8)];
+    assert_eq!(run(&c, &mut host, "GET", &headers).0, Verdict::Replied);
+    assert_eq!(host.reply.as_ref().map(|r| r.0), Some(401));
+    assert!(host.added.is_empty());
 }

@@ -46,12 +46,17 @@ impl Host for WasmHost<'_> {
         now_ms()
     }
 
-    fn remove_request_header(&mut self, name: &str) {
-        let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None);
-    }
-
-    fn add_request_header(&mut self, name: &str, value: &str) {
-        let _ = hostcalls::add_map_value(MapType::HttpRequestHeaders, name, value);
+    fn tag_request(&mut self, strip: &[&str], add: &[(&str, &str)]) {
+        // A call per header. `proxy_set_header_map_pairs` would make it one call, but
+        // Envoy then removes every header and adds every pair back (a key and value
+        // copy each, about a dozen on a plain request): measured at about 1.5 µs more
+        // Envoy CPU per request than these three adds.
+        for name in strip {
+            let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None);
+        }
+        for (name, value) in add {
+            let _ = hostcalls::add_map_value(MapType::HttpRequestHeaders, name, value);
+        }
     }
 
     fn set_filter_state(&mut self, key: &str, value: &str) {
