@@ -67,8 +67,25 @@ pub(super) fn settle_main(c: &mut Connection) -> Result<Layout, StoreError> {
     Ok(layout)
 }
 
-/// Marks a tenant's file as `tenant`'s, or checks that it is.
+/// Makes a new file `tenant`'s — catalog, mark and version in one
+/// transaction (one commit: a new tenant's first request pays for it) — or
+/// checks that an existing one is `tenant`'s.
 pub(super) fn settle_tenant(c: &mut Connection, tenant: &str) -> Result<(), StoreError> {
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+    let empty: bool =
+        tx.query_row("SELECT NOT EXISTS (SELECT 1 FROM sqlite_schema)", [], |r| r.get(0)).map_err(map_err)?;
+    if empty {
+        tx.execute_batch(super::CATALOG).map_err(map_err)?;
+        tx.execute_batch(super::vectors::CATALOG).map_err(map_err)?;
+        tx.execute_batch(TABLE).map_err(map_err)?;
+        tx.execute("INSERT INTO datagate_layout (layout, tenant) VALUES ('tenant_file', ?1)", params![tenant])
+            .map_err(map_err)?;
+        tx.pragma_update(None, "user_version", super::names::CASE_SAFE_VERSION).map_err(map_err)?;
+        return tx.commit().map_err(map_err);
+    }
+    tx.commit().map_err(map_err)?;
+    // Made by an earlier version: whatever the catalog gained since.
+    super::init_catalog(c)?;
     c.execute_batch(TABLE).map_err(map_err)?;
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
     match recorded(&tx)? {
