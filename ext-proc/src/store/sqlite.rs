@@ -1,9 +1,12 @@
-//! The embedded default store: SQLite (bundled), a file on local disk.
+//! The embedded default store: SQLite (bundled), files on local disk — the
+//! main file the URL names and one file per tenant beside it (see
+//! [`tenants`]; files from before keep every tenant in the main file, see
+//! [`layout`]).
 //!
 //! A keyspace is a set of tables whose names carry the namespace's physical
-//! prefix; the catalog lives in two tables of the same file and changes in the
-//! same transaction as the DDL it describes. Connections are a small pool used
-//! from blocking threads; WAL lets readers run beside the writer.
+//! prefix; the catalog lives in tables of the same file and changes in the
+//! same transaction as the DDL it describes. Each file's connections are a
+//! small pool used from blocking threads; WAL lets readers run beside the writer.
 
 use super::sql::{self, Dialect, Statement};
 use super::{Registered, Store, StoreError};
@@ -126,8 +129,11 @@ impl SqliteStore {
         let mut total = self.run_main(f.clone()).await?;
         for lease in self.tenants.as_ref().map(TenantDbs::leases).transpose()?.unwrap_or_default() {
             // A file still opening is swept by its own open.
-            if let Some(db) = lease.get() {
-                total += db.run(&self.calls, self.wait, f.clone()).await?;
+            let Some(db) = lease.get() else { continue };
+            // One file's failure does not keep the others from their sweep.
+            match db.run(&self.calls, self.wait, f.clone()).await {
+                Ok(n) => total += n,
+                Err(e) => tracing::warn!(error = %e, file = %db.path().display(), "sweep of a tenant's file failed"),
             }
         }
         Ok(total)
