@@ -29,6 +29,28 @@ on_both_stores!(
     lists_beyond_the_store_limit_are_not_retryable
 );
 
+/// On SQLite each tenant's data is a file of its own; through the API the
+/// same keyspace and table names of two tenants never meet.
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_tenants_get_a_file_each() {
+    let h = Harness::new(false).await;
+    let table = json!({"name": "t", "columnDefinitions": [{"name": "k", "typeDefinition": "text"},
+        {"name": "v", "typeDefinition": "int"}], "primaryKey": {"partitionKey": ["k"]}});
+    for (tenant, v) in [("acme", 1), ("globex", 2)] {
+        assert_eq!(h.call(tenant, "POST", "/v2/schemas/keyspaces", Some(json!({"name": "app"}))).await.0, 201);
+        assert_eq!(h.call(tenant, "POST", "/v2/schemas/keyspaces/app/tables", Some(table.clone())).await.0, 201);
+        assert_eq!(h.call(tenant, "POST", "/v2/keyspaces/app/t", Some(json!({"k": "a", "v": v}))).await.0, 201);
+    }
+    for (tenant, v) in [("acme", 1), ("globex", 2)] {
+        let (s, body) = h.call(tenant, "GET", "/v2/keyspaces/app/t/a", None).await;
+        assert_eq!((s, &body["data"][0]["v"]), (200, &json!(v)), "{body}");
+        assert!(h.dir().join(format!("c.db.tenants/{tenant}.db")).exists());
+    }
+    // A third tenant has neither keyspace nor table.
+    assert_eq!(h.call("initech", "GET", "/v2/keyspaces/app/t/a", None).await.0, 404);
+    h.done().await;
+}
+
 async fn typed_table(h: &Harness) {
     assert_eq!(h.call("t", "POST", "/v2/schemas/keyspaces", Some(json!({"name": "ks"}))).await.0, 201);
     let cols = [

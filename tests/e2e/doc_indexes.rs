@@ -62,7 +62,7 @@ fn indexed_paths_serve_searches(store: Store) {
     assert_eq!(search(&gw, &t, json!({"user.city": {"$eq": "oslo"}}), None).0, ["z1"]);
 
     if store == Store::Sqlite {
-        let path = gw.store_url().trim_start_matches("sqlite://").to_owned();
+        let path = gw.sqlite_file_of("acme");
         let c = rusqlite::Connection::open(path).unwrap();
         let plan: String = c
             .query_row(

@@ -188,8 +188,7 @@ fn internal_errors_name_the_request_not_the_sql(store: Store) {
     let corrupt = r#"{"broken": true}"#;
     match store {
         Store::Sqlite => {
-            let path = gw.store_url().strip_prefix("sqlite://").unwrap();
-            let c = rusqlite::Connection::open(path).unwrap();
+            let c = rusqlite::Connection::open(gw.sqlite_file_of("acme")).unwrap();
             c.busy_timeout(Duration::from_secs(5)).unwrap();
             c.execute("UPDATE datagate_tables SET definition = ?1", [corrupt]).unwrap();
         }

@@ -291,6 +291,12 @@ impl Gateway {
         &self.store_url
     }
 
+    /// The SQLite file holding a tenant's data: `<main file>.tenants/<tenant>.db`
+    /// (a tenant id of lower-case letters, digits, `_` and `-` keeps its spelling).
+    pub fn sqlite_file_of(&self, tenant: &str) -> String {
+        format!("{}.tenants/{tenant}.db", self.store_url.trim_start_matches("sqlite://"))
+    }
+
     /// The sidecar's log so far.
     pub fn sidecar_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("sidecar.log")).unwrap_or_default()

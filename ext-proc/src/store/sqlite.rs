@@ -1,9 +1,12 @@
-//! The embedded default store: SQLite (bundled), a file on local disk.
+//! The embedded default store: SQLite (bundled), files on local disk — the
+//! main file the URL names and one file per tenant beside it (see
+//! [`tenants`]; files from before keep every tenant in the main file, see
+//! [`layout`]).
 //!
 //! A keyspace is a set of tables whose names carry the namespace's physical
-//! prefix; the catalog lives in two tables of the same file and changes in the
-//! same transaction as the DDL it describes. Connections are a small pool used
-//! from blocking threads; WAL lets readers run beside the writer.
+//! prefix; the catalog lives in tables of the same file and changes in the
+//! same transaction as the DDL it describes. Each file's connections are a
+//! small pool used from blocking threads; WAL lets readers run beside the writer.
 
 use super::sql::{self, Dialect, Statement};
 use super::{Registered, Store, StoreError};
@@ -12,14 +15,18 @@ use crate::model::{ColumnType, DataType, Namespace, TableDef};
 use crate::plan::{Condition, Select, Upsert};
 use crate::value::{format_time, format_timestamp, parse_timestamp, Value};
 use async_trait::async_trait;
-use rusqlite::config::DbConfig;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, ToSql, TransactionBehavior};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
 pub use dialect::SqliteDialect;
+pub use tenants::{dir_of as tenants_dir, file_name as tenant_file_name};
+
+use layout::Layout;
+use pool::{connect, Db};
+use tenants::TenantDbs;
 
 const CATALOG: &str = "
 CREATE TABLE IF NOT EXISTS datagate_keyspaces (
@@ -32,96 +39,118 @@ CREATE TABLE IF NOT EXISTS datagate_collections (
     PRIMARY KEY (tenant, keyspace, name)) WITHOUT ROWID, STRICT;
 ";
 
-/// The SQLite store.
+/// The SQLite store: the main file the URL names and, in the per-tenant
+/// layout (see [`layout`]), one file per tenant beside it.
 pub struct SqliteStore {
-    path: String,
-    /// Idle connections; a request takes one for the length of its call.
-    idle: Arc<Mutex<Vec<Connection>>>,
-    /// One permit per connection: waiting here (bounded) rather than behind
-    /// one busy connection keeps a slow call from holding up the next ones.
-    permits: Arc<Semaphore>,
+    /// The main file: usage metering, and every tenant in the shared layout.
+    main: Db,
+    /// `None` in the shared layout.
+    tenants: Option<TenantDbs>,
+    /// One permit per configured connection, taken by every call on any file:
+    /// the pool size bounds the SQLite work running at once.
+    calls: Arc<Semaphore>,
     size: usize,
     wait: Duration,
 }
 
-/// Opens one connection configured the way every statement here expects.
-fn connect(path: &str) -> Result<Connection, StoreError> {
-    let conn = Connection::open(path).map_err(|e| StoreError::Unavailable(format!("cannot open {path}: {e}")))?;
-    conn.busy_timeout(Duration::from_secs(5)).map_err(map_err)?;
-    // Off: SQLite would otherwise read a double-quoted name that matches no
-    // column as a string literal, so a renamed column would come back as its
-    // own name instead of an error.
-    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DQS_DML, false).map_err(map_err)?;
-    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DQS_DDL, false).map_err(map_err)?;
-    conn.create_collation("DG_DECIMAL", crate::decimal::collate).map_err(map_err)?;
-    conn.pragma_update(None, "journal_mode", "WAL").map_err(map_err)?;
-    // With WAL, NORMAL keeps every committed transaction across a process crash.
-    conn.pragma_update(None, "synchronous", "NORMAL").map_err(map_err)?;
-    Ok(conn)
+/// Creates what every file's statements expect: the catalog, the vectors side
+/// table, and the case-safe physical names.
+fn init_catalog(c: &mut Connection) -> Result<(), StoreError> {
+    c.execute_batch(CATALOG).map_err(map_err)?;
+    c.execute_batch(vectors::CATALOG).map_err(map_err)?;
+    names::migrate(c).map_err(map_err)
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`.
     pub async fn open(path: &str, pool: super::PoolSettings) -> Result<SqliteStore, StoreError> {
-        if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+        let path = std::path::PathBuf::from(path);
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
         }
         let size = pool.size.max(1);
-        let mut conns = Vec::new();
-        for _ in 0..size {
-            conns.push(connect(path)?);
-        }
-        let store = SqliteStore {
-            path: path.to_owned(),
-            idle: Arc::new(Mutex::new(conns)),
-            permits: Arc::new(Semaphore::new(size)),
+        let main_path = path.clone();
+        let (conns, layout) = tokio::task::spawn_blocking(move || {
+            let mut conns = vec![connect(&main_path)?];
+            init_catalog(&mut conns[0])?;
+            let layout = layout::settle_main(&mut conns[0])?;
+            // The shared layout keeps its connections ready, as before; the
+            // per-tenant main file only meters usage and grows on demand.
+            if layout == Layout::Shared {
+                for _ in 1..size {
+                    conns.push(connect(&main_path)?);
+                }
+            }
+            Ok::<_, StoreError>((conns, layout))
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("sqlite task failed: {e}")))??;
+        let tenants = (layout == Layout::PerTenant).then(|| TenantDbs::new(&path));
+        Ok(SqliteStore {
+            main: Db::new(path, conns, size),
+            tenants,
+            calls: Arc::new(Semaphore::new(size)),
             size,
             wait: pool.wait,
-        };
-        store
-            .run(|c| {
-                c.execute_batch(CATALOG).map_err(map_err)?;
-                c.execute_batch(vectors::CATALOG).map_err(map_err)?;
-                names::migrate(c).map_err(map_err)
-            })
-            .await?;
-        Ok(store)
+        })
     }
 
-    async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    /// Runs `f` on the main file.
+    async fn run_main<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let slot = crate::scope::connection_slot().await?;
-        let permit = match tokio::time::timeout(self.wait, self.permits.clone().acquire_owned()).await {
-            Ok(Ok(p)) => p,
-            _ => {
-                return Err(StoreError::Unavailable(format!(
-                    "all {} SQLite connections are busy; retry shortly",
-                    self.size
-                )))
+        self.main.run(&self.calls, self.wait, f).await
+    }
+
+    /// Runs `f` on the file holding `tenant`'s data, opening it if needed.
+    async fn run<T, F>(&self, tenant: &str, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let Some(tenants) = &self.tenants else { return self.run_main(f).await };
+        // Held to the end of the call: the file is not closed under it.
+        let lease = tenants.lease(tenant)?;
+        // One open however many calls arrive at once for a closed file.
+        let db = lease.get_or_try_init(|| tenants.open(tenant, tenants::now_ms())).await?;
+        db.run(&self.calls, self.wait, f).await
+    }
+
+    /// Runs `f` on every file holding tenant data that is open now (the main
+    /// file first), adding up what it returns. Closed tenant files are swept
+    /// when they are next opened.
+    async fn run_each<F>(&self, f: F) -> Result<u64, StoreError>
+    where
+        F: Fn(&mut Connection) -> Result<u64, StoreError> + Clone + Send + 'static,
+    {
+        let mut total = self.run_main(f.clone()).await?;
+        for lease in self.tenants.as_ref().map(TenantDbs::leases).transpose()?.unwrap_or_default() {
+            // A file still opening is swept by its own open.
+            let Some(db) = lease.get() else { continue };
+            // One file's failure does not keep the others from their sweep.
+            match db.run(&self.calls, self.wait, f.clone()).await {
+                Ok(n) => total += n,
+                Err(e) => tracing::warn!(error = %e, file = %db.path().display(), "sweep of a tenant's file failed"),
             }
-        };
-        let (idle, path) = (self.idle.clone(), self.path.clone());
-        tokio::task::spawn_blocking(move || {
-            // Held until the call ends, even if the request that made it was given up.
-            let _held = (permit, slot);
-            let taken = idle.lock().map_err(|_| StoreError::Internal("sqlite pool lock poisoned".into()))?.pop();
-            // A connection lost to a panic is replaced.
-            let mut conn = match taken {
-                Some(c) => c,
-                None => connect(&path)?,
-            };
-            let out = f(&mut conn);
-            if let Ok(mut idle) = idle.lock() {
-                idle.push(conn);
-            }
-            out
-        })
-        .await
-        .map_err(|e| StoreError::Internal(format!("sqlite task failed: {e}")))?
+        }
+        Ok(total)
+    }
+
+    /// Open tenant files and opens so far (`None` in the shared layout).
+    #[cfg(test)]
+    fn tenant_counts(&self) -> Option<(usize, u64)> {
+        self.tenants.as_ref().map(TenantDbs::counts)
+    }
+
+    /// The file holding a tenant's data: its own, or the main file in the shared layout.
+    pub fn tenant_path(&self, tenant: &str) -> std::path::PathBuf {
+        match &self.tenants {
+            Some(t) => t.path(tenant),
+            None => self.main.path().to_owned(),
+        }
     }
 }
 
@@ -232,8 +261,9 @@ impl Store for SqliteStore {
     }
 
     async fn create_keyspace(&self, ns: &Namespace) -> Result<(), StoreError> {
+        let tenant = ns.tenant.as_str();
         let ns = ns.clone();
-        self.run(move |c| {
+        self.run(tenant, move |c| {
             let n = c
                 .execute(
                     "INSERT INTO datagate_keyspaces (tenant, name) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
@@ -249,20 +279,21 @@ impl Store for SqliteStore {
     }
 
     async fn keyspaces(&self, tenant: &str) -> Result<Vec<String>, StoreError> {
-        let tenant = tenant.to_owned();
-        self.run(move |c| {
+        let owned = tenant.to_owned();
+        self.run(tenant, move |c| {
             let mut s = c
                 .prepare_cached("SELECT name FROM datagate_keyspaces WHERE tenant = ?1 ORDER BY name")
                 .map_err(map_err)?;
-            let rows = s.query_map(params![tenant], |r| r.get::<_, String>(0)).map_err(map_err)?;
+            let rows = s.query_map(params![owned], |r| r.get::<_, String>(0)).map_err(map_err)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(map_err)
         })
         .await
     }
 
     async fn drop_keyspace(&self, ns: &Namespace) -> Result<(), StoreError> {
+        let tenant = ns.tenant.as_str();
         let ns = ns.clone();
-        self.run(move |c| {
+        self.run(tenant, move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
             require_keyspace(&tx, &ns)?;
             let names: Vec<String> = {
@@ -293,8 +324,9 @@ impl Store for SqliteStore {
     }
 
     async fn create_table(&self, ns: &Namespace, def: &TableDef, if_not_exists: bool) -> Result<bool, StoreError> {
+        let tenant = ns.tenant.as_str();
         let (ns, def) = (ns.clone(), def.clone());
-        self.run(move |c| {
+        self.run(tenant, move |c| {
             let definition = serde_json::to_string(&def).map_err(|e| StoreError::Internal(e.to_string()))?;
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
             require_keyspace(&tx, &ns)?;
@@ -322,8 +354,9 @@ impl Store for SqliteStore {
     }
 
     async fn table(&self, ns: &Namespace, name: &str) -> Result<TableDef, StoreError> {
+        let tenant = ns.tenant.as_str();
         let (ns, name) = (ns.clone(), name.to_owned());
-        self.run(move |c| {
+        self.run(tenant, move |c| {
             let found: Option<Option<String>> = c
                 .prepare_cached(
                     "SELECT t.definition FROM datagate_keyspaces k LEFT JOIN datagate_tables t \
@@ -342,8 +375,9 @@ impl Store for SqliteStore {
     }
 
     async fn tables(&self, ns: &Namespace) -> Result<Vec<TableDef>, StoreError> {
+        let tenant = ns.tenant.as_str();
         let ns = ns.clone();
-        self.run(move |c| {
+        self.run(tenant, move |c| {
             require_keyspace(c, &ns)?;
             let mut s = c
                 .prepare_cached(
@@ -363,8 +397,9 @@ impl Store for SqliteStore {
     }
 
     async fn alter_table(&self, ns: &Namespace, table: &str, change: &Change) -> Result<TableDef, StoreError> {
+        let tenant = ns.tenant.as_str();
         let (ns, table, change) = (ns.clone(), table.to_owned(), change.clone());
-        self.run(move |c| {
+        self.run(tenant, move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
             require_keyspace(&tx, &ns)?;
             let text: Option<String> = tx
@@ -393,8 +428,9 @@ impl Store for SqliteStore {
     }
 
     async fn upsert(&self, ns: &Namespace, def: &TableDef, rows: &[Upsert]) -> Result<u64, StoreError> {
+        let tenant = ns.tenant.as_str();
         let statements: Vec<Statement> = rows.iter().map(|r| sql::upsert(&SqliteDialect, ns, def, r)).collect();
-        self.run(move |c| {
+        self.run(tenant, move |c| {
             if let [one] = statements.as_slice() {
                 return execute(c, one).map(|n| n as u64);
             }
@@ -410,9 +446,10 @@ impl Store for SqliteStore {
     }
 
     async fn select(&self, ns: &Namespace, def: &TableDef, select: &Select) -> Result<Vec<Vec<Value>>, StoreError> {
+        let tenant = ns.tenant.as_str();
         let st = sql::select(&SqliteDialect, ns, def, select);
         let types: Vec<DataType> = def.columns.iter().map(|c| c.ty).collect();
-        self.run(move |c| {
+        self.run(tenant, move |c| {
             let mut prepared = c.prepare_cached(&st.sql).map_err(map_err)?;
             let mut rows = prepared.query(rusqlite::params_from_iter(st.params.iter())).map_err(map_err)?;
             let mut out = Vec::new();
@@ -429,34 +466,37 @@ impl Store for SqliteStore {
     }
 
     async fn sweep_expired(&self, now_ms: i64) -> Result<u64, StoreError> {
-        self.run(move |c| {
-            let tables: Vec<(String, String, String)> = {
-                let mut s = c.prepare("SELECT tenant, keyspace, definition FROM datagate_tables").map_err(map_err)?;
-                let rows = s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(map_err)?;
-                rows.collect::<Result<_, _>>().map_err(map_err)?
-            };
-            let mut deleted = 0u64;
-            for (tenant, keyspace, text) in tables {
-                let def = parse_def(&text)?;
-                let ns = Namespace { tenant, keyspace };
-                if let Some(st) = sql::sweep(&SqliteDialect, &ns, &def, now_ms) {
-                    // A table dropped since the listing only costs its own statement.
-                    match execute(c, &st) {
-                        Ok(n) => deleted += n as u64,
-                        Err(StoreError::SchemaChanged) => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-            }
-            Ok(deleted)
-        })
-        .await
+        self.run_each(move |c| sweep_rows(c, now_ms)).await
     }
 
     async fn delete(&self, ns: &Namespace, def: &TableDef, key: &[Condition]) -> Result<u64, StoreError> {
+        let tenant = ns.tenant.as_str();
         let st = sql::delete(&SqliteDialect, ns, def, key);
-        self.run(move |c| execute(c, &st).map(|n| n as u64)).await
+        self.run(tenant, move |c| execute(c, &st).map(|n| n as u64)).await
     }
+}
+
+/// Deletes the expired rows of every table in one file.
+fn sweep_rows(c: &Connection, now_ms: i64) -> Result<u64, StoreError> {
+    let tables: Vec<(String, String, String)> = {
+        let mut s = c.prepare("SELECT tenant, keyspace, definition FROM datagate_tables").map_err(map_err)?;
+        let rows = s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(map_err)?;
+        rows.collect::<Result<_, _>>().map_err(map_err)?
+    };
+    let mut deleted = 0u64;
+    for (tenant, keyspace, text) in tables {
+        let def = parse_def(&text)?;
+        let ns = Namespace { tenant, keyspace };
+        if let Some(st) = sql::sweep(&SqliteDialect, &ns, &def, now_ms) {
+            // A table dropped since the listing only costs its own statement.
+            match execute(c, &st) {
+                Ok(n) => deleted += n as u64,
+                Err(StoreError::SchemaChanged) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(deleted)
 }
 
 impl SqliteStore {
@@ -468,10 +508,11 @@ impl SqliteStore {
         name: &str,
         physical: String,
     ) -> Result<(), StoreError> {
+        let tenant = ns.tenant.as_str();
         let (ns, name) = (ns.clone(), name.to_owned());
         let delete =
             format!("DELETE FROM datagate_{} WHERE tenant = ?1 AND keyspace = ?2 AND name = ?3", what.registry());
-        self.run(move |c| {
+        self.run(tenant, move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
             require_keyspace(&tx, &ns)?;
             let n = tx.execute(&delete, params![ns.tenant, ns.keyspace, name]).map_err(map_err)?;
@@ -492,7 +533,12 @@ impl SqliteStore {
 mod dialect;
 mod docs;
 mod index;
+mod layout;
 mod names;
+mod pool;
+#[cfg(test)]
+mod tenant_tests;
+mod tenants;
 #[cfg(test)]
 mod tests;
 mod usage;

@@ -50,6 +50,11 @@ impl Harness {
         Harness { service: Service::new(store.clone(), &config), store, replica, _dir: dir, pg_db }
     }
 
+    /// The directory holding the SQLite store's files.
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     pub async fn call(&self, tenant: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         self.call_on(&self.service, tenant, method, path, body).await
     }

@@ -113,11 +113,34 @@ pub(super) fn drop_all(c: &Connection, ns: &Namespace) -> Result<(), StoreError>
     super::vectors::forget_all(c, ns, None)
 }
 
+/// Deletes the expired documents of every collection in one file.
+pub(super) fn sweep_docs(c: &Connection, now_ms: i64) -> Result<u64, StoreError> {
+    let all: Vec<(String, String, String)> = {
+        let mut s = c.prepare("SELECT tenant, keyspace, name FROM datagate_collections").map_err(map_err)?;
+        let rows = s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(map_err)?;
+        rows.collect::<Result<_, _>>().map_err(map_err)?
+    };
+    let mut deleted = 0u64;
+    for (tenant, keyspace, name) in all {
+        let ns = Namespace { tenant, keyspace };
+        let sql = format!("DELETE FROM {} WHERE expires_at <= ?1", table(&ns, &name));
+        let swept = super::vectors::forget_expired(c, &ns, &name, now_ms)
+            .and_then(|()| c.execute(&sql, params![now_ms]).map_err(map_err));
+        match swept {
+            Ok(n) => deleted += n as u64,
+            Err(StoreError::SchemaChanged) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(deleted)
+}
+
 #[async_trait]
 impl DocStore for SqliteStore {
     async fn create_collection(&self, ns: &Namespace, name: &str, if_not_exists: bool) -> Result<bool, StoreError> {
+        let tenant = ns.tenant.as_str();
         let (ns, name) = (ns.clone(), name.to_owned());
-        self.run(move |c| {
+        self.run(tenant, move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
             require_keyspace(&tx, &ns)?;
             let n = tx
@@ -148,8 +171,9 @@ impl DocStore for SqliteStore {
     }
 
     async fn collection(&self, ns: &Namespace, name: &str) -> Result<CollectionDef, StoreError> {
+        let tenant = ns.tenant.as_str();
         let (ns, name) = (ns.clone(), name.to_owned());
-        self.run(move |c| {
+        self.run(tenant, move |c| {
             let found: Option<(Option<String>, Option<String>)> = c
                 .prepare_cached(
                     "SELECT c.name, c.json_schema FROM datagate_keyspaces k LEFT JOIN datagate_collections c \
@@ -172,8 +196,9 @@ impl DocStore for SqliteStore {
     }
 
     async fn collections(&self, ns: &Namespace) -> Result<Vec<CollectionDef>, StoreError> {
+        let tenant = ns.tenant.as_str();
         let ns = ns.clone();
-        self.run(move |c| {
+        self.run(tenant, move |c| {
             require_keyspace(c, &ns)?;
             let mut s = c
                 .prepare_cached(
@@ -199,8 +224,9 @@ impl DocStore for SqliteStore {
     }
 
     async fn set_json_schema(&self, ns: &Namespace, name: &str, schema: Option<&Json>) -> Result<(), StoreError> {
+        let tenant = ns.tenant.as_str();
         let (ns, name, schema) = (ns.clone(), name.to_owned(), schema.map(Json::to_string));
-        self.run(move |c| {
+        self.run(tenant, move |c| {
             let n = c
                 .execute(
                     "UPDATE datagate_collections SET json_schema = ?4 WHERE tenant = ?1 AND keyspace = ?2 AND name = ?3",
@@ -216,8 +242,9 @@ impl DocStore for SqliteStore {
     }
 
     async fn get_doc(&self, ns: &Namespace, coll: &str, id: &str, now_ms: i64) -> Result<Option<Json>, StoreError> {
+        let tenant = ns.tenant.as_str();
         let (ns, coll, id) = (ns.clone(), coll.to_owned(), id.to_owned());
-        self.run(move |c| Ok(live(read(c, &ns, &coll, &id)?, now_ms).0)).await
+        self.run(tenant, move |c| Ok(live(read(c, &ns, &coll, &id)?, now_ms).0)).await
     }
 
     async fn put_docs(
@@ -227,12 +254,13 @@ impl DocStore for SqliteStore {
         docs: &[(String, Json)],
         expires_ms: Option<i64>,
     ) -> Result<(), StoreError> {
+        let tenant = ns.tenant.as_str();
         // Serialized here, once: the blocking task owns text (and the packed
         // vector), not a copy of each tree.
         let docs: Vec<(String, String, Option<Vec<u8>>)> =
             docs.iter().map(|(id, doc)| (id.clone(), doc.to_string(), crate::store::vectors::pack(doc))).collect();
         let (ns, coll) = (ns.clone(), coll.to_owned());
-        self.run(move |c| {
+        self.run(tenant, move |c| {
             // The document and its packed vector (or the removal of a replaced
             // one's) commit together: one WAL commit, in process.
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
@@ -252,8 +280,9 @@ impl DocStore for SqliteStore {
         now_ms: i64,
         edit: EditFn,
     ) -> Result<Json, StoreError> {
+        let tenant = ns.tenant.as_str();
         let (ns, coll, id) = (ns.clone(), coll.to_owned(), id.to_owned());
-        self.run(move |c| {
+        self.run(tenant, move |c| {
             // IMMEDIATE takes the write lock first, so the read below cannot go stale.
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
             let reply = match decide(read(&tx, &ns, &coll, &id)?, now_ms, &edit)? {
@@ -277,11 +306,12 @@ impl DocStore for SqliteStore {
     }
 
     async fn search(&self, ns: &Namespace, coll: &str, search: &DocSearch<'_>) -> Result<Vec<DocRow>, StoreError> {
+        let tenant = ns.tenant.as_str();
         let query =
             docsql::search(&super::SqliteDialect, &table(ns, coll), search).map_err(|e| StoreError::Rejected(e.0))?;
         let keys = docsql::key_len(search.sort) - 1;
         let (ns, coll) = (ns.clone(), coll.to_owned());
-        self.run(move |c| {
+        self.run(tenant, move |c| {
             let run = || -> Result<Vec<DocRow>, StoreError> {
                 let mut s = c.prepare_cached(&query.sql).map_err(map_err)?;
                 let mut rows = s.query(rusqlite::params_from_iter(query.params.iter())).map_err(map_err)?;
@@ -304,37 +334,19 @@ impl DocStore for SqliteStore {
     }
 
     async fn doc_indexes(&self, ns: &Namespace, coll: &str) -> Result<Vec<String>, StoreError> {
+        let tenant = ns.tenant.as_str();
         let (ns, coll) = (ns.clone(), coll.to_owned());
-        self.run(move |c| super::index::list(c, &ns, &coll)).await
+        self.run(tenant, move |c| super::index::list(c, &ns, &coll)).await
     }
 
     async fn set_doc_indexes(&self, ns: &Namespace, coll: &str, paths: &[Path]) -> Result<(), StoreError> {
+        let tenant = ns.tenant.as_str();
         let (ns, coll, paths) = (ns.clone(), coll.to_owned(), paths.to_vec());
-        self.run(move |c| super::index::set(c, &ns, &coll, &paths)).await
+        self.run(tenant, move |c| super::index::set(c, &ns, &coll, &paths)).await
     }
 
     async fn sweep_expired_docs(&self, now_ms: i64) -> Result<u64, StoreError> {
-        self.run(move |c| {
-            let all: Vec<(String, String, String)> = {
-                let mut s = c.prepare("SELECT tenant, keyspace, name FROM datagate_collections").map_err(map_err)?;
-                let rows = s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(map_err)?;
-                rows.collect::<Result<_, _>>().map_err(map_err)?
-            };
-            let mut deleted = 0u64;
-            for (tenant, keyspace, name) in all {
-                let ns = Namespace { tenant, keyspace };
-                let sql = format!("DELETE FROM {} WHERE expires_at <= ?1", table(&ns, &name));
-                let swept = super::vectors::forget_expired(c, &ns, &name, now_ms)
-                    .and_then(|()| c.execute(&sql, params![now_ms]).map_err(map_err));
-                match swept {
-                    Ok(n) => deleted += n as u64,
-                    Err(StoreError::SchemaChanged) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(deleted)
-        })
-        .await
+        self.run_each(move |c| sweep_docs(c, now_ms)).await
     }
 
     async fn insert_docs(
@@ -345,6 +357,7 @@ impl DocStore for SqliteStore {
         now_ms: i64,
         ordered: bool,
     ) -> Result<Vec<bool>, StoreError> {
+        let tenant = ns.tenant.as_str();
         let send = crate::store::docs::first_of_each(docs.iter().map(|(id, _)| id), ordered);
         let docs: Vec<Option<(String, String, Option<Vec<u8>>)>> = docs
             .iter()
@@ -359,7 +372,7 @@ impl DocStore for SqliteStore {
              WHERE d.expires_at IS NOT NULL AND d.expires_at <= ?3",
             table(&ns, &coll)
         );
-        self.run(move |c| {
+        self.run(tenant, move |c| {
             // One transaction and one WAL commit for the batch; row by row is
             // cheap in process, and lets an ordered batch simply stop.
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;

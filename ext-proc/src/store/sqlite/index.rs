@@ -112,9 +112,10 @@ mod tests {
     #[tokio::test]
     async fn declared_paths_are_searched_through_their_index() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("x.db");
-        let store = SqliteStore::open(db.to_str().unwrap(), PoolSettings::sized(2)).await.unwrap();
+        let main = dir.path().join("x.db");
+        let store = SqliteStore::open(main.to_str().unwrap(), PoolSettings::sized(2)).await.unwrap();
         let ns = Namespace { tenant: "t".into(), keyspace: "k".into() };
+        let db = store.tenant_path(&ns.tenant);
         store.create_keyspace(&ns).await.unwrap();
         store.create_collection(&ns, "c", false).await.unwrap();
         let docs: Vec<(String, Json)> = (0..500)

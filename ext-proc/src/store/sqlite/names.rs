@@ -36,7 +36,7 @@ pub fn physical(name: &str) -> String {
 }
 
 /// The `user_version` of a file whose physical names follow [`physical`].
-const CASE_SAFE_VERSION: i64 = 1;
+pub(super) const CASE_SAFE_VERSION: i64 = 1;
 
 /// Renames what older versions created under a name holding upper-case letters
 /// (tables, their columns, collections) to the case-safe spelling, once per

@@ -16,19 +16,20 @@ fn statements() -> &'static UsageSql {
 #[async_trait]
 impl UsageStore for SqliteStore {
     fn pool_status(&self) -> PoolStatus {
-        let free = self.permits.available_permits() as u64;
+        // The store-wide permits: every call on any file takes one.
+        let free = self.calls.available_permits() as u64;
         let max = self.size as u64;
         PoolStatus { max, in_use: max.saturating_sub(free), idle: free, waiting: 0 }
     }
 
     async fn init_usage(&self) -> Result<(), StoreError> {
-        self.run(|c| c.execute_batch(&statements().create).map_err(map_err)).await
+        self.run_main(|c| c.execute_batch(&statements().create).map_err(map_err)).await
     }
 
     async fn write_usage(&self, replica: &str, rows: &[UsageRow]) -> Result<(), StoreError> {
         let replica = replica.to_owned();
         let rows = rows.to_vec();
-        self.run(move |c| {
+        self.run_main(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
             {
                 let mut st = tx.prepare_cached(&statements().upsert).map_err(map_err)?;
@@ -51,7 +52,7 @@ impl UsageStore for SqliteStore {
 
     async fn usage(&self, q: &UsageQuery) -> Result<Vec<UsageRow>, StoreError> {
         let q = q.clone();
-        self.run(move |c| {
+        self.run_main(move |c| {
             let mut st = c.prepare_cached(&statements().query).map_err(map_err)?;
             let tenant = q.tenant.clone().map_or(Sql::Null, Sql::Text);
             let params =
@@ -78,7 +79,7 @@ impl UsageStore for SqliteStore {
 
     async fn units_since(&self, from: i64, to: i64, except: &str) -> Result<Vec<(String, u64, u64)>, StoreError> {
         let except = except.to_owned();
-        self.run(move |c| {
+        self.run_main(move |c| {
             let mut st = c.prepare_cached(&statements().units).map_err(map_err)?;
             let rows = st
                 .query_map(rusqlite::params![from, to, except], |r| {

@@ -95,8 +95,9 @@ impl VectorStore for SqliteStore {
         score: Scorer,
         k: usize,
     ) -> Result<Vec<(String, f64)>, StoreError> {
+        let tenant = ns.tenant.as_str();
         let (ns, coll) = (ns.clone(), coll.to_owned());
-        self.run(move |c| {
+        self.run(tenant, move |c| {
             let mut s = c
                 .prepare_cached(
                     "SELECT id, vec FROM datagate_vectors WHERE tenant = ?1 AND keyspace = ?2 AND coll = ?3",
@@ -124,6 +125,7 @@ impl VectorStore for SqliteStore {
         ids: &[String],
         now_ms: i64,
     ) -> Result<Vec<(String, Json)>, StoreError> {
+        let tenant = ns.tenant.as_str();
         let (sql, ids) = (
             format!(
                 "SELECT id, doc FROM {} WHERE id IN (SELECT value FROM json_each(?1)) \
@@ -132,7 +134,7 @@ impl VectorStore for SqliteStore {
             ),
             serde_json::to_string(ids).map_err(|e| StoreError::Internal(e.to_string()))?,
         );
-        self.run(move |c| {
+        self.run(tenant, move |c| {
             let mut s = c.prepare_cached(&sql).map_err(map_err)?;
             let rows =
                 s.query_map(params![ids, now_ms], |r| Ok((r.get(0)?, r.get::<_, String>(1)?))).map_err(map_err)?;
