@@ -54,7 +54,11 @@ fn eager_modes() -> [Mode; 2] {
 }
 
 fn headers(method: &str, path: &str, end: bool, mode: Mode) -> ProcessingRequest {
-    let pairs = [(":method", method), (":path", path), ("x-tenant-id", "t1"), ("content-type", "application/json")];
+    headers_of("t1", method, path, end, mode)
+}
+
+fn headers_of(tenant: &str, method: &str, path: &str, end: bool, mode: Mode) -> ProcessingRequest {
+    let pairs = [(":method", method), (":path", path), ("x-tenant-id", tenant), ("content-type", "application/json")];
     let headers = pairs
         .iter()
         .map(|(k, v)| HeaderValue { key: (*k).to_owned(), raw_value: v.as_bytes().to_vec(), ..HeaderValue::default() })
@@ -147,4 +151,22 @@ async fn waiting_modes_continue_the_headers_then_answer_the_body() {
         let code = status(p.on_message(body(r#"{"name":"books"}"#, true)).await);
         assert!(code == 201 || code == 409, "{code}");
     }
+}
+
+#[tokio::test]
+async fn a_tenant_id_the_edge_could_not_have_set_is_no_tenant() {
+    let s = sidecar().await;
+    for bad in ["a/b", "../t1", "a b", "ü", &"a".repeat(65)] {
+        let mut p = Processor::new(s.service.clone());
+        assert_eq!(
+            status(p.on_message(headers_of(bad, "GET", "/v2/schemas/keyspaces", true, None)).await),
+            401,
+            "{bad}"
+        );
+    }
+    let mut p = Processor::new(s.service.clone());
+    assert_eq!(
+        status(p.on_message(headers_of("acme-1.eu_west", "GET", "/v2/schemas/keyspaces", true, None)).await),
+        200
+    );
 }
