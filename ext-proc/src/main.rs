@@ -12,6 +12,10 @@ use std::time::Duration;
 // Each request allocates many small, short-lived buffers (HTTP/2 frames,
 // protobuf, SQL, JSON) on one thread and frees some on another; mimalloc's
 // per-thread free lists beat glibc's arenas there (see bench/README.md).
+// Built with `no_thp` (Cargo.toml): with transparent huge pages in `madvise`
+// mode (Debian's default) mimalloc asked for 2 MiB pages, and every arena it
+// touched counted whole: 21.7 MiB idle and 31.9 MiB peak on PostgreSQL
+// against 14.0 and 18.2 without.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
