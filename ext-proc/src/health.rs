@@ -12,10 +12,6 @@ use tonic_health::ServingStatus;
 /// How often the store is probed.
 pub const PROBE_EVERY: Duration = Duration::from_secs(1);
 
-/// The tenant name the probe lists keyspaces for: never a real tenant (tenants
-/// cannot start with `$`), so the query is an index lookup returning nothing.
-pub const PROBE_TENANT: &str = "$health";
-
 /// The gRPC service name Envoy's health check asks about (the ext_proc service).
 pub fn service_name() -> &'static str {
     // The generated constant, so health needs nothing from the server that serves it.
@@ -70,9 +66,9 @@ where
     }
 }
 
-/// One store probe: a keyspace listing for [`PROBE_TENANT`], bounded by `timeout`.
+/// One store probe: a `ping` (no tenant's data, no tenant's file), bounded by `timeout`.
 pub async fn probe_store(store: &crate::store::Backend, timeout: Duration) -> Result<(), String> {
-    match tokio::time::timeout(timeout, store.rows.keyspaces(PROBE_TENANT)).await {
+    match tokio::time::timeout(timeout, store.rows.ping()).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err(format!("no answer within {timeout:?}")),

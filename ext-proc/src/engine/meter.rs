@@ -93,6 +93,9 @@ impl Store for Metered {
     fn kind(&self) -> &'static str {
         self.rows.kind()
     }
+    async fn ping(&self) -> Result<(), StoreError> {
+        timed(self.rows.ping(), nothing).await
+    }
     async fn create_keyspace(&self, ns: &Namespace) -> Result<(), StoreError> {
         timed(self.rows.create_keyspace(ns), ddl).await
     }

@@ -90,6 +90,9 @@ impl Registered {
 pub trait Store: Send + Sync {
     /// A short name for logs (`sqlite`, `postgres`).
     fn kind(&self) -> &'static str;
+    /// One round trip to the store that touches no tenant's data (the health
+    /// probe): on SQLite the main file, never a tenant's.
+    async fn ping(&self) -> Result<(), StoreError>;
     /// Creates a keyspace; `AlreadyExists` if the tenant has it.
     async fn create_keyspace(&self, ns: &Namespace) -> Result<(), StoreError>;
     /// The tenant's keyspace names, sorted.

@@ -276,6 +276,12 @@ impl Store for PgStore {
         "postgres"
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut lease = self.client().await?;
+        lease.get()?.simple_query("SELECT 1").await.map_err(map_err)?;
+        Ok(())
+    }
+
     async fn create_keyspace(&self, ns: &Namespace) -> Result<(), StoreError> {
         let mut lease = self.client().await?;
         let client = lease.get()?;

@@ -260,6 +260,10 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.run_main(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(map_err)).await
+    }
+
     async fn create_keyspace(&self, ns: &Namespace) -> Result<(), StoreError> {
         let tenant = ns.tenant.as_str();
         let ns = ns.clone();

@@ -179,3 +179,15 @@ async fn concurrent_first_use_opens_the_file_once() {
     }
     assert_eq!(store.tenant_counts().unwrap(), (1, 1));
 }
+
+#[tokio::test]
+async fn the_health_ping_opens_no_tenant_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir.path().join("main.db")).await;
+    for _ in 0..3 {
+        store.ping().await.unwrap();
+    }
+    let tenants = dir.path().join("main.db.tenants");
+    let files = std::fs::read_dir(&tenants).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(files, 0, "the ping made files in {}", tenants.display());
+}
