@@ -26,6 +26,8 @@ pub trait StreamEnvoy {
     fn request_headers(&self, into: &mut HeaderCopy);
     fn remove_request_header(&self, name: &str);
     fn add_request_header(&self, name: &str, value: &str);
+    /// Replaces every value of a request header with `value`.
+    fn set_request_header(&self, name: &str, value: &str);
     fn set_response_header(&self, name: &str, value: &str);
     fn send_response(&self, status: u32, headers: &[(&str, &str)], body: &[u8]);
     fn set_filter_state(&self, key: &str, value: &str);

@@ -244,6 +244,10 @@ impl StreamEnvoy for FilterHandle {
         self.set_header(REQUEST_HEADER, name, None);
     }
 
+    fn set_request_header(&self, name: &str, value: &str) {
+        self.set_header(REQUEST_HEADER, name, Some(value));
+    }
+
     fn set_response_header(&self, name: &str, value: &str) {
         self.set_header(RESPONSE_HEADER, name, Some(value));
     }

@@ -299,6 +299,10 @@ impl Host for NativeHost<'_> {
         }
     }
 
+    fn set_path(&mut self, path: &str) {
+        self.filter.set_request_header(":path", path);
+    }
+
     fn set_filter_state(&mut self, key: &str, value: &str) {
         self.filter.set_filter_state(key, value);
     }

@@ -24,6 +24,8 @@ pub trait Host {
     /// The whole change in one method, so each host makes it its cheapest way;
     /// never called with both empty.
     fn tag_request(&mut self, strip: &[&str], add: &[(&str, &str)]);
+    /// Replaces the request's `:path` (see [`crate::target`]).
+    fn set_path(&mut self, path: &str);
     /// Sets a filter-state value for access logs and later filters.
     fn set_filter_state(&mut self, key: &str, value: &str);
     /// Answers the request locally.
@@ -110,6 +112,12 @@ impl Exchange {
         // whole header change in one Host call. No allocation when nothing is spoofed.
         let strip: Vec<&str> =
             headers.iter().map(|(name, _)| *name).filter(|name| identity::is_identity_header(name)).collect();
+        // Before anything can pause the request: whatever happens next, the
+        // upstream gets a target it can parse (a scan; a host call only when needed).
+        if let Some(path) = headers.iter().find(|(k, _)| *k == ":path").and_then(|(_, p)| crate::target::normalized(p))
+        {
+            host.set_path(&path);
+        }
         self.decide(cfg, host, headers, &strip, may_refetch)
     }
 

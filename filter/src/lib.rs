@@ -21,6 +21,7 @@ pub mod ratelimit;
 pub mod reject;
 pub mod rules;
 pub mod shared;
+pub mod target;
 
 mod host;
 

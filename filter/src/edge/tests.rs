@@ -33,6 +33,7 @@ struct Fake {
     global_leases: crate::global::GlobalLeases,
     lease_calls: Vec<String>,
     lease_refused: bool,
+    path: Option<String>,
 }
 
 impl Host for Fake {
@@ -44,6 +45,9 @@ impl Host for Fake {
         self.tag_calls += 1;
         self.removed.extend(strip.iter().map(|s| s.to_string()));
         self.added.extend(add.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    }
+    fn set_path(&mut self, path: &str) {
+        self.path = Some(path.to_owned());
     }
     fn set_filter_state(&mut self, key: &str, value: &str) {
         self.state.push((key.to_owned(), value.to_owned()));
@@ -378,4 +382,19 @@ fn a_credential_that_is_not_utf8_is_refused_not_ignored() {
     assert_eq!(run(&c, &mut host, "GET", &headers).0, Verdict::Replied);
     assert_eq!(host.reply.as_ref().map(|r| r.0), Some(401));
     assert!(host.added.is_empty());
+}
+
+#[test]
+fn a_target_no_uri_may_hold_is_encoded_even_when_refused() {
+    let c = cfg("");
+    let mut host = Fake::with_cache();
+    let raw = r#"/v2/keyspaces/k/t?where={"a":1}"#;
+    let mut exchange = Exchange::default();
+    exchange.on_request_headers(&c, &mut host, &[(":method", "GET"), (":path", raw)], true);
+    assert_eq!(host.path.as_deref(), Some("/v2/keyspaces/k/t?where=%7B%22a%22:1%7D"));
+    assert!(host.reply.is_some(), "no token: refused, and the access log still shows a parseable target");
+    let mut host = Fake::with_cache();
+    let t = token("acme");
+    run(&c, &mut host, "GET", &[("x-cassandra-token", t.as_str())]);
+    assert_eq!(host.path, None, "a well-formed target is not touched");
 }

@@ -59,6 +59,10 @@ impl Host for WasmHost<'_> {
         }
     }
 
+    fn set_path(&mut self, path: &str) {
+        let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, ":path", Some(path));
+    }
+
     fn set_filter_state(&mut self, key: &str, value: &str) {
         // Readable as %FILTER_STATE(wasm.<key>:PLAIN)%.
         let _ = hostcalls::set_property(vec![key], Some(value.as_bytes()));
