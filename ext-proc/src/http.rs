@@ -4,6 +4,9 @@
 use crate::fault::Fault;
 use std::borrow::Cow;
 
+/// Header Envoy sets to identify a request in its logs and ours.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
 /// One decoded HTTP request.
 #[derive(Debug, Clone, Default)]
 pub struct ApiRequest {
@@ -43,6 +46,23 @@ impl ApiRequest {
             plan: None,
             accept: None,
         }
+    }
+
+    /// Builds a request from its method, raw `:path` and a lookup of its
+    /// headers (by lower-case name): the one reading of the headers, whichever
+    /// transport carried them (ext_proc or plain HTTP, see [`crate::upstream`]).
+    pub fn from_headers(method: &str, raw_path: &str, get: impl Fn(&str) -> Option<String>) -> ApiRequest {
+        use datagate_filter::identity::{valid_tenant, PLAN_HEADER, TENANT_HEADER};
+        let mut req = ApiRequest::new(method, raw_path);
+        // Only the edge filter sets it, and only to a valid id; anything else (a
+        // route around the filter) counts as no tenant: the sidecar never acts for
+        // a tenant the edge could not have named, and tenant ids name files.
+        req.tenant = get(TENANT_HEADER).filter(|t| valid_tenant(t));
+        req.content_type = get("content-type");
+        req.request_id = get(REQUEST_ID_HEADER).filter(|t| !t.is_empty());
+        req.plan = get(PLAN_HEADER).filter(|t| !t.is_empty());
+        req.accept = get("accept");
+        req
     }
 
     /// The single value of a query parameter; given twice is a client error.

@@ -47,5 +47,6 @@ pub mod server;
 pub mod service;
 pub mod store;
 pub mod token;
+pub mod upstream;
 pub mod usage;
 pub mod value;

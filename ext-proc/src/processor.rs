@@ -24,12 +24,6 @@ use envoy_types::pb::envoy::service::ext_proc::v3::{
 };
 use std::sync::Arc;
 
-/// Header the edge filter sets from the verified token.
-pub use datagate_filter::identity::TENANT_HEADER;
-
-/// Header Envoy sets to identify a request in its logs and ours.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
-
 /// State of one stream.
 pub struct Processor {
     service: Arc<Service>,
@@ -127,16 +121,7 @@ fn header_text(h: &HeaderValue) -> String {
 pub fn request_from_headers(h: &HttpHeaders) -> ApiRequest {
     let headers: &[HeaderValue] = h.headers.as_ref().map(|m: &HeaderMap| m.headers.as_slice()).unwrap_or_default();
     let get = |name: &str| headers.iter().find(|x| x.key.eq_ignore_ascii_case(name)).map(header_text);
-    let mut req = ApiRequest::new(&get(":method").unwrap_or_default(), &get(":path").unwrap_or_default());
-    // Only the edge filter sets it, and only to a valid id; anything else (a
-    // route around the filter) counts as no tenant: the sidecar never acts for
-    // a tenant the edge could not have named, and tenant ids name files.
-    req.tenant = get(TENANT_HEADER).filter(|t| datagate_filter::identity::valid_tenant(t));
-    req.content_type = get("content-type");
-    req.request_id = get(REQUEST_ID_HEADER).filter(|t| !t.is_empty());
-    req.plan = get(datagate_filter::identity::PLAN_HEADER).filter(|t| !t.is_empty());
-    req.accept = get("accept");
-    req
+    ApiRequest::from_headers(&get(":method").unwrap_or_default(), &get(":path").unwrap_or_default(), get)
 }
 
 fn immediate(resp: ApiResponse) -> Reply {

@@ -213,11 +213,16 @@ pub async fn serve_with_leases(
         tracing::info!("listener closed; finishing the streams in flight");
         let _ = closed_tx.send(());
     };
-    let router = tonic::transport::Server::builder()
-        .add_service(health_service)
-        .add_service(ExternalProcessorServer::new(ExtProc { service }))
+    let grpc = tonic::service::Routes::new(health_service)
+        .add_service(ExternalProcessorServer::new(ExtProc { service: service.clone() }))
         // Global per-tenant limits: the edge filters' lease calls (plain HTTP/2 GET).
         .add_service(crate::lease::LeaseService(leaser));
+    // Every other path: the data APIs as a plain HTTP upstream (see crate::upstream).
+    let routes = grpc.into_axum_router().fallback_service(crate::upstream::Upstream::new(service));
+    let router = tonic::transport::Server::builder()
+        // HTTP/1.1 too, for an upstream cluster that speaks it; gRPC stays on HTTP/2.
+        .accept_http1(true)
+        .add_routes(tonic::service::Routes::from(routes));
     // The socket file (if any) lives until the server stops, then is removed.
     let (server, _socket_file): (ServerFuture, _) = match listener {
         Listener::Unix(l, file) => (

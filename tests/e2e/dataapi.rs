@@ -23,7 +23,7 @@ fn python() -> String {
     std::env::var("DATAGATE_PYTHON").unwrap_or_else(|_| repo.join(".venv/bin/python").display().to_string())
 }
 
-fn astrapy_session(store: Store) {
+pub(crate) fn astrapy_session(store: Store) {
     let gw = Gateway::start(store);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e/dataapi_client.py");
     let out = Command::new(python()).arg(script).arg(&gw.base).arg(token("acme")).output().unwrap();
@@ -314,7 +314,7 @@ fn vector_search_follows_every_write(store: Store) {
     assert!(near(json!([0.9, 0.1]), 5).is_empty());
 }
 
-fn astra_db_ts_session(store: Store) {
+pub(crate) fn astra_db_ts_session(store: Store) {
     let gw = Gateway::start(store);
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e/node");
     let out =

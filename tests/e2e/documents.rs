@@ -10,7 +10,7 @@ crate::on_both_stores!(documents_session, documents_errors_and_isolation);
 
 const C: &str = "/v2/namespaces/shop/collections";
 
-fn documents_session(store: Store) {
+pub(crate) fn documents_session(store: Store) {
     let gw = Gateway::start(store);
     let t = token("acme");
     let r = gw.post("/v2/schemas/namespaces").header("x-cassandra-token", &t).json(&json!({"name": "shop"})).send();

@@ -6,7 +6,7 @@ use serde_json::json;
 
 crate::on_both_stores!(bad_input_gets_clear_errors);
 
-fn bad_input_gets_clear_errors(store: Store) {
+pub(crate) fn bad_input_gets_clear_errors(store: Store) {
     let gw = Gateway::start(store);
     let t = token("acme");
     gw.vehicle_table(&t, "blog");

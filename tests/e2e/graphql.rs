@@ -14,7 +14,7 @@ fn python() -> String {
     std::env::var("DATAGATE_PYTHON").unwrap_or_else(|_| repo.join(".venv/bin/python").display().to_string())
 }
 
-fn gql_client_session(store: Store) {
+pub(crate) fn gql_client_session(store: Store) {
     let gw = Gateway::start(store);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e/graphql_client.py");
     let out = Command::new(python()).arg(script).arg(&gw.base).arg(token("acme")).output().unwrap();

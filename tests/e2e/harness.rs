@@ -368,6 +368,9 @@ impl Gateway {
         let (listen, admin) = (free_port(), free_port());
         let (key, value) = self.sidecar_at.render_env();
         let mut env = vec![(key.to_owned(), value)];
+        if UPSTREAM_PATH.get() {
+            env.push(("DATAGATE_DATA_PATH".to_owned(), "upstream".to_owned()));
+        }
         env.extend(self.render_env.iter().cloned());
         let mut config = render(self.filter, listen, admin, &env);
         // `clusters:` is the last section of the rendered bootstrap.
@@ -604,6 +607,20 @@ pub fn assert_error(r: Response, status: u16, needle: &str) {
     assert_eq!(body["code"], status, "code field: {body}");
     let d = body["description"].as_str().unwrap_or_else(|| panic!("no description: {body}"));
     assert!(d.contains(needle), "description {d:?} does not mention {needle:?}");
+}
+
+thread_local! {
+    /// Gateways this test thread starts use the upstream data path (see [`on_upstream_path`]).
+    static UPSTREAM_PATH: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `test` with every gateway it starts on the `upstream` data path (Envoy's
+/// router to the sidecar, no ext_proc): each test runs in its own thread, so an
+/// existing suite runs unchanged over the other path.
+pub fn on_upstream_path(test: impl FnOnce()) {
+    UPSTREAM_PATH.set(true);
+    test();
+    UPSTREAM_PATH.set(false);
 }
 
 /// Generates one test per store from a function taking the store.

@@ -6,7 +6,7 @@ use serde_json::json;
 
 crate::on_both_stores!(acknowledged_writes_survive_restart);
 
-fn acknowledged_writes_survive_restart(store: Store) {
+pub(crate) fn acknowledged_writes_survive_restart(store: Store) {
     let mut gw = Gateway::start(store);
     let t = token("acme");
     gw.vehicle_table(&t, "blog");

@@ -10,6 +10,7 @@ mod harness;
 mod algorithms;
 mod auth;
 mod beside_app;
+mod data_path;
 mod dataapi;
 mod doc_indexes;
 mod documents;

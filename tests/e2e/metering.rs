@@ -56,7 +56,7 @@ fn get_row(gw: &Gateway, t: &str, ks: &str, model: &str) -> reqwest::blocking::R
     gw.get(&format!("/v2/keyspaces/{ks}/vehicle/Tesla/{model}")).header("x-cassandra-token", t).send().unwrap()
 }
 
-fn two_tenants_see_exactly_their_own_usage(store: Store) {
+pub(crate) fn two_tenants_see_exactly_their_own_usage(store: Store) {
     let gw = Gateway::start_with_sidecar_config(store, SLOW_FLUSH);
     let (acme, zeta) = (token("acme"), token("zeta"));
 

@@ -7,7 +7,7 @@ use std::process::Command;
 crate::on_both_stores!(origin_query_verbatim, crud_by_primary_key, pages_follow_page_state, batch_and_ttl);
 
 /// The query from the article that introduced the API, as its curl line.
-fn origin_query_verbatim(store: Store) {
+pub(crate) fn origin_query_verbatim(store: Store) {
     let gw = Gateway::start(store);
     let t = token("acme");
     gw.vehicle_table(&t, "blog");
@@ -41,7 +41,7 @@ fn origin_query_verbatim(store: Store) {
     assert!(body.get("pageState").is_none());
 }
 
-fn crud_by_primary_key(store: Store) {
+pub(crate) fn crud_by_primary_key(store: Store) {
     let gw = Gateway::start(store);
     let t = token("acme");
     gw.vehicle_table(&t, "garage");

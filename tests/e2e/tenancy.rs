@@ -5,7 +5,7 @@ use serde_json::json;
 
 crate::on_both_stores!(tenants_are_isolated);
 
-fn tenants_are_isolated(store: Store) {
+pub(crate) fn tenants_are_isolated(store: Store) {
     for filter in Filter::BOTH {
         isolated_on(store, filter);
     }

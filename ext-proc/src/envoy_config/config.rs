@@ -34,6 +34,10 @@ pub struct DatagateConfig {
     pub max_body_bytes: Option<u64>,
     /// mesh: the application's port on 127.0.0.1 [8081].
     pub app_port: Option<u16>,
+    /// How requests reach the sidecars: `extProc` (Envoy's ext_proc filter asks
+    /// them over gRPC and they answer in its place) or `upstream` (Envoy's router
+    /// forwards the request to them like to any HTTP service) [extProc].
+    pub data_path: Option<DataPath>,
     /// The edge filter's configuration (tokenSources, jwks, apiKeys, plans...);
     /// absent: the development configuration with the `dev` key.
     pub edge: Option<serde_json::Value>,
@@ -68,6 +72,19 @@ impl FilterBuild {
     }
 }
 
+/// How Envoy hands a data request to the sidecars (both served on the same
+/// listener, see `crate::upstream`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DataPath {
+    /// The ext_proc filter: a gRPC stream per request, answered with an
+    /// `ImmediateResponse`.
+    #[default]
+    ExtProc,
+    /// The router: the sidecar cluster as the routes' plain HTTP upstream.
+    Upstream,
+}
+
 /// A validated [`DatagateConfig`] with the profile's defaults filled in.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -76,6 +93,7 @@ pub struct Settings {
     pub admin_port: u16,
     pub sidecars: Vec<Listen>,
     pub filter: FilterBuild,
+    pub data_path: DataPath,
     pub wasm_path: String,
     pub max_body_bytes: u64,
     pub app_port: u16,
@@ -179,6 +197,7 @@ impl DatagateConfig {
             admin_port,
             sidecars,
             filter: self.filter.unwrap_or(FilterBuild::Native),
+            data_path: self.data_path.unwrap_or_default(),
             wasm_path,
             max_body_bytes,
             app_port,

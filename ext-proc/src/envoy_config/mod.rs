@@ -7,10 +7,11 @@
 
 pub mod check;
 pub mod config;
+pub mod data_path;
 pub mod render;
 pub mod templates;
 
-pub use config::{ConfigErrors, DatagateConfig, FilterBuild, Settings};
+pub use config::{ConfigErrors, DataPath, DatagateConfig, FilterBuild, Settings};
 
 /// What to render.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

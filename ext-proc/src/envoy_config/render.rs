@@ -3,7 +3,7 @@
 //! templates' comments and layout, so a user reading the committed
 //! `envoy/gateway.yaml` sees the same explanations as the fragments.
 
-use super::config::{FilterBuild, Settings, DEFAULT_WASM};
+use super::config::{DataPath, FilterBuild, Settings, DEFAULT_WASM};
 use super::templates::{APP_ROUTE_FILTERS, BOOTSTRAP, CLUSTERS, EDGE_WASM, HTTP_FILTERS, ROUTES};
 use super::Profile;
 use crate::listen::Listen;
@@ -15,13 +15,22 @@ const TEMPLATE_SIDECAR: &str = "pipe: {path: /tmp/datagate.sock}";
 /// The include fragments (file name, text) users paste into their own Envoy;
 /// with the default settings they are the templates unchanged.
 pub fn fragments(s: &Settings) -> Vec<(&'static str, String)> {
-    vec![
+    let files = vec![
         ("app-route-filters.yaml", APP_ROUTE_FILTERS.to_owned()),
         ("clusters.yaml", sidecar_endpoints(CLUSTERS, s)),
         ("edge-wasm.yaml", wasm_path(EDGE_WASM, s)),
         ("http-filters.yaml", edge_config(HTTP_FILTERS, s)),
         ("routes.yaml", ROUTES.to_owned()),
-    ]
+    ];
+    files.into_iter().map(|(name, text)| (name, data_path(text, s))).collect()
+}
+
+/// `text` for the configured data path (ext_proc: the templates' own).
+fn data_path(text: String, s: &Settings) -> String {
+    match s.data_path {
+        DataPath::ExtProc => text,
+        DataPath::Upstream => super::data_path::upstream(&text),
+    }
 }
 
 /// The whole Envoy bootstrap for the edge or mesh profile.
@@ -66,7 +75,7 @@ pub fn bootstrap(profile: Profile, s: &Settings) -> String {
         ("clusters", sidecar_endpoints(&fragment("  ", CLUSTERS), s)),
         ("app_cluster", app_cluster),
     ];
-    fill(BOOTSTRAP, &fields)
+    data_path(fill(BOOTSTRAP, &fields), s)
 }
 
 /// Replaces each `${name}` of `template` with its value, in one pass (values are not rescanned).
