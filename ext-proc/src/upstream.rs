@@ -106,6 +106,15 @@ impl tonic::codegen::Service<http::Request<Body>> for Upstream {
 
     fn call(&mut self, req: http::Request<Body>) -> Self::Future {
         let this = self.clone();
-        Box::pin(async move { Ok(to_http(this.answer(req).await)) })
+        let head = req.method() == http::Method::HEAD;
+        Box::pin(async move {
+            let mut resp = this.answer(req).await;
+            // A HEAD answer has no body (RFC 9110 §9.3.2); over HTTP/2 hyper would send
+            // it anyway, and Envoy then resets the stream and closes the client's connection.
+            if head {
+                resp.body.clear();
+            }
+            Ok(to_http(resp))
+        })
     }
 }

@@ -25,6 +25,7 @@ over_upstream!(
     lifecycle::acknowledged_writes_survive_restart,
     metering::two_tenants_see_exactly_their_own_usage,
     errors::bad_input_gets_clear_errors,
+    hardening::long_lists_are_refused_with_the_limit,
     data_path::spoofed_identity_headers_do_not_reach_the_sidecar,
 );
 
@@ -49,6 +50,13 @@ pub(crate) fn spoofed_identity_headers_do_not_reach_the_sidecar(store: Store) {
     let (s, _) =
         json_of(gw.get("/v2/keyspaces/blog/vehicle/rows").header("x-cassandra-token", &globex).send().unwrap());
     assert_eq!(s, 200);
+}
+
+/// CONNECT (no route matches it), TRACE, HEAD (no body may follow over HTTP/2),
+/// an early refusal with a body: each a JSON 405 with `Allow`, the connection kept.
+#[test]
+fn methods_the_api_does_not_serve_get_405_with_allow() {
+    on_upstream_path(crate::edge_errors::methods_the_api_does_not_serve_get_405_with_allow);
 }
 
 #[test]

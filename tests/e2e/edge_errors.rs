@@ -73,7 +73,7 @@ fn raw(gw: &Gateway, request: &[u8]) -> Raw {
 /// ends and then get `408 text/plain`; every method the API does not serve now
 /// gets an immediate 405 JSON naming the allowed methods in `Allow`.
 #[test]
-fn methods_the_api_does_not_serve_get_405_with_allow() {
+pub(crate) fn methods_the_api_does_not_serve_get_405_with_allow() {
     let gw = Gateway::start(Store::Sqlite);
     let t = token("acme");
     gw.vehicle_table(&t, "blog");

@@ -145,7 +145,7 @@ fn store_reserved_names_are_refused_or_kept_apart(store: Store) {
 
 /// Lists are capped with a 400 naming the limit, far below what the stores
 /// accept, wherever a client can send one.
-fn long_lists_are_refused_with_the_limit(store: Store) {
+pub(crate) fn long_lists_are_refused_with_the_limit(store: Store) {
     let gw = Gateway::start(store);
     let t = token("acme");
     gw.vehicle_table(&t, "blog");

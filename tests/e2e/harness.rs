@@ -611,7 +611,7 @@ pub fn assert_error(r: Response, status: u16, needle: &str) {
 
 thread_local! {
     /// Gateways this test thread starts use the upstream data path (see [`on_upstream_path`]).
-    static UPSTREAM_PATH: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static UPSTREAM_PATH: std::cell::Cell<bool> = std::cell::Cell::new(std::env::var("DATAGATE_E2E_DATA_PATH").is_ok_and(|p| p == "upstream"));
 }
 
 /// Runs `test` with every gateway it starts on the `upstream` data path (Envoy's
