@@ -95,7 +95,7 @@ impl Listener {
                 let listener = tokio::net::UnixListener::bind(path).map_err(|e| {
                     std::io::Error::new(e.kind(), format!("cannot listen on unix:{}: {e}", path.display()))
                 })?;
-                Ok(Listener::Unix(listener, SocketFile(path.clone())))
+                Ok(Listener::Unix(listener, SocketFile::new(path.clone())))
             }
         }
     }
@@ -112,13 +112,30 @@ impl Listener {
 }
 
 /// The socket file of a bound Unix listener: removed on drop, so a stopped
-/// sidecar leaves no file behind for Envoy to keep connecting to.
+/// sidecar leaves no file behind for Envoy to keep connecting to. Only its
+/// own file: if the path was replaced meanwhile (removed by hand and bound by
+/// a newer sidecar while this one drained), the newer one's file stays.
 #[derive(Debug)]
-pub struct SocketFile(PathBuf);
+pub struct SocketFile(PathBuf, Option<(u64, u64)>);
+
+impl SocketFile {
+    fn new(path: PathBuf) -> SocketFile {
+        let id = file_id(&path);
+        SocketFile(path, id)
+    }
+}
+
+/// The (device, inode) of the file at `path`, if there is one.
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
 
 impl Drop for SocketFile {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        if self.1.is_some() && file_id(&self.0) == self.1 {
+            let _ = std::fs::remove_file(&self.0);
+        }
     }
 }
 
@@ -186,5 +203,20 @@ mod tests {
         std::fs::write(&path, b"not a socket").unwrap();
         assert!(Listener::bind(&listen).await.is_err(), "a regular file is never removed");
         assert!(path.exists());
+    }
+
+    #[tokio::test]
+    async fn a_draining_sidecar_leaves_a_newer_ones_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+        let listen = Listen::Unix(path.clone());
+        let old = Listener::bind(&listen).await.unwrap();
+        // Removed by hand while the old one drains; a new sidecar binds the path.
+        std::fs::remove_file(&path).unwrap();
+        let new = Listener::bind(&listen).await.unwrap();
+        drop(old);
+        assert!(path.exists(), "the new sidecar's file stays");
+        drop(new);
+        assert!(!path.exists());
     }
 }

