@@ -117,6 +117,15 @@ impl ApiResponse {
         ApiResponse { status, headers: Vec::new(), body: value.to_string().into_bytes() }
     }
 
+    /// Every header to send, whichever transport carries the answer: its own,
+    /// after `content-type: application/json` unless it set another (CSV, the
+    /// playground's HTML).
+    pub fn headers_to_send(&self) -> impl Iterator<Item = (&str, &str)> {
+        let own = self.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
+        let default = (!own).then_some(("content-type", "application/json"));
+        default.into_iter().chain(self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    }
+
     /// 204 No Content.
     pub fn no_content() -> ApiResponse {
         ApiResponse { status: 204, headers: Vec::new(), body: Vec::new() }
@@ -136,6 +145,14 @@ mod tests {
         assert!(r.flag("raw", false).unwrap());
         let r = ApiRequest::new("GET", "/x?where=%7B%22a%22%3A1%7D&where=2");
         assert!(r.param("where").is_err());
+    }
+
+    #[test]
+    fn json_unless_the_answer_says_otherwise() {
+        let json = ApiResponse::no_content();
+        assert_eq!(json.headers_to_send().collect::<Vec<_>>(), [("content-type", "application/json")]);
+        let csv = ApiResponse { status: 200, headers: vec![("Content-Type".into(), "text/csv".into())], body: vec![] };
+        assert_eq!(csv.headers_to_send().collect::<Vec<_>>(), [("Content-Type", "text/csv")]);
     }
 
     #[test]

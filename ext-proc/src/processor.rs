@@ -125,11 +125,7 @@ pub fn request_from_headers(h: &HttpHeaders) -> ApiRequest {
 }
 
 fn immediate(resp: ApiResponse) -> Reply {
-    let mut set_headers = Vec::with_capacity(resp.headers.len() + 1);
-    if !resp.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
-        set_headers.push(header("content-type", "application/json"));
-    }
-    set_headers.extend(resp.headers.iter().map(|(k, v)| header(k, v)));
+    let set_headers = resp.headers_to_send().map(|(k, v)| header(k, v)).collect();
     Reply::ImmediateResponse(ImmediateResponse {
         status: Some(HttpStatus { code: i32::from(resp.status) }),
         headers: Some(HeaderMutation { set_headers, remove_headers: Vec::new() }),

@@ -73,14 +73,13 @@ impl Upstream {
     }
 }
 
-/// The HTTP response for an API response; `content-type` is JSON unless the
-/// API said otherwise (CSV, HTML for the playground).
-fn to_http(resp: ApiResponse) -> http::Response<Body> {
+/// The HTTP response for an API response.
+fn to_http(mut resp: ApiResponse) -> http::Response<Body> {
     let status = http::StatusCode::from_u16(resp.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    let mut out = http::Response::new(Body::from(resp.body));
+    let mut out = http::Response::new(Body::from(std::mem::take(&mut resp.body)));
     *out.status_mut() = status;
     let headers = out.headers_mut();
-    for (k, v) in &resp.headers {
+    for (k, v) in resp.headers_to_send() {
         match (http::HeaderName::from_bytes(k.as_bytes()), http::HeaderValue::from_str(v)) {
             (Ok(name), Ok(value)) => {
                 headers.append(name, value);
@@ -88,9 +87,6 @@ fn to_http(resp: ApiResponse) -> http::Response<Body> {
             // Our own header text: only a bug gets here; say so rather than send it broken.
             _ => tracing::warn!(header = %k, "response header not sendable over HTTP; dropped"),
         }
-    }
-    if !headers.contains_key(http::header::CONTENT_TYPE) {
-        headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
     }
     out
 }
