@@ -21,9 +21,9 @@
 #                           libdatagate_edge.so from $ENVOY_DYNAMIC_MODULES_SEARCH_PATH (set it
 #                           when running Envoy: scripts/run.sh uses target/native);
 #                           wasm: the portable proxy-wasm build (DATAGATE_WASM)
-#   DATAGATE_DATA_PATH      extProc (default): Envoy's ext_proc filter asks the sidecar over gRPC;
-#                           upstream: Envoy's router forwards data requests to the sidecar as plain
-#                           HTTP (same sidecar, same listener)
+#   DATAGATE_DATA_PATH      upstream (default): Envoy's router forwards data requests to the sidecar
+#                           as plain HTTP; extProc: Envoy's ext_proc filter asks the sidecar over
+#                           gRPC (same sidecar, same listener)
 #   DATAGATE_WASM           target/wasm32-wasip1/release/datagate_filter.wasm
 #   DATAGATE_MAX_BODY_BYTES 1048576
 #   DATAGATE_APP_PORT       8081 (mesh only): the application in the pod, 127.0.0.1; paths

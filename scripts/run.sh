@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Sets up and runs the gateway on the embedded SQLite store, in the foreground:
-#   Envoy on 127.0.0.1:8080 (admin 127.0.0.1:9901) -> edge filter -> ext_proc ->
+#   Envoy on 127.0.0.1:8080 (admin 127.0.0.1:9901) -> edge filter -> router ->
 #   datagate sidecar (Unix socket /tmp/datagate.sock; DATAGATE_SIDECAR_PORT=50051
 #   for TCP instead) -> SQLite at .datagate/datagate.db.
 # Ctrl-C stops everything it started. Data survives restarts.
 # The edge filter is the native Envoy dynamic module; DATAGATE_FILTER=wasm runs
-# the proxy-wasm build instead.
+# the proxy-wasm build instead; DATAGATE_DATA_PATH=extProc has Envoy hand requests
+# to the sidecar through its ext_proc filter instead of routing them to it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh

@@ -42,9 +42,13 @@ done < <(grep -rlE '^static_resources:' envoy examples --include='*.yaml' | sort
 # The committed renders use the native module; the wasm variant is rendered here.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# The committed renders route data requests to the sidecars (the upstream data
+# path); the ext_proc data path's variant is rendered here too.
 for profile in edge mesh; do
   DATAGATE_FILTER=wasm DATAGATE_PROFILE=$profile envoy/render.sh > "$tmp/$profile-wasm.yaml"
   validate "$tmp/$profile-wasm.yaml" "envoy/render.sh (profile $profile, DATAGATE_FILTER=wasm)"
+  DATAGATE_DATA_PATH=extProc DATAGATE_PROFILE=$profile envoy/render.sh > "$tmp/$profile-ext-proc.yaml"
+  validate "$tmp/$profile-ext-proc.yaml" "envoy/render.sh (profile $profile, DATAGATE_DATA_PATH=extProc)"
 done
 # A Datagate config with plans and a global limit: the filter's globalLimit validation runs in Envoy.
 cat > "$tmp/datagate.json" <<'JSON'

@@ -7,12 +7,14 @@
 - envoy-gateway/ and istio/ (CRD objects, no schemas bundled here): parsed, and
   the fields Datagate relies on checked against the shipped fragments, so the
   examples cannot drift from what the tests run (filter config, root id, ext_proc
-  processing mode, fail-closed, sidecar Service and port, Datagate's paths).
+  processing mode as `"dataPath": "extProc"` renders it, fail-closed, sidecar Service
+  and port, Datagate's paths).
 
 Every problem is listed before failing.
 """
 
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -46,7 +48,18 @@ edge_config = json.loads(filters["datagate.edge"]["filter_config"]["value"])
 edge = yaml.safe_load("typed_config:\n" + "\n".join(
     line for line in (ROOT / "envoy" / "fragments" / "edge-wasm.yaml").read_text().splitlines()
     if not line.startswith("#")))["typed_config"]["config"]
-ext_proc = filters["envoy.filters.http.ext_proc"]
+# The committed fragments are the upstream data path's (the router sends Datagate's
+# paths to the sidecars); the Envoy Gateway and Istio examples attach the sidecar as
+# ext_proc, which is what those platforms attach: compare with that render.
+with tempfile.TemporaryDirectory() as tmp:
+    config = pathlib.Path(tmp) / "datagate.json"
+    config.write_text('{"dataPath": "extProc"}')
+    datagate = os.environ.get("DATAGATE_BIN") or str(ROOT / os.environ.get("CARGO_TARGET_DIR", "target") / "debug" / "datagate")
+    subprocess.run(
+        [datagate, "envoy-config", "--profile", "include", "--config", str(config), "--out-dir", tmp], check=True
+    )
+    ext_proc_filters = yaml.safe_load((pathlib.Path(tmp) / "http-filters.yaml").read_text())
+ext_proc = {f["name"]: f["typed_config"] for f in ext_proc_filters}["envoy.filters.http.ext_proc"]
 cluster = fragment("clusters.yaml")[0]
 health_service = cluster["health_checks"][0]["grpc_health_check"]["service_name"]
 datagate_paths = sorted(r["match"]["path_separated_prefix"] for r in fragment("routes.yaml"))

@@ -128,7 +128,7 @@ pub(crate) fn methods_the_api_does_not_serve_get_405_with_allow() {
 /// Item 6: requests Envoy refuses before any filter runs (its HTTP codec, its
 /// path normalization) used to get `400 text/plain` or an empty body.
 #[test]
-fn envoys_own_answers_are_json() {
+pub(crate) fn envoys_own_answers_are_json() {
     let gw = Gateway::start(Store::Sqlite);
     let t = token("acme");
     let get =

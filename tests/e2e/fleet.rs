@@ -106,7 +106,7 @@ fn in_rotation(flags: &str) -> bool {
 }
 
 #[test]
-fn killing_one_of_two_sidecars_fails_at_most_a_thousandth() {
+pub(crate) fn killing_one_of_two_sidecars_fails_at_most_a_thousandth() {
     let (mut fleet, t) = fleet_with_a_row();
     let load = Load::start(&fleet.gw.base, &t);
     load.run_until(1_000, Duration::from_secs(60));
@@ -161,7 +161,7 @@ fn a_rolling_sigterm_restart_fails_no_request() {
 }
 
 #[test]
-fn a_sidecar_whose_store_is_gone_leaves_the_rotation() {
+pub(crate) fn a_sidecar_whose_store_is_gone_leaves_the_rotation() {
     let mut fleet = Fleet::start(Store::Postgres, 1);
     fleet.wait_for_flags(0, Duration::from_secs(10), in_rotation);
     fleet.drop_database();

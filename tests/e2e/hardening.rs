@@ -181,7 +181,7 @@ pub(crate) fn long_lists_are_refused_with_the_limit(store: Store) {
 /// the sidecar's log has the detail under the same id. The fault: the stored
 /// table definition is corrupted behind the sidecar's back, from the test's
 /// own connection to the store.
-fn internal_errors_name_the_request_not_the_sql(store: Store) {
+pub(crate) fn internal_errors_name_the_request_not_the_sql(store: Store) {
     let gw = Gateway::start(store);
     let t = token("acme");
     gw.vehicle_table(&t, "blog");

@@ -15,11 +15,11 @@ use std::process::Command;
 
 crate::on_both_stores!(generated_requests_get_no_5xx_and_match_the_document);
 
-/// The same hunt with Envoy's router carrying the requests to the sidecar
-/// (`"dataPath": "upstream"`, see data_path.rs).
+/// The same hunt with Envoy's ext_proc filter carrying the requests to the
+/// sidecar (`"dataPath": "extProc"`, see data_path.rs).
 #[test]
-fn over_the_upstream_path_on_postgres() {
-    crate::harness::on_upstream_path(|| generated_requests_get_no_5xx_and_match_the_document(Store::Postgres));
+fn over_the_ext_proc_path_on_postgres() {
+    crate::harness::on_ext_proc_path(|| generated_requests_get_no_5xx_and_match_the_document(Store::Postgres));
 }
 
 fn generated_requests_get_no_5xx_and_match_the_document(store: Store) {

@@ -13,7 +13,9 @@ use crate::listen::Listen;
 const TEMPLATE_SIDECAR: &str = "pipe: {path: /tmp/datagate.sock}";
 
 /// The include fragments (file name, text) users paste into their own Envoy;
-/// with the default settings they are the templates unchanged.
+/// on the ext_proc data path and otherwise default settings they are the
+/// templates unchanged (the templates carry ext_proc's lines, which the default
+/// upstream data path removes: see [`super::data_path`]).
 pub fn fragments(s: &Settings) -> Vec<(&'static str, String)> {
     let files = vec![
         ("app-route-filters.yaml", APP_ROUTE_FILTERS.to_owned()),
@@ -214,8 +216,8 @@ mod tests {
     }
 
     #[test]
-    fn default_fragments_are_the_templates() {
-        let s = settings(Profile::Include, "{}");
+    fn ext_proc_fragments_are_the_templates() {
+        let s = settings(Profile::Include, r#"{"dataPath": "extProc"}"#);
         for (name, text) in fragments(&s) {
             let template = match name {
                 "clusters.yaml" => CLUSTERS,
@@ -225,6 +227,16 @@ mod tests {
                 _ => APP_ROUTE_FILTERS,
             };
             assert_eq!(text, template, "{name}");
+        }
+    }
+
+    #[test]
+    fn the_default_data_path_is_upstream() {
+        let out = bootstrap(Profile::Edge, &settings(Profile::Edge, "{}"));
+        assert!(!out.contains("envoy.filters.http.ext_proc"), "{out}");
+        assert!(out.contains("route: {cluster: datagate_ext_proc, timeout: 10s}"), "{out}");
+        for (name, text) in fragments(&settings(Profile::Include, "{}")) {
+            assert!(!text.contains("envoy.filters.http.ext_proc"), "{name}");
         }
     }
 
@@ -283,7 +295,7 @@ mod tests {
         );
         let out = bootstrap(Profile::Edge, &s);
         assert!(out.contains("\"tenantClaim\": \"org\"") && !out.contains("\"kid\": \"dev\""));
-        assert!(out.contains("- name: envoy.filters.http.ext_proc"), "the next filter survives");
+        assert!(out.contains("- name: envoy.filters.http.router"), "the next filter survives");
     }
 
     #[test]

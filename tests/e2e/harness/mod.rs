@@ -2,8 +2,16 @@
 //! fresh store, and Envoy (from the project venv) with the real edge filter
 //! (the native dynamic module by default, or the `.wasm`: [`Filter`]), all on
 //! random loopback ports; Envoy reaches the sidecar over a Unix socket in the
-//! test's directory (the shipped default) or TCP ([`Sidecar`]). Logs go to
-//! files and are printed only if the test fails.
+//! test's directory (the shipped default) or TCP ([`Sidecar`]), and hands it
+//! data requests by the shipped upstream data path unless the test runs
+//! [`on_ext_proc_path`]. Logs go to files and are printed only if the test fails.
+
+mod fleet;
+mod render;
+
+pub use fleet::Fleet;
+use render::{cluster_yaml, render, replace_filter_config, with_body_limit};
+pub use render::{envoy_validate, on_ext_proc_path, render_config_for};
 
 use jsonwebtoken::{encode, EncodingKey, Header};
 use reqwest::blocking::{Client, RequestBuilder, Response};
@@ -368,9 +376,6 @@ impl Gateway {
         let (listen, admin) = (free_port(), free_port());
         let (key, value) = self.sidecar_at.render_env();
         let mut env = vec![(key.to_owned(), value)];
-        if UPSTREAM_PATH.get() {
-            env.push(("DATAGATE_DATA_PATH".to_owned(), "upstream".to_owned()));
-        }
         env.extend(self.render_env.iter().cloned());
         let mut config = render(self.filter, listen, admin, &env);
         // `clusters:` is the last section of the rendered bootstrap.
@@ -486,92 +491,6 @@ impl Drop for Gateway {
     }
 }
 
-/// Swaps the edge filter's JSON configuration (the `value: |` block) for `json`.
-fn replace_filter_config(config: &str, json: &str) -> String {
-    let lines: Vec<&str> = config.lines().collect();
-    let start = lines.iter().position(|l| l.trim_end().ends_with("value: |")).expect("filter configuration block") + 1;
-    let indent = lines[start].len() - lines[start].trim_start().len();
-    let end =
-        (start..lines.len()).find(|&i| lines[i].len() - lines[i].trim_start().len() < indent).unwrap_or(lines.len());
-    let mut out: Vec<String> = lines[..start].iter().map(|l| l.to_string()).collect();
-    out.push(format!("{}{json}", " ".repeat(indent)));
-    out.extend(lines[end..].iter().map(|l| l.to_string()));
-    out.join("\n") + "\n"
-}
-
-/// A STATIC cluster `name` at 127.0.0.1:`port`, to append to the bootstrap's `clusters:`.
-fn cluster_yaml(name: &str, port: u16) -> String {
-    format!(
-        "  - name: {name}\n    type: STATIC\n    connect_timeout: 1s\n    load_assignment:\n      cluster_name: {name}\n      \
-         endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}}}}}]}}]\n"
-    )
-}
-
-/// The gateway bootstrap from `envoy/render.sh` for these ports (64 KiB body limit), shipped filter build.
-#[allow(dead_code)]
-pub fn render_config(listen: u16, admin: u16, sidecar: u16) -> String {
-    render_config_for(Filter::Native, listen, admin, sidecar)
-}
-
-/// [`render_config`] with the given filter build.
-pub fn render_config_for(filter: Filter, listen: u16, admin: u16, sidecar: u16) -> String {
-    render_config_with(filter, listen, admin, sidecar, &[])
-}
-
-/// [`render_config_for`] with extra `render.sh` settings (they win over the ones above).
-pub fn render_config_with(filter: Filter, listen: u16, admin: u16, sidecar: u16, env: &[(String, String)]) -> String {
-    let mut all = vec![("DATAGATE_SIDECAR_PORT".to_owned(), sidecar.to_string())];
-    all.extend(env.iter().cloned());
-    render(filter, listen, admin, &all)
-}
-
-/// The body limit Envoy and the sidecar are both given, as `make run` gives both the
-/// same default: the sidecar enforces it (Envoy streams it the body), and an Envoy
-/// buffer smaller than the sidecar's limit would hold a large body back until
-/// ext_proc's message timeout.
-const MAX_BODY_BYTES: u64 = 65_536;
-
-/// A test's sidecar config (if any) with [`MAX_BODY_BYTES`] unless it sets its own.
-fn with_body_limit(json: Option<&str>) -> String {
-    let mut config: Value = json.map(|j| serde_json::from_str(j).unwrap()).unwrap_or_else(|| json!({}));
-    if let Some(obj) = config.as_object_mut() {
-        obj.entry("maxBodyBytes").or_insert(json!(MAX_BODY_BYTES));
-    }
-    config.to_string()
-}
-
-/// `envoy/render.sh` with these ports and settings (the sidecar's among them).
-fn render(filter: Filter, listen: u16, admin: u16, env: &[(String, String)]) -> String {
-    let out = Command::new("bash")
-        .arg(repo().join("envoy/render.sh"))
-        .env("DATAGATE_LISTEN_PORT", listen.to_string())
-        .env("DATAGATE_ADMIN_PORT", admin.to_string())
-        .env("DATAGATE_FILTER", filter.name())
-        .env("DATAGATE_WASM", wasm())
-        .env("DATAGATE_MAX_BODY_BYTES", MAX_BODY_BYTES.to_string())
-        // render.sh would otherwise `cargo build`, blocked by this test run's lock.
-        .env("DATAGATE_BIN", datagate_bin())
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "render.sh failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Runs `envoy --mode validate` on a config text: (accepted, combined output).
-pub fn envoy_validate(config: &str) -> (bool, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("envoy.yaml");
-    std::fs::write(&path, config).unwrap();
-    let out = Command::new(envoy_bin())
-        .args(["--mode", "validate", "--disable-hot-restart", "-c", path.to_str().unwrap()])
-        .env("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", native_dir())
-        .output()
-        .unwrap();
-    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), log)
-}
-
 /// A token for `tenant` signed with the dev key, valid for an hour.
 pub fn token(tenant: &str) -> String {
     let now = now();
@@ -609,20 +528,6 @@ pub fn assert_error(r: Response, status: u16, needle: &str) {
     assert!(d.contains(needle), "description {d:?} does not mention {needle:?}");
 }
 
-thread_local! {
-    /// Gateways this test thread starts use the upstream data path (see [`on_upstream_path`]).
-    static UPSTREAM_PATH: std::cell::Cell<bool> = std::cell::Cell::new(std::env::var("DATAGATE_E2E_DATA_PATH").is_ok_and(|p| p == "upstream"));
-}
-
-/// Runs `test` with every gateway it starts on the `upstream` data path (Envoy's
-/// router to the sidecar, no ext_proc): each test runs in its own thread, so an
-/// existing suite runs unchanged over the other path.
-pub fn on_upstream_path(test: impl FnOnce()) {
-    UPSTREAM_PATH.set(true);
-    test();
-    UPSTREAM_PATH.set(false);
-}
-
 /// Generates one test per store from a function taking the store.
 #[macro_export]
 macro_rules! on_both_stores {
@@ -643,113 +548,6 @@ impl Gateway {
             ("DATAGATE_APP_PORT".to_owned(), app_port.to_string()),
         ];
         Gateway::launch(gw)
-    }
-}
-
-/// Several sidecar replicas on one store behind one Envoy (round robin over
-/// the shipped cluster, with its health checks and outlier detection).
-pub struct Fleet {
-    pub gw: Gateway,
-    ports: Vec<u16>,
-    sidecars: Vec<Option<Child>>,
-}
-
-impl Fleet {
-    pub fn start(store: Store, replicas: usize) -> Fleet {
-        Fleet::start_gateway(Gateway::new(store), replicas)
-    }
-
-    /// Starts `replicas` sidecars of `gw` on TCP (as on separate hosts), then its Envoy.
-    fn start_gateway(mut gw: Gateway, replicas: usize) -> Fleet {
-        let ports: Vec<u16> = (0..replicas).map(|_| free_port()).collect();
-        gw.sidecar_at = Sidecar::Tcp(ports[0]);
-        let list: Vec<String> = ports.iter().map(u16::to_string).collect();
-        gw.render_env.push(("DATAGATE_SIDECAR_PORT".to_owned(), list.join(",")));
-        let mut fleet = Fleet { gw, ports, sidecars: (0..replicas).map(|_| None).collect() };
-        for i in 0..replicas {
-            fleet.start_replica(i);
-        }
-        fleet.gw.start_envoy();
-        fleet
-    }
-
-    /// Starts replica `i` (its log is `sidecar-<i>.log`) and waits until it listens.
-    pub fn start_replica(&mut self, i: usize) {
-        let log_path = self.gw.dir.path().join(format!("sidecar-{i}.log"));
-        let log = std::fs::File::options().create(true).append(true).open(log_path).unwrap();
-        let port = self.ports[i];
-        let mut cmd = Command::new(datagate_bin());
-        cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--store", &self.gw.store_url]);
-        cmd.args(["--admin-listen", "off"]).envs(self.gw.sidecar_env.iter().map(|(k, v)| (k, v)));
-        let path = self.gw.dir.path().join("sidecar.json");
-        std::fs::write(&path, with_body_limit(self.gw.sidecar_config.as_deref())).unwrap();
-        cmd.arg("--config").arg(path);
-        let child = cmd.stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap();
-        self.sidecars[i] = Some(child);
-        wait_for("sidecar", Duration::from_secs(20), || TcpStream::connect(("127.0.0.1", port)).is_ok());
-    }
-
-    /// SIGKILLs replica `i`.
-    pub fn kill_replica(&mut self, i: usize) {
-        if let Some(mut c) = self.sidecars[i].take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// SIGTERMs replica `i` and waits (bounded) for it to exit; returns its exit status.
-    pub fn terminate_replica(&mut self, i: usize, timeout: Duration) -> std::process::ExitStatus {
-        let mut c = self.sidecars[i].take().expect("replica is running");
-        let ok = Command::new("kill").args(["-TERM", &c.id().to_string()]).status().unwrap();
-        assert!(ok.success(), "kill -TERM failed");
-        let start = Instant::now();
-        loop {
-            if let Some(status) = c.try_wait().unwrap() {
-                return status;
-            }
-            if start.elapsed() > timeout {
-                let _ = c.kill();
-                panic!("replica {i} did not exit within {timeout:?} of SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Drops the fleet's PostgreSQL database under the running replicas: their store becomes unreachable.
-    pub fn drop_database(&mut self) {
-        let db = self.gw.pg_db.take().expect("a PostgreSQL fleet");
-        pg_admin(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
-    }
-
-    /// Envoy's health flags for replica `i` (`healthy`, `/failed_active_hc`, `/failed_outlier_check`, ...).
-    pub fn health_flags(&self, i: usize) -> String {
-        let clusters = self.gw.http.get(format!("{}/clusters", self.gw.admin)).send().unwrap().text().unwrap();
-        let key = format!("datagate_ext_proc::127.0.0.1:{}::health_flags::", self.ports[i]);
-        clusters.lines().find_map(|l| l.strip_prefix(&key)).unwrap_or("").to_owned()
-    }
-
-    /// Waits (bounded) until `in_rotation(health_flags(i))` holds; returns how long it took.
-    pub fn wait_for_flags(&self, i: usize, timeout: Duration, want: impl Fn(&str) -> bool) -> Duration {
-        let start = Instant::now();
-        wait_for("health flags", timeout, || want(&self.health_flags(i)));
-        start.elapsed()
-    }
-}
-
-impl Drop for Fleet {
-    fn drop(&mut self) {
-        for child in self.sidecars.iter_mut().filter_map(Option::take) {
-            let mut child = child;
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        if std::thread::panicking() {
-            for i in 0..self.ports.len() {
-                let text =
-                    std::fs::read_to_string(self.gw.dir.path().join(format!("sidecar-{i}.log"))).unwrap_or_default();
-                eprintln!("===== sidecar-{i}.log =====\n{text}");
-            }
-        }
     }
 }
 
@@ -797,20 +595,7 @@ impl Gateway {
 
     /// SIGTERMs the sidecar and waits (bounded) for it to exit; returns its exit status.
     pub fn terminate_sidecar(&mut self, timeout: Duration) -> std::process::ExitStatus {
-        let mut c = self.sidecar.take().expect("the sidecar is running");
-        let ok = Command::new("kill").args(["-TERM", &c.id().to_string()]).status().unwrap();
-        assert!(ok.success(), "kill -TERM failed");
-        let start = Instant::now();
-        loop {
-            if let Some(status) = c.try_wait().unwrap() {
-                return status;
-            }
-            if start.elapsed() > timeout {
-                let _ = c.kill();
-                panic!("the sidecar did not exit within {timeout:?} of SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        terminate(self.sidecar.take().expect("the sidecar is running"), timeout, "the sidecar")
     }
 
     /// The sidecar's admin URL (`http://127.0.0.1:PORT`).
@@ -819,11 +604,19 @@ impl Gateway {
     }
 }
 
-impl Fleet {
-    /// [`Fleet::start`] whose replicas read `json` as their configuration.
-    pub fn start_with_sidecar_config(store: Store, replicas: usize, json: &str) -> Fleet {
-        let mut gw = Gateway::new(store);
-        gw.sidecar_config = Some(json.to_owned());
-        Fleet::start_gateway(gw, replicas)
+/// SIGTERMs `child` and waits (bounded) for it to exit; returns its exit status.
+fn terminate(mut child: Child, timeout: Duration, what: &str) -> std::process::ExitStatus {
+    let ok = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(ok.success(), "kill -TERM failed");
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            panic!("{what} did not exit within {timeout:?} of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
