@@ -6,6 +6,7 @@
 //! entries go first, then everything (a cheap reset beats per-entry LRU
 //! bookkeeping on the request path; the next request re-verifies).
 
+use crate::clock::Clock;
 use crate::identity::Identity;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,10 +25,16 @@ impl TokenCache {
         TokenCache { capacity, entries: HashMap::new(), hits: std::cell::Cell::new(0) }
     }
 
-    /// The identity a still-valid cached token verified to.
+    /// The identity a still-valid cached token verified to, at `now` (Unix seconds).
     pub fn get(&self, token: &str, now: u64) -> Option<&Arc<Identity>> {
+        self.lookup(token, &Clock::at(now.saturating_mul(1000)))
+    }
+
+    /// The identity a cached token verified to, while `clock` says it is
+    /// before the token's `exp` (the clock is read only near it).
+    pub fn lookup(&self, token: &str, clock: &Clock) -> Option<&Arc<Identity>> {
         match self.entries.get(token) {
-            Some((identity, exp)) if now < *exp => {
+            Some((identity, exp)) if clock.before(exp.saturating_mul(1000)) => {
                 self.hits.set(self.hits.get() + 1);
                 Some(identity)
             }
