@@ -97,6 +97,29 @@ mod tests {
     }
 
     #[test]
+    fn a_recent_reading_never_serves_a_token_past_exp() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        static READ: AtomicBool = AtomicBool::new(false);
+        fn just_before_exp() -> u64 {
+            READ.store(true, Ordering::SeqCst);
+            99_500
+        }
+        fn at_exp() -> u64 {
+            100_000
+        }
+        let mut c = TokenCache::new(4);
+        c.insert("t", id("a"), 100, 50);
+        assert!(c.lookup("t", &Clock::with_recent(just_before_exp, 50_000)).is_some());
+        assert!(!READ.load(Ordering::SeqCst), "far from exp: no clock read");
+        assert!(c.lookup("t", &Clock::with_recent(just_before_exp, 96_000)).is_some());
+        assert!(READ.load(Ordering::SeqCst), "near exp: the exact time decides");
+        assert!(
+            c.lookup("t", &Clock::with_recent(at_exp, 96_000)).is_none(),
+            "expired, though the recent reading is earlier"
+        );
+    }
+
+    #[test]
     fn stays_bounded() {
         let mut c = TokenCache::new(3);
         for i in 0..3 {
