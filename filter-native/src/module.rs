@@ -5,6 +5,7 @@
 
 use crate::envoy::{ConfigEnvoy, HeaderCopy, LogLevel, SchedulerEnvoy, Status, StreamEnvoy};
 use datagate_filter::auth::TokenStore;
+use datagate_filter::clock::Clock;
 use datagate_filter::config::{Config, VerifyKey};
 use datagate_filter::edge::{Exchange, Host, KeyRefresh, Verdict};
 use datagate_filter::global::{GlobalLeases, GlobalLimitConfig};
@@ -285,8 +286,9 @@ struct NativeHost<'a> {
 }
 
 impl Host for NativeHost<'_> {
-    fn now_ms(&self) -> u64 {
-        now_ms()
+    fn clock(&self) -> Clock {
+        // A read here is a vDSO call, not a VM crossing: no recent reading to keep.
+        Clock::reading(now_ms)
     }
 
     fn tag_request(&mut self, strip: &[&str], add: &[(&str, &str)]) {
@@ -321,8 +323,8 @@ impl Host for NativeHost<'_> {
         f(&remote.keys, &mut self.shared.tokens.store())
     }
 
-    fn spend(&mut self, tenant: &str, limit: &Limit, cost: f64, now_ms: u64) -> Option<Decision> {
-        Some(BUCKETS.spend(tenant, limit, cost, now_ms))
+    fn spend(&mut self, tenant: &str, limit: &Limit, cost: f64, clock: &Clock) -> Option<Decision> {
+        Some(BUCKETS.spend(tenant, limit, cost, clock.now_ms()))
     }
 
     fn refresh_keys(&mut self) -> KeyRefresh {

@@ -1,8 +1,9 @@
 //! Credential extraction and JWT verification: from request headers to a
-//! verified [`Identity`] or a [`Rejection`]. No host calls; time is an argument,
-//! and the verified-token cache is whatever [`TokenStore`] the host keeps.
+//! verified [`Identity`] or a [`Rejection`]. No host calls; time is an argument
+//! (a [`Clock`]), and the verified-token cache is whatever [`TokenStore`] the host keeps.
 
 use crate::cache::TokenCache;
+use crate::clock::Clock;
 use crate::config::{Config, TokenSource, VerifyKey};
 use crate::reject::Rejection;
 use crate::rules;
@@ -32,15 +33,15 @@ impl<'a> Request<'a> {
 /// Where verified tokens are remembered: a per-worker [`TokenCache`] in the
 /// wasm host, one cache shared by every worker in the native host.
 pub trait TokenStore {
-    /// The identity a still-valid remembered token verified to.
-    fn get(&mut self, token: &str, now: u64) -> Option<Arc<Identity>>;
+    /// The identity a remembered token verified to, while `clock` says it is before its `exp`.
+    fn get(&mut self, token: &str, clock: &Clock) -> Option<Arc<Identity>>;
     /// Remembers a verified token until its `exp`.
     fn insert(&mut self, token: &str, identity: Arc<Identity>, exp: u64, now: u64);
 }
 
 impl TokenStore for TokenCache {
-    fn get(&mut self, token: &str, now: u64) -> Option<Arc<Identity>> {
-        TokenCache::get(self, token, now).cloned()
+    fn get(&mut self, token: &str, clock: &Clock) -> Option<Arc<Identity>> {
+        self.lookup(token, clock).cloned()
     }
     fn insert(&mut self, token: &str, identity: Arc<Identity>, exp: u64, now: u64) {
         TokenCache::insert(self, token, identity, exp, now);
@@ -57,9 +58,8 @@ pub enum Outcome {
     Authenticated(Arc<Identity>),
 }
 
-/// Decides on one request. `now` is Unix seconds from the host clock; tokens
-/// verified before are answered from `cache` until they expire.
-/// `remote` holds the keys fetched from `remoteJwks` (empty without one).
+/// Decides on one request at `now`, Unix seconds ([`authenticate_with`] a
+/// clock stopped there).
 pub fn authenticate(
     cfg: &Config,
     remote: &[VerifyKey],
@@ -67,11 +67,24 @@ pub fn authenticate(
     now: u64,
     cache: &mut dyn TokenStore,
 ) -> Result<Outcome, Rejection> {
+    authenticate_with(cfg, remote, req, &Clock::at(now.saturating_mul(1000)), cache)
+}
+
+/// Decides on one request; tokens verified before are answered from `cache`
+/// until they expire, and `clock` is read only when that takes the exact time.
+/// `remote` holds the keys fetched from `remoteJwks` (empty without one).
+pub fn authenticate_with(
+    cfg: &Config,
+    remote: &[VerifyKey],
+    req: &Request<'_>,
+    clock: &Clock,
+    cache: &mut dyn TokenStore,
+) -> Result<Outcome, Rejection> {
     if cfg.is_public(req.path) {
         return Ok(Outcome::Public);
     }
     let token = find_token(cfg, req)?;
-    let identity = identify(cfg, remote, token, now, cache)?;
+    let identity = identify(cfg, remote, token, clock, cache)?;
     rules::authorize(&cfg.rules, req.method, req.path, &identity)?;
     Ok(Outcome::Authenticated(identity))
 }
@@ -80,7 +93,7 @@ fn identify(
     cfg: &Config,
     remote: &[VerifyKey],
     token: &str,
-    now: u64,
+    clock: &Clock,
     cache: &mut dyn TokenStore,
 ) -> Result<Arc<Identity>, Rejection> {
     // A JWT has exactly three segments; anything else is an API key when keys are configured.
@@ -97,9 +110,10 @@ fn identify(
             .cloned()
             .ok_or_else(|| Rejection::unauthorized("unknown_key", "unknown API key"));
     }
-    if let Some(identity) = cache.get(token, now) {
+    if let Some(identity) = cache.get(token, clock) {
         return Ok(identity);
     }
+    let now = clock.now_ms() / 1000;
     let (identity, exp) = verify(cfg, remote, token, now)?;
     let identity = Arc::new(identity);
     cache.insert(token, Arc::clone(&identity), exp, now);

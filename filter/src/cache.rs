@@ -6,6 +6,7 @@
 //! entries go first, then everything (a cheap reset beats per-entry LRU
 //! bookkeeping on the request path; the next request re-verifies).
 
+use crate::clock::Clock;
 use crate::identity::Identity;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,10 +25,16 @@ impl TokenCache {
         TokenCache { capacity, entries: HashMap::new(), hits: std::cell::Cell::new(0) }
     }
 
-    /// The identity a still-valid cached token verified to.
+    /// The identity a still-valid cached token verified to, at `now` (Unix seconds).
     pub fn get(&self, token: &str, now: u64) -> Option<&Arc<Identity>> {
+        self.lookup(token, &Clock::at(now.saturating_mul(1000)))
+    }
+
+    /// The identity a cached token verified to, while `clock` says it is
+    /// before the token's `exp` (the clock is read only near it).
+    pub fn lookup(&self, token: &str, clock: &Clock) -> Option<&Arc<Identity>> {
         match self.entries.get(token) {
-            Some((identity, exp)) if now < *exp => {
+            Some((identity, exp)) if clock.before(exp.saturating_mul(1000)) => {
                 self.hits.set(self.hits.get() + 1);
                 Some(identity)
             }
@@ -87,6 +94,29 @@ mod tests {
         assert!(c.get("other", 50).is_none());
         c.insert("late", id("a"), 100, 100);
         assert!(c.get("late", 99).is_none(), "a token accepted only within leeway is not cached");
+    }
+
+    #[test]
+    fn a_recent_reading_never_serves_a_token_past_exp() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        static READ: AtomicBool = AtomicBool::new(false);
+        fn just_before_exp() -> u64 {
+            READ.store(true, Ordering::SeqCst);
+            99_500
+        }
+        fn at_exp() -> u64 {
+            100_000
+        }
+        let mut c = TokenCache::new(4);
+        c.insert("t", id("a"), 100, 50);
+        assert!(c.lookup("t", &Clock::with_recent(just_before_exp, 50_000)).is_some());
+        assert!(!READ.load(Ordering::SeqCst), "far from exp: no clock read");
+        assert!(c.lookup("t", &Clock::with_recent(just_before_exp, 96_000)).is_some());
+        assert!(READ.load(Ordering::SeqCst), "near exp: the exact time decides");
+        assert!(
+            c.lookup("t", &Clock::with_recent(at_exp, 96_000)).is_none(),
+            "expired, though the recent reading is earlier"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! implements; nothing here knows which one it runs in.
 
 use crate::auth::{self, Outcome, Request, TokenStore};
+use crate::clock::Clock;
 use crate::config::{Config, VerifyKey};
 use crate::global::{FailureMode, GlobalLeases, GlobalLimitConfig, Grant, LeaseRequest};
 use crate::identity::{self, Identity, PLAN_HEADER, PLAN_STATE, SUBJECT_HEADER, TENANT_HEADER, TENANT_STATE};
@@ -17,8 +18,9 @@ use std::sync::Arc;
 /// What the flow needs from Envoy. Reading the request headers is not here:
 /// each host reads them once, in its own cheapest way, and hands them in.
 pub trait Host {
-    /// Wall-clock time, Unix milliseconds.
-    fn now_ms(&self) -> u64;
+    /// The wall clock for one request (see [`Clock`]: in the proxy-wasm build
+    /// a read is a host call, so the flow reads it only where it must).
+    fn clock(&self) -> Clock;
     /// Changes the request headers: removes every value of each header in
     /// `strip` (inbound identity headers), then adds `add` (the filter's own).
     /// The whole change in one method, so each host makes it its cheapest way;
@@ -34,9 +36,11 @@ pub trait Host {
     fn count(&mut self, counter: Counter<'_>);
     /// Runs `f` with the fetched remote keys and the verified-token store.
     fn with_tokens<R>(&mut self, f: impl FnOnce(&[VerifyKey], &mut dyn TokenStore) -> R) -> R;
-    /// Spends `cost` from the tenant's bucket; `None` when the limiter's
-    /// storage failed (the request then passes, counted as an error).
-    fn spend(&mut self, tenant: &str, limit: &Limit, cost: f64, now_ms: u64) -> Option<Decision>;
+    /// Spends `cost` from the tenant's bucket at `clock`'s time (a bucket's
+    /// refill takes the exact time; a worker's own lease may go by the recent
+    /// reading); `None` when the limiter's storage failed (the request then
+    /// passes, counted as an error).
+    fn spend(&mut self, tenant: &str, limit: &Limit, cost: f64, clock: &Clock) -> Option<Decision>;
     /// A token named a key id no key has: get newer keys if that is possible now.
     fn refresh_keys(&mut self) -> KeyRefresh;
     /// Runs `f` on this host's leases of global budgets (one set per worker,
@@ -127,7 +131,7 @@ impl Exchange {
         let (Some(p), Some(rl), Some(global)) = (self.pending.take(), &cfg.rate_limit, &cfg.global_limit) else {
             return Verdict::Continue;
         };
-        let now_ms = host.now_ms();
+        let now_ms = host.clock().now_ms();
         let charge = match Grant::parse(status, body) {
             Ok(grant) => {
                 let spent = host.with_global_leases(|leases| {
@@ -174,11 +178,12 @@ impl Exchange {
         let path = find(":path").unwrap_or_default();
         let path = path.split('?').next().unwrap_or_default();
         let method = find(":method").unwrap_or_default();
-        let now_ms = host.now_ms();
+        // Read lazily: a cached token far from its `exp` and a worker's lease need no exact time.
+        let clock = host.clock();
         let request = Request { method, path, headers };
         let (decision, cache_hit) = host.with_tokens(|keys, store| {
             let mut counting = Counting { store, hit: false };
-            let d = auth::authenticate(cfg, keys, &request, now_ms / 1000, &mut counting);
+            let d = auth::authenticate_with(cfg, keys, &request, &clock, &mut counting);
             (d, counting.hit)
         });
         if cache_hit {
@@ -190,7 +195,7 @@ impl Exchange {
                 strip_now(host, strip);
                 Verdict::Continue
             }
-            Ok(Outcome::Authenticated(id)) => self.admit(cfg, host, &id, method, path, now_ms, strip),
+            Ok(Outcome::Authenticated(id)) => self.admit(cfg, host, &id, method, path, &clock, strip),
             Err(rejection) if rejection.reason == "unknown_kid" && may_refetch && cfg.remote_jwks.is_some() => {
                 match host.refresh_keys() {
                     // Adopting only ever moves to strictly newer keys, so this ends.
@@ -215,10 +220,10 @@ impl Exchange {
         id: &Arc<Identity>,
         method: &str,
         path: &str,
-        now_ms: u64,
+        clock: &Clock,
         strip: &[&str],
     ) -> Verdict {
-        let charge = self.charge(cfg, host, id, method, path, now_ms);
+        let charge = self.charge(cfg, host, id, method, path, clock);
         self.finish(cfg, host, id, charge, strip)
     }
 
@@ -273,7 +278,7 @@ impl Exchange {
         id: &'a Arc<Identity>,
         method: &str,
         path: &str,
-        now_ms: u64,
+        clock: &Clock,
     ) -> Charge<'a> {
         let claimed = id.plan.as_deref();
         let Some(rl) = &cfg.rate_limit else { return Charge::Pass(claimed.map(Cow::Borrowed)) };
@@ -282,9 +287,9 @@ impl Exchange {
         };
         let cost = rl.cost(method, path);
         if let Some(global) = &cfg.global_limit {
-            return self.charge_global(global, host, id, plan, limit, cost, now_ms);
+            return self.charge_global(global, host, id, plan, limit, cost, clock.now_ms());
         }
-        let Some(d) = host.spend(&id.tenant, &limit, cost, now_ms) else {
+        let Some(d) = host.spend(&id.tenant, &limit, cost, clock) else {
             // The limiter must not take the API down with it: let the request through, loudly.
             host.count(Counter::RateLimitErrors);
             return Charge::Pass(Some(plan));
@@ -402,8 +407,8 @@ struct Counting<'a> {
 }
 
 impl TokenStore for Counting<'_> {
-    fn get(&mut self, token: &str, now: u64) -> Option<Arc<Identity>> {
-        let found = self.store.get(token, now);
+    fn get(&mut self, token: &str, clock: &Clock) -> Option<Arc<Identity>> {
+        let found = self.store.get(token, clock);
         self.hit |= found.is_some();
         found
     }

@@ -10,6 +10,7 @@
 pub mod apikey;
 pub mod auth;
 pub mod cache;
+pub mod clock;
 pub mod config;
 pub mod edge;
 pub mod global;
@@ -25,8 +26,9 @@ pub mod target;
 
 mod host;
 
-pub use auth::{authenticate, Request, TokenStore};
+pub use auth::{authenticate, authenticate_with, Request, TokenStore};
 pub use cache::TokenCache;
+pub use clock::Clock;
 pub use config::{Config, ConfigError};
 pub use edge::{Exchange, Host, KeyRefresh, Verdict};
 pub use identity::Identity;

@@ -8,6 +8,7 @@
 
 use crate::auth::TokenStore;
 use crate::cache::TokenCache;
+use crate::clock::Clock;
 use crate::identity::Identity;
 use crate::ratelimit::{self, Bucket, Decision, Limit};
 use std::collections::HashMap;
@@ -86,8 +87,8 @@ impl Tokens {
 pub struct TokensRef<'a>(&'a Mutex<TokenCache>);
 
 impl TokenStore for TokensRef<'_> {
-    fn get(&mut self, token: &str, now: u64) -> Option<Arc<Identity>> {
-        lock(self.0).get(token, now).cloned()
+    fn get(&mut self, token: &str, clock: &Clock) -> Option<Arc<Identity>> {
+        lock(self.0).lookup(token, clock).cloned()
     }
     fn insert(&mut self, token: &str, identity: Arc<Identity>, exp: u64, now: u64) {
         lock(self.0).insert(token, identity, exp, now);
@@ -199,8 +200,8 @@ mod tests {
         let tokens = Tokens::new(4);
         let id = Arc::new(Identity { tenant: "a".into(), subject: None, plan: None, scopes: vec![] });
         tokens.store().insert("t", id, 100, 0);
-        assert_eq!(tokens.store().get("t", 50).map(|i| i.tenant.clone()), Some("a".into()));
+        assert_eq!(tokens.store().get("t", &Clock::at(50_000)).map(|i| i.tenant.clone()), Some("a".into()));
         tokens.clear();
-        assert!(tokens.store().get("t", 50).is_none());
+        assert!(tokens.store().get("t", &Clock::at(50_000)).is_none());
     }
 }

@@ -37,8 +37,8 @@ struct Fake {
 }
 
 impl Host for Fake {
-    fn now_ms(&self) -> u64 {
-        NOW_MS
+    fn clock(&self) -> Clock {
+        Clock::at(NOW_MS)
     }
     fn tag_request(&mut self, strip: &[&str], add: &[(&str, &str)]) {
         assert!(!strip.is_empty() || !add.is_empty(), "a call that changes nothing");
@@ -63,7 +63,8 @@ impl Host for Fake {
     fn with_tokens<R>(&mut self, f: impl FnOnce(&[VerifyKey], &mut dyn TokenStore) -> R) -> R {
         f(&self.keys, &mut self.cache)
     }
-    fn spend(&mut self, tenant: &str, limit: &Limit, cost: f64, now_ms: u64) -> Option<Decision> {
+    fn spend(&mut self, tenant: &str, limit: &Limit, cost: f64, clock: &Clock) -> Option<Decision> {
+        let now_ms = clock.now_ms();
         if self.limiter_broken {
             return None;
         }

@@ -1,9 +1,10 @@
 //! The per-request context: reads the header map once, runs
 //! [`crate::edge::Exchange`] over [`WasmHost`], applies the verdict.
 
-use super::{buckets, jwks, now_ms, Shared};
+use super::{buckets, jwks, now_ms, request_clock, set_property, Shared};
 use crate::auth::TokenStore;
 use crate::cache::TokenCache;
+use crate::clock::Clock;
 use crate::config::{Config, VerifyKey};
 use crate::edge::{Exchange, Host, KeyRefresh, Verdict};
 use crate::global::{GlobalLeases, GlobalLimitConfig};
@@ -42,8 +43,8 @@ struct WasmHost<'a> {
 }
 
 impl Host for WasmHost<'_> {
-    fn now_ms(&self) -> u64 {
-        now_ms()
+    fn clock(&self) -> Clock {
+        request_clock()
     }
 
     fn tag_request(&mut self, strip: &[&str], add: &[(&str, &str)]) {
@@ -65,7 +66,7 @@ impl Host for WasmHost<'_> {
 
     fn set_filter_state(&mut self, key: &str, value: &str) {
         // Readable as %FILTER_STATE(wasm.<key>:PLAIN)%.
-        let _ = hostcalls::set_property(vec![key], Some(value.as_bytes()));
+        set_property(key, value);
     }
 
     fn send_reply(&mut self, status: u32, headers: &[(&str, &str)], body: &[u8]) {
@@ -85,12 +86,14 @@ impl Host for WasmHost<'_> {
         }
     }
 
-    fn spend(&mut self, tenant: &str, limit: &Limit, cost: f64, now_ms: u64) -> Option<Decision> {
-        let local = self.shared.leases.borrow_mut().spend(tenant, limit, cost, now_ms);
+    fn spend(&mut self, tenant: &str, limit: &Limit, cost: f64, clock: &Clock) -> Option<Decision> {
+        // A lease lapsing up to a tick late holds back nothing more: its tokens
+        // were taken from the shared bucket when it was granted.
+        let local = self.shared.leases.borrow_mut().spend(tenant, limit, cost, clock.about_now_ms());
         if local.is_some() {
             return local;
         }
-        let (d, lease) = buckets::spend(&buckets::key(tenant), limit, cost, now_ms)?;
+        let (d, lease) = buckets::spend(&buckets::key(tenant), limit, cost, clock.now_ms())?;
         self.shared.leases.borrow_mut().store(tenant, lease);
         Some(d)
     }

@@ -41,6 +41,16 @@ extern "C" {
     // The SDK's own import, declared here to keep the buffer instead of the
     // SDK's per-header `String`s (see `crate::headermap`).
     fn proxy_get_header_map_pairs(map_type: MapType, data: *mut *mut u8, size: *mut usize) -> Status;
+    // The SDK's `set_property` builds a `Vec` for the path and another for its
+    // serialized form on every call; a one-segment path is its own bytes.
+    fn proxy_set_property(path_data: *const u8, path_size: usize, value_data: *const u8, value_size: usize) -> Status;
+}
+
+/// Sets the filter-state value `key` (one path segment) for this request.
+fn set_property(key: &str, value: &str) {
+    // SAFETY: both buffers are live for the call and the host only reads them;
+    // the serialized form of a one-segment property path is the segment itself.
+    let _ = unsafe { proxy_set_property(key.as_ptr(), key.len(), value.as_ptr(), value.len()) };
 }
 
 /// The request headers as the host serialized them, for [`crate::headermap::pairs`].
@@ -61,12 +71,42 @@ fn request_header_buffer() -> Vec<u8> {
     }
 }
 
+/// The host's clock, Unix milliseconds; every read is also kept as the recent reading.
 fn now_ms() -> u64 {
-    hostcalls::get_current_time()
+    let now = hostcalls::get_current_time()
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map(|d| d.as_millis() as u64)
-        .unwrap_or_default()
+        .unwrap_or_default();
+    RECENT.with(|r| r.set(Recent { ms: now, served: 0 }));
+    now
+}
+
+/// Requests one clock reading may serve as "recent" before one of them reads
+/// the clock again: bounds the reading's age under load (ticks bound it when idle).
+const RECENT_SERVES: u32 = 64;
+
+/// The last clock reading on this worker's VM and how many requests it served.
+#[derive(Clone, Copy, Default)]
+struct Recent {
+    ms: u64,
+    served: u32,
+}
+
+thread_local! {
+    // One VM per worker thread, one thread per VM: this is the worker's.
+    static RECENT: Cell<Recent> = Cell::new(Recent::default());
+}
+
+/// A request's clock: answered from the recent reading where that is safe
+/// (see [`crate::clock`]); after [`RECENT_SERVES`] requests, read afresh.
+fn request_clock() -> crate::clock::Clock {
+    let r = RECENT.with(Cell::get);
+    if r.ms == 0 || r.served >= RECENT_SERVES {
+        return crate::clock::Clock::reading(now_ms);
+    }
+    RECENT.with(|c| c.set(Recent { served: r.served + 1, ..r }));
+    crate::clock::Clock::with_recent(now_ms, r.ms)
 }
 
 /// Counters on Envoy's `/stats` as `wasmcustom.datagate.*`.
@@ -226,9 +266,11 @@ impl RootContext for Root {
 
     fn on_tick(&mut self) {
         self.shared.metrics.flush();
+        // Also refreshes the recent reading requests answer from.
+        let now = now_ms();
         let Some(cfg) = self.config.clone() else { return };
         let Some(remote) = &cfg.remote_jwks else { return };
-        jwks::tick(remote, &self.shared, now_ms());
+        jwks::tick(remote, &self.shared, now);
     }
 
     fn create_http_context(&self, _id: u32) -> Option<Box<dyn HttpContext>> {
