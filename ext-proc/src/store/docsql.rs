@@ -285,6 +285,18 @@ mod tests {
         let query = q(&PgDialect, json!({"a.b": {"$eq": 1}}), Json::Null, None);
         assert!(query.sql.contains("WHERE doc @> $1::jsonb OFFSET 0"), "equality uses the GIN index: {}", query.sql);
         assert!(query.params.contains(&Param::Json(json!({"a": {"b": 1}}))));
+        // The Data API's array-aware equality: the scalar or an array holding it, both through GIN.
+        let query = q(&PgDialect, json!({"$or": [{"a.b": {"$eq": "x"}}, {"a.b.[*]": {"$eq": "x"}}]}), Json::Null, None);
+        assert!(query.sql.contains("WHERE (doc @> $1::jsonb OR doc @> $2::jsonb) OFFSET 0"), "{}", query.sql);
+        assert_eq!(query.params[..2], [Param::Json(json!({"a": {"b": "x"}})), Param::Json(json!({"a": {"b": ["x"]}}))]);
+        let query = q(
+            &SqliteDialect,
+            json!({"$or": [{"a.b": {"$in": ["x", 2]}}, {"a.b.[*]": {"$in": ["x", 2]}}]}),
+            Json::Null,
+            None,
+        );
+        let any = r#"(json_extract(doc, '$."a"."b"') IN (?2, ?3) OR (json_type(doc, '$."a"."b"') = 'array' AND EXISTS (SELECT 1 FROM json_each(doc, '$."a"."b"') WHERE value IN (?2, ?3))))"#;
+        assert!(query.sql.contains(any), "{}", query.sql);
         let query = q(&PgDialect, json!({"a.[*].b": {"$lt": 3}}), Json::Null, None);
         assert!(query.sql.contains("jsonb_array_elements(CASE WHEN jsonb_typeof"), "{}", query.sql);
         assert!(query.sql.contains("jsonb_typeof((w1.v #> $"), "{}", query.sql);
