@@ -142,7 +142,11 @@ impl Dialect for PgDialect {
             .into_iter()
             .map(|any| {
                 let alts: Vec<String> = any.into_iter().map(|p| format!("doc @> {}", b.bind(Param::Json(p)))).collect();
-                format!("({})", alts.join(" OR "))
+                if alts.len() == 1 {
+                    alts.join("")
+                } else {
+                    format!("({})", alts.join(" OR "))
+                }
             })
             .collect();
         format!("(SELECT * FROM {table} WHERE {} OFFSET 0) AS d", conds.join(" AND "))
