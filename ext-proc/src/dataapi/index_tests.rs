@@ -22,7 +22,7 @@ fn value(i: usize) -> Option<Json> {
         2 => json!(k as f64 + 0.5),
         3 => json!(k as f64),
         4 => json!([format!("s{k}"), k]),
-        5 => json!(k % 2 == 0),
+        5 => json!(k.is_multiple_of(2)),
         6 => Json::Null,
         7 => return None,
         8 => json!({"c": format!("s{k}")}),
@@ -37,7 +37,8 @@ fn value(i: usize) -> Option<Json> {
 }
 
 fn doc(i: usize) -> (String, Json) {
-    let mut d = json!({"_id": format!("d{i:05}"), "t": if i % 3 == 0 { json!("x") } else { json!(["y", "x"]) }});
+    let mut d =
+        json!({"_id": format!("d{i:05}"), "t": if i.is_multiple_of(3) { json!("x") } else { json!(["y", "x"]) }});
     match value(i) {
         // Every 4th document holds it under an array of objects, which a
         // dotted path does not reach.
