@@ -392,7 +392,14 @@ fn fuzz_documents_where_sort_to_sql() {
                 // The reference semantics never panic either.
                 let _ = filter::matches(&doc, &f);
                 for dialect in [&SqliteDialect as &dyn Dialect, &PgDialect] {
-                    let search = DocSearch { filter: Some(&f), sort: &sort, after: None, limit: 11, now_ms: 0 };
+                    let search = DocSearch {
+                        filter: Some(&f),
+                        sort: &sort,
+                        after: None,
+                        limit: 11,
+                        now_ms: 0,
+                        auto_index: false,
+                    };
                     // Untranslatable is the store's 400 (or an in-memory fallback), never a panic.
                     if let Ok(q) = docsql::search(dialect, "\"docs\"", &search) {
                         assert_bound(&without_index_paths(&q.sql), &input);

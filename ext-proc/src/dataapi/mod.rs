@@ -9,6 +9,8 @@ mod docs;
 pub mod envelope;
 pub mod filter;
 pub mod ids;
+#[cfg(test)]
+mod index_tests;
 pub mod indexing;
 pub mod page;
 pub mod project;

@@ -216,6 +216,7 @@ impl<'a> Store<'a> {
                 after: cursor.as_deref(),
                 limit: SCAN_BATCH,
                 now_ms: now_ms(),
+                auto_index: true,
             };
             let rows = self.ctx.docs.search(ns, coll, &search).await?;
             let full = rows.len() as u32 == SCAN_BATCH;
@@ -354,9 +355,10 @@ impl<'a> Store<'a> {
 }
 
 /// A Documents API `where` that every document matching `f` also matches:
-/// its top-level string and boolean equalities on plain paths (as the value
-/// itself or an element of an array there), so the store's indexes narrow a
-/// scan. `None` when there is nothing to narrow with.
+/// its top-level `$eq` and `$in` on plain paths with string, boolean and
+/// integer values, each as "the value itself or an element of an array
+/// there" ([`crate::store::docsql::element_or_value`]), so the store's indexes
+/// narrow a scan. `None` when there is nothing to narrow with.
 pub fn prefilter(f: &Filter) -> Option<DocFilter> {
     let terms: &[Filter] = match f {
         Filter::And(all) => all,
@@ -365,16 +367,18 @@ pub fn prefilter(f: &Filter) -> Option<DocFilter> {
     let mut out = Vec::new();
     for t in terms {
         match t {
-            Filter::Cond(path, Cond::Eq(v @ (Json::String(_) | Json::Bool(_))))
+            Filter::Cond(path, cond)
                 if path[0] != "_id" && path.iter().all(|s| !s.bytes().all(|b| b.is_ascii_digit())) =>
             {
+                let op = match cond {
+                    Cond::Eq(v) if narrows(v) => Comparison::Eq(v.clone()),
+                    Cond::In(vs) if !vs.is_empty() && vs.iter().all(narrows) => Comparison::In(vs.clone()),
+                    _ => continue,
+                };
                 let keys: Vec<Segment> = path.iter().map(|s| Segment::Key(s.clone())).collect();
                 let mut any = keys.clone();
                 any.push(Segment::AnyIndex);
-                out.push(DocFilter::Or(vec![
-                    DocFilter::Leaf(keys, Comparison::Eq(v.clone())),
-                    DocFilter::Leaf(any, Comparison::Eq(v.clone())),
-                ]));
+                out.push(DocFilter::Or(vec![DocFilter::Leaf(keys, op.clone()), DocFilter::Leaf(any, op)]));
             }
             Filter::And(_) => out.extend(prefilter(t)),
             _ => {}
@@ -384,6 +388,20 @@ pub fn prefilter(f: &Filter) -> Option<DocFilter> {
         0 => None,
         1 => out.pop(),
         _ => Some(DocFilter::And(out)),
+    }
+}
+
+/// Whether the store's equality on `v` finds every value the Data API's
+/// finds: strings and booleans, and numbers that are integers of magnitude
+/// below 2^53. The Data API compares numbers as doubles, so above that one
+/// double stands for several stored integers (and a fraction's decimal text
+/// need not parse to the same double in the store); those are left to the scan.
+fn narrows(v: &Json) -> bool {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    match v {
+        Json::String(_) | Json::Bool(_) => true,
+        Json::Number(n) => n.as_f64().is_some_and(|x| x.fract() == 0.0 && x.abs() < EXACT),
+        _ => false,
     }
 }
 
@@ -398,10 +416,18 @@ mod tests {
             super::super::filter::parse(Some(&json!({"a.b": "x", "t": true, "n": 1, "_id": "k", "$or": [{"c": "y"}]})))
                 .unwrap();
         let pre = prefilter(&f).unwrap();
-        for doc in [json!({"a": {"b": "x"}, "t": true}), json!({"a": {"b": ["y", "x"]}, "t": [true]})] {
+        for doc in
+            [json!({"a": {"b": "x"}, "t": true, "n": 1}), json!({"a": {"b": ["y", "x"]}, "t": [true], "n": [2, 1]})]
+        {
             assert!(matches(&doc, &pre), "{doc}");
         }
-        assert!(!matches(&json!({"a": {"b": "z"}, "t": true}), &pre));
-        assert_eq!(prefilter(&super::super::filter::parse(Some(&json!({"n": 1, "a.0": "x"}))).unwrap()), None);
+        assert!(!matches(&json!({"a": {"b": "z"}, "t": true, "n": 1}), &pre));
+        let none = json!({"n": 1.5, "m": 9_007_199_254_740_993_u64, "a.0": "x", "d": {"$date": 1}});
+        assert_eq!(prefilter(&super::super::filter::parse(Some(&none)).unwrap()), None);
+        let pre =
+            prefilter(&super::super::filter::parse(Some(&json!({"n": 3.0, "k": {"$in": ["a", 2]}}))).unwrap()).unwrap();
+        for doc in [json!({"n": 3, "k": "a"}), json!({"n": [1, 3.0], "k": [0, 2]})] {
+            assert!(matches(&doc, &pre), "{doc}");
+        }
     }
 }

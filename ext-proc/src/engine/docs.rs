@@ -261,6 +261,8 @@ pub async fn search(ctx: &Ctx<'_>, ns: &Namespace, coll: &str, q: DocQuery<'_>) 
         after: after.as_deref(),
         limit: size + 1,
         now_ms: now_ms(),
+        // Declared indexes only: the Documents API indexes what it is told to.
+        auto_index: false,
     };
     let mut rows = ctx.docs.search(ns, coll, &s).await.map_err(|e| read_err(ctx, ns, coll, e))?;
     let next = if rows.len() > size as usize {

@@ -35,6 +35,10 @@ pub struct DocSearch<'a> {
     pub limit: u32,
     /// Now, for expiry.
     pub now_ms: i64,
+    /// Whether the store may build an index for the filter's
+    /// [`element_or_value`] equalities (the Data API's index-everything
+    /// default); a store that indexes every path already ignores it.
+    pub auto_index: bool,
 }
 
 /// How many values a cursor holds: a type rank and a value per sort path, then the id.
@@ -98,6 +102,32 @@ enum ProbeValue<'a> {
     List(&'a [Json]),
 }
 
+/// The plain path and values of an "is one of `vs`, or an array holding one"
+/// term: `Or(path == v, path[*] == v)` (or the same with `$in`), the shape in
+/// which the Data API's array-aware equality narrows a search. Values are
+/// strings, numbers and booleans only, so an index probe for them can never
+/// exclude a document the term matches.
+pub fn element_or_value(f: &Filter) -> Option<(&[Segment], &[Json])> {
+    let Filter::Or(fs) = f else { return None };
+    let [Filter::Leaf(p, a), Filter::Leaf(q, b)] = fs.as_slice() else { return None };
+    let vs = match (a, b) {
+        (Comparison::Eq(v), Comparison::Eq(w)) if v == w => std::slice::from_ref(v),
+        (Comparison::In(v), Comparison::In(w)) if v == w && !v.is_empty() => v.as_slice(),
+        _ => return None,
+    };
+    let plain = |v: &Json| v.is_string() || v.is_number() || v.is_boolean();
+    let elements = q.split_last().is_some_and(|(last, head)| *last == Segment::AnyIndex && head == p.as_slice());
+    (elements && plain_keys(p).is_some() && vs.iter().all(plain)).then_some((p.as_slice(), vs))
+}
+
+/// The paths of the filter's top-level [`element_or_value`] terms.
+pub fn element_or_value_paths(f: &Filter) -> Vec<&[Segment]> {
+    match f {
+        Filter::And(fs) => fs.iter().flat_map(element_or_value_paths).collect(),
+        f => element_or_value(f).map(|(p, _)| vec![p]).unwrap_or_default(),
+    }
+}
+
 /// Index probes implied by the filter's top-level `$eq`, `$in` and range
 /// conditions on indexable paths: redundant with the conditions themselves
 /// (which still decide, types included), but in the one shape an expression
@@ -112,6 +142,11 @@ fn index_probes(d: &dyn Dialect, b: &mut Binder<'_>, f: &Filter, out: &mut Vec<S
                 ProbeValue::One(v) => d.doc_probe(b, &x, sym, v),
                 ProbeValue::List(vs) => d.doc_probe_in(b, &x, vs),
             });
+        }
+        Filter::Or(_) => {
+            if let Some(p) = element_or_value(f).and_then(|(path, vs)| d.doc_probe_any(b, path, vs)) {
+                out.push(p);
+            }
         }
         _ => {}
     }
@@ -222,7 +257,14 @@ mod tests {
     fn q(d: &dyn Dialect, w: Json, sort: Json, after: Option<Vec<Json>>) -> Query {
         let f = parse_where(w).unwrap();
         let sort = if sort.is_null() { Vec::new() } else { parse_sort(sort).unwrap() };
-        let s = DocSearch { filter: Some(&f), sort: &sort, after: after.as_deref(), limit: 4, now_ms: 10 };
+        let s = DocSearch {
+            filter: Some(&f),
+            sort: &sort,
+            after: after.as_deref(),
+            limit: 4,
+            now_ms: 10,
+            auto_index: false,
+        };
         search(d, "\"t\"", &s).unwrap()
     }
 
@@ -243,6 +285,18 @@ mod tests {
         let query = q(&PgDialect, json!({"a.b": {"$eq": 1}}), Json::Null, None);
         assert!(query.sql.contains("WHERE doc @> $1::jsonb OFFSET 0"), "equality uses the GIN index: {}", query.sql);
         assert!(query.params.contains(&Param::Json(json!({"a": {"b": 1}}))));
+        // The Data API's array-aware equality: the scalar or an array holding it, both through GIN.
+        let query = q(&PgDialect, json!({"$or": [{"a.b": {"$eq": "x"}}, {"a.b.[*]": {"$eq": "x"}}]}), Json::Null, None);
+        assert!(query.sql.contains("WHERE (doc @> $1::jsonb OR doc @> $2::jsonb) OFFSET 0"), "{}", query.sql);
+        assert_eq!(query.params[..2], [Param::Json(json!({"a": {"b": "x"}})), Param::Json(json!({"a": {"b": ["x"]}}))]);
+        let query = q(
+            &SqliteDialect,
+            json!({"$or": [{"a.b": {"$in": ["x", 2]}}, {"a.b.[*]": {"$in": ["x", 2]}}]}),
+            Json::Null,
+            None,
+        );
+        let any = r#"(json_extract(doc, '$."a"."b"') IN (?2, ?3) OR (json_type(doc, '$."a"."b"') = 'array' AND EXISTS (SELECT 1 FROM json_each(doc, '$."a"."b"') WHERE value IN (?2, ?3))))"#;
+        assert!(query.sql.contains(any), "{}", query.sql);
         let query = q(&PgDialect, json!({"a.[*].b": {"$lt": 3}}), Json::Null, None);
         assert!(query.sql.contains("jsonb_array_elements(CASE WHEN jsonb_typeof"), "{}", query.sql);
         assert!(query.sql.contains("jsonb_typeof((w1.v #> $"), "{}", query.sql);
@@ -255,7 +309,7 @@ mod tests {
         assert!(query.sql.contains("(w1.fullkey || ?3)"), "{}", query.sql);
         assert_eq!(query.params[1], Param::Text("$.\"a\"".into()));
         let f = parse_where(json!({"a\"b": {"$eq": 1}})).unwrap();
-        let s = DocSearch { filter: Some(&f), sort: &[], after: None, limit: 1, now_ms: 0 };
+        let s = DocSearch { filter: Some(&f), sort: &[], after: None, limit: 1, now_ms: 0, auto_index: false };
         assert!(search(&SqliteDialect, "t", &s).is_err());
     }
 
@@ -303,7 +357,7 @@ mod tests {
         let f = parse_where(json!({"x": {"$exists": true}})).unwrap();
         let bad = [json!(9), json!(0), json!("id")];
         let sort = parse_sort(json!({"p": "asc"})).unwrap();
-        let s = DocSearch { filter: Some(&f), sort: &sort, after: Some(&bad), limit: 1, now_ms: 0 };
+        let s = DocSearch { filter: Some(&f), sort: &sort, after: Some(&bad), limit: 1, now_ms: 0, auto_index: false };
         assert!(search(&PgDialect, "t", &s).is_err(), "rank out of range");
     }
 }

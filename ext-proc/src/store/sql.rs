@@ -82,6 +82,12 @@ pub trait Dialect {
     fn doc_probe(&self, b: &mut Binder<'_>, x: &str, sym: &str, v: &Json) -> String;
     /// An index probe: `x` is one of `vs` (numbers and strings).
     fn doc_probe_in(&self, b: &mut Binder<'_>, x: &str, vs: &[Json]) -> String;
+    /// An index probe for an [`super::docsql::element_or_value`] term: the
+    /// value at `path` is one of `vs` or an array holding one. `None` where
+    /// the store narrows such a term another way (or not at all).
+    fn doc_probe_any(&self, _b: &mut Binder<'_>, _path: &[Segment], _vs: &[Json]) -> Option<String> {
+        None
+    }
     /// What a search filtered by `filter` reads from: the collection's `table`,
     /// or a subquery over it where the store finds candidates faster that way.
     fn doc_candidates(&self, _b: &mut Binder<'_>, table: &str, _filter: &Filter) -> String {

@@ -537,6 +537,8 @@ impl SqliteStore {
 mod dialect;
 mod docs;
 mod index;
+#[cfg(test)]
+mod index_tests;
 mod layout;
 mod names;
 mod pool;

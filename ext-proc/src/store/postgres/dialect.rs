@@ -5,7 +5,7 @@ use crate::doc::filter::{Comparison, Filter};
 use crate::doc::path::Segment;
 use crate::model::{ColumnType, DataType, Namespace, TableDef};
 use crate::plan::Op;
-use crate::store::docsql::{plain_keys, step_text, wildcard};
+use crate::store::docsql::{element_or_value, plain_keys, step_text, wildcard};
 use crate::store::sql::{self, Binder, Dialect, Param, Untranslatable};
 use crate::value::Value;
 use serde_json::Value as Json;
@@ -138,7 +138,17 @@ impl Dialect for PgDialect {
         if probes.is_empty() {
             return table.to_owned();
         }
-        let conds: Vec<String> = probes.into_iter().map(|p| format!("doc @> {}", b.bind(Param::Json(p)))).collect();
+        let conds: Vec<String> = probes
+            .into_iter()
+            .map(|any| {
+                let alts: Vec<String> = any.into_iter().map(|p| format!("doc @> {}", b.bind(Param::Json(p)))).collect();
+                if alts.len() == 1 {
+                    alts.join("")
+                } else {
+                    format!("({})", alts.join(" OR "))
+                }
+            })
+            .collect();
         format!("(SELECT * FROM {table} WHERE {} OFFSET 0) AS d", conds.join(" AND "))
     }
 }
@@ -173,15 +183,29 @@ fn op(b: &mut Binder<'_>, x: &str, op: &Comparison) -> String {
 
 /// Containment probes (`doc @> {"a":{"b":v}}`) implied by the filter's top-level
 /// equality conditions on plain key paths: candidates the GIN index can find.
-fn probes(f: &Filter) -> Vec<Json> {
+/// Containment probes the GIN index answers, each a list of alternatives
+/// (one matching is enough): a top-level `$eq` on plain keys, and an
+/// [`element_or_value`] term as "contains `{path: v}` or `{path: [v]}`" per
+/// value (nested, `@>` matches a scalar only with a scalar, an array element
+/// only through an array).
+fn probes(f: &Filter) -> Vec<Vec<Json>> {
+    let nest = |path: &[Segment], v: Json| path.iter().rev().fold(v, |acc, s| serde_json::json!({ step_text(s): acc }));
     match f {
         Filter::Leaf(path, Comparison::Eq(v))
             if path.iter().all(|s| matches!(s, Segment::Key(_))) && !path.is_empty() =>
         {
-            vec![path.iter().rev().fold(v.clone(), |acc, s| serde_json::json!({ step_text(s): acc }))]
+            vec![vec![nest(path, v.clone())]]
         }
         Filter::And(fs) => fs.iter().flat_map(probes).collect(),
-        _ => Vec::new(),
+        f => match element_or_value(f) {
+            Some((path, vs)) => {
+                vec![vs
+                    .iter()
+                    .flat_map(|v| [nest(path, v.clone()), nest(path, Json::Array(vec![v.clone()]))])
+                    .collect()]
+            }
+            None => Vec::new(),
+        },
     }
 }
 

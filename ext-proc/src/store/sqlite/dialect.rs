@@ -119,8 +119,7 @@ impl Dialect for SqliteDialect {
     /// `json_extract(doc, '$."a"."b"')`: the path is spliced in as a literal,
     /// since an expression index only serves a query that spells the same one.
     fn doc_index_expr(&self, path: &[Segment]) -> Option<String> {
-        let keys = plain_keys(path)?;
-        Some(format!("json_extract(doc, '${}')", keys.iter().map(|k| format!(".\"{k}\"")).collect::<String>()))
+        Some(format!("json_extract(doc, {})", json_path_literal(path)?))
     }
     fn doc_probe(&self, b: &mut Binder<'_>, x: &str, sym: &str, v: &Json) -> String {
         format!("{x} {sym} {}", scalar(b, v))
@@ -129,6 +128,40 @@ impl Dialect for SqliteDialect {
         let list: Vec<String> = vs.iter().map(|v| scalar(b, v)).collect();
         format!("{x} IN ({})", list.join(", "))
     }
+    /// `x IN (..) OR (t = 'array' AND EXISTS (.. json_each .. IN (..)))`, `x`
+    /// and `t` being the two expressions [`super::index`] indexes a path on:
+    /// each side of the OR is one index lookup, so SQLite answers it as a
+    /// MULTI-INDEX OR (the union of both) instead of a scan. Booleans bind as
+    /// the 1 and 0 JSON1 reads them as (a number 1 then passes the probe too;
+    /// the full condition still decides).
+    fn doc_probe_any(&self, b: &mut Binder<'_>, path: &[Segment], vs: &[Json]) -> Option<String> {
+        let x = self.doc_index_expr(path)?;
+        let t = doc_type_expr(path)?;
+        let list: Vec<String> = vs
+            .iter()
+            .map(|v| match v {
+                Json::Bool(on) => b.bind(Param::Int(i64::from(*on))),
+                v => scalar(b, v),
+            })
+            .collect();
+        let list = list.join(", ");
+        let lit = json_path_literal(path)?;
+        Some(format!(
+            "({x} IN ({list}) OR ({t} = 'array' AND EXISTS (SELECT 1 FROM json_each(doc, {lit}) WHERE value IN ({list}))))"
+        ))
+    }
+}
+
+/// `'$."a"."b"'`: a plain path as the SQL literal an index expression spells.
+fn json_path_literal(path: &[Segment]) -> Option<String> {
+    let keys = plain_keys(path)?;
+    Some(format!("'${}'", keys.iter().map(|k| format!(".\"{k}\"")).collect::<String>()))
+}
+
+/// `json_type(doc, '$."a"."b"')`: the expression of a path's array index
+/// (see [`super::index`]); spliced like [`Dialect::doc_index_expr`]'s.
+pub(super) fn doc_type_expr(path: &[Segment]) -> Option<String> {
+    Some(format!("json_type(doc, {})", json_path_literal(path)?))
 }
 
 /// Binds a string or a number as the SQL value `json_extract` yields for it.

@@ -310,8 +310,23 @@ impl DocStore for SqliteStore {
         let query =
             docsql::search(&super::SqliteDialect, &table(ns, coll), search).map_err(|e| StoreError::Rejected(e.0))?;
         let keys = docsql::key_len(search.sort) - 1;
+        let auto: Vec<Path> = match search.filter {
+            Some(f) if search.auto_index => docsql::element_or_value_paths(f).into_iter().map(<[_]>::to_vec).collect(),
+            _ => Vec::new(),
+        };
         let (ns, coll) = (ns.clone(), coll.to_owned());
         self.run(tenant, move |c| {
+            if !auto.is_empty() {
+                let paths: Vec<&[_]> = auto.iter().map(Vec::as_slice).collect();
+                // The search is answered either way: a scan if the index
+                // could not be built (say, the write lock stayed busy).
+                if let Err(e) = super::index::ensure(c, &ns, &coll, &paths) {
+                    match missing(c, &ns, &coll, e) {
+                        e @ (StoreError::CollectionNotFound(_) | StoreError::KeyspaceNotFound(_)) => return Err(e),
+                        e => tracing::warn!(error = %e, "building a document index on demand failed"),
+                    }
+                }
+            }
             let run = || -> Result<Vec<DocRow>, StoreError> {
                 let mut s = c.prepare_cached(&query.sql).map_err(map_err)?;
                 let mut rows = s.query(rusqlite::params_from_iter(query.params.iter())).map_err(map_err)?;

@@ -1,38 +1,145 @@
-//! Declared document indexes on SQLite: one expression index per path, on
-//! `(json_extract(doc, '$."a"."b"'), id)`.
+//! Document indexes on SQLite: per path, an expression index on
+//! `(json_extract(doc, '$."a"."b"'), id)` and a partial one on
+//! `(json_type(doc, '$."a"."b"'), id) WHERE .. = 'array'` (the documents
+//! holding an array there). Paths get them two ways: declared through the
+//! Documents API (`PUT .../indexes`), or built on demand for the Data API
+//! ([`ensure`]), which indexes every path by default.
 //!
 //! Why expression indexes rather than a shredded path/value side table: the
-//! index is kept by SQLite itself in the same write as the document (no second
-//! statement per write, nothing to repair after a crash), it is dropped with
-//! the table, and the planner uses it from the probe [`crate::store::docsql::search`] adds
-//! for `$eq`, `$in` and ranges. The trailing `id` keeps matches in id order, so
-//! a page after a cursor seeks instead of sorting every match: page 100 costs
-//! what page 1 does.
+//! indexes are kept by SQLite itself in the same write as the document (no
+//! extra rows per leaf, nothing to repair after a crash, no write of ours that
+//! could forget one), they go with the table when the collection is dropped,
+//! and the planner uses them from the probes [`crate::store::docsql::search`]
+//! adds: `$eq`, `$in` and ranges on the value index, and for the Data API's
+//! array-aware equality (`{"a": v}` matches `a == v` or `v` in `a`) the union
+//! of the value index and the array index, whose documents are then checked
+//! element by element. That last part costs one row per document holding an
+//! array at the path, not per match: a path with arrays in most documents
+//! (tags) narrows little; a shredded table would serve it, at the price of a
+//! row per leaf on every write. The trailing `id` keeps matches in id order,
+//! so a page after a cursor seeks instead of sorting every match.
+//!
+//! Built on demand: a Data API search with an array-aware equality on a plain
+//! path of a collection holding at least [`AUTO_INDEX_MIN_DOCS`] documents
+//! builds that path's indexes first, while the collection has fewer than
+//! [`MAX_PATHS`] indexed paths (declared ones count). Smaller collections are
+//! scanned in well under a millisecond per hundred documents, and the cap
+//! bounds what every write pays. Building happens once, inside an IMMEDIATE
+//! transaction (concurrent searches wait for it, then find it built); on
+//! 100,000 documents it takes about a second, during which writers wait (the
+//! busy timeout is 5 s) and readers carry on. Paths an `indexing` option
+//! excludes never get here: the Data API refuses filters on them. An index
+//! built this way is listed by `GET .../indexes` like a declared one, and a
+//! `PUT` replaces both kinds (a dropped path is built again when next needed).
 //!
 //! The path is the one piece of client input spliced into SQL text (an index
 //! only matches a query spelling the same literal), so only paths of
 //! [`crate::store::docsql::indexable_key`] keys get here. The index name carries the path,
-//! so SQLite's own schema is the list of declared paths.
+//! so SQLite's own schema is the list of indexed paths.
 
+use super::dialect::doc_type_expr;
 use super::names;
 use super::names::table;
 use super::SqliteDialect;
 use super::{map_err, require_keyspace};
-use crate::doc::path::{display, Path};
+use crate::doc::path::{display, Path, Segment};
 use crate::model::Namespace;
 use crate::store::sql::{self, Dialect};
 use crate::store::StoreError;
 use rusqlite::{params, Connection};
 
-/// Separates the collection's table name from the path in an index name ('#'
-/// never occurs in table, collection or indexable key names).
+/// Separates the collection's table name from the path in a value index's
+/// name ('#' never occurs in table, collection or indexable key names).
 const MARK: &str = "#i#";
+
+/// The same for a path's array index.
+const ARRAY_MARK: &str = "#a#";
+
+/// At most this many indexed paths per collection, declared and built on
+/// demand together (the Documents API's own limit on declared ones).
+pub const MAX_PATHS: usize = 16;
+
+/// A collection smaller than this is scanned rather than indexed on demand.
+pub const AUTO_INDEX_MIN_DOCS: i64 = 1000;
 
 /// The unquoted table name and the prefix of its declared indexes' names.
 fn names_of(ns: &Namespace, coll: &str) -> (String, String) {
     let t = format!("{}#{}", ns.physical(), names::physical(coll));
     let prefix = format!("{t}{MARK}");
     (t, prefix)
+}
+
+/// The quoted name of a path's array index.
+fn array_index_name(ns: &Namespace, coll: &str, dotted: &str) -> String {
+    let (t, _) = names_of(ns, coll);
+    sql::quote(&format!("{t}{ARRAY_MARK}{dotted}"))
+}
+
+/// Builds a path's two indexes where missing (inside the caller's transaction).
+fn create(c: &Connection, ns: &Namespace, coll: &str, path: &[Segment]) -> Result<(), StoreError> {
+    let bad = || StoreError::Rejected(format!("'{}' cannot be indexed", display(path)));
+    let expr = SqliteDialect.doc_index_expr(path).ok_or_else(bad)?;
+    let ty = doc_type_expr(path).ok_or_else(bad)?;
+    let dotted = display(path);
+    let (_, prefix) = names_of(ns, coll);
+    let name = sql::quote(&format!("{prefix}{dotted}"));
+    let array = array_index_name(ns, coll, &dotted);
+    let t = table(ns, coll);
+    c.execute_batch(&format!(
+        "CREATE INDEX IF NOT EXISTS {name} ON {t} ({expr}, id);
+         CREATE INDEX IF NOT EXISTS {array} ON {t} ({ty}, id) WHERE {ty} = 'array';"
+    ))
+    .map_err(map_err)
+}
+
+/// Whether an index of this name exists.
+fn index_exists(c: &Connection, name: &str) -> Result<bool, StoreError> {
+    c.prepare_cached("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?1")
+        .and_then(|mut s| s.exists(params![name]))
+        .map_err(map_err)
+}
+
+/// Builds the indexes of those `paths` that lack them, if the collection is
+/// big enough and under the cap (see the module doc). Cheap when they exist:
+/// one schema lookup per path.
+pub(super) fn ensure(c: &mut Connection, ns: &Namespace, coll: &str, paths: &[&[Segment]]) -> Result<(), StoreError> {
+    let (t, prefix) = names_of(ns, coll);
+    let missing = |c: &Connection| -> Result<Vec<&[Segment]>, StoreError> {
+        let mut out = Vec::new();
+        for p in paths {
+            let dotted = display(p);
+            let both =
+                index_exists(c, &format!("{prefix}{dotted}"))? && index_exists(c, &format!("{t}{ARRAY_MARK}{dotted}"))?;
+            if !both && !out.contains(p) {
+                out.push(*p);
+            }
+        }
+        Ok(out)
+    };
+    if missing(c)?.is_empty() {
+        return Ok(());
+    }
+    let big = c
+        .prepare_cached(&format!("SELECT count(*) FROM (SELECT 1 FROM {} LIMIT ?1)", table(ns, coll)))
+        .and_then(|mut s| s.query_row(params![AUTO_INDEX_MIN_DOCS], |r| r.get::<_, i64>(0)))
+        .map_err(map_err)?
+        >= AUTO_INDEX_MIN_DOCS;
+    if !big {
+        return Ok(());
+    }
+    // Again under the write lock: another connection may have built them, or
+    // taken the last places under the cap, meanwhile.
+    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map_err)?;
+    let mut have = list(&tx, ns, coll)?.len();
+    for p in missing(&tx)? {
+        let declared = index_exists(&tx, &format!("{prefix}{}", display(p)))?;
+        if !declared && have >= MAX_PATHS {
+            continue;
+        }
+        create(&tx, ns, coll, p)?;
+        have += usize::from(!declared);
+    }
+    tx.commit().map_err(map_err)
 }
 
 /// The declared paths of a collection, sorted (dotted, e.g. `user.city`).
@@ -65,22 +172,18 @@ pub(super) fn set(c: &mut Connection, ns: &Namespace, coll: &str, paths: &[Path]
     let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map_err)?;
     let have = list(&tx, ns, coll)?;
     let (_, prefix) = names_of(ns, coll);
-    let mut want = Vec::new();
+    let want: Vec<String> = paths.iter().map(|p| display(p)).collect();
+    // Also for a path declared before array indexes existed: it gains one.
     for path in paths {
-        let expr = SqliteDialect
-            .doc_index_expr(path)
-            .ok_or_else(|| StoreError::Rejected(format!("'{}' cannot be indexed", display(path))))?;
-        want.push((display(path), expr));
+        create(&tx, ns, coll, path)?;
     }
-    for (dotted, expr) in &want {
-        if !have.contains(dotted) {
-            let name = sql::quote(&format!("{prefix}{dotted}"));
-            tx.execute_batch(&format!("CREATE INDEX {name} ON {} ({expr}, id)", table(ns, coll))).map_err(map_err)?;
-        }
-    }
-    for dotted in have.iter().filter(|h| !want.iter().any(|(w, _)| w == *h)) {
-        tx.execute_batch(&format!("DROP INDEX IF EXISTS {}", sql::quote(&format!("{prefix}{dotted}"))))
-            .map_err(map_err)?;
+    for dotted in have.iter().filter(|h| !want.contains(h)) {
+        tx.execute_batch(&format!(
+            "DROP INDEX IF EXISTS {}; DROP INDEX IF EXISTS {};",
+            sql::quote(&format!("{prefix}{dotted}")),
+            array_index_name(ns, coll, dotted)
+        ))
+        .map_err(map_err)?;
     }
     tx.commit().map_err(map_err)
 }
@@ -106,7 +209,7 @@ mod tests {
     }
 
     fn search(f: &Filter) -> DocSearch<'_> {
-        DocSearch { filter: Some(f), sort: &[], after: None, limit: 4, now_ms: 0 }
+        DocSearch { filter: Some(f), sort: &[], after: None, limit: 4, now_ms: 0, auto_index: false }
     }
 
     #[tokio::test]
@@ -137,7 +240,8 @@ mod tests {
 
         // A later page seeks past the cursor in the same index.
         let after = [json!("d157")];
-        let next = DocSearch { filter: Some(&eq), sort: &[], after: Some(&after), limit: 4, now_ms: 0 };
+        let next =
+            DocSearch { filter: Some(&eq), sort: &[], after: Some(&after), limit: 4, now_ms: 0, auto_index: false };
         let p = plan(&db, &table, &next);
         assert!(p.contains("#i#user.city") && p.contains("id>?"), "{p}");
         let hits = store.search(&ns, "c", &next).await.unwrap();
