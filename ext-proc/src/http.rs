@@ -114,7 +114,9 @@ pub struct ApiResponse {
 impl ApiResponse {
     /// A JSON response.
     pub fn json(status: u16, value: serde_json::Value) -> ApiResponse {
-        ApiResponse { status, headers: Vec::new(), body: value.to_string().into_bytes() }
+        // Straight into the buffer (`to_string` goes through `fmt::Display`, a
+        // call per token); a `Value` always serializes (its keys are strings).
+        ApiResponse { status, headers: Vec::new(), body: serde_json::to_vec(&value).unwrap_or_default() }
     }
 
     /// Every header to send, whichever transport carries the answer: its own,

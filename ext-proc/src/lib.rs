@@ -38,6 +38,7 @@ pub mod http;
 pub mod json;
 pub mod lease;
 pub mod listen;
+pub mod logs;
 pub mod model;
 pub mod plan;
 pub mod processor;

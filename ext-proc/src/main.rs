@@ -179,7 +179,13 @@ fn main() -> ExitCode {
                 }
             };
             // Held until `serve` returns: dropping it flushes the last lines.
-            let _logs = init_logs(log_format);
+            let _logs = match init_logs(log_format) {
+                Ok(guard) => guard,
+                Err(e) => {
+                    eprintln!("datagate serve: cannot start the log writer thread: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
             serve(listen, store, config, admin_listen, drain, leaser)
         }
         Command::EnvoyConfig { profile, config, out_dir } => envoy_config(profile, config, out_dir),
@@ -246,16 +252,12 @@ fn envoy_config(profile: Profile, path: Option<PathBuf>, out_dir: Option<PathBuf
     }
 }
 
-/// Logs to stderr through a background writer: a request's log line costs
-/// its formatting, not a write system call on the request's thread. Lines are
-/// dropped (not waited for) if the writer ever falls 128k lines behind.
-fn init_logs(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+/// Logs to stderr through a background writer (see [`datagate::logs`]): a
+/// request's log line costs its formatting, not a write system call or a
+/// wake-up of another thread.
+fn init_logs(format: LogFormat) -> std::io::Result<datagate::logs::Guard> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    // Buffered: the writer thread writes every line it drained from the queue in
-    // one system call and then flushes (tracing-appender flushes after each
-    // drain), instead of one write per line: the per-request log line is about
-    // 8 % of the sidecar's CPU under load.
-    let (writer, guard) = tracing_appender::non_blocking(std::io::BufWriter::new(std::io::stderr()));
+    let (writer, guard) = datagate::logs::batched(std::io::stderr())?;
     match format {
         // The background writer hides whether stderr is a terminal: colour only when it is
         // (escape codes in a log file cost formatting time and garble the lines).
@@ -268,7 +270,7 @@ fn init_logs(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
             tracing_subscriber::fmt().json().flatten_event(true).with_writer(writer).with_env_filter(filter).init()
         }
     }
-    guard
+    Ok(guard)
 }
 
 fn usage(store: Option<String>, tenant: Option<String>, since: Duration, granularity: &str) -> ExitCode {

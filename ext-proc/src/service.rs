@@ -118,15 +118,20 @@ impl Service {
         };
         let meter = started.as_ref().map(crate::usage::Started::meter);
         let out = crate::scope::run_metered(id.clone(), slots, meter, self.timeout, self.serve(&req, route)).await;
-        // Errors are phrased (and internal ones logged) under the request id.
-        let mut resp = crate::scope::with_request_id(id.clone(), async move {
-            match out {
-                Some(Ok(resp)) => resp,
-                Some(Err(e)) => e.into_response(),
-                None => ApiError::Timeout(timeout_ms).into_response(),
+        // Errors are phrased (and internal ones logged) under the request id;
+        // an answer needs no scope.
+        let mut resp = match out {
+            Some(Ok(resp)) => resp,
+            failed => {
+                crate::scope::with_request_id(id.clone(), async move {
+                    match failed {
+                        Some(Err(e)) => e.into_response(),
+                        _ => ApiError::Timeout(timeout_ms).into_response(),
+                    }
+                })
+                .await
             }
-        })
-        .await;
+        };
         if let (Some(m), Some(started)) = (&self.metering, started) {
             self.metrics.observe(&m.finish(started, &req, &mut resp, &id));
         }

@@ -2,6 +2,10 @@
 //! are the ones named in `metering.metricsTenants`, or else the first
 //! `metricsTopTenants` seen; every other tenant is `other` (as in the edge
 //! filter's stats). API, operation and status class are small fixed sets.
+//!
+//! Counting a request builds seven label sets: their values are shared
+//! (`Arc<str>` tenants, `&'static str` names), so looking a series up
+//! allocates nothing, as it did when every label was a fresh `String`.
 
 use crate::usage::Record;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -11,7 +15,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// The label for tenants past the cap.
 pub const OTHER: &str = "other";
@@ -19,31 +23,35 @@ pub const OTHER: &str = "other";
 /// Caps the tenant label.
 #[derive(Debug)]
 pub struct TenantLabels {
-    named: Vec<String>,
+    named: Vec<Arc<str>>,
     top: usize,
-    seen: Mutex<HashSet<String>>,
+    seen: Mutex<HashSet<Arc<str>>>,
+    other: Arc<str>,
 }
 
 impl TenantLabels {
     /// Labels for `named` tenants, or (when none are named) the first `top` seen.
     pub fn new(named: Vec<String>, top: usize) -> TenantLabels {
-        TenantLabels { named, top, seen: Mutex::new(HashSet::new()) }
+        let named = named.into_iter().map(Arc::from).collect();
+        TenantLabels { named, top, seen: Mutex::new(HashSet::new()), other: Arc::from(OTHER) }
     }
 
-    /// The label for `tenant`.
-    pub fn label(&self, tenant: &str) -> String {
+    /// The label for `tenant` (shared: a clone is a reference count).
+    pub fn label(&self, tenant: &str) -> Arc<str> {
         if !self.named.is_empty() {
-            return if self.named.iter().any(|t| t == tenant) { tenant.to_owned() } else { OTHER.to_owned() };
+            let named = self.named.iter().find(|t| &***t == tenant);
+            return named.unwrap_or(&self.other).clone();
         }
-        let Ok(mut seen) = self.seen.lock() else { return OTHER.to_owned() };
-        if seen.contains(tenant) {
-            return tenant.to_owned();
+        let Ok(mut seen) = self.seen.lock() else { return self.other.clone() };
+        if let Some(t) = seen.get(tenant) {
+            return t.clone();
         }
         if seen.len() < self.top {
-            seen.insert(tenant.to_owned());
-            return tenant.to_owned();
+            let t: Arc<str> = Arc::from(tenant);
+            seen.insert(t.clone());
+            return t;
         }
-        OTHER.to_owned()
+        self.other.clone()
     }
 }
 
@@ -51,36 +59,36 @@ impl TenantLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
     /// Tenant (capped).
-    pub tenant: String,
+    pub tenant: Arc<str>,
     /// API.
-    pub api: String,
+    pub api: &'static str,
     /// Operation.
-    pub operation: String,
+    pub operation: &'static str,
     /// Status class (`2xx`, `4xx`, `5xx`).
-    pub status: String,
+    pub status: &'static str,
 }
 
 /// Labels of the row, document, byte and unit counters.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct VolumeLabels {
     /// Tenant (capped).
-    pub tenant: String,
+    pub tenant: Arc<str>,
     /// API.
-    pub api: String,
+    pub api: &'static str,
     /// Operation.
-    pub operation: String,
+    pub operation: &'static str,
     /// `read`, `written`, `deleted` (rows, documents); `read`, `written`,
     /// `request`, `response` (bytes); `read`, `write` (units).
-    pub kind: String,
+    pub kind: &'static str,
 }
 
 /// Labels of the latency histograms.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct LatencyLabels {
     /// API.
-    pub api: String,
+    pub api: &'static str,
     /// Operation.
-    pub operation: String,
+    pub operation: &'static str,
 }
 
 /// Labels of the pool gauges.
@@ -179,25 +187,13 @@ impl Metrics {
     /// Counts one request's record.
     pub fn observe(&self, r: &Record) {
         let tenant = self.tenants.label(&r.tenant);
-        let (api, operation) = (r.api.to_owned(), r.operation.to_owned());
-        self.requests
-            .get_or_create(&RequestLabels {
-                tenant: tenant.clone(),
-                api: api.clone(),
-                operation: operation.clone(),
-                status: r.status_class().to_owned(),
-            })
-            .inc();
+        let (api, operation) = (r.api, r.operation);
+        let status = r.status_class();
+        self.requests.get_or_create(&RequestLabels { tenant: tenant.clone(), api, operation, status }).inc();
         let t = &r.totals;
-        let volume = |family: &Family<VolumeLabels, Counter>, kind: &str, n: u64| {
+        let volume = |family: &Family<VolumeLabels, Counter>, kind: &'static str, n: u64| {
             if n > 0 {
-                let labels = VolumeLabels {
-                    tenant: tenant.clone(),
-                    api: api.clone(),
-                    operation: operation.clone(),
-                    kind: kind.to_owned(),
-                };
-                family.get_or_create(&labels).inc_by(n);
+                family.get_or_create(&VolumeLabels { tenant: tenant.clone(), api, operation, kind }).inc_by(n);
             }
         };
         volume(&self.rows, "read", t.rows_read);
@@ -241,12 +237,13 @@ mod tests {
     #[test]
     fn tenant_labels_are_capped() {
         let named = TenantLabels::new(vec!["a".into()], 20);
-        assert_eq!((named.label("a").as_str(), named.label("b").as_str()), ("a", OTHER));
+        assert_eq!((&*named.label("a"), &*named.label("b")), ("a", OTHER));
         let top = TenantLabels::new(Vec::new(), 2);
-        assert_eq!(top.label("x"), "x");
-        assert_eq!(top.label("y"), "y");
-        assert_eq!(top.label("z"), OTHER, "past the cap");
-        assert_eq!(top.label("x"), "x", "the first ones keep their label");
+        assert_eq!(&*top.label("x"), "x");
+        assert_eq!(&*top.label("y"), "y");
+        assert_eq!(&*top.label("z"), OTHER, "past the cap");
+        assert_eq!(&*top.label("x"), "x", "the first ones keep their label");
+        assert!(Arc::ptr_eq(&top.label("x"), &top.label("x")), "a seen tenant's label is shared, not copied");
     }
 
     #[test]

@@ -59,9 +59,16 @@ impl Rollup {
             s.month = month;
             s.month_units.clear();
         }
-        let units = s.month_units.entry(key.tenant.clone()).or_default();
-        units.0 += t.read_units;
-        units.1 += t.write_units;
+        // Looked up before inserting: a known tenant costs no copy of its id.
+        match s.month_units.get_mut(&key.tenant) {
+            Some(units) => {
+                units.0 += t.read_units;
+                units.1 += t.write_units;
+            }
+            None => {
+                s.month_units.insert(key.tenant.clone(), (t.read_units, t.write_units));
+            }
+        }
         let e = s.entries.entry(key).or_default();
         e.totals.add(t);
         e.version += 1;
