@@ -224,7 +224,7 @@ mod tests {
         let (w, guard) = with_limits(sink.clone(), limits).unwrap();
         line(&w, "first\n");
         // The writer takes "first" and blocks on the stuck sink.
-        while w.shared.held.lock().unwrap().len() > 0 {
+        while !w.shared.held.lock().unwrap().is_empty() {
             std::thread::sleep(Duration::from_millis(1));
         }
         for i in 0..10 {
