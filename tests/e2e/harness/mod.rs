@@ -136,8 +136,25 @@ fn wasm() -> PathBuf {
     )
 }
 
+/// A port nobody listens on, for a process the test starts. Picked below the
+/// kernel's ephemeral range (32768-60999 by default): a port the kernel hands
+/// out, released and bound again later by Envoy or a sidecar, can meanwhile
+/// become the local port of one of the many outgoing connections the tests make
+/// (Envoy then exits with "Address already in use"). A counter makes each pick
+/// new in this process, so tests running in parallel never share one.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    const FIRST: u32 = 10_000;
+    const SPAN: u32 = 22_000;
+    let start = std::process::id().wrapping_mul(7_919) % SPAN;
+    for _ in 0..SPAN {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let port = (FIRST + (start + n) % SPAN) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {FIRST}..{}", FIRST + SPAN);
 }
 
 fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
