@@ -6,21 +6,23 @@
 //! data requests by the shipped upstream data path unless the test runs
 //! [`on_ext_proc_path`]. Logs go to files and are printed only if the test fails.
 
+mod answers;
+mod each;
 mod fleet;
 mod render;
 
+pub use answers::{assert_error, json_of, now, token, token_with};
 pub use fleet::Fleet;
 use render::{cluster_yaml, render, replace_filter_config, with_body_limit};
 pub use render::{envoy_validate, on_ext_proc_path, render_config_for};
 
-use jsonwebtoken::{encode, EncodingKey, Header};
-use reqwest::blocking::{Client, RequestBuilder, Response};
-use serde_json::{json, Value};
+use reqwest::blocking::{Client, RequestBuilder};
+use serde_json::json;
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// The development secret the rendered Envoy config trusts (key id `dev`).
 pub const DEV_SECRET: &[u8] = b"datagate-development-secret-do-not-use-in-production";
@@ -508,87 +510,6 @@ impl Drop for Gateway {
     }
 }
 
-/// A token for `tenant` signed with the dev key, valid for an hour.
-pub fn token(tenant: &str) -> String {
-    let now = now();
-    token_with(json!({"tenant": tenant, "sub": "e2e", "iat": now, "exp": now + 3600}), Some("dev"), DEV_SECRET)
-}
-
-/// A token with arbitrary claims, key id and secret.
-pub fn token_with(claims: Value, kid: Option<&str>, secret: &[u8]) -> String {
-    let header = Header { kid: kid.map(str::to_owned), ..Header::default() };
-    encode(&header, &claims, &EncodingKey::from_secret(secret)).unwrap()
-}
-
-pub fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
-}
-
-/// Status and JSON body of a response (the body must be JSON unless empty).
-pub fn json_of(r: Response) -> (u16, Value) {
-    let status = r.status().as_u16();
-    let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap_or("").to_owned());
-    let text = r.text().unwrap();
-    if text.is_empty() {
-        return (status, Value::Null);
-    }
-    assert_eq!(ct.as_deref(), Some("application/json"), "non-JSON response {status}: {text}");
-    (status, serde_json::from_str(&text).unwrap_or_else(|e| panic!("body is not JSON ({e}): {text}")))
-}
-
-/// Asserts a Datagate error: status, JSON `{"description","code"}`, description mentioning `needle`.
-pub fn assert_error(r: Response, status: u16, needle: &str) {
-    let (got, body) = json_of(r);
-    assert_eq!(got, status, "unexpected status; body: {body}");
-    assert_eq!(body["code"], status, "code field: {body}");
-    let d = body["description"].as_str().unwrap_or_else(|| panic!("no description: {body}"));
-    assert!(d.contains(needle), "description {d:?} does not mention {needle:?}");
-}
-
-/// Generates one test per store from a function taking the store.
-#[macro_export]
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite { $( #[test] fn $name() { super::$name($crate::harness::Store::Sqlite) } )* }
-        mod postgres { $( #[test] fn $name() { super::$name($crate::harness::Store::Postgres) } )* }
-    };
-}
-
-impl Gateway {
-    /// A gateway beside an application: the mesh profile, whose routes other than
-    /// Datagate's go to 127.0.0.1:`app_port` with the edge filter and ext_proc off.
-    pub fn start_beside_app(store: Store, app_port: u16) -> Gateway {
-        let mut gw = Gateway::new(store);
-        gw.render_env = vec![
-            ("DATAGATE_PROFILE".to_owned(), "mesh".to_owned()),
-            ("DATAGATE_BIND".to_owned(), "127.0.0.1".to_owned()),
-            ("DATAGATE_APP_PORT".to_owned(), app_port.to_string()),
-        ];
-        Gateway::launch(gw)
-    }
-}
-
-/// Generates one test per edge-filter build from a function taking the [`Filter`].
-#[macro_export]
-macro_rules! on_both_filters {
-    ($($name:ident),* $(,)?) => {
-        mod wasm { $( #[test] fn $name() { super::$name($crate::harness::Filter::Wasm) } )* }
-        mod native { $( #[test] fn $name() { super::$name($crate::harness::Filter::Native) } )* }
-    };
-}
-
-impl Gateway {
-    /// [`Gateway::start_with_filter_on`] whose sidecar serves the lease service
-    /// of global limits on the Redis at `redis` (`datagate serve --redis`).
-    pub fn start_with_redis_on(store: Store, filter: Filter, extra: &str, redis: &str) -> Gateway {
-        let mut gw = Gateway::new(store);
-        gw.filter = filter;
-        gw.filter_extra = extra.replace('\n', " ");
-        gw.sidecar_args = vec!["--redis".to_owned(), redis.to_owned()];
-        Gateway::launch(gw)
-    }
-}
-
 /// The Redis the tests use (scripts/redis.sh starts it).
 pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
 
@@ -635,5 +556,31 @@ fn terminate(mut child: Child, timeout: Duration, what: &str) -> std::process::E
             panic!("{what} did not exit within {timeout:?} of SIGTERM");
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Gateway {
+    /// A gateway beside an application: the mesh profile, whose routes other than
+    /// Datagate's go to 127.0.0.1:`app_port` with the edge filter and ext_proc off.
+    pub fn start_beside_app(store: Store, app_port: u16) -> Gateway {
+        let mut gw = Gateway::new(store);
+        gw.render_env = vec![
+            ("DATAGATE_PROFILE".to_owned(), "mesh".to_owned()),
+            ("DATAGATE_BIND".to_owned(), "127.0.0.1".to_owned()),
+            ("DATAGATE_APP_PORT".to_owned(), app_port.to_string()),
+        ];
+        Gateway::launch(gw)
+    }
+}
+
+impl Gateway {
+    /// [`Gateway::start_with_filter_on`] whose sidecar serves the lease service
+    /// of global limits on the Redis at `redis` (`datagate serve --redis`).
+    pub fn start_with_redis_on(store: Store, filter: Filter, extra: &str, redis: &str) -> Gateway {
+        let mut gw = Gateway::new(store);
+        gw.filter = filter;
+        gw.filter_extra = extra.replace('\n', " ");
+        gw.sidecar_args = vec!["--redis".to_owned(), redis.to_owned()];
+        Gateway::launch(gw)
     }
 }
