@@ -9,12 +9,10 @@ use crate::doc::path::{self, display, Path, Segment};
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::model::{check_ident, Namespace};
+use crate::store::docs::MAX_INDEXED_PATHS;
 use crate::store::docsql::indexable_key;
 use serde::Deserialize;
 use serde_json::json;
-
-/// Most declared indexes per collection: each one costs every write.
-const MAX_INDEXES: usize = 16;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,8 +38,8 @@ fn parse_paths(paths: &[String]) -> Result<Vec<Path>, ApiError> {
             Err(e) => errors.push(e.to_string()),
         }
     }
-    if out.len() > MAX_INDEXES {
-        errors.push(format!("at most {MAX_INDEXES} indexed paths per collection, got {}", out.len()));
+    if out.len() > MAX_INDEXED_PATHS {
+        errors.push(format!("at most {MAX_INDEXED_PATHS} indexed paths per collection, got {}", out.len()));
     }
     if errors.is_empty() {
         Ok(out)

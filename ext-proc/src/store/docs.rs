@@ -9,6 +9,10 @@ use crate::model::Namespace;
 use async_trait::async_trait;
 use serde_json::Value as Json;
 
+/// At most this many indexed paths per collection, declared (Documents API)
+/// and built on demand (Data API filters) together: each one costs every write.
+pub const MAX_INDEXED_PATHS: usize = 16;
+
 /// A collection's stored definition.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CollectionDef {

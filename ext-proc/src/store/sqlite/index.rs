@@ -22,7 +22,7 @@
 //! Built on demand: a Data API search with an array-aware equality on a plain
 //! path of a collection holding at least [`AUTO_INDEX_MIN_DOCS`] documents
 //! builds that path's indexes first, while the collection has fewer than
-//! [`MAX_PATHS`] indexed paths (declared ones count). Smaller collections are
+//! [`MAX_INDEXED_PATHS`] indexed paths (declared ones count). Smaller collections are
 //! scanned in well under a millisecond per hundred documents, and the cap
 //! bounds what every write pays. Building happens once, inside an IMMEDIATE
 //! transaction (concurrent searches wait for it, then find it built); on
@@ -44,6 +44,7 @@ use super::SqliteDialect;
 use super::{map_err, require_keyspace};
 use crate::doc::path::{display, Path, Segment};
 use crate::model::Namespace;
+use crate::store::docs::MAX_INDEXED_PATHS;
 use crate::store::sql::{self, Dialect};
 use crate::store::StoreError;
 use rusqlite::{params, Connection};
@@ -54,10 +55,6 @@ const MARK: &str = "#i#";
 
 /// The same for a path's array index.
 const ARRAY_MARK: &str = "#a#";
-
-/// At most this many indexed paths per collection, declared and built on
-/// demand together (the Documents API's own limit on declared ones).
-pub const MAX_PATHS: usize = 16;
 
 /// A collection smaller than this is scanned rather than indexed on demand.
 pub const AUTO_INDEX_MIN_DOCS: i64 = 1000;
@@ -133,7 +130,7 @@ pub(super) fn ensure(c: &mut Connection, ns: &Namespace, coll: &str, paths: &[&[
     let mut have = list(&tx, ns, coll)?.len();
     for p in missing(&tx)? {
         let declared = index_exists(&tx, &format!("{prefix}{}", display(p)))?;
-        if !declared && have >= MAX_PATHS {
+        if !declared && have >= MAX_INDEXED_PATHS {
             continue;
         }
         create(&tx, ns, coll, p)?;

@@ -2,12 +2,13 @@
 //! when they are built, that searches use them (by `EXPLAIN QUERY PLAN`, never
 //! by timing), the cap, and that they go with their collection.
 
-use super::index::{AUTO_INDEX_MIN_DOCS, MAX_PATHS};
+use super::index::AUTO_INDEX_MIN_DOCS;
 use super::{names, SqliteDialect, SqliteStore};
 use crate::doc::filter::{Comparison, Filter};
 use crate::doc::path::{parse, Segment};
 use crate::model::Namespace;
 use crate::store::docs::DocStore;
+use crate::store::docs::MAX_INDEXED_PATHS;
 use crate::store::docsql::{self, DocSearch};
 use crate::store::{PoolSettings, Store};
 use serde_json::{json, Value as Json};
@@ -140,12 +141,12 @@ async fn small_collections_and_full_ones_are_not_indexed_on_demand() {
     assert!(f.store.doc_indexes(&f.ns, "small").await.unwrap().is_empty());
 
     fill(&f, "full", AUTO_INDEX_MIN_DOCS).await;
-    let declared: Vec<_> = (0..MAX_PATHS).map(|i| parse(&format!("p{i:02}")).unwrap()).collect();
+    let declared: Vec<_> = (0..MAX_INDEXED_PATHS).map(|i| parse(&format!("p{i:02}")).unwrap()).collect();
     f.store.set_doc_indexes(&f.ns, "full", &declared).await.unwrap();
     let hits = f.store.search(&f.ns, "full", &search(&eq, None)).await.unwrap();
     assert_eq!(hits.len(), 5, "answered by a scan");
     let have = f.store.doc_indexes(&f.ns, "full").await.unwrap();
-    assert_eq!(have.len(), MAX_PATHS);
+    assert_eq!(have.len(), MAX_INDEXED_PATHS);
     assert!(!have.contains(&"user.city".to_owned()));
 }
 
