@@ -374,7 +374,7 @@ fn insert_many_conflicts(store: Store) {
 }
 
 /// A filtered read of a big enough collection (1,000 documents) builds an
-/// index for the path on SQLite (PostgreSQL's GIN index covers every path) and
+/// index for the path on SQLite (on PostgreSQL, the GIN index that covers every path) and
 /// answers the same through it: arrays holding the value, paging, counts,
 /// deletes and inserts after it. On SQLite the test reads the indexes and the
 /// plan of the narrowing probe from the store file.

@@ -13,6 +13,11 @@ use serde_json::Value as Json;
 /// and built on demand (Data API filters) together: each one costs every write.
 pub const MAX_INDEXED_PATHS: usize = 16;
 
+/// A collection smaller than this is scanned rather than indexed on demand
+/// (SQLite's per-path indexes, PostgreSQL's GIN index): it is read in well
+/// under a millisecond per hundred documents, and an index costs every write.
+pub const AUTO_INDEX_MIN_DOCS: i64 = 1000;
+
 /// A collection's stored definition.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CollectionDef {

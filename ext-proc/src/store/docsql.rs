@@ -37,7 +37,8 @@ pub struct DocSearch<'a> {
     pub now_ms: i64,
     /// Whether the store may build an index for the filter's
     /// [`element_or_value`] equalities (the Data API's index-everything
-    /// default); a store that indexes every path already ignores it.
+    /// default): SQLite's per-path indexes. PostgreSQL's one GIN index serves
+    /// every path, and any search that can use it builds it.
     pub auto_index: bool,
 }
 

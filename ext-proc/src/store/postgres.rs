@@ -46,6 +46,8 @@ CREATE TABLE IF NOT EXISTS datagate.collections (
 /// The PostgreSQL store.
 pub struct PgStore {
     pool: Pool,
+    /// Collections whose GIN index was lately found, built or not yet needed.
+    gin: gin::Checked,
 }
 
 impl PgStore {
@@ -61,7 +63,7 @@ impl PgStore {
             .create_timeout(Some(Duration::from_secs(5)))
             .build()
             .map_err(|e| StoreError::Internal(format!("cannot build the PostgreSQL pool: {e}")))?;
-        let store = PgStore { pool };
+        let store = PgStore { pool, gin: gin::Checked::default() };
         let mut lease = store.client().await?;
         let client = lease.get()?;
         let tx = client.transaction().await.map_err(map_err)?;
@@ -507,6 +509,7 @@ impl PgStore {
 
 mod dialect;
 mod docs;
+mod gin;
 mod index;
 mod names;
 #[cfg(test)]

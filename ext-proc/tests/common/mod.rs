@@ -75,6 +75,15 @@ impl Harness {
         (resp.status, value)
     }
 
+    /// The first column of the first row of `sql` on this harness's PostgreSQL database, as a count.
+    pub async fn pg_count(&self, sql: &str) -> i64 {
+        let db = self.pg_db.as_ref().expect("a PostgreSQL harness");
+        let url = format!("{}/{db}", pg_admin_url().rsplit_once('/').unwrap().0);
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        client.query_one(sql, &[]).await.unwrap().get(0)
+    }
+
     pub async fn done(self) {
         if let Some(db) = &self.pg_db {
             drop(self.service);

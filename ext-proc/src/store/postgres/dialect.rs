@@ -181,6 +181,11 @@ fn op(b: &mut Binder<'_>, x: &str, op: &Comparison) -> String {
     format!("COALESCE({inner}, false)")
 }
 
+/// Whether a search with this filter looks for candidates through the GIN index.
+pub(super) fn has_probes(f: &Filter) -> bool {
+    !probes(f).is_empty()
+}
+
 /// Containment probes (`doc @> {"a":{"b":v}}`) implied by the filter's top-level
 /// equality conditions on plain key paths: candidates the GIN index can find.
 /// Containment probes the GIN index answers, each a list of alternatives

@@ -1,5 +1,6 @@
 //! Documents on PostgreSQL: one `jsonb` table per collection in the keyspace's
-//! schema, with a `jsonb_path_ops` GIN index that serves equality filters.
+//! schema, with a `jsonb_path_ops` GIN index that serves equality filters once
+//! the collection is big enough to need it ([`super::gin`]).
 
 use super::names::table;
 use super::{map_err, require_keyspace, PgStore};
@@ -93,16 +94,13 @@ impl DocStore for PgStore {
             };
         }
         let t = table(ns, name);
-        // fastupdate off: writes go straight into the index instead of a pending
-        // list that every search scans linearly until vacuum merges it.
-        let gin = sql::quote(&format!("#{name}#gin"));
+        // No GIN index yet: the first search needing one builds it (see `gin`).
         let expiry = sql::quote(&format!("#{name}#expiry"));
         // Named, or PostgreSQL would call the key index "#<name>_pkey": the
         // table of a collection called "<name>_pkey".
         let pk = sql::quote(&format!("#{name}#pk"));
         tx.batch_execute(&format!(
             "CREATE TABLE {t} (id text COLLATE \"C\" CONSTRAINT {pk} PRIMARY KEY, doc jsonb NOT NULL, expires_at bigint);
-             CREATE INDEX {gin} ON {t} USING gin (doc jsonb_path_ops) WITH (fastupdate = off);
              CREATE INDEX {expiry} ON {t} (expires_at) WHERE expires_at IS NOT NULL;"
         ))
         .await
@@ -272,11 +270,18 @@ impl DocStore for PgStore {
     }
 
     async fn search(&self, ns: &Namespace, coll: &str, search: &DocSearch<'_>) -> Result<Vec<DocRow>, StoreError> {
-        let query =
-            docsql::search(&super::PgDialect, &table(ns, coll), search).map_err(|e| StoreError::Rejected(e.0))?;
+        let t = table(ns, coll);
+        let query = docsql::search(&super::PgDialect, &t, search).map_err(|e| StoreError::Rejected(e.0))?;
         let sort = search.sort.len();
         let mut lease = self.client().await?;
         let client = lease.get()?;
+        if search.filter.is_some_and(super::dialect::has_probes) {
+            // The search is answered either way: a scan if the index could not be built.
+            match super::gin::ensure(&self.gin, client, ns, coll, &t).await {
+                Ok(()) | Err(StoreError::SchemaChanged) => {}
+                Err(e) => tracing::warn!(error = %e, "building a collection's GIN index on demand failed"),
+            }
+        }
         let found = async {
             let stmt = client.prepare_cached(&query.sql).await.map_err(map_err)?;
             let params: Vec<&(dyn ToSql + Sync)> = query.params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();

@@ -44,7 +44,7 @@ use super::SqliteDialect;
 use super::{map_err, require_keyspace};
 use crate::doc::path::{display, Path, Segment};
 use crate::model::Namespace;
-use crate::store::docs::MAX_INDEXED_PATHS;
+use crate::store::docs::{AUTO_INDEX_MIN_DOCS, MAX_INDEXED_PATHS};
 use crate::store::sql::{self, Dialect};
 use crate::store::StoreError;
 use rusqlite::{params, Connection};
@@ -55,9 +55,6 @@ const MARK: &str = "#i#";
 
 /// The same for a path's array index.
 const ARRAY_MARK: &str = "#a#";
-
-/// A collection smaller than this is scanned rather than indexed on demand.
-pub const AUTO_INDEX_MIN_DOCS: i64 = 1000;
 
 /// The unquoted table name and the prefix of its declared indexes' names.
 fn names_of(ns: &Namespace, coll: &str) -> (String, String) {

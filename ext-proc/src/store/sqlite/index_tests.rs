@@ -2,13 +2,12 @@
 //! when they are built, that searches use them (by `EXPLAIN QUERY PLAN`, never
 //! by timing), the cap, and that they go with their collection.
 
-use super::index::AUTO_INDEX_MIN_DOCS;
 use super::{names, SqliteDialect, SqliteStore};
 use crate::doc::filter::{Comparison, Filter};
 use crate::doc::path::{parse, Segment};
 use crate::model::Namespace;
 use crate::store::docs::DocStore;
-use crate::store::docs::MAX_INDEXED_PATHS;
+use crate::store::docs::{AUTO_INDEX_MIN_DOCS, MAX_INDEXED_PATHS};
 use crate::store::docsql::{self, DocSearch};
 use crate::store::{PoolSettings, Store};
 use serde_json::{json, Value as Json};
