@@ -236,7 +236,21 @@ pub fn index_ident(prefix: &str, def: &TableDef, index: &str) -> String {
 /// Quotes an identifier. Names are validated before they get here; doubling
 /// quotes anyway means a bug upstream can never become an injection.
 pub fn quote(ident: &str) -> String {
-    format!("\"{}\"", ident.replace('"', "\"\""))
+    let mut out = String::with_capacity(ident.len() + 2);
+    quote_into(&mut out, ident);
+    out
+}
+
+/// [`quote`] appended to `out` (statement text is built on every request:
+/// no allocation per identifier).
+pub fn quote_into(out: &mut String, ident: &str) {
+    out.push('"');
+    if ident.contains('"') {
+        out.push_str(&ident.replace('"', "\"\""));
+    } else {
+        out.push_str(ident);
+    }
+    out.push('"');
 }
 
 /// `CREATE TABLE` (and the index serving a mixed clustering order).
@@ -430,7 +444,6 @@ fn update_if_present(d: &dyn Dialect, ns: &Namespace, def: &TableDef, row: &Upse
 
 /// `SELECT` of all columns in key order, with conditions, keyset position and limit.
 pub fn select(d: &dyn Dialect, ns: &Namespace, def: &TableDef, s: &Select) -> Statement {
-    let cols: Vec<String> = def.columns.iter().map(|c| d.column(&c.name)).collect();
     let mut params = Vec::new();
     let mut clauses = conditions(d, def, &s.conditions, &mut params);
     if def.expiry {
@@ -440,7 +453,15 @@ pub fn select(d: &dyn Dialect, ns: &Namespace, def: &TableDef, s: &Select) -> St
     if let Some(after) = &s.after {
         clauses.push(keyset(d, &s.order, after, &mut params));
     }
-    let mut sql = format!("{}SELECT {} FROM {}", tag(def), cols.join(", "), d.table(ns, &def.name));
+    let mut sql = tag(def);
+    sql.push_str("SELECT ");
+    for (i, c) in def.columns.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&d.column(&c.name));
+    }
+    let _ = write!(sql, " FROM {}", d.table(ns, &def.name));
     if !clauses.is_empty() {
         let _ = write!(sql, " WHERE {}", clauses.join(" AND "));
     }

@@ -18,7 +18,11 @@ impl Dialect for PgDialect {
         format!("${n}")
     }
     fn table(&self, ns: &Namespace, table: &str) -> String {
-        format!("{}.{}", sql::quote(&ns.physical()), sql::quote(table))
+        let mut out = String::with_capacity(table.len() + 28);
+        sql::quote_into(&mut out, &ns.physical());
+        out.push('.');
+        sql::quote_into(&mut out, table);
+        out
     }
     fn column_type(&self, ty: ColumnType) -> &'static str {
         match ty {
