@@ -6,6 +6,7 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[allow(unused_macros)] // on_both_stores: this file is PostgreSQL only
 mod common;
 use common::Harness;
 use datagate::doc::filter::{Comparison, Filter};
