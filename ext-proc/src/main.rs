@@ -9,15 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-// Each request allocates many small, short-lived buffers (HTTP/2 frames,
-// protobuf, SQL, JSON) on one thread and frees some on another; mimalloc's
-// per-thread free lists beat glibc's arenas there (see bench/README.md).
-// Built with `no_thp` (Cargo.toml): with transparent huge pages in `madvise`
-// mode (Debian's default) mimalloc asked for 2 MiB pages, and every arena it
-// touched counted whole: 21.7 MiB idle and 31.9 MiB peak on PostgreSQL
-// against 14.0 and 18.2 without.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+mod allocator;
 
 #[derive(Parser)]
 #[command(name = "datagate", version, about = "Datagate: a data API gateway inside Envoy")]
@@ -141,6 +133,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    allocator::purge_promptly();
     let cli = Cli::parse();
     match cli.command {
         Command::Token { tenant, ttl, subject, secret, kid } => {
