@@ -134,6 +134,7 @@ enum Command {
 
 fn main() -> ExitCode {
     allocator::purge_promptly();
+    allocator::few_c_arenas();
     let cli = Cli::parse();
     match cli.command {
         Command::Token { tenant, ttl, subject, secret, kid } => {
