@@ -218,7 +218,11 @@ pub async fn serve_with_leases(
         // Global per-tenant limits: the edge filters' lease calls (plain HTTP/2 GET).
         .add_service(crate::lease::LeaseService(leaser));
     // Every other path: the data APIs as a plain HTTP upstream (see crate::upstream).
-    let routes = grpc.into_axum_router().fallback_service(crate::upstream::Upstream::new(service));
+    let upstream = crate::upstream::Upstream::new(service);
+    let routes = grpc
+        .into_axum_router()
+        .route_layer(axum::middleware::from_fn_with_state(upstream.clone(), crate::upstream::internal_only))
+        .fallback_service(upstream);
     let router = tonic::transport::Server::builder()
         // HTTP/1.1 too, for an upstream cluster that speaks it; gRPC stays on HTTP/2.
         .accept_http1(true)

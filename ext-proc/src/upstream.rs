@@ -73,6 +73,27 @@ impl Upstream {
     }
 }
 
+/// Keeps the listener's gRPC services (ext_proc, health, leases) Envoy's own:
+/// a request carrying the edge filter's tenant tag was forwarded from a client
+/// by a data route (with the `upstream` data path every path reaches this
+/// listener), and is answered as the unknown data path it is. Served, an
+/// ext_proc stream would have let any authenticated client name another
+/// tenant in the headers inside its message, where no edge filter looks.
+/// Envoy's own calls (ext_proc streams, health checks, lease calls) carry no
+/// tag. The rendered Envoy configs also refuse these paths before routing
+/// (`crate::envoy_config`), so this is the second of two locks.
+pub async fn internal_only(
+    axum::extract::State(upstream): axum::extract::State<Upstream>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if req.headers().contains_key(datagate_filter::identity::TENANT_HEADER) {
+        tracing::warn!(path = %req.uri().path(), "a client request for an internal gRPC service; answered as an unknown path");
+        return to_http(upstream.answer(req).await);
+    }
+    next.run(req).await
+}
+
 /// The HTTP response for an API response.
 fn to_http(mut resp: ApiResponse) -> http::Response<Body> {
     let status = http::StatusCode::from_u16(resp.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);

@@ -35,6 +35,22 @@ fn data_path(text: String, s: &Settings) -> String {
     }
 }
 
+/// The edge's refusal of the sidecar's gRPC services (ext_proc, health,
+/// leases: `/envoy.…`, `/grpc.…`, `/datagate.…`), before the catch-all that,
+/// on the `upstream` data path, forwards every other path to the sidecar's
+/// listener: those services are Envoy's to call, never a client's (the
+/// sidecar refuses a forwarded one too, see `crate::upstream::internal_only`).
+/// No data path starts so. Not in the mesh profile, whose catch-all is the
+/// application's, which may serve gRPC of its own.
+const INTERNAL_SERVICES: &str = "              # The sidecar's gRPC services are Envoy's to call, not a client's.
+              - match: {prefix: \"/envoy.\"}
+                direct_response: {status: 404, body: {inline_string: '{\"description\":\"no API at this path\",\"code\":404}'}}
+              - match: {prefix: \"/grpc.\"}
+                direct_response: {status: 404, body: {inline_string: '{\"description\":\"no API at this path\",\"code\":404}'}}
+              - match: {prefix: \"/datagate.\"}
+                direct_response: {status: 404, body: {inline_string: '{\"description\":\"no API at this path\",\"code\":404}'}}
+";
+
 /// The whole Envoy bootstrap for the edge or mesh profile.
 pub fn bootstrap(profile: Profile, s: &Settings) -> String {
     let mesh = profile == Profile::Mesh;
@@ -44,9 +60,10 @@ pub fn bootstrap(profile: Profile, s: &Settings) -> String {
             fragment("                ", APP_ROUTE_FILTERS)
         )
     } else {
-        "              - match: {prefix: \"/\"}\n                direct_response: {status: 503, body: {inline_string: \
-         '{\"description\":\"the Datagate sidecar did not answer this request\",\"code\":503}'}}"
-            .to_owned()
+        format!(
+            "{INTERNAL_SERVICES}              - match: {{prefix: \"/\"}}\n                direct_response: {{status: 503, body: \
+             {{inline_string: '{{\"description\":\"the Datagate sidecar did not answer this request\",\"code\":503}}'}}}}"
+        )
     };
     let app_cluster = if mesh {
         format!(
