@@ -25,6 +25,7 @@ mod jwks;
 mod lifecycle;
 mod metering;
 mod openapi;
+mod probe;
 mod ratelimit;
 mod rows;
 mod schema;

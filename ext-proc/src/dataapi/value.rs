@@ -35,6 +35,11 @@ pub fn parse_path(text: &str, scope: &'static str) -> Result<Path, CmdError> {
         return Err(bad("empty segment"));
     }
     out.push(seg);
+    // No stored field name holds one (writes refuse it), and the stores' JSON
+    // paths end at it: SQLite would answer a malformed-path error.
+    if text.contains('\0') {
+        return Err(bad("it contains U+0000, which no stored field name holds"));
+    }
     Ok(out)
 }
 
@@ -71,12 +76,28 @@ pub fn set(doc: &mut Json, path: &[String], value: Json) -> Result<(), CmdError>
             format!("cannot set '{}': a parent is not an object or array", path.join(".")),
         )
     };
+    // Checked before padding: `a.30000000` would otherwise build the whole
+    // array (gigabytes) only for the document's limits to refuse it after.
+    let padded = |i: usize| {
+        if i < crate::doc::edit::MAX_ARRAY {
+            return Ok(i);
+        }
+        Err(CmdError::new(
+            "SHRED_DOC_LIMIT_VIOLATION",
+            "DOCUMENT",
+            format!(
+                "cannot set '{}': array index {i} is beyond the longest array a document may hold ({} elements)",
+                path.join("."),
+                crate::doc::edit::MAX_ARRAY
+            ),
+        ))
+    };
     let mut cur = doc;
     for seg in parents {
         cur = match cur {
             Json::Object(m) => m.entry(seg.clone()).or_insert_with(|| Json::Object(Map::new())),
             Json::Array(a) => {
-                let i = index(seg).ok_or_else(blocked)?;
+                let i = padded(index(seg).ok_or_else(blocked)?)?;
                 if i >= a.len() {
                     a.resize(i + 1, Json::Null);
                 }
@@ -93,7 +114,7 @@ pub fn set(doc: &mut Json, path: &[String], value: Json) -> Result<(), CmdError>
             m.insert(last.clone(), value);
         }
         Json::Array(a) => {
-            let i = index(last).ok_or_else(blocked)?;
+            let i = padded(index(last).ok_or_else(blocked)?)?;
             if i >= a.len() {
                 a.resize(i + 1, Json::Null);
             }
@@ -197,6 +218,7 @@ mod tests {
         assert_eq!(p("a&.b.c&&d"), ["a.b", "c&d"]);
         assert!(parse_path("a..b", "FILTER").is_err());
         assert!(parse_path("a&b", "FILTER").is_err());
+        assert_eq!(parse_path("a\0b", "FILTER").unwrap_err().code, "INVALID_PATH");
     }
 
     #[test]
@@ -210,6 +232,17 @@ mod tests {
         assert_eq!(d["a"]["b"], json!([1, {"c": 2}, null, 4]));
         assert!(set(&mut d, &p("x.y.z"), json!(1)).is_err());
         assert_eq!(remove(&mut d, &p("x.y")), Some(json!(3)));
+    }
+
+    #[test]
+    fn an_index_past_the_array_limit_is_refused_before_padding() {
+        let mut d = json!({"a": [1]});
+        // Would take gigabytes if the array were padded first.
+        let e = set(&mut d, &p("a.30000000"), json!(1)).unwrap_err();
+        assert_eq!(e.code, "SHRED_DOC_LIMIT_VIOLATION");
+        let e = set(&mut d, &p("a.4000000000.b"), json!(1)).unwrap_err();
+        assert_eq!(e.code, "SHRED_DOC_LIMIT_VIOLATION");
+        assert_eq!(d, json!({"a": [1]}));
     }
 
     #[test]

@@ -21,8 +21,8 @@ pub enum Segment {
 /// A path from the document root.
 pub type Path = Vec<Segment>;
 
-/// Array indexes above this are refused (the array-length limit is lower still).
-const MAX_INDEX: usize = 1_000_000;
+/// Array indexes above this are refused (the array-length limit).
+const MAX_INDEX: usize = crate::doc::edit::MAX_ARRAY;
 /// Steps in one path; deeper than the document depth limit could never match.
 const MAX_STEPS: usize = 64;
 
@@ -31,6 +31,11 @@ fn segment(raw: &str, literal: bool, whole: &str) -> Result<Segment, Fault> {
     let bad = |why: &str| Fault::Invalid(format!("path '{whole}': {why}"));
     if raw.is_empty() {
         return Err(bad("empty step (two dots in a row, or a leading or trailing dot)"));
+    }
+    // No stored member name holds one (writes refuse it), and the stores' JSON
+    // paths end at it: SQLite would answer a malformed-path error.
+    if raw.contains('\0') {
+        return Err(bad("a step contains U+0000, which no stored member name holds"));
     }
     if literal {
         return Ok(Segment::Key(raw.to_owned()));
@@ -151,7 +156,7 @@ mod tests {
         assert_eq!(parse(r"a\.b.c\*").unwrap(), vec![Key("a.b".into()), Key("c*".into())]);
         assert_eq!(parse(r"\*").unwrap(), vec![Key("*".into())]);
         assert_eq!(parse(r"\[0\]").unwrap(), vec![Key("[0]".into())]);
-        for bad in ["", "a..b", ".a", "a.", "a.[x]", r"a\q", "a\\", "a.[-1]", "a.[99999999]"] {
+        for bad in ["", "a..b", ".a", "a.", "a.[x]", r"a\q", "a\\", "a.[-1]", "a.[99999999]", "a\0", "b.x\0y"] {
             assert!(matches!(parse(bad).unwrap_err(), Fault::Invalid(_)), "{bad}");
         }
     }

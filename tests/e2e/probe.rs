@@ -1,0 +1,47 @@
+//! Bad input found by the black-box probe of 2026-12-01 (each answered with a
+//! clear error and the right status now, nothing acknowledged then lost).
+
+use crate::harness::{json_of, token, Gateway, Store};
+use serde_json::{json, Value};
+
+crate::on_both_stores!(probe_findings);
+
+fn command(gw: &Gateway, path: &str, body: Value) -> (u16, Value) {
+    json_of(
+        gw.post(path)
+            .header("token", token("acme"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .unwrap(),
+    )
+}
+
+/// The first error's code of a Data API answer (HTTP 200 with `errors[]`).
+fn error_code(answer: (u16, Value)) -> String {
+    let (status, body) = answer;
+    assert_eq!(status, 200, "{body}");
+    body["errors"][0]["errorCode"].as_str().unwrap_or_else(|| panic!("no error: {body}")).to_owned()
+}
+
+fn probe_findings(store: Store) {
+    let gw = Gateway::start(store);
+    let t = token("acme");
+    command(&gw, "/v1", json!({"createKeyspace": {"name": "qa"}}));
+    command(&gw, "/v1/qa", json!({"createCollection": {"name": "c"}}));
+    command(&gw, "/v1/qa/c", json!({"insertOne": {"document": {"_id": "d", "a": [1]}}}));
+
+    // An array index far past the limit: refused at once, not built (it took 4 GB).
+    let set = json!({"updateOne": {"filter": {"_id": "d"}, "update": {"$set": {"a.30000000": 1}}}});
+    assert_eq!(error_code(command(&gw, "/v1/qa/c", set)), "SHRED_DOC_LIMIT_VIOLATION");
+
+    // A NUL in a path: a 400 (Documents) or INVALID_PATH (Data API), no SQL text.
+    for (param, value) in [("where", r#"{"x\u0000": {"$eq": 1}}"#), ("sort", r#"{"x\u0000": "asc"}"#)] {
+        let r = gw.get("/v2/namespaces/qa/collections/c").header("x-cassandra-token", &t).query(&[(param, value)]);
+        let (status, body) = json_of(r.send().unwrap());
+        assert_eq!(status, 400, "{param}: {body}");
+        assert!(body["description"].as_str().unwrap().contains("U+0000"), "{body}");
+    }
+    let find = json!({"find": {"filter": {"a\u{0}b": 1}}});
+    assert_eq!(error_code(command(&gw, "/v1/qa/c", find)), "INVALID_PATH");
+}
