@@ -7,7 +7,7 @@
 use crate::bounded::{make_room, MAX_ENTRIES};
 use crate::doc::schema::Schema;
 use crate::fault::Fault;
-use crate::model::{check_ident, Namespace, TableDef};
+use crate::model::{check_collection, check_ident, Namespace, TableDef};
 use crate::store::docs::{CollectionDef, DocStore};
 use crate::store::{Store, StoreError};
 use std::collections::HashMap;
@@ -101,7 +101,7 @@ impl Catalog {
 
     /// A collection, from cache or store; 404 naming what is missing.
     pub async fn collection(&self, docs: &dyn DocStore, ns: &Namespace, name: &str) -> Result<Arc<Collection>, Fault> {
-        check_ident("collection", name).map_err(Fault::Invalid)?;
+        check_collection(name).map_err(Fault::Invalid)?;
         let key = (ns.clone(), name.to_owned());
         if let Ok(entries) = self.collections.read() {
             if let Some((at, c)) = entries.get(&key) {

@@ -22,6 +22,23 @@ pub fn check_ident(kind: &str, name: &str) -> Result<(), String> {
     }
 }
 
+/// The collection each keyspace keeps for the Data API's collection options
+/// (`vector`, `indexing`, `defaultId`), keyed by collection name: written and
+/// read only by the Data API's store adapter, never by a client.
+pub const OPTIONS_COLLECTION: &str = "datagate_collection_options";
+
+/// Checks a document collection name a client gave: an identifier
+/// ([`check_ident`]) that is not [`OPTIONS_COLLECTION`] (a client that could
+/// address it could rewrite another collection's options: turn a vector
+/// collection into a plain one, or change its dimension under its vectors).
+pub fn check_collection(name: &str) -> Result<(), String> {
+    check_ident("collection", name)?;
+    if name == OPTIONS_COLLECTION {
+        return Err(format!("collection name '{name}' is reserved by Datagate (it holds the collections' options)"));
+    }
+    Ok(())
+}
+
 /// Column names the stores keep for themselves, refused in any letter case so
 /// that both stores give the same answer: PostgreSQL's system columns (a user
 /// column of that name fails with 42701) and SQLite's rowid aliases.

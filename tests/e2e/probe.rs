@@ -44,4 +44,27 @@ fn probe_findings(store: Store) {
     }
     let find = json!({"find": {"filter": {"a\u{0}b": 1}}});
     assert_eq!(error_code(command(&gw, "/v1/qa/c", find)), "INVALID_PATH");
+
+    // The collection holding every collection's options is no client's to address.
+    let vec = json!({"createCollection": {"name": "vec", "options": {"vector": {"dimension": 2}}}});
+    assert_eq!(command(&gw, "/v1/qa", vec).1, json!({"status": {"ok": 1}}));
+    let replace = json!({"findOneAndReplace": {"filter": {"_id": "vec"}, "replacement": {"vector": "garbage"}}});
+    let (status, body) = command(&gw, "/v1/qa/datagate_collection_options", replace);
+    assert_eq!((status, body["errors"][0]["errorCode"].as_str()), (400, Some("UNSUPPORTED_SCHEMA_NAME")), "{body}");
+    let drop = json!({"deleteCollection": {"name": "datagate_collection_options"}});
+    assert_eq!(error_code(command(&gw, "/v1/qa", drop)), "UNSUPPORTED_SCHEMA_NAME");
+    let explain = json!({"findCollections": {"options": {"explain": true}}});
+    let (_, body) = command(&gw, "/v1/qa", explain);
+    let vec = body["status"]["collections"].as_array().unwrap().iter().find(|c| c["name"] == "vec").cloned();
+    assert_eq!(vec.unwrap()["options"]["vector"]["dimension"], 2, "{body}");
+    let list = gw.get("/v2/namespaces/qa/collections").header("x-cassandra-token", &t).send().unwrap();
+    let (_, body) = json_of(list);
+    assert!(!body.to_string().contains("datagate_collection_options"), "{body}");
+    for path in [
+        "/v2/namespaces/qa/collections/datagate_collection_options",
+        "/v2/namespaces/qa/collections/datagate_collection_options/vec",
+    ] {
+        let (status, body) = json_of(gw.get(path).header("x-cassandra-token", &t).send().unwrap());
+        assert_eq!(status, 400, "{path}: {body}");
+    }
 }

@@ -44,7 +44,11 @@ const MAX_NAME: usize = 48;
 /// Checks a keyspace or collection name (`\w+`, at most 48 characters,
 /// starting with a letter so it is also a valid store identifier).
 pub fn check_name(kind: &str, name: &str) -> Result<(), CmdError> {
-    crate::model::check_ident(kind, name).map_err(|m| CmdError::new("UNSUPPORTED_SCHEMA_NAME", "SCHEMA", m))?;
+    let checked = match kind {
+        "collection" => crate::model::check_collection(name),
+        _ => crate::model::check_ident(kind, name),
+    };
+    checked.map_err(|m| CmdError::new("UNSUPPORTED_SCHEMA_NAME", "SCHEMA", m))?;
     if name.len() > MAX_NAME {
         return Err(CmdError::new(
             "UNSUPPORTED_SCHEMA_NAME",

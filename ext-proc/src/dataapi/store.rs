@@ -19,8 +19,7 @@ use crate::store::StoreError;
 use serde_json::{json, Value as Json};
 use std::sync::{Arc, Mutex};
 
-/// The reserved collection holding each Data API collection's options.
-pub const OPTIONS_COLLECTION: &str = "datagate_collection_options";
+pub use crate::model::OPTIONS_COLLECTION;
 
 /// Rows read per store round trip while scanning.
 const SCAN_BATCH: u32 = 1000;

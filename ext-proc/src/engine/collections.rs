@@ -4,18 +4,21 @@
 use super::Ctx;
 use crate::doc::schema::Schema;
 use crate::fault::Fault;
-use crate::model::{check_ident, Namespace};
+use crate::model::{check_collection, Namespace};
 use crate::store::docs::CollectionDef;
 use serde_json::Value as Json;
 
-/// Every collection of a namespace, sorted by name.
+/// Every collection of a namespace, sorted by name (the reserved
+/// [`crate::model::OPTIONS_COLLECTION`] left out).
 pub async fn list(ctx: &Ctx<'_>, ns: &Namespace) -> Result<Vec<CollectionDef>, Fault> {
-    Ok(ctx.docs.collections(ns).await?)
+    let mut all = ctx.docs.collections(ns).await?;
+    all.retain(|c| c.name != crate::model::OPTIONS_COLLECTION);
+    Ok(all)
 }
 
 /// Creates a collection; `Conflict` when it exists.
 pub async fn create(ctx: &Ctx<'_>, ns: &Namespace, name: &str) -> Result<(), Fault> {
-    check_ident("collection", name).map_err(Fault::Invalid)?;
+    check_collection(name).map_err(Fault::Invalid)?;
     ctx.docs.create_collection(ns, name, false).await?;
     ctx.catalog.forget_collection(ns, name);
     Ok(())
@@ -23,7 +26,7 @@ pub async fn create(ctx: &Ctx<'_>, ns: &Namespace, name: &str) -> Result<(), Fau
 
 /// Drops a collection and its documents.
 pub async fn drop(ctx: &Ctx<'_>, ns: &Namespace, name: &str) -> Result<(), Fault> {
-    check_ident("collection", name).map_err(Fault::Invalid)?;
+    check_collection(name).map_err(Fault::Invalid)?;
     let result = ctx.docs.drop_collection(ns, name).await;
     ctx.catalog.forget_collection(ns, name);
     Ok(result?)
