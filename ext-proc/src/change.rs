@@ -2,7 +2,10 @@
 //! definition as pure logic; each store runs the matching DDL in the same
 //! transaction as the new definition.
 
-use crate::model::{check_column, check_ident, ColumnDef, IndexDef, TableDef, MAX_COLUMNS};
+use crate::model::{
+    check_column, check_ident, ColumnDef, ColumnType, DataType, IndexDef, TableDef, COUNTERS_ALONE, COUNTERS_NO_TTL,
+    MAX_COLUMNS,
+};
 
 /// One change.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +50,22 @@ pub fn apply(def: &TableDef, change: &Change) -> Result<TableDef, Refusal> {
                     def.name,
                     def.columns.len()
                 )));
+            }
+            // createTable's rules, kept after it: a table mixing counters and
+            // other values besides its key could take neither kind of write whole.
+            let counter = c.ty == DataType::Scalar(ColumnType::Counter);
+            let values: Vec<&ColumnDef> = def.columns.iter().filter(|c| !def.is_key(&c.name)).collect();
+            if counter && values.iter().any(|v| v.ty != DataType::Scalar(ColumnType::Counter)) {
+                return Err(Refusal::Invalid(format!(
+                    "table '{}' holds non-counter columns: {COUNTERS_ALONE}",
+                    def.name
+                )));
+            }
+            if !counter && def.is_counter_table() {
+                return Err(Refusal::Invalid(format!("table '{}' is a counter table: {COUNTERS_ALONE}", def.name)));
+            }
+            if counter && def.default_ttl.is_some() {
+                return Err(Refusal::Invalid(format!("table '{}' has a default TTL: {COUNTERS_NO_TTL}", def.name)));
             }
             out.columns.push(c.clone());
         }
@@ -93,6 +112,9 @@ pub fn apply(def: &TableDef, change: &Change) -> Result<TableDef, Refusal> {
             if ttl.is_some_and(|t| t > 0) && !def.expiry {
                 return Err(Refusal::Invalid(format!("table {} was created before TTL support", def.name)));
             }
+            if ttl.is_some_and(|t| t > 0) && def.is_counter_table() {
+                return Err(Refusal::Invalid(format!("table '{}' is a counter table: {COUNTERS_NO_TTL}", def.name)));
+            }
             out.default_ttl = ttl.filter(|t| *t > 0);
         }
     }
@@ -103,7 +125,7 @@ pub fn apply(def: &TableDef, change: &Change) -> Result<TableDef, Refusal> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Clustering, ColumnType, DataType, Order};
+    use crate::model::{Clustering, Order};
 
     fn def() -> TableDef {
         TableDef {
@@ -121,6 +143,27 @@ mod tests {
             index_names_v2: true,
             version: String::new(),
         }
+    }
+
+    #[test]
+    fn counters_and_other_values_never_mix() {
+        let counter =
+            |n: &str| Change::AddColumn(ColumnDef { name: n.into(), ty: DataType::Scalar(ColumnType::Counter) });
+        let text = |n: &str| Change::AddColumn(ColumnDef { name: n.into(), ty: DataType::Scalar(ColumnType::Text) });
+        // A table with values takes no counter.
+        assert!(matches!(apply(&def(), &counter("n")), Err(Refusal::Invalid(m)) if m.contains("only counters")));
+        // A counter table takes counters, no values and no default TTL.
+        let mut d = def();
+        d.columns.retain(|c| c.name != "c");
+        d.indexes.clear();
+        let counters = apply(&d, &counter("n")).unwrap();
+        let more = apply(&counters, &counter("m")).unwrap();
+        assert!(matches!(apply(&more, &text("v")), Err(Refusal::Invalid(m)) if m.contains("only counters")));
+        assert!(matches!(apply(&more, &Change::SetDefaultTtl(Some(60))), Err(Refusal::Invalid(_))));
+        assert!(apply(&more, &Change::SetDefaultTtl(None)).is_ok());
+        // A key-only table with a default TTL cannot become a counter table.
+        d.default_ttl = Some(60);
+        assert!(matches!(apply(&d, &counter("n")), Err(Refusal::Invalid(m)) if m.contains("TTL")));
     }
 
     #[test]

@@ -325,6 +325,11 @@ pub struct IndexDef {
     pub column: String,
 }
 
+/// The rule that a table with counters holds nothing else besides its key.
+pub const COUNTERS_ALONE: &str = "a table with counters holds only counters besides its primary key (Cassandra rule)";
+/// The rule that counters do not expire.
+pub const COUNTERS_NO_TTL: &str = "counter tables cannot have a defaultTimeToLive";
+
 /// The hidden column holding a row's expiry (Unix ms, NULL: never). Client
 /// column names must start with a letter, so none can collide with it.
 pub const EXPIRY_COLUMN: &str = "__expires_at";

@@ -63,7 +63,7 @@ impl Value {
                 }
             }
             ColumnType::Float | ColumnType::Double => match json {
-                Json::Number(n) => n.as_f64().ok_or_else(wrong).map(|f| float(ty, f)),
+                Json::Number(n) => n.as_f64().ok_or_else(wrong).and_then(|f| float(ty, f)),
                 Json::String(s) => Value::from_text(ty, s),
                 _ => Err(wrong()),
             },
@@ -152,7 +152,7 @@ impl Value {
                 s.trim().parse::<i64>().map_err(|_| wrong()).and_then(|i| check_int(ty, i))
             }
             ColumnType::Float | ColumnType::Double => {
-                s.trim().parse::<f64>().map_err(|_| wrong()).map(|f| float(ty, f))
+                s.trim().parse::<f64>().map_err(|_| wrong()).and_then(|f| float(ty, f))
             }
             ColumnType::Uuid => uuid::Uuid::parse_str(s).map(Value::Uuid).map_err(|_| wrong()),
             ColumnType::Timeuuid => match uuid::Uuid::parse_str(s) {
@@ -215,11 +215,15 @@ fn check_int(ty: ColumnType, i: i64) -> Result<Value, String> {
     }
 }
 
-fn float(ty: ColumnType, f: f64) -> Value {
-    if ty == ColumnType::Float {
-        Value::Float(f as f32)
-    } else {
-        Value::Double(f)
+/// A float or double value, finite only: JSON has no NaN or infinity to answer
+/// with, and SQLite keeps NaN as NULL, so either would be acknowledged and
+/// then read back as `null`. A double beyond a float's range becomes one.
+fn float(ty: ColumnType, f: f64) -> Result<Value, String> {
+    let value = if ty == ColumnType::Float { Value::Float(f as f32) } else { Value::Double(f) };
+    match value {
+        Value::Float(v) if !v.is_finite() => Err(format!("expected a finite float (at most ±3.4e38), got {f}")),
+        Value::Double(v) if !v.is_finite() => Err(format!("expected a finite double, got {f}")),
+        v => Ok(v),
     }
 }
 
@@ -280,6 +284,18 @@ mod tests {
         );
         assert!(Value::from_json(ColumnType::Int, &json!(1.5)).unwrap_err().contains("expected a int"));
         assert!(Value::from_json(ColumnType::Int, &json!("x")).is_err());
+    }
+
+    #[test]
+    fn floats_are_finite() {
+        for bad in [json!("NaN"), json!("Infinity"), json!("-Infinity"), json!("inf")] {
+            assert!(Value::from_json(ColumnType::Double, &bad).unwrap_err().contains("finite"), "{bad}");
+            assert!(Value::from_json(ColumnType::Float, &bad).unwrap_err().contains("finite"), "{bad}");
+        }
+        // Beyond a float's range (a double would keep it, a float turn it into infinity).
+        assert!(Value::from_json(ColumnType::Float, &json!(1e39)).unwrap_err().contains("finite"));
+        assert_eq!(Value::from_json(ColumnType::Double, &json!(1e39)).unwrap(), Value::Double(1e39));
+        assert_eq!(Value::from_json(ColumnType::Float, &json!("1.5")).unwrap(), Value::Float(1.5));
     }
 
     #[test]

@@ -67,4 +67,53 @@ fn probe_findings(store: Store) {
         let (status, body) = json_of(gw.get(path).header("x-cassandra-token", &t).send().unwrap());
         assert_eq!(status, 400, "{path}: {body}");
     }
+
+    rows(&gw, &t);
+    // Numbers a Data API write would turn into null: refused.
+    command(&gw, "/v1/qa/c", json!({"insertOne": {"document": {"_id": "ov", "n": 1e308}}}));
+    let mul = json!({"updateOne": {"filter": {"_id": "ov"}, "update": {"$mul": {"n": 10}}}});
+    assert_eq!(error_code(command(&gw, "/v1/qa/c", mul)), "UNSUPPORTED_UPDATE_OPERATION_PARAM");
+    let (_, body) = command(&gw, "/v1/qa/c", json!({"findOne": {"filter": {"_id": "ov"}}}));
+    assert_eq!(body["data"]["document"]["n"], 1e308, "{body}");
+    let big = json!({"insertOne": {"document": {"_id": "big", "$vector": [1e39, 1]}}});
+    assert_eq!(error_code(command(&gw, "/v1/qa/vec", big)), "SHRED_BAD_VECTOR_VALUE");
+}
+
+/// A JSON request on the REST API with the tenant's token: (status, body).
+fn rest(gw: &Gateway, t: &str, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
+    json_of(gw.http_request(method, path).header("x-cassandra-token", t).json(&body).send().unwrap())
+}
+
+fn rows(gw: &Gateway, t: &str) {
+    use reqwest::Method;
+    let table = |name: &str, columns: Value, options: Value| {
+        let def = json!({"name": name, "columnDefinitions": columns, "primaryKey": {"partitionKey": ["k"]}, "tableOptions": options});
+        let (status, body) = rest(gw, t, Method::POST, "/v2/schemas/keyspaces/qa/tables", def);
+        assert_eq!(status, 201, "{body}");
+    };
+    let col = |name: &str, ty: &str| json!({"name": name, "typeDefinition": ty});
+    // A counter that would overflow: a 400 naming no physical table, the row unchanged.
+    table("cnt", json!([col("k", "text"), col("n", "counter")]), json!({}));
+    let (status, _) = rest(gw, t, Method::PATCH, "/v2/keyspaces/qa/cnt/a", json!({"n": "9223372036854775807"}));
+    assert_eq!(status, 200);
+    let (status, body) = rest(gw, t, Method::PATCH, "/v2/keyspaces/qa/cnt/a", json!({"n": 1}));
+    assert_eq!(status, 400, "{body}");
+    let text = body["description"].as_str().unwrap();
+    assert!(text.contains("bigint range") && !text.contains("dg_"), "{body}");
+    let (_, body) = rest(gw, t, Method::GET, "/v2/keyspaces/qa/cnt/a", Value::Null);
+    assert_eq!(body["data"][0]["n"], 9223372036854775807i64, "{body}");
+    // NaN and infinities: refused (they were acknowledged, then read back as null).
+    table("fl", json!([col("k", "text"), col("f", "float"), col("d", "double")]), json!({}));
+    for row in [json!({"k": "a", "f": "NaN"}), json!({"k": "a", "d": "Infinity"}), json!({"k": "a", "f": 1e39})] {
+        let (status, body) = rest(gw, t, Method::POST, "/v2/keyspaces/qa/fl", row.clone());
+        assert_eq!(status, 400, "{row}: {body}");
+    }
+    // Counters and other values never mix, and counters take no default TTL.
+    table("mix", json!([col("k", "text"), col("v", "text")]), json!({"defaultTimeToLive": 3600}));
+    let (status, body) = rest(gw, t, Method::POST, "/v2/schemas/keyspaces/qa/tables/mix/columns", col("n", "counter"));
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = rest(gw, t, Method::POST, "/v2/schemas/keyspaces/qa/tables/cnt/columns", col("v", "text"));
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = rest(gw, t, Method::POST, "/v2/keyspaces/qa/mix", json!({"k": "a", "v": "after"}));
+    assert_eq!(status, 201);
 }

@@ -141,7 +141,16 @@ fn arith(cur: Option<&Json>, arg: &Json, op: Op, path: &[String]) -> Result<Json
         None => Ok(number(if op == Op::Inc { a } else { 0.0 }, ints)),
         Some(Json::Number(n)) => {
             let c = n.as_f64().unwrap_or(0.0);
-            Ok(number(if op == Op::Inc { c + a } else { c * a }, ints))
+            let v = if op == Op::Inc { c + a } else { c * a };
+            // JSON has no infinity: written, it would read back as null.
+            if !v.is_finite() {
+                let name = if op == Op::Inc { "$inc" } else { "$mul" };
+                return Err(bad(
+                    "UNSUPPORTED_UPDATE_OPERATION_PARAM",
+                    format!("{name} on '{}' would overflow a 64-bit float; the document is unchanged", path.join(".")),
+                ));
+            }
+            Ok(number(v, ints))
         }
         Some(_) => Err(bad("UNSUPPORTED_UPDATE_OPERATION_TARGET", format!("'{}' is not a number", path.join(".")))),
     }
@@ -275,5 +284,12 @@ mod tests {
         let mut d = json!({"a": "x"});
         let e = Update::parse(&json!({"$inc": {"a": 1}})).unwrap().apply(&mut d, false, 0).unwrap_err();
         assert_eq!(e.code, "UNSUPPORTED_UPDATE_OPERATION_TARGET");
+        // An overflow would be written as null: refused, the document unchanged.
+        let mut d = json!({"n": 1e308});
+        for u in [json!({"$mul": {"n": 10}}), json!({"$inc": {"n": 1e308}})] {
+            let e = Update::parse(&u).unwrap().apply(&mut d, false, 0).unwrap_err();
+            assert_eq!(e.code, "UNSUPPORTED_UPDATE_OPERATION_PARAM", "{u}");
+        }
+        assert_eq!(d, json!({"n": 1e308}));
     }
 }

@@ -37,6 +37,11 @@ pub fn parse(v: &Json) -> Result<Vec<f32>, CmdError> {
     if out.is_empty() {
         return Err(CmdError::new("SHRED_BAD_VECTOR_SIZE", "DOCUMENT", "$vector must not be empty"));
     }
+    // Beyond ±3.4e38 a component becomes infinity (NaN from `$binary`): stored,
+    // it would read back as null and drop the document out of every search.
+    if let Some(i) = out.iter().position(|f| !f.is_finite()) {
+        return Err(bad(format!("$vector component {i} is not a finite 32-bit float (at most ±3.4e38)")));
+    }
     if out.len() > MAX_DIMENSION {
         return Err(bad(format!("$vector has {} dimensions, above {MAX_DIMENSION}", out.len())));
     }
@@ -131,6 +136,10 @@ mod tests {
         assert_eq!(parse(&json!([1, 2])).unwrap(), vec![1.0, 2.0]);
         assert_eq!(parse(&json!([])).unwrap_err().code, "SHRED_BAD_VECTOR_SIZE");
         assert!(parse(&json!(["a"])).is_err());
+        // Not a finite float32: 1e39 would become infinity; NaN bytes in $binary.
+        assert_eq!(parse(&json!([1e39, 1])).unwrap_err().code, "SHRED_BAD_VECTOR_VALUE");
+        let nan = base64::engine::general_purpose::STANDARD.encode(f32::NAN.to_be_bytes());
+        assert_eq!(parse(&json!({ "$binary": nan })).unwrap_err().code, "SHRED_BAD_VECTOR_VALUE");
     }
 
     #[test]

@@ -231,11 +231,10 @@ pub fn table_def(create: TableSpec) -> Result<TableDef, Fault> {
             errors.push("a counter column cannot be part of the primary key".to_owned());
         }
         if columns.iter().any(|c| !keys.contains(&&c.name) && c.ty != DataType::Scalar(ColumnType::Counter)) {
-            errors
-                .push("a table with counters holds only counters besides its primary key (Cassandra rule)".to_owned());
+            errors.push(crate::model::COUNTERS_ALONE.to_owned());
         }
         if create.table_options.as_ref().is_some_and(|o| o.default_time_to_live.unwrap_or(0) > 0) {
-            errors.push("counter tables cannot have a defaultTimeToLive".to_owned());
+            errors.push(crate::model::COUNTERS_NO_TTL.to_owned());
         }
     }
     let options =

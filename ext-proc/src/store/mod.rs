@@ -57,6 +57,12 @@ pub enum StoreError {
     Internal(String),
 }
 
+/// The refusal of a counter write that would leave the 64-bit range (the only
+/// integer a statement computes rather than binds): SQLite's own words name
+/// the physical table and PostgreSQL's say only "bigint out of range".
+pub const COUNTER_OVERFLOW: &str =
+    "the counter would leave the bigint range (-9223372036854775808 to 9223372036854775807); the row is unchanged";
+
 /// What a registry row names: tables and document collections are registered,
 /// and dropped, the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -141,6 +141,10 @@ fn map_err(e: tokio_postgres::Error) -> StoreError {
     {
         return StoreError::AlreadyExists(message);
     }
+    // Only a counter's increment computes a bigint (every other value is bound).
+    if *code == SqlState::NUMERIC_VALUE_OUT_OF_RANGE && message == "bigint out of range" {
+        return StoreError::Rejected(super::COUNTER_OVERFLOW.to_owned());
+    }
     match code.code().get(..2) {
         // Class 22: data exceptions (out of range, invalid text); class 23: constraints;
         // class 54: a program limit (too many columns, a statement too complex).

@@ -163,6 +163,11 @@ fn map_err(e: rusqlite::Error) -> StoreError {
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
             StoreError::Unavailable(format!("sqlite is busy: {e}"))
         }
+        // A STRICT table refusing the REAL that an integer overflow becomes: only a
+        // counter's increment computes an integer (every other value is bound).
+        Some(ErrorCode::ConstraintViolation) if text.contains("REAL value in INTEGER column") => {
+            StoreError::Rejected(super::COUNTER_OVERFLOW.to_owned())
+        }
         Some(ErrorCode::ConstraintViolation) => StoreError::Rejected(format!("the store refused the row: {e}")),
         _ => StoreError::Internal(format!("sqlite: {e}")),
     }
