@@ -2,7 +2,8 @@
 # Sets up and runs the gateway on the embedded SQLite store, in the foreground:
 #   Envoy on 127.0.0.1:8080 (admin 127.0.0.1:9901) -> edge filter -> router ->
 #   datagate sidecar (Unix socket /tmp/datagate.sock; DATAGATE_SIDECAR_PORT=50051
-#   for TCP instead) -> SQLite at .datagate/datagate.db.
+#   for TCP instead; its /metrics on 127.0.0.1:9911) -> SQLite at .datagate/datagate.db.
+# Ports: DATAGATE_LISTEN_PORT, DATAGATE_ADMIN_PORT (Envoy's), DATAGATE_SIDECAR_ADMIN_PORT.
 # Ctrl-C stops everything it started. Data survives restarts.
 # The edge filter is the native Envoy dynamic module; DATAGATE_FILTER=wasm runs
 # the proxy-wasm build instead; DATAGATE_DATA_PATH=extProc has Envoy hand requests
@@ -13,13 +14,19 @@ scripts/setup.sh
 
 port=${DATAGATE_LISTEN_PORT:-8080}
 admin=${DATAGATE_ADMIN_PORT:-9901}
+# The sidecar's own admin port (/metrics, /healthz, /readyz).
+metrics=${DATAGATE_SIDECAR_ADMIN_PORT:-9911}
 # The sidecar listens on a Unix socket unless a TCP port is asked for.
 sidecar=${DATAGATE_SIDECAR_PORT:-}
 socket=${DATAGATE_SIDECAR_SOCKET:-/tmp/datagate.sock}
 busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for p in "$port" "$admin" $sidecar; do
+if [ "$(printf '%s\n' "$port" "$admin" "$metrics" $sidecar | sort | uniq -d)" ]; then
+  echo "error: two of the ports are the same: listen $port, Envoy admin $admin, sidecar admin $metrics${sidecar:+, sidecar $sidecar}." >&2
+  exit 1
+fi
+for p in "$port" "$admin" "$metrics" $sidecar; do
   if busy "$p"; then
-    echo "error: port $p is already in use (another Datagate running?). Set DATAGATE_LISTEN_PORT / DATAGATE_ADMIN_PORT / DATAGATE_SIDECAR_PORT." >&2
+    echo "error: port $p is already in use (another Datagate running?). Set DATAGATE_LISTEN_PORT / DATAGATE_ADMIN_PORT / DATAGATE_SIDECAR_ADMIN_PORT / DATAGATE_SIDECAR_PORT." >&2
     exit 1
   fi
 done
@@ -52,6 +59,7 @@ trap 'cleanup; exit 0' INT TERM
 trap cleanup EXIT
 
 target/release/datagate serve --listen "$listen" --store sqlite://.datagate/datagate.db \
+  --admin-listen "127.0.0.1:$metrics" \
   > .datagate/sidecar.log 2>&1 &
 pids+=($!)
 .venv/bin/envoy -c .datagate/envoy.yaml --log-level warn --disable-hot-restart \
