@@ -116,4 +116,8 @@ fn rows(gw: &Gateway, t: &str) {
     assert_eq!(status, 400, "{body}");
     let (status, _) = rest(gw, t, Method::POST, "/v2/keyspaces/qa/mix", json!({"k": "a", "v": "after"}));
     assert_eq!(status, 201);
+    // GraphQL names the option the client sent.
+    let query = json!({"query": "{ mix(options: {limit: -5}) { values { k } } }"});
+    let (_, body) = rest(gw, t, Method::POST, "/graphql/qa", query);
+    assert!(body.to_string().contains("options.limit must be an integer from 1 to"), "{body}");
 }

@@ -118,9 +118,22 @@ async fn read(def: &TableDef, ctx: &ResolverContext<'_>) -> Result<Json, async_g
         let o = options.object()?;
         // A variable bound to null is the same as leaving the option out.
         let get = |k: &str| o.get(k).filter(|v| !v.is_null());
-        let limit = get("limit").map(|v| v.i64()).transpose()?;
+        // Checked here, under the names the client used (the engine's message says page-size).
+        let max = d.engine.ctx().limits.max_page_size;
+        let bounded = |name: &str| -> Result<Option<i64>, async_graphql::Error> {
+            match get(name).map(|v| v.i64()).transpose()? {
+                Some(n) if !(1..=i64::from(max)).contains(&n) => {
+                    Err(format!("options.{name} must be an integer from 1 to {max}, got {n}").into())
+                }
+                n => Ok(n),
+            }
+        };
+        let limit = bounded("limit")?;
         limited = limit.is_some();
-        page_size = limit.or(get("pageSize").map(|v| v.i64()).transpose()?);
+        page_size = match limit {
+            Some(l) => Some(l),
+            None => bounded("pageSize")?,
+        };
         page_state = get("pageState").map(|ps| ps.string().map(str::to_owned)).transpose()?;
     }
     let filter = if terms.is_empty() { Filter::All } else { Filter::Where(&terms) };
