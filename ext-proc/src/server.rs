@@ -226,7 +226,7 @@ pub async fn serve_with_leases(
     let router = tonic::transport::Server::builder()
         // HTTP/1.1 too, for an upstream cluster that speaks it; gRPC stays on HTTP/2.
         .accept_http1(true)
-        // Above Envoy's own 128 KiB request-header limit: whatever Envoy accepted
+        // Above Envoy's own 64 KiB request-header limit: whatever Envoy accepted
         // (a long `where` in the query) reaches the API, which answers it in JSON.
         .http2_max_header_list_size(Some(256 * 1024))
         .add_routes(tonic::service::Routes::from(routes));

@@ -69,6 +69,22 @@ fn probe_findings(store: Store) {
     }
 
     rows(&gw, &t);
+    // A URL the sidecar's HTTP server could not parse: Envoy's 431 JSON, not a 502 to
+    // retry (curl: reqwest itself refuses a URI above 65,534 bytes).
+    let long = |n: usize| {
+        let url = format!("{}/v2/keyspaces/qa/fl?where=%7B%22k%22:%7B%22$eq%22:%22{}%22%7D%7D", gw.base, "a".repeat(n));
+        let out = std::process::Command::new("curl")
+            .args(["-sS", "-w", "\n%{http_code}", "-H", &format!("x-cassandra-token: {t}"), &url])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, status) = text.rsplit_once('\n').unwrap_or(("", ""));
+        (status.to_owned(), body.chars().take(300).collect::<String>())
+    };
+    assert_eq!(long(60_000).0, "200");
+    let (status, body) = long(66_000);
+    assert_eq!(status, "431", "{body}");
+    assert!(body.contains("larger than 64 KiB"), "{body}");
     // Numbers a Data API write would turn into null: refused.
     command(&gw, "/v1/qa/c", json!({"insertOne": {"document": {"_id": "ov", "n": 1e308}}}));
     let mul = json!({"updateOne": {"filter": {"_id": "ov"}, "update": {"$mul": {"n": 10}}}});
