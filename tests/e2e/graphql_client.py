@@ -123,7 +123,7 @@ with data as s:
     # Errors come back in the errors array, with a message that says what to fix.
     for bad, needle in [
         ('mutation { insertvehicle(value: {model: "x"}) { applied } }', "manufacturer"),
-        ('{ vehicle(filter: {year: {eq: 1}}, options: {pageSize: 0}) { values { model } } }', "page-size"),
+        ('{ vehicle(filter: {year: {eq: 1}}, options: {pageSize: 0}) { values { model } } }', "options.pageSize"),
         ('{ vehicle(options: {pageState: "garbage"}) { values { model } } }', "page-state"),
     ]:
         try:

@@ -68,6 +68,19 @@ fn probe_findings(store: Store) {
         assert_eq!(status, 400, "{path}: {body}");
     }
 
+    // Lax Data API input: now refused with the contract's codes.
+    for (body, code) in [
+        (
+            json!({"updateOne": {"filter": {"_id": "d"}, "update": {"$push": {"a": {"$each": "x"}}}}}),
+            "UNSUPPORTED_UPDATE_OPERATION_PARAM",
+        ),
+        (json!({"insertOne": {"document": {"_id": "e1", "a": {"$date": "2024"}}}}), "SHRED_BAD_EJSON_VALUE"),
+        (json!({"insertOne": {"document": {"_id": "e1", "b": {"$uuid": 1}}}}), "SHRED_BAD_EJSON_VALUE"),
+        (json!({"insertOne": {"document": {"_id": "e2"}, "bogus": 1}}), "COMMAND_FIELD_UNKNOWN"),
+        (json!({"find": {"options": {"pageState": 123}}}), "COMMAND_FIELD_VALUE_INVALID"),
+    ] {
+        assert_eq!(error_code(command(&gw, "/v1/qa/c", body.clone())), code, "{body}");
+    }
     rows(&gw, &t);
     // A URL the sidecar's HTTP server could not parse: Envoy's 431 JSON, not a 502 to
     // retry (curl: reqwest itself refuses a URI above 65,534 bytes).

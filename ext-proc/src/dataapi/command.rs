@@ -64,6 +64,44 @@ impl Command {
         }
     }
 
+    /// Refuses a collection command's top-level field that the command does
+    /// not take (`COMMAND_FIELD_UNKNOWN`): a misspelt `filter` or `sort` would
+    /// otherwise be ignored and the command run on every document. Commands
+    /// not listed here are left to their own checks.
+    pub fn known_fields(&self) -> Result<(), CmdError> {
+        const READ: &[&str] = &["filter", "sort", "projection", "options"];
+        let known: &[&str] = match self.name.as_str() {
+            "insertOne" => &["document", "options"],
+            "insertMany" => &["documents", "options"],
+            "find" | "findOne" | "findOneAndDelete" => READ,
+            "findOneAndUpdate" => &["filter", "update", "sort", "projection", "options"],
+            "findOneAndReplace" => &["filter", "replacement", "sort", "projection", "options"],
+            "updateOne" => &["filter", "update", "sort", "options"],
+            "updateMany" => &["filter", "update", "options"],
+            "deleteOne" => &["filter", "sort", "options"],
+            "deleteMany" | "countDocuments" => &["filter", "options"],
+            "estimatedDocumentCount" => &["options"],
+            _ => return Ok(()),
+        };
+        match self.args.keys().find(|k| !known.contains(&k.as_str())) {
+            None => Ok(()),
+            Some(k) => Err(CmdError::new(
+                "COMMAND_FIELD_UNKNOWN",
+                "",
+                format!("{} takes no field '{k}' (it takes: {})", self.name, known.join(", ")),
+            )),
+        }
+    }
+
+    /// The `pageState` option: absent, empty or null is the first page.
+    pub fn page_state(&self) -> Result<Option<&str>, CmdError> {
+        match self.opt("pageState") {
+            None => Ok(None),
+            Some(Json::String(s)) => Ok(Some(s.as_str()).filter(|s| !s.is_empty())),
+            Some(other) => Err(CmdError::invalid(format!("option 'pageState' must be a string, got {other}"))),
+        }
+    }
+
     /// An unknown-command error for this level.
     pub fn unknown(&self, level: &str) -> CmdError {
         CmdError::new("COMMAND_UNKNOWN", "", format!("no command '{}' at the {level} level", self.name))
@@ -73,6 +111,19 @@ impl Command {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_fields_and_page_states() {
+        let cmd = |b: &str| Command::parse(b.as_bytes()).unwrap();
+        assert_eq!(
+            cmd(r#"{"insertOne": {"document": {}, "bogus": 1}}"#).known_fields().unwrap_err().code,
+            "COMMAND_FIELD_UNKNOWN"
+        );
+        assert_eq!(cmd(r#"{"find": {"filtr": {"a": 1}}}"#).known_fields().unwrap_err().code, "COMMAND_FIELD_UNKNOWN");
+        assert!(cmd(r#"{"find": {"filter": {}, "sort": {}, "projection": {}, "options": {}}}"#).known_fields().is_ok());
+        assert!(cmd(r#"{"find": {"options": {"pageState": 123}}}"#).page_state().is_err());
+        assert_eq!(cmd(r#"{"find": {"options": {"pageState": ""}}}"#).page_state().unwrap(), None);
+    }
 
     #[test]
     fn parse() {

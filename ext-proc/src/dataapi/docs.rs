@@ -181,7 +181,14 @@ fn check_names(m: &Map<String, Json>, depth: usize) -> Result<(), CmdError> {
 
 fn check_value(v: &Json, depth: usize) -> Result<(), CmdError> {
     match v {
-        Json::Object(m) if super::filter::is_ejson(m) => Ok(()),
+        Json::Object(m) if super::filter::is_ejson(m) => match m.iter().next() {
+            Some((k, v)) if !super::ids::valid_ejson(k, v) => Err(CmdError::new(
+                "SHRED_BAD_EJSON_VALUE",
+                "DOCUMENT",
+                format!("{{\"{k}\": {v}}} is not a valid EJSON value: $date takes integer milliseconds, $uuid a UUID string, $objectId 24 hex digits, $binary base64"),
+            )),
+            _ => Ok(()),
+        },
         Json::Object(m) => check_names(m, depth),
         Json::Array(a) => a.iter().try_for_each(|i| check_value(i, depth + 1)),
         _ => Ok(()),

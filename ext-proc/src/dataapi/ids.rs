@@ -10,17 +10,26 @@
 use super::envelope::CmdError;
 use serde_json::{json, Value as Json};
 
+/// Whether a one-member EJSON wrapper holds what its key promises: `$date`
+/// integer milliseconds, `$uuid` a UUID, `$objectId` 24 hex digits, `$binary`
+/// base64.
+pub fn valid_ejson(key: &str, value: &Json) -> bool {
+    use base64::Engine as _;
+    match (key, value) {
+        ("$date", v) => v.is_i64(),
+        ("$uuid", Json::String(s)) => uuid::Uuid::parse_str(s).is_ok(),
+        ("$objectId", Json::String(s)) => s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit()),
+        ("$binary", Json::String(s)) => base64::engine::general_purpose::STANDARD.decode(s).is_ok(),
+        _ => false,
+    }
+}
+
 /// Checks an `_id` value.
 pub fn check(id: &Json) -> Result<(), CmdError> {
     let ok = match id {
         Json::String(s) => !s.is_empty(),
         Json::Number(_) | Json::Bool(_) | Json::Null => true,
-        Json::Object(m) if m.len() == 1 => match m.iter().next() {
-            Some((k, v)) if k == "$date" => v.is_i64(),
-            Some((k, Json::String(s))) if k == "$uuid" => uuid::Uuid::parse_str(s).is_ok(),
-            Some((k, Json::String(s))) if k == "$objectId" => s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit()),
-            _ => false,
-        },
+        Json::Object(m) if m.len() == 1 => m.iter().next().is_some_and(|(k, v)| k != "$binary" && valid_ejson(k, v)),
         _ => false,
     };
     if ok {

@@ -132,6 +132,7 @@ async fn run(ctx: &Ctx<'_>, tenant: &str, target: &Target, cmd: &Command) -> Res
         Target::Collection(ks, coll) => {
             let ns = namespace(tenant, ks)?;
             check_name("collection", coll)?;
+            cmd.known_fields()?;
             let reads = ["find", "findOne", "countDocuments", "estimatedDocumentCount", "deleteOne", "deleteMany"];
             let with_options = !reads.contains(&cmd.name.as_str()) || !needs_no_options(cmd);
             let c = docs::Coll::open(&store, ns, coll, with_options).await?;

@@ -69,7 +69,7 @@ async fn find(store: &Store<'_>, c: &Coll, cmd: &Command, filter: &filter::Filte
         return Err(CmdError::invalid("limit must be above 0"));
     }
     let skip = cmd.count("skip")?.unwrap_or(0);
-    let page_state = cmd.opt("pageState").and_then(Json::as_str).filter(|s| !s.is_empty());
+    let page_state = cmd.page_state()?;
     let mut reply = match &sort {
         Sort::None => {
             if skip > 0 {

@@ -84,7 +84,15 @@ impl Update {
                     let to = arg.as_str().ok_or_else(|| {
                         bad("UNSUPPORTED_UPDATE_OPERATION_PARAM", "$rename takes {\"from\": \"to\"}".into())
                     })?;
-                    targets.push(parse_path(to, "UPDATE")?);
+                    let to = parse_path(to, "UPDATE")?;
+                    // The contract's rule: a rename names fields, never array elements.
+                    if to.iter().chain(&path).any(|seg| !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit())) {
+                        return Err(bad(
+                            "UNSUPPORTED_UPDATE_OPERATION_PARAM",
+                            "$rename names fields, not array elements (numeric path segments)".into(),
+                        ));
+                    }
+                    targets.push(to);
                 }
                 for t in &targets {
                     if t[0] == "_id" && op != Op::SetOnInsert {
@@ -104,6 +112,10 @@ impl Update {
                 }
                 if op == Op::Pop && !matches!(arg.as_i64(), Some(1 | -1)) {
                     return Err(bad("UNSUPPORTED_UPDATE_OPERATION_PARAM", "$pop takes 1 or -1".into()));
+                }
+                if matches!(op, Op::Push | Op::AddToSet) {
+                    // Checked here, so a bad modifier fails even when nothing matches.
+                    each(arg)?;
                 }
                 steps.push(Step { op, path, arg: arg.clone() });
             }
@@ -156,13 +168,24 @@ fn arith(cur: Option<&Json>, arg: &Json, op: Op, path: &[String]) -> Result<Json
     }
 }
 
-fn each(arg: &Json) -> (Vec<Json>, Option<i64>) {
+fn each(arg: &Json) -> Result<(Vec<Json>, Option<i64>), CmdError> {
     match arg {
         Json::Object(m) if m.contains_key("$each") => {
-            let items = m.get("$each").and_then(Json::as_array).cloned().unwrap_or_default();
-            (items, m.get("$position").and_then(Json::as_i64))
+            let param = |m: String| bad("UNSUPPORTED_UPDATE_OPERATION_PARAM", m);
+            if let Some(k) = m.keys().find(|k| !matches!(k.as_str(), "$each" | "$position")) {
+                return Err(param(format!("'{k}' is not a modifier: use $each and $position")));
+            }
+            let items = match m.get("$each") {
+                Some(Json::Array(a)) => a.clone(),
+                other => return Err(param(format!("$each takes an array, got {}", other.unwrap_or(&Json::Null)))),
+            };
+            let position = match m.get("$position") {
+                None => None,
+                Some(p) => Some(p.as_i64().ok_or_else(|| param(format!("$position takes an integer, got {p}")))?),
+            };
+            Ok((items, position))
         }
-        v => (vec![v.clone()], None),
+        v => Ok((vec![v.clone()], None)),
     }
 }
 
@@ -201,7 +224,7 @@ fn step(s: &Step, doc: &mut Json, inserting: bool, now_ms: i64) -> Result<(), Cm
         },
         Op::Push => {
             let mut items = array_at(doc, path)?;
-            let (new, pos) = each(&s.arg);
+            let (new, pos) = each(&s.arg)?;
             let at = match pos {
                 Some(p) if p < 0 => items.len().saturating_sub(p.unsigned_abs() as usize),
                 Some(p) => (p as usize).min(items.len()),
@@ -212,7 +235,7 @@ fn step(s: &Step, doc: &mut Json, inserting: bool, now_ms: i64) -> Result<(), Cm
         }
         Op::AddToSet => {
             let mut items = array_at(doc, path)?;
-            for v in each(&s.arg).0 {
+            for v in each(&s.arg)?.0 {
                 if !items.iter().any(|i| equal(i, &v)) {
                     items.push(v);
                 }
@@ -281,6 +304,15 @@ mod tests {
         assert_eq!(code(json!({"$pullAll": {"a": [1]}})), "UNSUPPORTED_UPDATE_OPERATION");
         assert_eq!(code(json!({"$set": {"_id": 1}})), "UNSUPPORTED_UPDATE_OPERATOR_FOR_DOC_ID");
         assert_eq!(code(json!({"$set": {"a": 1}, "$inc": {"a.b": 1}})), "UNSUPPORTED_UPDATE_OPERATION_PARAM");
+        for bad in [
+            json!({"$push": {"a": {"$each": "x"}}}),
+            json!({"$addToSet": {"a": {"$each": 1}}}),
+            json!({"$push": {"a": {"$each": [1], "$position": "0"}}}),
+            json!({"$push": {"a": {"$each": [1], "$slice": 2}}}),
+            json!({"$rename": {"n": "a.0"}}),
+        ] {
+            assert_eq!(code(bad.clone()), "UNSUPPORTED_UPDATE_OPERATION_PARAM", "{bad}");
+        }
         let mut d = json!({"a": "x"});
         let e = Update::parse(&json!({"$inc": {"a": 1}})).unwrap().apply(&mut d, false, 0).unwrap_err();
         assert_eq!(e.code, "UNSUPPORTED_UPDATE_OPERATION_TARGET");

@@ -254,8 +254,7 @@ fn with_document(cmd: &Command, mut reply: Reply, p: &Projection, doc: Option<Js
 async fn update_many(store: &Store<'_>, c: &Coll, cmd: &Command) -> Result<Reply, CmdError> {
     let filter = Arc::new(c.filter(cmd.arg("filter"))?);
     let change = change_of(cmd)?;
-    let state =
-        cmd.opt("pageState").and_then(Json::as_str).filter(|s| !s.is_empty()).map(PageState::decode).transpose()?;
+    let state = cmd.page_state()?.map(PageState::decode).transpose()?;
     let continuing = state.is_some();
     let found = matching(store, c, &filter, state.map(|s| s.after), MAX_PER_CALL + 1).await?;
     let more = found.len() > MAX_PER_CALL;
