@@ -198,9 +198,50 @@ fn list_of_json(v: Json) -> FieldValue<'static> {
     }
 }
 
-/// Builds the schema of a keyspace with these tables.
-pub fn build(ks: &str, tables: &[TableDef]) -> Result<Schema, SchemaError> {
-    let mut query = Object::new("Query").field(Field::new("_keyspace", TypeRef::named_nn(TypeRef::STRING), {
+/// The schema of a keyspace over every table whose generated GraphQL names
+/// are free, and the names of the tables left out. A name REST accepts can
+/// still clash here (a table `String`, `Int` or `QueryOptions`; `aInput`
+/// beside a table `a`): such a table is left out, named in the `Query` type's
+/// description, rather than one table taking GraphQL from its whole keyspace.
+pub fn build_served(ks: &str, tables: &[TableDef]) -> Result<(Schema, Vec<String>), SchemaError> {
+    if let Ok(schema) = build(ks, tables, &[]) {
+        return Ok((schema, Vec::new()));
+    }
+    // Tables that cannot be served even alone (a clash with a shared type) go
+    // first; if the rest still clash among themselves, they are added one by one.
+    let (alone, mut skipped): (Vec<&TableDef>, Vec<&TableDef>) =
+        tables.iter().partition(|t| build(ks, std::slice::from_ref(*t), &[]).is_ok());
+    let mut served: Vec<TableDef> = alone.iter().map(|t| (*t).clone()).collect();
+    if build(ks, &served, &[]).is_err() {
+        served.clear();
+        for t in alone {
+            served.push(t.clone());
+            if build(ks, &served, &[]).is_err() {
+                served.pop();
+                skipped.push(t);
+            }
+        }
+    }
+    let mut names: Vec<String> = skipped.iter().map(|t| t.name.clone()).collect();
+    names.sort();
+    for name in &names {
+        tracing::warn!(keyspace = ks, table = %name, "table left out of the keyspace's GraphQL schema: its name clashes with a GraphQL type");
+    }
+    Ok((build(ks, &served, &names)?, names))
+}
+
+/// Builds the schema of a keyspace with these tables; `skipped` names the
+/// tables left out (said in the `Query` type's description).
+fn build(ks: &str, tables: &[TableDef], skipped: &[String]) -> Result<Schema, SchemaError> {
+    let mut query = Object::new("Query");
+    if !skipped.is_empty() {
+        query = query.description(format!(
+            "Tables not served as GraphQL because their names clash with GraphQL type names (rename them, or use \
+             the REST API): {}",
+            skipped.join(", ")
+        ));
+    }
+    let mut query = query.field(Field::new("_keyspace", TypeRef::named_nn(TypeRef::STRING), {
         let ks = ks.to_owned();
         move |_| FieldFuture::from_value(Some(GqlValue::String(ks.clone())))
     }));

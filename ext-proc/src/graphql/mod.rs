@@ -88,7 +88,7 @@ impl Schemas {
                 }
             }
         }
-        let schema = Arc::new(data::build(&ns.keyspace, &tables).map_err(|e| {
+        let schema = Arc::new(data::build_served(&ns.keyspace, &tables).map(|(schema, _)| schema).map_err(|e| {
             ApiError::BadRequest(format!(
                 "keyspace '{}' cannot be served as GraphQL: {e} (a table or column name clashes with a generated type)",
                 ns.keyspace
