@@ -97,6 +97,17 @@ check(
     sidecar["readinessProbe"]["grpc"].get("service") == health_service,
     f"the sidecar's readiness probe must ask for {health_service} (the service Envoy health-checks)",
 )
+# Only Envoy reaches the sidecar (it trusts the tenant inside each ext_proc message).
+policy = objects.get(("NetworkPolicy", "datagate-sidecar"), {}).get("spec", {})
+envoy_labels = objects[("Deployment", "datagate-envoy")]["spec"]["template"]["metadata"]["labels"]
+sidecar_labels = objects[("Deployment", "datagate-sidecar")]["spec"]["template"]["metadata"]["labels"]
+check(
+    policy.get("podSelector", {}).get("matchLabels") == sidecar_labels
+    and policy.get("policyTypes") == ["Ingress"]
+    and [f.get("podSelector", {}).get("matchLabels") for r in policy.get("ingress", []) for f in r.get("from", [])]
+    == [envoy_labels],
+    "a NetworkPolicy must admit only the Envoy pods to the sidecar pods",
+)
 service = objects[("Service", "datagate-sidecar")]["spec"]
 check(service.get("clusterIP") == "None", "the sidecar Service must be headless (Envoy balances over its pods)")
 check(

@@ -87,7 +87,7 @@ attacks = {
     "truncated": f"{h}.{p}",
     "extra_segment": f"{good}.{s}",
     "not_base64": "###.$$$.%%%",
-    "huge": f"{h}.{b64(b'x' * 75_000)}.{s}",  # ~100 KB
+    "huge": f"{h}.{b64(b'x' * 30_000)}.{s}",  # ~40 KB: above the filter's 8 KiB limit, below Envoy's 64 KiB of headers
     "es256_key_with_rs256_alg": jwt.encode(claims("x"), rsa_key, algorithm="RS256", headers={"kid": "p256"}),
 }
 print(json.dumps({"jwks": {"keys": jwks}, "tokens": tokens, "attacks": attacks}))
