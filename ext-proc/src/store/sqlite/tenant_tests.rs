@@ -191,3 +191,16 @@ async fn the_health_ping_opens_no_tenant_file() {
     let files = std::fs::read_dir(&tenants).map(|d| d.count()).unwrap_or(0);
     assert_eq!(files, 0, "the ping made files in {}", tenants.display());
 }
+
+#[tokio::test]
+async fn sqlite_memory_has_one_process_wide_soft_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir.path().join("main.db")).await;
+    seed(&store, "acme", 1).await;
+    // Any connection (here a tenant file's) reports the process-wide limit.
+    let limit: i64 = rusqlite::Connection::open(dir.path().join("other.db"))
+        .unwrap()
+        .query_row("PRAGMA soft_heap_limit", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(limit, super::SOFT_HEAP_LIMIT);
+}
