@@ -72,6 +72,9 @@ impl Update {
             return Err(bad("UNSUPPORTED_UPDATE_OPERATION", "update must name at least one operator".into()));
         }
         let mut steps: Vec<Step> = Vec::new();
+        // Every numeric segment may pad an array up to it: bounded over the whole
+        // update, not per path (60 paths of a.999999 would build 60 million nulls).
+        let mut padding: u64 = 0;
         for (name, args) in ops {
             let op = op(name)?;
             let Json::Object(args) = args else {
@@ -79,6 +82,17 @@ impl Update {
             };
             for (path, arg) in args {
                 let path = parse_path(path, "UPDATE")?;
+                padding += path.iter().filter_map(|seg| seg.parse::<u64>().ok()).sum::<u64>();
+                if padding >= crate::doc::edit::MAX_ARRAY as u64 {
+                    return Err(bad(
+                        "SHRED_DOC_LIMIT_VIOLATION",
+                        format!(
+                            "the update's array indexes add up to {padding} or more: a document holds at most {} \
+                             array elements",
+                            crate::doc::edit::MAX_ARRAY
+                        ),
+                    ));
+                }
                 let mut targets = vec![path.clone()];
                 if op == Op::Rename {
                     let to = arg.as_str().ok_or_else(|| {
@@ -261,6 +275,7 @@ fn step(s: &Step, doc: &mut Json, inserting: bool, now_ms: i64) -> Result<(), Cm
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Map;
 
     fn run(doc: Json, u: Json) -> Json {
         let mut d = doc;
@@ -313,6 +328,9 @@ mod tests {
         ] {
             assert_eq!(code(bad.clone()), "UNSUPPORTED_UPDATE_OPERATION_PARAM", "{bad}");
         }
+        // Many paths each below the array limit, together far above it: refused up front.
+        let many: Map<String, Json> = (0..60).map(|i| (format!("a{i}.999999"), json!(1))).collect();
+        assert_eq!(code(json!({ "$set": many })), "SHRED_DOC_LIMIT_VIOLATION");
         let mut d = json!({"a": "x"});
         let e = Update::parse(&json!({"$inc": {"a": 1}})).unwrap().apply(&mut d, false, 0).unwrap_err();
         assert_eq!(e.code, "UNSUPPORTED_UPDATE_OPERATION_TARGET");

@@ -168,7 +168,9 @@ impl SqliteStore {
 
 fn map_err(e: rusqlite::Error) -> StoreError {
     let text = e.to_string();
-    if text.contains("no such table") || text.contains("no such column") {
+    // The table changed under a prepared plan (an INSERT naming a column just
+    // dropped says "has no column named"): retryable, as on PostgreSQL.
+    if text.contains("no such table") || text.contains("no such column") || text.contains("has no column named") {
         return StoreError::SchemaChanged;
     }
     match e.sqlite_error_code() {

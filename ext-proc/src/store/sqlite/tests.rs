@@ -190,3 +190,11 @@ fn index_names_cannot_be_taken_by_a_table() {
     let old: TableDef = serde_json::from_str(r#"{"name":"t","columns":[],"partitionKey":[],"clustering":[]}"#).unwrap();
     assert!(!old.index_names_v2, "definitions stored before the field read as legacy");
 }
+
+#[test]
+fn a_column_dropped_under_a_write_is_a_schema_change() {
+    let c = rusqlite::Connection::open_in_memory().unwrap();
+    c.execute_batch("CREATE TABLE t (a INTEGER)").unwrap();
+    let e = c.execute("INSERT INTO t (b) VALUES (1)", []).unwrap_err();
+    assert!(matches!(map_err(e), StoreError::SchemaChanged));
+}
