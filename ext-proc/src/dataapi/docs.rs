@@ -13,6 +13,20 @@ use std::cmp::Ordering;
 
 /// Most documents a field sort may consider.
 pub const MAX_SORT_CANDIDATES: usize = 10_000;
+/// Most bytes (about: see [`approx_bytes`]) of matching documents one command
+/// holds at once: 10,000 sort candidates of a megabyte each would be 10 GB.
+pub const MAX_HELD_BYTES: usize = 64 * 1024 * 1024;
+
+/// About how many bytes a document takes as JSON text, without writing it.
+pub fn approx_bytes(v: &Json) -> usize {
+    match v {
+        Json::Null | Json::Bool(_) => 5,
+        Json::Number(_) => 8,
+        Json::String(s) => s.len() + 2,
+        Json::Array(a) => 2 + a.iter().map(|i| approx_bytes(i) + 1).sum::<usize>(),
+        Json::Object(m) => 2 + m.iter().map(|(k, v)| k.len() + 4 + approx_bytes(v)).sum::<usize>(),
+    }
+}
 
 /// An open collection.
 #[derive(Debug, Clone)]
@@ -195,6 +209,26 @@ fn check_value(v: &Json, depth: usize) -> Result<(), CmdError> {
     }
 }
 
+/// How many documents match, counting at most `limit` (none is kept).
+pub async fn count_matching(store: &Store<'_>, c: &Coll, filter: &Filter, limit: usize) -> Result<usize, CmdError> {
+    if pinned_id(filter).is_some() {
+        return Ok(matching(store, c, filter, None, limit).await?.len());
+    }
+    let mut n = 0;
+    if limit == 0 {
+        return Ok(0);
+    }
+    store
+        .scan(&c.ns, &c.name, None, Some(filter), |k, d| {
+            if matches(&ids::with_id(k, d), filter) {
+                n += 1;
+            }
+            n < limit
+        })
+        .await?;
+    Ok(n)
+}
+
 /// Parses a `sort` clause.
 pub fn parse_sort(v: Option<&Json>) -> Result<Sort, CmdError> {
     let bad = |m: String| CmdError::new("SORT_CLAUSE_INVALID", "SORT", m);
@@ -255,15 +289,27 @@ pub async fn matching(
     if limit == 0 {
         return Ok(out);
     }
+    let mut held = 0usize;
     store
         .scan(&c.ns, &c.name, after, Some(filter), |k, d| {
             let d = ids::with_id(k, d);
             if matches(&d, filter) {
+                held += approx_bytes(&d);
                 out.push((k.to_owned(), d));
             }
-            out.len() < limit
+            out.len() < limit && held <= MAX_HELD_BYTES
         })
         .await?;
+    if held > MAX_HELD_BYTES {
+        return Err(CmdError::new(
+            "OVERLOADED_SORT_ROW_LIMIT",
+            "SORT",
+            format!(
+                "the matching documents are too large to hold at once (more than {} MiB); narrow the filter",
+                MAX_HELD_BYTES >> 20
+            ),
+        ));
+    }
     Ok(out)
 }
 
@@ -358,6 +404,18 @@ pub async fn select(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn approx_bytes_is_near_the_json_text() {
+        // Near for documents whose size matters (a few bytes off on tiny ones).
+        let items: Vec<Json> = (0..500).map(|i| json!({"n": i, "s": format!("item {i}")})).collect();
+        for v in [json!({"a": "x".repeat(1000), "b": [1, 2, {"c": null}]}), json!({ "items": items })] {
+            let real = serde_json::to_vec(&v).unwrap().len() as f64;
+            let approx = approx_bytes(&v) as f64;
+            // An estimate that errs high (numbers count 8 bytes, separators generously).
+            assert!((0.9..1.5).contains(&(approx / real)), "{approx} vs {real}");
+        }
+    }
 
     fn coll(vector: Option<(usize, vector::Metric)>) -> Coll {
         let ns = Namespace { tenant: "t".into(), keyspace: "k".into() };

@@ -26,7 +26,7 @@ pub async fn run(store: &Store<'_>, c: &Coll, cmd: &Command) -> Result<Reply, Cm
     let filter = c.filter(cmd.arg("filter"))?;
     match cmd.name.as_str() {
         "countDocuments" => {
-            let n = matching(store, c, &filter, None, MAX_COUNT + 1).await?.len();
+            let n = super::docs::count_matching(store, c, &filter, MAX_COUNT + 1).await?;
             let r = Reply::status("count", json!(n.min(MAX_COUNT)));
             Ok(if n > MAX_COUNT { r.with("moreData", json!(true)) } else { r })
         }

@@ -21,8 +21,12 @@ use std::sync::{Arc, Mutex};
 
 pub use crate::model::OPTIONS_COLLECTION;
 
-/// Rows read per store round trip while scanning.
+/// Rows read per store round trip while scanning, at most, and the first time:
+/// the next batch is sized so it holds about [`SCAN_BATCH_BYTES`] (a batch of
+/// 1,000 documents of a megabyte each would hold a gigabyte at once).
 const SCAN_BATCH: u32 = 1000;
+const FIRST_SCAN_BATCH: u32 = 64;
+const SCAN_BATCH_BYTES: usize = 8 * 1024 * 1024;
 
 /// What an edit of one document decided.
 #[derive(Debug, Clone, PartialEq)]
@@ -208,17 +212,23 @@ impl<'a> Store<'a> {
     ) -> Result<(), CmdError> {
         let mut cursor = after.map(|k| vec![json!(k)]);
         let pre = narrow.and_then(prefilter);
+        let mut batch = FIRST_SCAN_BATCH;
         loop {
             let search = DocSearch {
                 filter: pre.as_ref(),
                 sort: &[],
                 after: cursor.as_deref(),
-                limit: SCAN_BATCH,
+                limit: batch,
                 now_ms: now_ms(),
                 auto_index: true,
             };
             let rows = self.ctx.docs.search(ns, coll, &search).await?;
-            let full = rows.len() as u32 == SCAN_BATCH;
+            let full = rows.len() as u32 == batch;
+            if let Some(bytes) =
+                rows.iter().map(|r| super::docs::approx_bytes(&r.doc)).sum::<usize>().checked_div(rows.len())
+            {
+                batch = (SCAN_BATCH_BYTES / bytes.max(1)).clamp(1, SCAN_BATCH as usize) as u32;
+            }
             let mut last = None;
             for r in rows {
                 if !visit(&r.id, r.doc) {
