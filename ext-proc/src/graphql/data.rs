@@ -204,13 +204,49 @@ fn list_of_json(v: Json) -> FieldValue<'static> {
 /// beside a table `a`): such a table is left out, named in the `Query` type's
 /// description, rather than one table taking GraphQL from its whole keyspace.
 pub fn build_served(ks: &str, tables: &[TableDef]) -> Result<(Schema, Vec<String>), SchemaError> {
-    if let Ok(schema) = build(ks, tables, &[]) {
-        return Ok((schema, Vec::new()));
+    // Checked by name first: async-graphql refuses some clashes but silently
+    // merges objects of one name (a table `Query`, or `aResult` beside `a`).
+    let mut types: Vec<DataType> = tables.iter().flat_map(|t| t.columns.iter().map(|c| c.ty)).collect();
+    types.sort_by_key(|t| t.to_string());
+    types.dedup();
+    let common = shared(&types);
+    let mut taken: std::collections::HashSet<String> = ["Query", "Mutation", "QueryOptions", "MutationOptions"]
+        .iter()
+        .chain(&["String", "Int", "Float", "Boolean", "ID"])
+        .map(|s| (*s).to_owned())
+        .chain(common.scalars.iter().map(|s| s.type_name().to_owned()))
+        .chain(common.objects.iter().map(|o| o.type_name().to_owned()))
+        .chain(common.inputs.iter().map(|i| i.type_name().to_owned()))
+        .collect();
+    let mut sorted: Vec<&TableDef> = tables.iter().collect();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    let (free, mut skipped): (Vec<&TableDef>, Vec<&TableDef>) = sorted.into_iter().partition(|t| {
+        let names = generated_names(&t.name);
+        let ok = names.iter().all(|n| !taken.contains(n));
+        if ok {
+            taken.extend(names);
+        }
+        ok
+    });
+    let free: Vec<TableDef> = free.into_iter().cloned().collect();
+    let left_out = |skipped: &[&TableDef]| {
+        let names: Vec<String> = skipped.iter().map(|t| t.name.clone()).collect();
+        for name in &names {
+            tracing::warn!(keyspace = ks, table = %name, "table left out of the keyspace's GraphQL schema: its name clashes with a GraphQL type");
+        }
+        names
+    };
+    let names = left_out(&skipped);
+    if let Ok(schema) = build(ks, &free, &names) {
+        return Ok((schema, names));
     }
-    // Tables that cannot be served even alone (a clash with a shared type) go
-    // first; if the rest still clash among themselves, they are added one by one.
-    let (alone, mut skipped): (Vec<&TableDef>, Vec<&TableDef>) =
-        tables.iter().partition(|t| build(ks, std::slice::from_ref(*t), &[]).is_ok());
+    // Tables that cannot be served even alone go next; if the rest still clash
+    // among themselves, they are added one by one.
+    let (alone, more): (Vec<&TableDef>, Vec<&TableDef>) = tables
+        .iter()
+        .filter(|t| free.iter().any(|f| f.name == t.name))
+        .partition(|t| build(ks, std::slice::from_ref(*t), &[]).is_ok());
+    skipped.extend(more);
     let mut served: Vec<TableDef> = alone.iter().map(|t| (*t).clone()).collect();
     if build(ks, &served, &[]).is_err() {
         served.clear();
@@ -222,12 +258,21 @@ pub fn build_served(ks: &str, tables: &[TableDef]) -> Result<(Schema, Vec<String
             }
         }
     }
-    let mut names: Vec<String> = skipped.iter().map(|t| t.name.clone()).collect();
-    names.sort();
-    for name in &names {
-        tracing::warn!(keyspace = ks, table = %name, "table left out of the keyspace's GraphQL schema: its name clashes with a GraphQL type");
-    }
+    skipped.sort_by(|a, b| a.name.cmp(&b.name));
+    let names = left_out(&skipped);
     Ok((build(ks, &served, &names)?, names))
+}
+
+/// The type names a table's schema part defines.
+fn generated_names(t: &str) -> [String; 6] {
+    [
+        t.to_owned(),
+        format!("{t}Input"),
+        format!("{t}FilterInput"),
+        format!("{t}Order"),
+        format!("{t}Result"),
+        format!("{t}MutationResult"),
+    ]
 }
 
 /// Builds the schema of a keyspace with these tables; `skipped` names the
