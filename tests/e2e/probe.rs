@@ -81,6 +81,17 @@ fn probe_findings(store: Store) {
     ] {
         assert_eq!(error_code(command(&gw, "/v1/qa/c", body.clone())), code, "{body}");
     }
+    // A Documents API body `_id` must name the document it is written to (the Data API finds by it).
+    let put = |id: &str, body: Value| {
+        let r = gw.put(&format!("/v2/namespaces/qa/collections/c/{id}")).header("x-cassandra-token", &t);
+        json_of(r.json(&body).send().unwrap())
+    };
+    assert_eq!(put("x1", json!({"_id": "other", "v": 1})).0, 400);
+    assert_eq!(put("x1", json!({"_id": "x1", "v": 1})).0, 200);
+    command(&gw, "/v1/qa/c", json!({"insertOne": {"document": {"_id": 5, "v": 1}}}));
+    assert_eq!(put("5", json!({"_id": 5, "v": 2})).0, 200, "a Data API document edited through the Documents API");
+    let (_, body) = command(&gw, "/v1/qa/c", json!({"findOne": {"filter": {"_id": 5}}}));
+    assert_eq!(body["data"]["document"]["v"], 2, "{body}");
     rows(&gw, &t);
     // The access log keeps paths, not query strings (filter values, a careless client's token).
     let r = gw.get("/v2/keyspaces/qa/fl/rows?marker=q-secret-77").header("x-cassandra-token", &t).send().unwrap();

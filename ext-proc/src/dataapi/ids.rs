@@ -43,12 +43,9 @@ pub fn check(id: &Json) -> Result<(), CmdError> {
     }
 }
 
-/// The store key of an `_id`.
+/// The store key of an `_id` (see [`crate::engine::docs::id_of`]).
 pub fn key(id: &Json) -> String {
-    match id {
-        Json::String(s) => s.clone(),
-        other => other.to_string(),
-    }
+    crate::engine::docs::id_of(id)
 }
 
 /// A fresh `_id` for a document without one: a UUIDv4 string.

@@ -32,6 +32,28 @@ pub fn check_id(id: &str) -> Result<(), Fault> {
     Ok(())
 }
 
+/// The document id an `_id` value stands for: a string is its own id, any
+/// other value its compact JSON text (`1`, `true`, `{"$uuid":"…"}`). The one
+/// mapping between the Data API's typed `_id`s and the Documents API's ids.
+pub fn id_of(id: &Json) -> String {
+    match id {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Refuses a document whose `_id` names another document than `id`: the Data
+/// API finds documents by `_id`, so such a document could be found by neither
+/// (and a second one could take the same `_id`).
+fn check_body_id(id: &str, doc: &Json) -> Result<(), Fault> {
+    match doc.get("_id") {
+        Some(v) if id_of(v) != id => Err(Fault::Invalid(format!(
+            "the document's _id {v} names another document than '{id}': leave it out, or make it the same id"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// The expiry a write asks for from a TTL in seconds: `None` when none is
 /// given (edits keep the document's), `Some(None)` for 0 (never expires).
 pub fn expiry(ttl: Option<u64>, now: i64) -> Option<Option<i64>> {
@@ -85,7 +107,8 @@ pub async fn insert(
     let exp = expiry(ttl, now_ms()).flatten();
     let limits = &ctx.limits.doc;
     write(ctx, ns, coll, |c| async move {
-        for (_, doc) in batch {
+        for (id, doc) in batch {
+            check_body_id(id, doc).map_err(StoreError::Refused)?;
             admit(limits, &c, doc)?;
         }
         ctx.docs.put_docs(ns, coll, batch, exp).await
@@ -162,6 +185,7 @@ pub async fn write_at(
     }
     let ttl = expiry(ttl, now_ms());
     let limits = ctx.limits.doc;
+    let owned_id = id.to_owned();
     edit_with(ctx, ns, coll, id, move |c, doc, exp| {
         let (doc, keep) = match &change {
             // A whole-document replace is a new document: it keeps no old expiry.
@@ -169,6 +193,7 @@ pub async fn write_at(
             Change::Merge(patch) => (edit::merge(doc, &path, patch.clone()), exp),
         };
         let doc = doc.map_err(StoreError::Refused)?;
+        check_body_id(&owned_id, &doc).map_err(StoreError::Refused)?;
         admit(&limits, c, &doc)?;
         Ok(Edit::Write { doc, expires_ms: ttl.unwrap_or(keep), reply: Json::Null })
     })
