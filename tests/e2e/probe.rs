@@ -178,6 +178,18 @@ fn rows(gw: &Gateway, t: &str) {
     let (_, body) = rest(gw, t, Method::POST, "/graphql/qa", query);
     let description = body["data"]["__type"]["description"].as_str().unwrap_or("").to_owned();
     assert!(["String", "Query", "ok1Result"].iter().all(|t| description.contains(t)), "{body}");
+    // A GraphQL alter with one bad column changes nothing.
+    table("ad", json!([col("k", "text"), col("a", "text"), col("b", "text")]), json!({}));
+    for mutation in [
+        r#"mutation { alterTableDrop(keyspaceName: "qa", tableName: "ad", toDrop: ["a", "nope"]) }"#,
+        r#"mutation { alterTableAdd(keyspaceName: "qa", tableName: "ad", toAdd: [{name: "d", type: "text"}, {name: "b", type: "int"}]) }"#,
+    ] {
+        let (_, body) = rest(gw, t, Method::POST, "/graphql-schema", json!({ "query": mutation }));
+        assert!(body["errors"].is_array(), "{body}");
+    }
+    let (_, body) = rest(gw, t, Method::GET, "/v2/schemas/keyspaces/qa/tables/ad/columns", Value::Null);
+    let names: Vec<&str> = body["data"].as_array().unwrap().iter().filter_map(|c| c["name"].as_str()).collect();
+    assert_eq!(names, ["k", "a", "b"], "{body}");
     // GraphQL names the option the client sent.
     let query = json!({"query": "{ mix(options: {limit: -5}) { values { k } } }"});
     let (_, body) = rest(gw, t, Method::POST, "/graphql/qa", query);

@@ -9,6 +9,7 @@ use crate::model::{
     check_column, check_ident, Clustering, ColumnDef, ColumnType, DataType, IndexDef, Namespace, Order, TableDef,
     MAX_COLUMNS,
 };
+use crate::store::StoreError;
 use serde::Deserialize;
 
 /// A table to create, as REST's body and GraphQL's arguments give it.
@@ -132,6 +133,22 @@ pub async fn alter_table(ctx: &Ctx<'_>, ns: &Namespace, table: &str, change: Cha
     let result = ctx.store.alter_table(ns, table, &change).await;
     ctx.catalog.invalidate(ns);
     Ok(result?)
+}
+
+/// Applies several changes to a table, checked together first against its
+/// current definition (the store takes one change per transaction): a list
+/// with a bad entry is refused whole instead of half applied.
+pub async fn alter_table_all(ctx: &Ctx<'_>, ns: &Namespace, table: &str, changes: Vec<Change>) -> Result<(), Fault> {
+    // Fresh, not cached: the check is only as good as the definition it runs on.
+    ctx.catalog.invalidate(ns);
+    let mut def = (*ctx.catalog.table(ctx.store, ns, table).await?).clone();
+    for change in &changes {
+        def = crate::change::apply(&def, change).map_err(|r| Fault::from(StoreError::from(r)))?;
+    }
+    for change in changes {
+        alter_table(ctx, ns, table, change).await?;
+    }
+    Ok(())
 }
 
 /// Sets a table's default TTL in seconds (0: none).

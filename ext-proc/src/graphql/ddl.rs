@@ -119,18 +119,22 @@ async fn mutate(op: &str, ctx: &ResolverContext<'_>) -> Result<bool, async_graph
         "alterTableAdd" => {
             let ns = ns(d, s(ctx, "keyspaceName")?)?;
             let table = s(ctx, "tableName")?;
+            let mut changes = Vec::new();
             for col in columns(ctx.args.get("toAdd"))? {
-                ops::add_column(&c, &ns, table, &col.name, &col.ty).await.map_err(fault)?;
+                let ty = crate::model::DataType::parse(&col.ty).map_err(|e| fault(Fault::Invalid(e)))?;
+                changes.push(crate::change::Change::AddColumn(crate::model::ColumnDef { name: col.name, ty }));
             }
+            ops::alter_table_all(&c, &ns, table, changes).await.map_err(fault)?;
             Ok(true)
         }
         "alterTableDrop" => {
             let ns = ns(d, s(ctx, "keyspaceName")?)?;
             let table = s(ctx, "tableName")?;
+            let mut changes = Vec::new();
             for col in ctx.args.try_get("toDrop")?.list()?.iter() {
-                let drop = crate::change::Change::DropColumn(col.string()?.to_owned());
-                ops::alter_table(&c, &ns, table, drop).await.map_err(fault)?;
+                changes.push(crate::change::Change::DropColumn(col.string()?.to_owned()));
             }
+            ops::alter_table_all(&c, &ns, table, changes).await.map_err(fault)?;
             Ok(true)
         }
         "createIndex" => {
