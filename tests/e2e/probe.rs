@@ -92,6 +92,14 @@ fn probe_findings(store: Store) {
     assert_eq!(put("5", json!({"_id": 5, "v": 2})).0, 200, "a Data API document edited through the Documents API");
     let (_, body) = command(&gw, "/v1/qa/c", json!({"findOne": {"filter": {"_id": 5}}}));
     assert_eq!(body["data"]["document"]["v"], 2, "{body}");
+    // A Data API replacement is a new document: it does not inherit the old one's TTL.
+    let r = gw.put("/v2/namespaces/qa/collections/c/e?ttl=1").header("x-cassandra-token", &t);
+    assert_eq!(json_of(r.json(&json!({"n": 1})).send().unwrap()).0, 200);
+    let replace = json!({"findOneAndReplace": {"filter": {"_id": "e"}, "replacement": {"n": 2}}});
+    assert_eq!(command(&gw, "/v1/qa/c", replace).1["status"]["modifiedCount"], 1);
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let (_, body) = command(&gw, "/v1/qa/c", json!({"findOne": {"filter": {"_id": "e"}}}));
+    assert_eq!(body["data"]["document"]["n"], 2, "{body}");
     rows(&gw, &t);
     // The access log keeps paths, not query strings (filter values, a careless client's token).
     let r = gw.get("/v2/keyspaces/qa/fl/rows?marker=q-secret-77").header("x-cassandra-token", &t).send().unwrap();

@@ -31,8 +31,11 @@ const SCAN_BATCH_BYTES: usize = 8 * 1024 * 1024;
 /// What an edit of one document decided.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
-    /// Write this document.
+    /// Write this document (an edit: the document keeps its expiry).
     Write(Json),
+    /// Write this document in place of the old one (a new document: no
+    /// expiry, as a Documents API `PUT` of the whole document).
+    Replace(Json),
     /// Delete the document.
     Delete,
     /// Leave it (it matched).
@@ -335,6 +338,13 @@ impl<'a> Store<'a> {
         let admit = self.ctx.catalog.collection(self.ctx.docs, ns, coll).await.ok();
         let limits = self.ctx.limits.doc;
         let f: EditFn = Box::new(move |cur, exp| {
+            let write = |doc: Json, expires_ms: Option<i64>| -> Result<Edit, StoreError> {
+                crate::doc::edit::check(&doc, &limits).map_err(StoreError::Refused)?;
+                if let Some(schema) = admit.as_ref().and_then(|c| c.schema.as_ref()) {
+                    schema.check(&doc).map_err(StoreError::Refused)?;
+                }
+                Ok(Edit::Write { reply: json!({"before": cur, "after": doc.clone()}), doc, expires_ms })
+            };
             Ok(match edit(cur.as_ref()) {
                 Err(e) => {
                     if let Ok(mut s) = slot.lock() {
@@ -342,13 +352,8 @@ impl<'a> Store<'a> {
                     }
                     Edit::Keep { reply: Json::Null }
                 }
-                Ok(Change::Write(doc)) => {
-                    crate::doc::edit::check(&doc, &limits).map_err(StoreError::Refused)?;
-                    if let Some(schema) = admit.as_ref().and_then(|c| c.schema.as_ref()) {
-                        schema.check(&doc).map_err(StoreError::Refused)?;
-                    }
-                    Edit::Write { reply: json!({"before": cur, "after": doc.clone()}), doc, expires_ms: exp }
-                }
+                Ok(Change::Write(doc)) => write(doc, exp)?,
+                Ok(Change::Replace(doc)) => write(doc, None)?,
                 Ok(Change::Delete) => Edit::Delete { reply: json!({"before": cur, "after": null}) },
                 Ok(Change::Keep) => Edit::Keep { reply: json!({"before": cur, "after": cur}) },
                 Ok(Change::Skip) => Edit::Keep { reply: json!({"before": null, "after": null}) },

@@ -174,9 +174,10 @@ async fn change_one(
         if !matches(&doc, &f) {
             return Ok(Change::Skip);
         }
-        Ok(match changed(&coll, &ch, &doc, false)? {
-            Some(new) => Change::Write(new),
-            None => Change::Keep,
+        Ok(match (changed(&coll, &ch, &doc, false)?, &ch) {
+            (Some(new), Change1::Replace(_)) => Change::Replace(new),
+            (Some(new), Change1::Update(_)) => Change::Write(new),
+            (None, _) => Change::Keep,
         })
     });
     let e = store.edit(&c.ns, &c.name, key, edit).await?;
