@@ -100,6 +100,16 @@ fn probe_findings(store: Store) {
     std::thread::sleep(std::time::Duration::from_millis(2100));
     let (_, body) = command(&gw, "/v1/qa/c", json!({"findOne": {"filter": {"_id": "e"}}}));
     assert_eq!(body["data"]["document"]["n"], 2, "{body}");
+    // An updateMany that fails on its second document says what the first got.
+    command(&gw, "/v1/qa", json!({"createCollection": {"name": "sch"}}));
+    let docs = json!({"insertMany": {"documents": [{"_id": "x1", "a": 1, "k": 1}, {"_id": "x2", "k": 1}]}});
+    command(&gw, "/v1/qa/sch", docs);
+    let r = gw.put("/v2/namespaces/qa/collections/sch/json-schema").header("x-cassandra-token", &t);
+    assert_eq!(json_of(r.json(&json!({"type": "object", "required": ["a"]})).send().unwrap()).0, 200);
+    let many = json!({"updateMany": {"filter": {"k": 1}, "update": {"$set": {"k": 2}}}});
+    let (_, body) = command(&gw, "/v1/qa/sch", many);
+    assert_eq!((&body["status"]["matchedCount"], &body["status"]["modifiedCount"]), (&json!(1), &json!(1)), "{body}");
+    assert!(body["errors"][0]["errorCode"].is_string(), "{body}");
     rows(&gw, &t);
     // The access log keeps paths, not query strings (filter values, a careless client's token).
     let r = gw.get("/v2/keyspaces/qa/fl/rows?marker=q-secret-77").header("x-cassandra-token", &t).send().unwrap();

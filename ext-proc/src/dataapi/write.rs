@@ -261,9 +261,19 @@ async fn update_many(store: &Store<'_>, c: &Coll, cmd: &Command) -> Result<Reply
     let more = found.len() > MAX_PER_CALL;
     let (mut matched, mut modified) = (0u64, 0u64);
     for (key, _) in found.iter().take(MAX_PER_CALL) {
-        let (m, before, after) = change_one(store, c, key, &filter, &change).await?;
-        matched += u64::from(m);
-        modified += u64::from(m && before != after);
+        match change_one(store, c, key, &filter, &change).await {
+            Ok((m, before, after)) => {
+                matched += u64::from(m);
+                modified += u64::from(m && before != after);
+            }
+            // The documents before this one are changed already: say how many,
+            // beside the error, so the client knows what was applied.
+            Err(e) => {
+                let mut reply = Reply::status("matchedCount", json!(matched)).with("modifiedCount", json!(modified));
+                reply.errors.push(e);
+                return Ok(reply);
+            }
+        }
     }
     let mut reply = Reply::status("matchedCount", json!(matched)).with("modifiedCount", json!(modified));
     if more {
