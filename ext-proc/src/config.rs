@@ -189,7 +189,7 @@ impl Config {
                     doc: crate::doc::edit::DocLimits {
                         max_bytes: max_document_bytes,
                         max_depth: crate::json::MAX_DEPTH,
-                        max_array: crate::doc::edit::MAX_ARRAY,
+                        max_array: crate::doc::path::MAX_ARRAY,
                         max_properties: 1000,
                     },
                 },

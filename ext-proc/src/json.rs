@@ -125,9 +125,33 @@ pub fn check_depth(what: &str, text: &[u8]) -> Result<(), Fault> {
     Ok(())
 }
 
+/// About how many bytes a document takes as JSON text, without writing it.
+pub fn approx_bytes(v: &Value) -> usize {
+    match v {
+        Value::Null | Value::Bool(_) => 5,
+        Value::Number(_) => 8,
+        Value::String(s) => s.len() + 2,
+        Value::Array(a) => 2 + a.iter().map(|i| approx_bytes(i) + 1).sum::<usize>(),
+        Value::Object(m) => 2 + m.iter().map(|(k, v)| k.len() + 4 + approx_bytes(v)).sum::<usize>(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn approx_bytes_is_near_the_json_text() {
+        // Near for documents whose size matters (a few bytes off on tiny ones).
+        let items: Vec<Value> = (0..500).map(|i| json!({"n": i, "s": format!("item {i}")})).collect();
+        for v in [json!({"a": "x".repeat(1000), "b": [1, 2, {"c": null}]}), json!({ "items": items })] {
+            let real = serde_json::to_vec(&v).unwrap().len() as f64;
+            let approx = approx_bytes(&v) as f64;
+            // An estimate that errs high (numbers count 8 bytes, separators generously).
+            assert!((0.9..1.5).contains(&(approx / real)), "{approx} vs {real}");
+        }
+    }
 
     #[test]
     fn duplicates_are_rejected() {

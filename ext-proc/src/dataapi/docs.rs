@@ -13,20 +13,9 @@ use std::cmp::Ordering;
 
 /// Most documents a field sort may consider.
 pub const MAX_SORT_CANDIDATES: usize = 10_000;
-/// Most bytes (about: see [`approx_bytes`]) of matching documents one command
+/// Most bytes (about: see [`crate::json::approx_bytes`]) of matching documents one command
 /// holds at once: 10,000 sort candidates of a megabyte each would be 10 GB.
 pub const MAX_HELD_BYTES: usize = 64 * 1024 * 1024;
-
-/// About how many bytes a document takes as JSON text, without writing it.
-pub fn approx_bytes(v: &Json) -> usize {
-    match v {
-        Json::Null | Json::Bool(_) => 5,
-        Json::Number(_) => 8,
-        Json::String(s) => s.len() + 2,
-        Json::Array(a) => 2 + a.iter().map(|i| approx_bytes(i) + 1).sum::<usize>(),
-        Json::Object(m) => 2 + m.iter().map(|(k, v)| k.len() + 4 + approx_bytes(v)).sum::<usize>(),
-    }
-}
 
 /// An open collection.
 #[derive(Debug, Clone)]
@@ -294,7 +283,7 @@ pub async fn matching(
         .scan(&c.ns, &c.name, after, Some(filter), |k, d| {
             let d = ids::with_id(k, d);
             if matches(&d, filter) {
-                held += approx_bytes(&d);
+                held += crate::json::approx_bytes(&d);
                 out.push((k.to_owned(), d));
             }
             out.len() < limit && held <= MAX_HELD_BYTES
@@ -404,18 +393,6 @@ pub async fn select(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn approx_bytes_is_near_the_json_text() {
-        // Near for documents whose size matters (a few bytes off on tiny ones).
-        let items: Vec<Json> = (0..500).map(|i| json!({"n": i, "s": format!("item {i}")})).collect();
-        for v in [json!({"a": "x".repeat(1000), "b": [1, 2, {"c": null}]}), json!({ "items": items })] {
-            let real = serde_json::to_vec(&v).unwrap().len() as f64;
-            let approx = approx_bytes(&v) as f64;
-            // An estimate that errs high (numbers count 8 bytes, separators generously).
-            assert!((0.9..1.5).contains(&(approx / real)), "{approx} vs {real}");
-        }
-    }
 
     fn coll(vector: Option<(usize, vector::Metric)>) -> Coll {
         let ns = Namespace { tenant: "t".into(), keyspace: "k".into() };

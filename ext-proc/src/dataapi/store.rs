@@ -228,7 +228,7 @@ impl<'a> Store<'a> {
             let rows = self.ctx.docs.search(ns, coll, &search).await?;
             let full = rows.len() as u32 == batch;
             if let Some(bytes) =
-                rows.iter().map(|r| super::docs::approx_bytes(&r.doc)).sum::<usize>().checked_div(rows.len())
+                rows.iter().map(|r| crate::json::approx_bytes(&r.doc)).sum::<usize>().checked_div(rows.len())
             {
                 batch = (SCAN_BATCH_BYTES / bytes.max(1)).clamp(1, SCAN_BATCH as usize) as u32;
             }

@@ -83,13 +83,13 @@ impl Update {
             for (path, arg) in args {
                 let path = parse_path(path, "UPDATE")?;
                 padding += path.iter().filter_map(|seg| seg.parse::<u64>().ok()).sum::<u64>();
-                if padding >= crate::doc::edit::MAX_ARRAY as u64 {
+                if padding >= crate::doc::path::MAX_ARRAY as u64 {
                     return Err(bad(
                         "SHRED_DOC_LIMIT_VIOLATION",
                         format!(
                             "the update's array indexes add up to {padding} or more: a document holds at most {} \
                              array elements",
-                            crate::doc::edit::MAX_ARRAY
+                            crate::doc::path::MAX_ARRAY
                         ),
                     ));
                 }

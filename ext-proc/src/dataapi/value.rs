@@ -79,7 +79,7 @@ pub fn set(doc: &mut Json, path: &[String], value: Json) -> Result<(), CmdError>
     // Checked before padding: `a.30000000` would otherwise build the whole
     // array (gigabytes) only for the document's limits to refuse it after.
     let padded = |i: usize| {
-        if i < crate::doc::edit::MAX_ARRAY {
+        if i < crate::doc::path::MAX_ARRAY {
             return Ok(i);
         }
         Err(CmdError::new(
@@ -88,7 +88,7 @@ pub fn set(doc: &mut Json, path: &[String], value: Json) -> Result<(), CmdError>
             format!(
                 "cannot set '{}': array index {i} is beyond the longest array a document may hold ({} elements)",
                 path.join("."),
-                crate::doc::edit::MAX_ARRAY
+                crate::doc::path::MAX_ARRAY
             ),
         ))
     };

@@ -225,10 +225,6 @@ fn insert_projected(out: &mut Json, source: &Json, path: &[Segment], value: Json
     }
 }
 
-/// The longest array a document may hold (every API's limit, and the highest
-/// array index a path or an update may name plus one).
-pub const MAX_ARRAY: usize = 1_000_000;
-
 /// Document limits beyond what parsing enforces.
 #[derive(Debug, Clone, Copy)]
 pub struct DocLimits {

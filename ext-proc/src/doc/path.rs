@@ -21,8 +21,11 @@ pub enum Segment {
 /// A path from the document root.
 pub type Path = Vec<Segment>;
 
+/// The longest array a document may hold (every API's limit, and the highest
+/// array index a path or an update may name plus one).
+pub const MAX_ARRAY: usize = 1_000_000;
 /// Array indexes above this are refused (the array-length limit).
-const MAX_INDEX: usize = crate::doc::edit::MAX_ARRAY;
+const MAX_INDEX: usize = MAX_ARRAY;
 /// Steps in one path; deeper than the document depth limit could never match.
 const MAX_STEPS: usize = 64;
 
