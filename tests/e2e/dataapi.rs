@@ -36,7 +36,7 @@ pub(crate) fn astrapy_session(store: Store) {
     );
 }
 
-fn command(gw: &Gateway, path: &str, body: Value) -> (u16, Value) {
+pub(crate) fn command(gw: &Gateway, path: &str, body: Value) -> (u16, Value) {
     json_of(
         gw.post(path)
             .header("token", token("acme"))

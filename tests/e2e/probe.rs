@@ -1,21 +1,11 @@
 //! Bad input found by the black-box probe of 2026-12-01 (each answered with a
 //! clear error and the right status now, nothing acknowledged then lost).
 
+use crate::dataapi::command;
 use crate::harness::{json_of, token, Gateway, Store};
 use serde_json::{json, Value};
 
 crate::on_both_stores!(probe_findings);
-
-fn command(gw: &Gateway, path: &str, body: Value) -> (u16, Value) {
-    json_of(
-        gw.post(path)
-            .header("token", token("acme"))
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-            .unwrap(),
-    )
-}
 
 /// The first error's code of a Data API answer (HTTP 200 with `errors[]`).
 fn error_code(answer: (u16, Value)) -> String {
