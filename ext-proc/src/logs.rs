@@ -10,9 +10,10 @@
 //! never waited for, once [`MAX_HELD`] bytes are waiting; the next write says
 //! how many were lost.
 
+use std::cell::RefCell;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 /// The longest a line waits before it is written.
@@ -145,6 +146,51 @@ impl Write for Line<'_> {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// How lines are formatted (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Human-readable lines (tracing-subscriber's default layout).
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Where [`direct`] lines go, once the binary has set up its logs.
+static DIRECT: OnceLock<(Batched, Format)> = OnceLock::new();
+
+/// Lets the hot path's own formatters ([`direct`]) write into `w` beside the
+/// tracing subscriber, in `format`. The first call wins.
+pub fn set_direct(w: &Batched, format: Format) {
+    let _ = DIRECT.set((w.clone(), format));
+}
+
+/// Writes one line that `fill` formats (newline included) straight into the
+/// batch, skipping the tracing formatter. Answers false, writing nothing,
+/// when [`set_direct`] was not called (a library user's own subscriber).
+pub fn direct(fill: impl FnOnce(Format, &mut Vec<u8>)) -> bool {
+    thread_local! {
+        static BUF: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(512));
+    }
+    let Some((w, format)) = DIRECT.get() else { return false };
+    BUF.with(|b| match b.try_borrow_mut() {
+        Ok(mut b) => {
+            b.clear();
+            fill(*format, &mut b);
+            let _ = Line { shared: &w.shared }.write(&b);
+            if b.capacity() > 64 * 1024 {
+                *b = Vec::with_capacity(512);
+            }
+        }
+        // Re-entered from inside `fill`: format into a buffer of its own.
+        Err(_) => {
+            let mut b = Vec::new();
+            fill(*format, &mut b);
+            let _ = Line { shared: &w.shared }.write(&b);
+        }
+    });
+    true
 }
 
 impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Batched {

@@ -256,6 +256,14 @@ fn envoy_config(profile: Profile, path: Option<PathBuf>, out_dir: Option<PathBuf
 fn init_logs(format: LogFormat) -> std::io::Result<datagate::logs::Guard> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     let (writer, guard) = datagate::logs::batched(std::io::stderr())?;
+    // The per-request line skips the subscriber's formatter (datagate::usage::line).
+    datagate::logs::set_direct(
+        &writer,
+        match format {
+            LogFormat::Text => datagate::logs::Format::Text,
+            LogFormat::Json => datagate::logs::Format::Json,
+        },
+    );
     match format {
         // The background writer hides whether stderr is a terminal: colour only when it is
         // (escape codes in a log file cost formatting time and garble the lines).

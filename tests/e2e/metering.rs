@@ -455,3 +455,61 @@ fn dashboard_names_are_found_outside_labels() {
     );
     assert_eq!(names, ["envoy_x", "datagate_z"]);
 }
+
+/// The sidecar's per-request log line (formatted by hand, `usage::line`)
+/// carries the request's usage, in both log formats.
+#[test]
+fn each_request_has_a_log_line_with_its_usage() {
+    for format in ["text", "json"] {
+        let gw = Gateway::start_with_sidecar_config_env(
+            Store::Sqlite,
+            SLOW_FLUSH,
+            &[("DATAGATE_LOG_FORMAT", format.to_owned())],
+        );
+        let acme = token("acme");
+        gw.vehicle_table(&acme, "shop");
+        insert(&gw, &acme, "shop", "S");
+        assert_eq!(get_row(&gw, &acme, "shop", "S").status(), 200);
+        // The read is the only request of its operation.
+        let read = if format == "json" { "\"operation\":\"read\"" } else { "operation=\"read\"" };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let line = loop {
+            let log = gw.sidecar_log();
+            if let Some(l) = log.lines().find(|l| l.contains("datagate::request") && l.contains(read)) {
+                break l.to_owned();
+            }
+            assert!(Instant::now() < deadline, "no request line for the read:\n{log}");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        if format == "json" {
+            let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+            let fields =
+                ["target", "message", "tenant", "api", "keyspace", "table", "status", "rows_read", "read_units"];
+            assert_eq!(
+                fields.map(|f| v[f].clone()),
+                [
+                    json!("datagate::request"),
+                    json!("request"),
+                    json!("acme"),
+                    json!("rest"),
+                    json!("shop"),
+                    json!("vehicle"),
+                    json!(200),
+                    json!(1),
+                    json!(1)
+                ],
+                "{line}"
+            );
+            assert_eq!(v["request_id"].as_str().map(str::len), Some(36), "Envoy's x-request-id: {line}");
+            assert!(v["timestamp"].as_str().unwrap().ends_with('Z'), "{line}");
+        } else {
+            for part in [
+                " INFO datagate::request: request request_id=",
+                " tenant=acme plan=\"\" api=\"rest\" operation=\"read\" keyspace=\"shop\" table=\"vehicle\" status=200 duration_us=",
+                " rows_read=1 rows_written=0 docs_read=0 docs_written=0 read_units=1 write_units=0 storage_us=",
+            ] {
+                assert!(line.contains(part), "{part:?} in {line}");
+            }
+        }
+    }
+}

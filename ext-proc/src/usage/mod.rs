@@ -11,6 +11,7 @@
 pub mod classify;
 pub mod clock;
 pub mod http;
+pub mod line;
 pub mod quota;
 pub mod rollup;
 pub mod settings;
@@ -312,28 +313,16 @@ impl Metering {
     }
 }
 
-/// Logs one request's record (the per-request log line).
+/// Logs one request's record (the per-request log line, [`line`]): straight
+/// into the log batch when the binary set that up, else through tracing.
 pub fn log(r: &Record) {
-    tracing::info!(
-        target: "datagate::request",
-        request_id = %r.request_id,
-        tenant = %r.tenant,
-        plan = r.plan.as_deref().unwrap_or(""),
-        api = r.api,
-        operation = r.operation,
-        keyspace = r.keyspace.as_deref().unwrap_or(""),
-        table = r.table.as_deref().unwrap_or(""),
-        status = r.status,
-        duration_us = r.duration.as_micros() as u64,
-        rows_read = r.totals.rows_read,
-        rows_written = r.totals.rows_written + r.totals.rows_deleted,
-        docs_read = r.totals.docs_read,
-        docs_written = r.totals.docs_written + r.totals.docs_deleted,
-        read_units = r.totals.read_units,
-        write_units = r.totals.write_units,
-        storage_us = r.totals.storage_us,
-        "request"
-    );
+    if !tracing::enabled!(target: line::TARGET, tracing::Level::INFO) {
+        return;
+    }
+    if crate::logs::direct(|format, out| line::write(r, format, std::time::SystemTime::now(), out)) {
+        return;
+    }
+    tracing::info!(target: line::TARGET, "request {}", line::fields_text(r));
 }
 
 #[cfg(test)]
