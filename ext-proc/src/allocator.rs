@@ -1,8 +1,7 @@
-//! The sidecar binary's allocator (mimalloc), the settings it changes, and
-//! SQLite's allocations routed through it.
-//! The binary's only `unsafe`: calls into mimalloc's, glibc's and SQLite's C
-//! APIs, declared here (the `mimalloc` crate links the library but exposes no
-//! option setter and no C-ABI functions).
+//! The sidecar binary's allocator (mimalloc) and the one setting it changes.
+//! The binary's only `unsafe`: calls into mimalloc's and glibc's C APIs to
+//! set how they hand memory back, declared here (the `mimalloc` crate links
+//! the library but exposes no option setter).
 //!
 //! Each request allocates many small, short-lived buffers (HTTP/2 frames,
 //! protobuf, SQL, JSON) on one thread and frees some on another; mimalloc's
@@ -14,21 +13,13 @@
 
 #![allow(unsafe_code)]
 
-use rusqlite::ffi;
-use std::os::raw::{c_int, c_long, c_void};
+use std::os::raw::{c_int, c_long};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 extern "C" {
     fn mi_option_set(option: c_int, value: c_long);
-    fn mi_malloc(size: usize) -> *mut c_void;
-    fn mi_realloc(p: *mut c_void, size: usize) -> *mut c_void;
-    fn mi_free(p: *mut c_void);
-    fn mi_usable_size(p: *const c_void) -> usize;
-    fn mi_good_size(size: usize) -> usize;
-    #[cfg(test)]
-    fn mi_is_in_heap_region(p: *const c_void) -> bool;
     // glibc's malloc, which SQLite (C code, bundled) allocates from.
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     fn mallopt(param: c_int, value: c_int) -> c_int;
@@ -70,6 +61,13 @@ const M_ARENA_MAX: c_int = -8;
 /// the SQLite sidecar held 50.9 MiB, and 34.3 with two arenas (bench/run with
 /// `MALLOC_ARENA_MAX=2`; GET throughput within the run-to-run spread).
 ///
+/// SQLite stays on glibc: routed through mimalloc instead
+/// (`SQLITE_CONFIG_MALLOC`, tried 2026-12-01) its peak RSS was worse, 48.8
+/// against 37.3 MiB over the bench's SQLite rows after seeding 100,000
+/// documents, and its CPU per request 10–26 % higher with p99 2–3× (one
+/// run each; the likely cause, not profiled: the page cache's churn meeting
+/// mimalloc's prompt purge).
+///
 /// `MALLOC_ARENA_MAX` in the environment wins (glibc reads it itself).
 pub fn few_c_arenas() {
     if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
@@ -83,95 +81,6 @@ pub fn few_c_arenas() {
     }
 }
 
-/// SQLite allocates through mimalloc instead of glibc's malloc: its page
-/// caches and statements then live in the same heap as the rest of the
-/// sidecar and are handed back as promptly ([`purge_promptly`]). glibc kept
-/// what a big scan had touched: after the bench's 10,000-vector search row
-/// its arenas held 15.4 MiB for SQLite, of which `malloc_trim` could give back
-/// 5 (bench/README.md, "Sidecar memory").
-///
-/// Must run before SQLite initializes (the first connection opened): SQLite
-/// refuses a new allocator afterwards, and this then says so and changes
-/// nothing. Answers whether SQLite took it.
-pub fn sqlite_through_mimalloc() -> bool {
-    let methods = ffi::sqlite3_mem_methods {
-        xMalloc: Some(sqlite_malloc),
-        xFree: Some(sqlite_free),
-        xRealloc: Some(sqlite_realloc),
-        xSize: Some(sqlite_size),
-        xRoundup: Some(sqlite_roundup),
-        xInit: Some(sqlite_init),
-        xShutdown: Some(sqlite_shutdown),
-        pAppData: std::ptr::null_mut(),
-    };
-    // SAFETY: SQLITE_CONFIG_MALLOC takes one pointer to a sqlite3_mem_methods,
-    // which SQLite copies before returning (`sqlite3_config` in main.c), so a
-    // local is enough; every function in it upholds SQLite's contract below.
-    // Before initialization nothing else in SQLite runs concurrently; after
-    // it SQLite answers SQLITE_MISUSE and keeps its allocator.
-    let rc = unsafe { ffi::sqlite3_config(ffi::SQLITE_CONFIG_MALLOC, &methods as *const ffi::sqlite3_mem_methods) };
-    rc == ffi::SQLITE_OK
-}
-
-/// The size SQLite asked for, or None for the sizes SQLite never asks for
-/// (it checks before calling, `sqlite3Malloc`).
-fn size_of(n: c_int) -> Option<usize> {
-    usize::try_from(n).ok().filter(|&n| n > 0)
-}
-
-/// A size back to SQLite's `int`, saturating (mimalloc's usable size can
-/// exceed the request; SQLite allocations stay far below 2 GiB).
-fn to_int(n: usize) -> c_int {
-    c_int::try_from(n).unwrap_or(c_int::MAX)
-}
-
-unsafe extern "C" fn sqlite_malloc(n: c_int) -> *mut c_void {
-    match size_of(n) {
-        // SAFETY: mi_malloc takes any size and answers null when out of
-        // memory, which SQLite handles (SQLITE_NOMEM); alignment is 16 bytes,
-        // more than SQLite's 8.
-        Some(n) => unsafe { mi_malloc(n) },
-        None => std::ptr::null_mut(),
-    }
-}
-
-unsafe extern "C" fn sqlite_free(p: *mut c_void) {
-    // SAFETY: SQLite frees only what sqlite_malloc/sqlite_realloc answered
-    // (mimalloc's), or null, which mi_free ignores.
-    unsafe { mi_free(p) }
-}
-
-unsafe extern "C" fn sqlite_realloc(p: *mut c_void, n: c_int) -> *mut c_void {
-    match size_of(n) {
-        // SAFETY: p is null or mimalloc's (as in sqlite_free); on failure
-        // mi_realloc answers null and leaves p allocated, as SQLite expects.
-        Some(n) => unsafe { mi_realloc(p, n) },
-        None => std::ptr::null_mut(),
-    }
-}
-
-unsafe extern "C" fn sqlite_size(p: *mut c_void) -> c_int {
-    if p.is_null() {
-        return 0;
-    }
-    // SAFETY: p is a live allocation of mimalloc's (as in sqlite_free).
-    to_int(unsafe { mi_usable_size(p) })
-}
-
-unsafe extern "C" fn sqlite_roundup(n: c_int) -> c_int {
-    match size_of(n) {
-        // SAFETY: mi_good_size only computes a size class.
-        Some(n) => to_int(unsafe { mi_good_size(n) }),
-        None => n,
-    }
-}
-
-unsafe extern "C" fn sqlite_init(_app: *mut c_void) -> c_int {
-    ffi::SQLITE_OK
-}
-
-unsafe extern "C" fn sqlite_shutdown(_app: *mut c_void) {}
-
 /// The purge delay in force, in milliseconds.
 #[cfg(test)]
 fn purge_delay() -> c_long {
@@ -182,27 +91,6 @@ fn purge_delay() -> c_long {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sqlite_allocates_from_mimalloc() {
-        // The binary's only test that touches SQLite: it must configure the
-        // allocator before anything in this process initializes SQLite.
-        assert!(sqlite_through_mimalloc());
-        let conn = rusqlite::Connection::open_in_memory().unwrap();
-        conn.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (randomblob(100000));").unwrap();
-        let n: i64 = conn.query_row("SELECT length(x) FROM t", [], |r| r.get(0)).unwrap();
-        assert_eq!(n, 100_000);
-        // SAFETY (test): a plain allocation through SQLite's public API, freed below.
-        unsafe {
-            let p = ffi::sqlite3_malloc(1000);
-            assert!(!p.is_null());
-            assert!(mi_is_in_heap_region(p));
-            assert!(ffi::sqlite3_msize(p) >= 1000);
-            ffi::sqlite3_free(p);
-        }
-        // Once initialized, SQLite keeps the allocator it has.
-        assert!(!sqlite_through_mimalloc());
-    }
 
     #[test]
     fn the_purge_delay_option_is_the_one_set() {

@@ -135,10 +135,6 @@ enum Command {
 fn main() -> ExitCode {
     allocator::purge_promptly();
     allocator::few_c_arenas();
-    if !allocator::sqlite_through_mimalloc() {
-        // Cannot happen first thing in main; said rather than hidden.
-        eprintln!("datagate: SQLite keeps its own allocator (it was initialized first)");
-    }
     let cli = Cli::parse();
     match cli.command {
         Command::Token { tenant, ttl, subject, secret, kid } => {
