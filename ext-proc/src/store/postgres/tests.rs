@@ -68,3 +68,18 @@ fn ints_bind_at_the_column_width() {
     assert!(Value::Int(70_000).to_sql(&Type::INT2, &mut BytesMut::new()).is_err());
     assert!(matches!(Value::Null.to_sql(&Type::UUID, &mut BytesMut::new()), Ok(IsNull::Yes)));
 }
+
+/// Every operator, the expiry clause, a keyset position over a nullable
+/// DESC sort column and a `DELETE`: the exact text, so a change in how the
+/// statement is built (it is built on every request) cannot change it.
+#[test]
+fn select_text_is_exact() {
+    let (got, p) = crate::store::sql::select_cases(&PgDialect, &ns());
+    assert_eq!(got, PG_SELECTS.map(|s| s.replace("{p}", &p)));
+}
+
+const PG_SELECTS: [&str; 3] = [
+    r#"SELECT "manufacturer", "model", "year" FROM "{p}"."vehicle" WHERE "manufacturer" = $1 AND "year" <> $2 AND "year" < $3 AND "year" <= $4 AND "year" > $5 AND "year" >= $6 AND "year" IN ($7, $8) AND "year" NOT IN ($9) AND "model" IS NOT NULL AND ("__expires_at" IS NULL OR "__expires_at" > $10) ORDER BY "manufacturer" ASC, "model" DESC LIMIT 21"#,
+    r#"SELECT "manufacturer", "model", "year" FROM "{p}"."vehicle" WHERE "manufacturer" = $1 AND ("__expires_at" IS NULL OR "__expires_at" > $2) AND ((("year" IS NULL OR "year" < $3)) OR ("year" = $4 AND "manufacturer" > $5)) ORDER BY ("year" IS NULL), "year" DESC, "manufacturer" ASC, "model" DESC LIMIT 11"#,
+    r#"DELETE FROM "{p}"."vehicle" WHERE "manufacturer" = $1 AND "year" <> $2"#,
+];

@@ -198,3 +198,16 @@ fn a_column_dropped_under_a_write_is_a_schema_change() {
     let e = c.execute("INSERT INTO t (b) VALUES (1)", []).unwrap_err();
     assert!(matches!(map_err(e), StoreError::SchemaChanged));
 }
+
+/// As `postgres::tests::select_text_is_exact`, in SQLite's dialect.
+#[test]
+fn select_text_is_exact() {
+    let (got, p) = crate::store::sql::select_cases(&SqliteDialect, &ns());
+    assert_eq!(got, SQLITE_SELECTS.map(|s| s.replace("{p}", &p)));
+}
+
+const SQLITE_SELECTS: [&str; 3] = [
+    r#"SELECT "manufacturer", "model", "year" FROM "{p}__vehicle" WHERE "manufacturer" = ?1 AND "year" <> ?2 AND "year" < ?3 AND "year" <= ?4 AND "year" > ?5 AND "year" >= ?6 AND "year" IN (?7, ?8) AND "year" NOT IN (?9) AND "model" IS NOT NULL AND ("__expires_at" IS NULL OR "__expires_at" > ?10) ORDER BY "manufacturer" ASC, "model" DESC LIMIT 21"#,
+    r#"SELECT "manufacturer", "model", "year" FROM "{p}__vehicle" WHERE "manufacturer" = ?1 AND ("__expires_at" IS NULL OR "__expires_at" > ?2) AND ((("year" IS NULL OR "year" < ?3)) OR ("year" = ?4 AND "manufacturer" > ?5)) ORDER BY ("year" IS NULL), "year" DESC, "manufacturer" ASC, "model" DESC LIMIT 11"#,
+    r#"DELETE FROM "{p}__vehicle" WHERE "manufacturer" = ?1 AND "year" <> ?2"#,
+];
