@@ -19,11 +19,19 @@ pub trait Dialect {
 
     /// The `n`th (1-based) bound-parameter placeholder.
     fn param(&self, n: usize) -> String;
+    /// [`Dialect::param`] appended to `out` (statements are built per request).
+    fn param_into(&self, out: &mut String, n: usize) {
+        out.push_str(&self.param(n));
+    }
     /// The quoted physical name of a tenant's table.
     fn table(&self, ns: &Namespace, table: &str) -> String;
     /// The quoted physical name of a client column.
     fn column(&self, name: &str) -> String {
         quote(name)
+    }
+    /// [`Dialect::column`] appended to `out`.
+    fn column_into(&self, out: &mut String, name: &str) {
+        out.push_str(&self.column(name));
     }
     /// The column type used to store a value of `ty`.
     fn column_type(&self, ty: ColumnType) -> &'static str;
@@ -443,54 +451,75 @@ fn update_if_present(d: &dyn Dialect, ns: &Namespace, def: &TableDef, row: &Upse
 }
 
 /// `SELECT` of all columns in key order, with conditions, keyset position and limit.
+/// Built on every read: appended to one buffer, no string per clause or identifier.
 pub fn select(d: &dyn Dialect, ns: &Namespace, def: &TableDef, s: &Select) -> Statement {
-    let mut params = Vec::new();
-    let mut clauses = conditions(d, def, &s.conditions, &mut params);
-    if def.expiry {
-        let now = bind(d, &mut params, &Value::Int(s.now_ms));
-        clauses.push(format!("({0} IS NULL OR {0} > {now})", quote(EXPIRY_COLUMN)));
-    }
-    if let Some(after) = &s.after {
-        clauses.push(keyset(d, &s.order, after, &mut params));
-    }
+    let mut params = Vec::with_capacity(s.conditions.len() + 2);
     let mut sql = tag(def);
+    sql.reserve(64 + 24 * (def.columns.len() + s.conditions.len() + s.order.len()));
     sql.push_str("SELECT ");
     for (i, c) in def.columns.iter().enumerate() {
         if i > 0 {
             sql.push_str(", ");
         }
-        sql.push_str(&d.column(&c.name));
+        d.column_into(&mut sql, &c.name);
     }
-    let _ = write!(sql, " FROM {}", d.table(ns, &def.name));
-    if !clauses.is_empty() {
-        let _ = write!(sql, " WHERE {}", clauses.join(" AND "));
+    sql.push_str(" FROM ");
+    sql.push_str(&d.table(ns, &def.name));
+    let mut first = true;
+    for c in &s.conditions {
+        and_where(&mut sql, &mut first);
+        condition_into(d, def, c, &mut params, &mut sql);
     }
-    let order: Vec<String> = s
-        .order
-        .iter()
-        .map(|o| {
-            let col = d.column(&o.column.name);
-            // NULLs last in both directions, the same on every store.
-            if o.nullable {
-                format!("({col} IS NULL), {col} {}", dir(o.order))
-            } else {
-                format!("{col} {}", dir(o.order))
-            }
-        })
-        .collect();
-    let _ = write!(sql, " ORDER BY {} LIMIT {}", order.join(", "), s.limit);
+    if def.expiry {
+        and_where(&mut sql, &mut first);
+        sql.push('(');
+        quote_into(&mut sql, EXPIRY_COLUMN);
+        sql.push_str(" IS NULL OR ");
+        quote_into(&mut sql, EXPIRY_COLUMN);
+        sql.push_str(" > ");
+        bind_into(d, &mut params, &Value::Int(s.now_ms), &mut sql);
+        sql.push(')');
+    }
+    if let Some(after) = &s.after {
+        and_where(&mut sql, &mut first);
+        sql.push_str(&keyset(d, &s.order, after, &mut params));
+    }
+    sql.push_str(" ORDER BY ");
+    for (i, o) in s.order.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        // NULLs last in both directions, the same on every store.
+        if o.nullable {
+            sql.push('(');
+            d.column_into(&mut sql, &o.column.name);
+            sql.push_str(" IS NULL), ");
+        }
+        d.column_into(&mut sql, &o.column.name);
+        sql.push(' ');
+        sql.push_str(dir(o.order));
+    }
+    let _ = write!(sql, " LIMIT {}", s.limit);
     Statement { sql, params }
 }
 
 /// `DELETE` of the rows matching key conditions.
 pub fn delete(d: &dyn Dialect, ns: &Namespace, def: &TableDef, key: &[Condition]) -> Statement {
-    let mut params = Vec::new();
-    let clauses = conditions(d, def, key, &mut params);
-    let mut sql = format!("{}DELETE FROM {}", tag(def), d.table(ns, &def.name));
-    if !clauses.is_empty() {
-        let _ = write!(sql, " WHERE {}", clauses.join(" AND "));
+    let mut params = Vec::with_capacity(key.len());
+    let mut sql = tag(def);
+    sql.push_str("DELETE FROM ");
+    sql.push_str(&d.table(ns, &def.name));
+    let mut first = true;
+    for c in key {
+        and_where(&mut sql, &mut first);
+        condition_into(d, def, c, &mut params, &mut sql);
     }
     Statement { sql, params }
+}
+
+/// ` WHERE ` before the first condition, ` AND ` before the others.
+fn and_where(sql: &mut String, first: &mut bool) {
+    sql.push_str(if std::mem::take(first) { " WHERE " } else { " AND " });
 }
 
 fn dir(o: Order) -> &'static str {
@@ -505,33 +534,49 @@ fn bind(d: &dyn Dialect, params: &mut Vec<Value>, v: &Value) -> String {
     d.param(params.len())
 }
 
-fn conditions(d: &dyn Dialect, def: &TableDef, conds: &[Condition], params: &mut Vec<Value>) -> Vec<String> {
-    conds
-        .iter()
-        .map(|c| {
-            let col = d.column(&c.column);
-            let first = c.values.first().cloned().unwrap_or(Value::Null);
-            match c.op {
-                Op::Exists => format!("{col} IS NOT NULL"),
-                Op::Contains | Op::ContainsKey | Op::ContainsEntry => {
-                    let ty = def.column(&c.column).map_or(DataType::Scalar(ColumnType::Text), |c| c.ty);
-                    let mut bind_one = |v: Value| bind(d, params, &v);
-                    d.collection_condition(&col, ty, c.op, &c.values, &mut bind_one)
+/// [`bind`], the placeholder appended to `out`.
+fn bind_into(d: &dyn Dialect, params: &mut Vec<Value>, v: &Value, out: &mut String) {
+    params.push(v.clone());
+    d.param_into(out, params.len());
+}
+
+/// One condition appended to `out`.
+fn condition_into(d: &dyn Dialect, def: &TableDef, c: &Condition, params: &mut Vec<Value>, out: &mut String) {
+    let first = c.values.first().unwrap_or(&Value::Null);
+    let cmp = match c.op {
+        Op::Exists => {
+            d.column_into(out, &c.column);
+            out.push_str(" IS NOT NULL");
+            return;
+        }
+        Op::Contains | Op::ContainsKey | Op::ContainsEntry => {
+            let ty = def.column(&c.column).map_or(DataType::Scalar(ColumnType::Text), |c| c.ty);
+            let mut bind_one = |v: Value| bind(d, params, &v);
+            out.push_str(&d.collection_condition(&d.column(&c.column), ty, c.op, &c.values, &mut bind_one));
+            return;
+        }
+        Op::In | Op::Nin => {
+            d.column_into(out, &c.column);
+            out.push_str(if c.op == Op::Nin { " NOT IN (" } else { " IN (" });
+            for (i, v) in c.values.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
                 }
-                Op::Eq => format!("{col} = {}", bind(d, params, &first)),
-                Op::Ne => format!("{col} <> {}", bind(d, params, &first)),
-                Op::Lt => format!("{col} < {}", bind(d, params, &first)),
-                Op::Lte => format!("{col} <= {}", bind(d, params, &first)),
-                Op::Gt => format!("{col} > {}", bind(d, params, &first)),
-                Op::Gte => format!("{col} >= {}", bind(d, params, &first)),
-                Op::In | Op::Nin => {
-                    let list: Vec<String> = c.values.iter().map(|v| bind(d, params, v)).collect();
-                    let not = if c.op == Op::Nin { "NOT " } else { "" };
-                    format!("{col} {not}IN ({})", list.join(", "))
-                }
+                bind_into(d, params, v, out);
             }
-        })
-        .collect()
+            out.push(')');
+            return;
+        }
+        Op::Eq => " = ",
+        Op::Ne => " <> ",
+        Op::Lt => " < ",
+        Op::Lte => " <= ",
+        Op::Gt => " > ",
+        Op::Gte => " >= ",
+    };
+    d.column_into(out, &c.column);
+    out.push_str(cmp);
+    bind_into(d, params, first, out);
 }
 
 /// Rows strictly after `after` in the read order, for any mix of ASC/DESC and

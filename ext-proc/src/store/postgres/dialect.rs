@@ -17,6 +17,14 @@ impl Dialect for PgDialect {
     fn param(&self, n: usize) -> String {
         format!("${n}")
     }
+    fn param_into(&self, out: &mut String, n: usize) {
+        use std::fmt::Write;
+        out.push('$');
+        let _ = write!(out, "{n}");
+    }
+    fn column_into(&self, out: &mut String, name: &str) {
+        sql::quote_into(out, name);
+    }
     fn table(&self, ns: &Namespace, table: &str) -> String {
         let mut out = String::with_capacity(table.len() + 28);
         sql::quote_into(&mut out, &ns.physical());

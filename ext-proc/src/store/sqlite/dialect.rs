@@ -18,6 +18,11 @@ impl Dialect for SqliteDialect {
     fn param(&self, n: usize) -> String {
         format!("?{n}")
     }
+    fn param_into(&self, out: &mut String, n: usize) {
+        use std::fmt::Write;
+        out.push('?');
+        let _ = write!(out, "{n}");
+    }
     fn table(&self, ns: &Namespace, table: &str) -> String {
         sql::quote(&format!("{}__{}", ns.physical(), names::physical(table)))
     }
