@@ -28,13 +28,8 @@ pub fn write(r: &Record, format: Format, now: SystemTime, out: &mut Vec<u8>) {
                 out.push(b'=');
                 match v {
                     V::Raw(s) => out.extend_from_slice(s.as_bytes()),
-                    // tracing-subscriber writes strings with `Debug`.
-                    V::Str(s) => {
-                        let _ = write!(out, "{s:?}");
-                    }
-                    V::Num(n) => {
-                        let _ = write!(out, "{n}");
-                    }
+                    V::Str(s) => debug_str(s, out),
+                    V::Num(n) => number(n, out),
                 }
                 out.push(b' ');
             });
@@ -50,9 +45,7 @@ pub fn write(r: &Record, format: Format, now: SystemTime, out: &mut Vec<u8>) {
                 out.extend_from_slice(b"\":");
                 match v {
                     V::Raw(s) | V::Str(s) => json_str(s, out),
-                    V::Num(n) => {
-                        let _ = write!(out, "{n}");
-                    }
+                    V::Num(n) => number(n, out),
                 }
                 out.push(b',');
             });
@@ -103,6 +96,40 @@ fn fields(r: &Record, out: &mut Vec<u8>, mut put: impl FnMut(&mut Vec<u8>, &str,
     put(out, "storage_us", V::Num(t.storage_us));
 }
 
+/// `s` as `Debug` writes it (how tracing-subscriber records a string), quoted;
+/// without the formatting machinery when nothing needs escaping.
+fn debug_str(s: &str, out: &mut Vec<u8>) {
+    if s.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        let _ = write!(out, "{s:?}");
+    }
+}
+
+/// `n` in decimal.
+fn number(mut n: u64, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// `n` (below 10^width) in `width` digits, zero-padded.
+fn padded(n: u64, width: u32, out: &mut Vec<u8>) {
+    for i in (0..width).rev() {
+        out.push(b'0' + (n / 10u64.pow(i) % 10) as u8);
+    }
+}
+
 fn json_str(s: &str, out: &mut Vec<u8>) {
     // A str always serializes; the writer is a Vec.
     let _ = serde_json::to_writer(&mut *out, s);
@@ -114,14 +141,16 @@ fn timestamp(now: SystemTime, out: &mut Vec<u8>) {
     let secs = since.as_secs();
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = civil_from_days(days as i64);
-    let _ = write!(
-        out,
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        since.subsec_micros()
-    );
+    padded(y.clamp(0, 9999) as u64, 4, out);
+    for (sep, n) in
+        [(b'-', u64::from(m)), (b'-', u64::from(d)), (b'T', rem / 3600), (b':', rem % 3600 / 60), (b':', rem % 60)]
+    {
+        out.push(sep);
+        padded(n, 2, out);
+    }
+    out.push(b'.');
+    padded(u64::from(since.subsec_micros()), 6, out);
+    out.push(b'Z');
 }
 
 /// The proleptic Gregorian date of a day count since 1970-01-01 (Howard

@@ -130,6 +130,20 @@ fn timestamps_are_utc_dates() {
 }
 
 #[test]
+fn numbers_and_strings_are_written_as_fmt_writes_them() {
+    for n in [0, 7, 10, 99, 12_345, u64::MAX] {
+        let mut out = Vec::new();
+        number(n, &mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
+    }
+    for s in ["", "plain", "with \"quote\"", "back\\slash", "tab\t", "caf\u{e9}", "\u{7f}", "~ !"] {
+        let mut out = Vec::new();
+        debug_str(s, &mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), format!("{s:?}"));
+    }
+}
+
+#[test]
 fn the_fallback_text_is_the_fields() {
     let t = fields_text(&record(false));
     assert!(t.starts_with("request_id=1b4e28ba"), "{t}");
