@@ -404,7 +404,7 @@ fn unknown_column(def: &TableDef, name: &str, place: &str) -> Fault {
 /// A row (values in `def.columns` order) as the JSON object clients get; with
 /// `compact` false, maps come as `[{"key": .., "value": ..}]` (Stargate's `compactMapData=false`).
 pub fn row_json(def: &TableDef, row: &[Value], fields: Option<&[String]>, compact: bool) -> Json {
-    let mut out = Map::new();
+    let mut out = Map::with_capacity(fields.map_or(def.columns.len(), <[String]>::len));
     for (col, v) in def.columns.iter().zip(row) {
         if fields.is_none_or(|f| f.contains(&col.name)) {
             let json = match (v.to_json(), col.ty) {
