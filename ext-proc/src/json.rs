@@ -54,12 +54,17 @@ impl<'de> Visitor<'de> for StrictVisitor {
         Ok(Value::Array(out))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = serde_json::Map::new();
+        let mut out = serde_json::Map::with_capacity(map.size_hint().unwrap_or(0));
         while let Some((k, Strict(v))) = map.next_entry::<String, Strict>()? {
-            if out.contains_key(&k) {
-                return Err(serde::de::Error::custom(format!("duplicate key '{k}'")));
+            // One hash per key: the entry both checks and inserts.
+            match out.entry(k) {
+                serde_json::map::Entry::Vacant(e) => {
+                    e.insert(v);
+                }
+                serde_json::map::Entry::Occupied(e) => {
+                    return Err(serde::de::Error::custom(format!("duplicate key '{}'", e.key())));
+                }
             }
-            out.insert(k, v);
         }
         Ok(Value::Object(out))
     }
