@@ -7,6 +7,8 @@ pub mod docs;
 pub mod docsql;
 pub mod postgres;
 pub mod sql;
+#[cfg(test)]
+pub mod sql_cases;
 pub mod sqlite;
 pub mod usage;
 pub mod vectors;

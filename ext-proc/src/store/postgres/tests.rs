@@ -74,7 +74,7 @@ fn ints_bind_at_the_column_width() {
 /// statement is built (it is built on every request) cannot change it.
 #[test]
 fn select_text_is_exact() {
-    let (got, p) = crate::store::sql::select_cases(&PgDialect, &ns());
+    let (got, p) = crate::store::sql_cases::select_cases(&PgDialect, &ns());
     assert_eq!(got, PG_SELECTS.map(|s| s.replace("{p}", &p)));
 }
 

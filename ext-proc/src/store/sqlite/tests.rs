@@ -202,7 +202,7 @@ fn a_column_dropped_under_a_write_is_a_schema_change() {
 /// As `postgres::tests::select_text_is_exact`, in SQLite's dialect.
 #[test]
 fn select_text_is_exact() {
-    let (got, p) = crate::store::sql::select_cases(&SqliteDialect, &ns());
+    let (got, p) = crate::store::sql_cases::select_cases(&SqliteDialect, &ns());
     assert_eq!(got, SQLITE_SELECTS.map(|s| s.replace("{p}", &p)));
 }
 
