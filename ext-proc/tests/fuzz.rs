@@ -26,8 +26,9 @@ use datagate::model::{Clustering, ColumnDef, DataType, Namespace, Order, TableDe
 use datagate::plan::{read_order, Select};
 use datagate::store::docsql::{self, DocSearch};
 use datagate::store::postgres::PgDialect;
-use datagate::store::sql::{self, Dialect, Statement};
+use datagate::store::sql::{Dialect, Statement};
 use datagate::store::sqlite::SqliteDialect;
+use datagate::store::sqlread;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config as RunnerConfig, TestRunner};
@@ -245,7 +246,7 @@ fn fuzz_rows_where_to_sql() {
                         limit: 11,
                     };
                     for (_, d) in dialects() {
-                        let Statement { sql, params } = sql::select(d.as_ref(), &ns(), &def, &select);
+                        let Statement { sql, params } = sqlread::select(d.as_ref(), &ns(), &def, &select);
                         assert_bound(&sql, &text);
                         let values: usize = conditions.iter().map(|c| c.values.len()).sum();
                         assert!(
@@ -274,7 +275,7 @@ fn fuzz_rows_keys_and_sort() {
                 Err(e) => assert_client_fault(&e, &input),
                 Ok(key) => {
                     for (_, d) in dialects() {
-                        assert_bound(&sql::delete(d.as_ref(), &ns(), &def, &key).sql, &input);
+                        assert_bound(&sqlread::delete(d.as_ref(), &ns(), &def, &key).sql, &input);
                     }
                 }
             }
@@ -320,7 +321,7 @@ fn fuzz_page_state() {
                             limit: 11,
                         };
                         for (_, d) in dialects() {
-                            assert_bound(&sql::select(d.as_ref(), &ns(), &def, &select).sql, cursor);
+                            assert_bound(&sqlread::select(d.as_ref(), &ns(), &def, &select).sql, cursor);
                         }
                     }
                 }

@@ -10,6 +10,7 @@ pub mod sql;
 #[cfg(test)]
 pub mod sql_cases;
 pub mod sqlite;
+pub mod sqlread;
 pub mod usage;
 pub mod vectors;
 

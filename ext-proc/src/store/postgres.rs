@@ -5,6 +5,7 @@
 //! the definition and the physical table can never disagree.
 
 use super::sql::{self, Dialect, Statement};
+use super::sqlread;
 use super::{Registered, Store, StoreError};
 use crate::change::Change;
 use crate::model::{ColumnType, DataType, Namespace, TableDef};
@@ -448,7 +449,7 @@ impl Store for PgStore {
     }
 
     async fn select(&self, ns: &Namespace, def: &TableDef, select: &Select) -> Result<Vec<Vec<Value>>, StoreError> {
-        let st = sql::select(&PgDialect, ns, def, select);
+        let st = sqlread::select(&PgDialect, ns, def, select);
         let mut lease = self.client().await?;
         let client = lease.get()?;
         let stmt = client.prepare_cached(&st.sql).await.map_err(map_err)?;
@@ -479,7 +480,7 @@ impl Store for PgStore {
     }
 
     async fn delete(&self, ns: &Namespace, def: &TableDef, key: &[Condition]) -> Result<u64, StoreError> {
-        let st = sql::delete(&PgDialect, ns, def, key);
+        let st = sqlread::delete(&PgDialect, ns, def, key);
         let mut lease = self.client().await?;
         let client = lease.get()?;
         let stmt = client.prepare_cached(&st.sql).await.map_err(map_err)?;

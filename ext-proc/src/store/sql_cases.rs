@@ -1,7 +1,8 @@
-//! Statements over every shape [`super::sql::select`] and [`super::sql::delete`]
+//! Statements over every shape [`super::sqlread::select`] and [`super::sqlread::delete`]
 //! build, for the dialects' exact-text tests (`postgres::tests`, `sqlite::tests`).
 
-use super::sql::{delete, select, Dialect};
+use super::sql::Dialect;
+use super::sqlread::{delete, select};
 use crate::model::{ColumnType, Namespace, Order};
 use crate::plan::{Condition, Op, Select};
 use crate::value::Value;

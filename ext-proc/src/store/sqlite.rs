@@ -9,6 +9,7 @@
 //! small pool used from blocking threads; WAL lets readers run beside the writer.
 
 use super::sql::{self, Dialect, Statement};
+use super::sqlread;
 use super::{Registered, Store, StoreError};
 use crate::change::Change;
 use crate::model::{ColumnType, DataType, Namespace, TableDef};
@@ -470,7 +471,7 @@ impl Store for SqliteStore {
 
     async fn select(&self, ns: &Namespace, def: &TableDef, select: &Select) -> Result<Vec<Vec<Value>>, StoreError> {
         let tenant = ns.tenant.as_str();
-        let st = sql::select(&SqliteDialect, ns, def, select);
+        let st = sqlread::select(&SqliteDialect, ns, def, select);
         let types: Vec<DataType> = def.columns.iter().map(|c| c.ty).collect();
         self.run(tenant, move |c| {
             let mut prepared = c.prepare_cached(&st.sql).map_err(map_err)?;
@@ -494,7 +495,7 @@ impl Store for SqliteStore {
 
     async fn delete(&self, ns: &Namespace, def: &TableDef, key: &[Condition]) -> Result<u64, StoreError> {
         let tenant = ns.tenant.as_str();
-        let st = sql::delete(&SqliteDialect, ns, def, key);
+        let st = sqlread::delete(&SqliteDialect, ns, def, key);
         self.run(tenant, move |c| execute(c, &st).map(|n| n as u64)).await
     }
 }

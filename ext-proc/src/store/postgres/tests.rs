@@ -50,13 +50,13 @@ fn placeholders_are_numbered() {
         after: None,
         limit: 101,
     };
-    let st = sql::select(&PgDialect, &ns(), &def(), &s);
+    let st = crate::store::sqlread::select(&PgDialect, &ns(), &def(), &s);
     assert!(
         st.sql.contains("WHERE \"year\" IN ($1, $2) AND (\"__expires_at\" IS NULL OR \"__expires_at\" > $3) ORDER BY"),
         "{}",
         st.sql
     );
-    let d = sql::delete(&PgDialect, &ns(), &def(), &s.conditions);
+    let d = crate::store::sqlread::delete(&PgDialect, &ns(), &def(), &s.conditions);
     assert_eq!(d.sql, format!("DELETE FROM \"{}\".\"vehicle\" WHERE \"year\" IN ($1, $2)", ns().physical()));
 }
 

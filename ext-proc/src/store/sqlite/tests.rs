@@ -49,7 +49,7 @@ fn select_binds_every_value() {
         after: Some(vec![Value::Text("T".into()), Value::Text("S".into())]),
         limit: 11,
     };
-    let st = sql::select(&SqliteDialect, &ns(), &def(), &s);
+    let st = crate::store::sqlread::select(&SqliteDialect, &ns(), &def(), &s);
     assert!(
         st.sql.ends_with(
             "WHERE \"manufacturer\" = ?1 AND \"year\" NOT IN (?2, ?3) AND \
