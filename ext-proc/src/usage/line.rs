@@ -23,17 +23,7 @@ pub fn write(r: &Record, format: Format, now: SystemTime, out: &mut Vec<u8>) {
             out.extend_from_slice(b"  INFO ");
             out.extend_from_slice(TARGET.as_bytes());
             out.extend_from_slice(b": request ");
-            fields(r, out, |out, name, v| {
-                out.extend_from_slice(name.as_bytes());
-                out.push(b'=');
-                match v {
-                    V::Raw(s) => out.extend_from_slice(s.as_bytes()),
-                    V::Str(s) => debug_str(s, out),
-                    V::Num(n) => number(n, out),
-                }
-                out.push(b' ');
-            });
-            out.pop();
+            text_fields(r, out);
         }
         Format::Json => {
             out.extend_from_slice(b"{\"timestamp\":\"");
@@ -57,14 +47,27 @@ pub fn write(r: &Record, format: Format, now: SystemTime, out: &mut Vec<u8>) {
     out.push(b'\n');
 }
 
-/// The line without the timestamp, as text (for a subscriber of another
-/// process's making, when no direct writer is set up).
+/// The text line's fields, `name=value` separated by spaces (also what
+/// [`super::log`] hands a subscriber of another process's making, when no
+/// direct writer is set up).
 pub fn fields_text(r: &Record) -> String {
     let mut out = Vec::new();
-    write(r, Format::Text, UNIX_EPOCH, &mut out);
-    let text = String::from_utf8_lossy(&out);
-    let skip = "1970-01-01T00:00:00.000000Z  INFO datagate::request: request ".len();
-    text.get(skip..).unwrap_or_default().trim_end().to_owned()
+    text_fields(r, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn text_fields(r: &Record, out: &mut Vec<u8>) {
+    fields(r, out, |out, name, v| {
+        out.extend_from_slice(name.as_bytes());
+        out.push(b'=');
+        match v {
+            V::Raw(s) => out.extend_from_slice(s.as_bytes()),
+            V::Str(s) => debug_str(s, out),
+            V::Num(n) => number(n, out),
+        }
+        out.push(b' ');
+    });
+    out.pop();
 }
 
 /// A field's value as the formatter records it.
