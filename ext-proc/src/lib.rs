@@ -42,6 +42,7 @@ pub mod logs;
 pub mod model;
 pub mod plan;
 pub mod processor;
+pub mod rawjson;
 pub mod router;
 pub mod scope;
 pub mod server;

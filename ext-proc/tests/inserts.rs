@@ -15,7 +15,11 @@ use datagate::store::vectors::Scorer;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-on_both_stores!(store_inserts_leave_taken_ids_alone, insert_many_answers_per_document);
+on_both_stores!(
+    store_inserts_leave_taken_ids_alone,
+    insert_many_answers_per_document,
+    document_text_is_the_document_compact
+);
 
 fn ns() -> Namespace {
     Namespace { tenant: "t".into(), keyspace: "ns".into() }
@@ -145,4 +149,28 @@ async fn insert_many_answers_per_document(postgres: bool) {
     assert_eq!(b["errors"][0]["errorCode"], "SHRED_DOC_LIMIT_VIOLATION", "{b}");
     assert_eq!(b["errors"][0]["documentIds"], json!(["k"]));
     h.done().await;
+}
+
+/// `get_doc_text` (the Data API's `findOne` by `_id`) reads what `get_doc`
+/// reads, as compact text, with the same expiry and the same errors.
+async fn document_text_is_the_document_compact(postgres: bool) {
+    let h = Harness::new(postgres).await;
+    assert_eq!(h.call("t", "POST", "/v2/schemas/namespaces", Some(json!({"name": "ns"}))).await.0, 201);
+    let d = h.store.docs.as_ref();
+    d.create_collection(&ns(), "c", false).await.unwrap();
+    let doc = json!({"_id": "a", "s": "two  spaces, a \"quote\" and é☃", "n": [1, 2.5, null, {"x": {}}], "b": true});
+    d.put_docs(&ns(), "c", &[("a".into(), doc.clone())], None).await.unwrap();
+    d.put_docs(&ns(), "c", &[("old".into(), json!({"x": 1}))], Some(1_000)).await.unwrap();
+
+    let text = d.get_doc_text(&ns(), "c", "a", 0).await.unwrap().unwrap();
+    let value = d.get_doc(&ns(), "c", "a", 0).await.unwrap().unwrap();
+    assert_eq!(value, doc);
+    assert_eq!(text, serde_json::to_string(&value).unwrap(), "compact, in the store's member order");
+    assert_eq!(d.get_doc_text(&ns(), "c", "old", 500).await.unwrap().as_deref(), Some(r#"{"x":1}"#));
+    assert_eq!(d.get_doc_text(&ns(), "c", "old", 2_000).await.unwrap(), None, "expired");
+    assert_eq!(d.get_doc_text(&ns(), "c", "nope", 0).await.unwrap(), None);
+    assert!(matches!(
+        d.get_doc_text(&ns(), "c2", "a", 0).await,
+        Err(datagate::store::StoreError::CollectionNotFound(_))
+    ));
 }

@@ -16,7 +16,8 @@ crate::on_both_stores!(
     refusals_are_clear,
     vector_search_follows_every_write,
     insert_many_conflicts,
-    filters_are_answered_through_indexes
+    filters_are_answered_through_indexes,
+    find_one_by_id_reads_the_stored_text
 );
 
 fn python() -> String {
@@ -482,4 +483,48 @@ fn filters_are_answered_through_indexes(store: Store) {
             c.query_row("SELECT count(*) FROM sqlite_master WHERE name LIKE '%#big#%'", [], |r| r.get(0)).unwrap();
         assert_eq!(left, 0, "the indexes went with the collection");
     }
+}
+
+/// `findOne` by `_id` alone with the default projection sends the stored
+/// text, not a parsed and rewritten tree: the same document, member for
+/// member and in the same order, as the general path (`find`) answers.
+fn find_one_by_id_reads_the_stored_text(store: Store) {
+    let gw = Gateway::start(store);
+    keyspace_with(&gw, "v", json!({"vector": {"dimension": 2, "metric": "cosine"}}));
+    let raw = |body: Value| {
+        let r = gw.post("/v1/ks/v").header("token", token("acme")).body(body.to_string()).send().unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        r.text().unwrap()
+    };
+    let uuid = json!({"$uuid": "0190d3b6-7b3e-7000-8000-000000000000"});
+    let docs = json!([
+        // Members shorter than `_id` come before it in PostgreSQL's `jsonb`.
+        {"zz": 1, "a": "two  spaces, \"quoted\" ☃", "_id": "k", "$vector": [0.1, 0.2], "n": [1.5, null, {"x": {}}]},
+        {"_id": uuid, "b": true},
+    ]);
+    let (_, b) = command(&gw, "/v1/ks/v", json!({"insertMany": {"documents": docs}}));
+    assert_eq!(b["status"]["insertedIds"].as_array().map(Vec::len), Some(2), "{b}");
+    for id in [json!("k"), uuid.clone()] {
+        let text = raw(json!({"findOne": {"filter": {"_id": id}}}));
+        let (_, general) = command(&gw, "/v1/ks/v", json!({"find": {"filter": {"_id": id}}}));
+        let want = json!({"data": {"document": general["data"]["documents"][0]}});
+        assert_eq!(text, want.to_string(), "byte for byte, _id first, no $vector");
+    }
+    // The filter still decides: a condition on _id that fails finds nothing.
+    let none = raw(json!({"findOne": {"filter": {"_id": "k", "$not": {"_id": "k"}}}}));
+    assert_eq!(none, r#"{"data":{"document":null}}"#);
+    assert_eq!(raw(json!({"findOne": {"filter": {"_id": "absent"}}})), r#"{"data":{"document":null}}"#);
+    // A Documents API document has no _id member: its documentId is its _id.
+    let r = gw
+        .put("/v2/namespaces/ks/collections/v/d2")
+        .header("x-cassandra-token", token("acme"))
+        .header("content-type", "application/json")
+        .body(r#"{"b": {"c": [1, 2]}, "a": 2}"#)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let text = raw(json!({"findOne": {"filter": {"_id": "d2"}}}));
+    let (_, general) = command(&gw, "/v1/ks/v", json!({"find": {"filter": {"_id": "d2"}}}));
+    assert_eq!(text, json!({"data": {"document": general["data"]["documents"][0]}}).to_string());
+    assert!(text.starts_with(r#"{"data":{"document":{"_id":"d2","#), "{text}");
 }

@@ -84,6 +84,8 @@ pub struct Reply {
     pub data: Option<Map<String, Json>>,
     /// Per-document errors next to a partial result (`insertMany`).
     pub errors: Vec<CmdError>,
+    /// The whole reply is `data.document`, given as JSON text.
+    pub document_text: Option<Vec<u8>>,
 }
 
 impl Reply {
@@ -106,13 +108,27 @@ impl Reply {
     }
 
     /// A `data` reply (`document: null` stays: astrapy indexes it).
-    pub fn data(members: &[(&str, Json)]) -> Reply {
-        let data = members.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+    pub fn data<const N: usize>(members: [(&str, Json); N]) -> Reply {
+        let data = members.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
         Reply { data: Some(data), ..Reply::default() }
+    }
+
+    /// `{"data": {"document": DOC}}` with the document already JSON text
+    /// (see `read::find_one_text`): written into the body as it is.
+    pub fn document_text(doc: Vec<u8>) -> Reply {
+        Reply { document_text: Some(doc), ..Reply::default() }
     }
 
     /// The HTTP response.
     pub fn into_response(self) -> ApiResponse {
+        if let Some(doc) = self.document_text {
+            const HEAD: &[u8] = br#"{"data":{"document":"#;
+            let mut body = Vec::with_capacity(HEAD.len() + doc.len() + 2);
+            body.extend_from_slice(HEAD);
+            body.extend_from_slice(&doc);
+            body.extend_from_slice(b"}}");
+            return ApiResponse { status: 200, headers: Vec::new(), body };
+        }
         let mut body = Map::new();
         if !self.status.is_empty() {
             body.insert("status".into(), Json::Object(self.status));
@@ -157,8 +173,14 @@ mod tests {
 
     #[test]
     fn null_document_is_kept() {
-        let b = body(Reply::data(&[("document", Json::Null)]).into_response());
+        let b = body(Reply::data([("document", Json::Null)]).into_response());
         assert_eq!(b, json!({"data": {"document": null}}));
+    }
+
+    #[test]
+    fn document_text_is_the_data_document() {
+        let b = body(Reply::document_text(br#"{"_id":"a","n":[1]}"#.to_vec()).into_response());
+        assert_eq!(b, json!({"data": {"document": {"_id": "a", "n": [1]}}}));
     }
 
     #[test]

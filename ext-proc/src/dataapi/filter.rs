@@ -209,6 +209,16 @@ pub fn pinned_id(f: &Filter) -> Option<&Json> {
     })
 }
 
+/// Whether every condition of the filter is on `_id` alone, so a document
+/// with only its `_id` matches exactly when the whole document would.
+pub fn only_id(f: &Filter) -> bool {
+    match f {
+        Filter::And(all) | Filter::Or(all) => all.iter().all(only_id),
+        Filter::Not(f) => only_id(f),
+        Filter::Cond(p, _) => p.len() == 1 && p[0] == "_id",
+    }
+}
+
 /// The equality terms a filter fixes at the top level (seed of an upsert).
 pub fn equalities(f: &Filter) -> Vec<(Path, Json)> {
     match f {
@@ -222,6 +232,16 @@ pub fn equalities(f: &Filter) -> Vec<(Path, Json)> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn only_id_filters() {
+        let f = |v: Json| parse(Some(&v)).unwrap();
+        assert!(only_id(&f(json!({"_id": "a"}))));
+        assert!(only_id(&f(json!({"_id": {"$in": ["a", "b"]}, "$or": [{"_id": "a"}]}))));
+        assert!(!only_id(&f(json!({"_id": "a", "b": 1}))));
+        assert!(!only_id(&f(json!({"_id.x": "a"}))));
+        assert!(!only_id(&f(json!({"$not": {"c": 1}}))));
+    }
 
     fn m(doc: Json, f: Json) -> bool {
         matches(&doc, &parse(Some(&f)).unwrap())

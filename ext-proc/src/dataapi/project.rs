@@ -160,6 +160,34 @@ impl Projection {
     }
 }
 
+/// The default projection of a stored document's text, `_id` first: its
+/// `_id` member (or `key` when it has none, as [`super::ids::with_id`]
+/// does) and every other member but the hidden ones, compact. Returns the
+/// text and the `_id` value's text; `None` when the text is not an object
+/// the scanner takes ([`crate::rawjson::members`]), to be parsed instead.
+pub fn default_text(key: &str, text: &str) -> Option<(Vec<u8>, Option<String>)> {
+    let members = crate::rawjson::members(text)?;
+    let mut out = Vec::with_capacity(text.len() + 16);
+    out.extend_from_slice(br#"{"_id":"#);
+    let id = members.iter().find(|(k, _)| *k == r#""_id""#).map(|(_, v)| (*v).to_owned());
+    match &id {
+        Some(v) => crate::rawjson::compact_into(&mut out, v),
+        None => out.extend_from_slice(Json::String(key.to_owned()).to_string().as_bytes()),
+    }
+    for (k, v) in members {
+        let name = &k[1..k.len() - 1];
+        if name == "_id" || HIDDEN.contains(&name) {
+            continue;
+        }
+        out.push(b',');
+        out.extend_from_slice(k.as_bytes());
+        out.push(b':');
+        crate::rawjson::compact_into(&mut out, v);
+    }
+    out.push(b'}');
+    Some((out, id))
+}
+
 fn strip(doc: Json, keep: &[String]) -> Json {
     match doc {
         Json::Object(mut m) => {
@@ -201,5 +229,26 @@ mod tests {
         assert_eq!(p(json!({"t": {"$slice": [1, 2]}}), t.clone()), json!({"_id": 1, "t": [2, 3]}));
         assert_eq!(p(json!({"t": {"$slice": [-2, 5]}}), t), json!({"_id": 1, "t": [3, 4]}));
         assert!(Projection::parse(Some(&json!({"t": {"$slice": [1, 0]}}))).is_err());
+    }
+
+    #[test]
+    fn default_text_is_the_default_projection_byte_for_byte() {
+        let texts = [
+            // serde_json's text (SQLite), PostgreSQL's (`jsonb`: spaced, keys by length).
+            r#"{"_id":"k","a":1,"$vector":[0.5,1.0],"b":{"c":"x, y"}}"#,
+            r#"{"a": 1, "_id": {"$uuid": "0190d3b6-7b3e-7000-8000-000000000000"}, "$vectorize": "t", "z": [1, {"q": null}]}"#,
+            r#"{"n": "no id here", "m": {}}"#,
+            r#"{}"#,
+        ];
+        for text in texts {
+            let parsed: Json = serde_json::from_str(text).unwrap();
+            let want = serde_json::to_vec(&Projection::Default.apply(super::super::ids::with_id("k", parsed.clone())))
+                .unwrap();
+            let (got, id) = default_text("k", text).unwrap();
+            assert_eq!(String::from_utf8(got).unwrap(), String::from_utf8(want).unwrap(), "{text}");
+            assert_eq!(id.map(|t| serde_json::from_str::<Json>(&t).unwrap()), parsed.get("_id").cloned());
+        }
+        // A bare value (a Documents API document) is left to the parser.
+        assert_eq!(default_text("k", "[1, 2]"), None);
     }
 }

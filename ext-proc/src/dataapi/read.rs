@@ -11,7 +11,7 @@ use super::filter;
 use super::page::PageState;
 use super::project::Projection;
 use super::store::Store;
-use super::vector;
+use super::{ids, vector};
 use serde_json::{json, Value as Json};
 
 /// Documents per `find` page.
@@ -44,12 +44,44 @@ pub async fn run(store: &Store<'_>, c: &Coll, cmd: &Command) -> Result<Reply, Cm
             let sort = c.sort(cmd.arg("sort"))?;
             let projection = Projection::parse(cmd.arg("projection"))?;
             let similarity = cmd.flag("includeSimilarity")?;
+            if sort == Sort::None && projection == Projection::Default {
+                if let Some(id) = filter::pinned_id(&filter).filter(|_| filter::only_id(&filter)) {
+                    return find_one_text(store, c, &filter, &ids::key(id)).await;
+                }
+            }
             let found = select(store, c, &filter, &sort, 0, 1).await?;
             let doc = found.into_iter().next().map(|((_, d), s)| show(&projection, d, s.filter(|_| similarity)));
-            Ok(Reply::data(&[("document", doc.unwrap_or(Json::Null))]))
+            Ok(Reply::data([("document", doc.unwrap_or(Json::Null))]))
         }
         _ => find(store, c, cmd, &filter).await,
     }
+}
+
+/// `findOne` by `_id` alone, default projection: the stored text goes into
+/// the reply as text, `_id` first and hidden fields dropped (see
+/// [`crate::rawjson`]), rather than parsed into a tree and written again.
+/// The filter is matched against the `_id` alone, all it names.
+async fn find_one_text(store: &Store<'_>, c: &Coll, filter: &filter::Filter, key: &str) -> Result<Reply, CmdError> {
+    let Some(text) = store.get_text(&c.ns, &c.name, key).await? else {
+        return Ok(Reply::data([("document", Json::Null)]));
+    };
+    let Some((doc, id)) = super::project::default_text(key, &text) else {
+        // Not an object the scanner takes (a Documents API bare value): parse it.
+        let parsed = serde_json::from_str(&text)
+            .map_err(|e| CmdError::server("INTERNAL_SERVER_ERROR", format!("stored document is not JSON: {e}")))?;
+        let d = ids::with_id(key, parsed);
+        let shown = filter::matches(&d, filter).then(|| Projection::Default.apply(d));
+        return Ok(Reply::data([("document", shown.unwrap_or(Json::Null))]));
+    };
+    let id = match id {
+        Some(t) => serde_json::from_str(&t)
+            .map_err(|e| CmdError::server("INTERNAL_SERVER_ERROR", format!("stored _id is not JSON: {e}")))?,
+        None => Json::String(key.to_owned()),
+    };
+    if !filter::matches(&json!({ "_id": id }), filter) {
+        return Ok(Reply::data([("document", Json::Null)]));
+    }
+    Ok(Reply::document_text(doc))
 }
 
 fn show(p: &Projection, doc: Json, similarity: Option<f64>) -> Json {
@@ -89,7 +121,7 @@ async fn find(store: &Store<'_>, c: &Coll, cmd: &Command, filter: &filter::Filte
                 _ => Json::Null,
             };
             let list: Vec<Json> = docs.into_iter().map(|(_, d)| projection.apply(d)).collect();
-            Reply::data(&[("documents", json!(list)), ("nextPageState", next)])
+            Reply::data([("documents", Json::Array(list)), ("nextPageState", next)])
         }
         Sort::Fields(_) | Sort::Vector(_) => {
             if page_state.is_some() {
@@ -111,7 +143,7 @@ async fn find(store: &Store<'_>, c: &Coll, cmd: &Command, filter: &filter::Filte
             let found = select(store, c, filter, &sort, skip as usize, cap as usize).await?;
             let list: Vec<Json> =
                 found.into_iter().map(|((_, d), s)| show(&projection, d, s.filter(|_| similarity))).collect();
-            Reply::data(&[("documents", json!(list)), ("nextPageState", Json::Null)])
+            Reply::data([("documents", Json::Array(list)), ("nextPageState", Json::Null)])
         }
     };
     if cmd.flag("includeSortVector")? {

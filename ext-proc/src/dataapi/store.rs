@@ -202,6 +202,11 @@ impl<'a> Store<'a> {
         Ok(self.ctx.docs.get_doc(ns, coll, key, now_ms()).await?)
     }
 
+    /// One document by key, as compact JSON text.
+    pub async fn get_text(&self, ns: &Namespace, coll: &str, key: &str) -> Result<Option<String>, CmdError> {
+        Ok(self.ctx.docs.get_doc_text(ns, coll, key, now_ms()).await?)
+    }
+
     /// Documents in key order after `after`, `batch` at a time; `visit`
     /// returns false to stop. With `narrow`, the store skips documents that
     /// cannot match it (see [`prefilter`]); the caller still checks each one.

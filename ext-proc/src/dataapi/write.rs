@@ -246,8 +246,7 @@ async fn update_one(store: &Store<'_>, c: &Coll, cmd: &Command) -> Result<Reply,
 /// `findOneAnd*` answer with `data.document`; `updateOne` does not.
 fn with_document(cmd: &Command, mut reply: Reply, p: &Projection, doc: Option<Json>) -> Reply {
     if cmd.name.starts_with("findOneAnd") {
-        reply.data =
-            Some(Reply::data(&[("document", doc.map_or(Json::Null, |d| p.apply(d)))]).data.unwrap_or_default());
+        reply.data = Some(Reply::data([("document", doc.map_or(Json::Null, |d| p.apply(d)))]).data.unwrap_or_default());
     }
     reply
 }

@@ -179,6 +179,23 @@ impl DocStore for Metered {
         })
         .await
     }
+    async fn get_doc_text(
+        &self,
+        ns: &Namespace,
+        coll: &str,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<Option<String>, StoreError> {
+        timed(self.docs.get_doc_text(ns, coll, id, now_ms), |m, doc| {
+            Meter::add(&m.read_calls, 1);
+            if let Some(d) = doc {
+                Meter::add(&m.docs_read, 1);
+                // Compact text: the bytes `json_bytes` counts of the parsed document.
+                Meter::add(&m.bytes_read, d.len() as u64);
+            }
+        })
+        .await
+    }
     async fn put_docs(
         &self,
         ns: &Namespace,

@@ -68,6 +68,16 @@ pub trait DocStore: super::vectors::VectorStore + Send + Sync {
     async fn set_json_schema(&self, ns: &Namespace, name: &str, schema: Option<&Json>) -> Result<(), StoreError>;
     /// A document unless absent or expired.
     async fn get_doc(&self, ns: &Namespace, coll: &str, id: &str, now_ms: i64) -> Result<Option<Json>, StoreError>;
+    /// A document as compact JSON text (see [`crate::rawjson`]), unless absent
+    /// or expired: for a read that returns it unchanged, without a parse.
+    /// (No default: a decorator such as the metering one must pass it on.)
+    async fn get_doc_text(
+        &self,
+        ns: &Namespace,
+        coll: &str,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<Option<String>, StoreError>;
     /// Replaces documents, all-or-nothing.
     async fn put_docs(
         &self,
@@ -113,7 +123,7 @@ pub trait DocStore: super::vectors::VectorStore + Send + Sync {
 }
 
 /// The document the store read, unless it has expired.
-pub fn live(doc: Option<(Json, Option<i64>)>, now_ms: i64) -> (Option<Json>, Option<i64>) {
+pub fn live<D>(doc: Option<(D, Option<i64>)>, now_ms: i64) -> (Option<D>, Option<i64>) {
     match doc {
         Some((d, exp)) if exp.is_none_or(|e| e > now_ms) => (Some(d), exp),
         _ => (None, None),

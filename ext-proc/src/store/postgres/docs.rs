@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use bytes::BytesMut;
 use deadpool_postgres::GenericClient;
 use serde_json::Value as Json;
-use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
+use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
 
 impl ToSql for Param {
     fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
@@ -35,6 +35,28 @@ impl ToSql for Param {
     }
 
     to_sql_checked!();
+}
+
+/// A `jsonb` (or `json`) column read as compact text: the binary `jsonb`
+/// format is a version byte (1) and the text PostgreSQL would print.
+struct JsonText(String);
+
+impl<'a> FromSql<'a> for JsonText {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<JsonText, Box<dyn std::error::Error + Sync + Send>> {
+        let text = match (ty, raw.split_first()) {
+            (&Type::JSONB, Some((1, rest))) => rest,
+            (&Type::JSONB, _) => return Err("unsupported jsonb format version".into()),
+            _ => raw,
+        };
+        let text = std::str::from_utf8(text)?;
+        let mut out = Vec::with_capacity(text.len());
+        crate::rawjson::compact_into(&mut out, text);
+        Ok(JsonText(String::from_utf8(out)?))
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::JSONB || *ty == Type::JSON
+    }
 }
 
 /// Why a statement found no table: the keyspace or the collection is gone.
@@ -175,6 +197,30 @@ impl DocStore for PgStore {
             Err(e) => return Err(missing(&*client, ns, coll, e).await),
         };
         Ok(live(row.map(|r| (r.get(0), r.get(1))), now_ms).0)
+    }
+
+    async fn get_doc_text(
+        &self,
+        ns: &Namespace,
+        coll: &str,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<Option<String>, StoreError> {
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
+        // The same statement text as `get_doc`: one prepared statement serves both.
+        let sql = format!("SELECT doc, expires_at FROM {} WHERE id = $1", table(ns, coll));
+        let found = async {
+            let stmt = client.prepare_cached(&sql).await.map_err(map_err)?;
+            client.query_opt(&stmt, &[&id]).await.map_err(map_err)
+        }
+        .await;
+        let row = match found {
+            Ok(r) => r,
+            Err(e) => return Err(missing(&*client, ns, coll, e).await),
+        };
+        let row = row.map(|r| Ok::<_, StoreError>((r.try_get::<_, JsonText>(0).map_err(map_err)?.0, r.get(1))));
+        Ok(live(row.transpose()?, now_ms).0)
     }
 
     async fn put_docs(

@@ -53,12 +53,20 @@ fn key_json(v: ValueRef<'_>) -> Json {
 }
 
 fn read(c: &Connection, ns: &Namespace, coll: &str, id: &str) -> Result<Option<(Json, Option<i64>)>, StoreError> {
-    let row: Option<(String, Option<i64>)> = c
-        .prepare_cached(&format!("SELECT doc, expires_at FROM {} WHERE id = ?1", table(ns, coll)))
+    read_text(c, ns, coll, id)?.map(|(d, e)| Ok((parse_doc(&d)?, e))).transpose()
+}
+
+/// A document's stored text (serde_json's, so already compact) and expiry.
+fn read_text(
+    c: &Connection,
+    ns: &Namespace,
+    coll: &str,
+    id: &str,
+) -> Result<Option<(String, Option<i64>)>, StoreError> {
+    c.prepare_cached(&format!("SELECT doc, expires_at FROM {} WHERE id = ?1", table(ns, coll)))
         .and_then(|mut s| s.query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?))).optional())
         .map_err(map_err)
-        .map_err(|e| missing(c, ns, coll, e))?;
-    row.map(|(d, e)| Ok((parse_doc(&d)?, e))).transpose()
+        .map_err(|e| missing(c, ns, coll, e))
 }
 
 /// Writes a document already serialized, with its side row for `packed`
@@ -245,6 +253,18 @@ impl DocStore for SqliteStore {
         let tenant = ns.tenant.as_str();
         let (ns, coll, id) = (ns.clone(), coll.to_owned(), id.to_owned());
         self.run(tenant, move |c| Ok(live(read(c, &ns, &coll, &id)?, now_ms).0)).await
+    }
+
+    async fn get_doc_text(
+        &self,
+        ns: &Namespace,
+        coll: &str,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<Option<String>, StoreError> {
+        let tenant = ns.tenant.as_str();
+        let (ns, coll, id) = (ns.clone(), coll.to_owned(), id.to_owned());
+        self.run(tenant, move |c| Ok(live(read_text(c, &ns, &coll, &id)?, now_ms).0)).await
     }
 
     async fn put_docs(
