@@ -54,12 +54,16 @@ pub fn purge_promptly() {
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const M_ARENA_MAX: c_int = -8;
 
-/// At most two glibc malloc arenas. SQLite's page caches and statements are
+/// One glibc malloc arena. SQLite's page caches and statements are
 /// allocated by C code, from glibc's malloc, on whichever blocking thread runs
 /// the call; glibc gives threads arenas of their own (up to 8 per core) and
 /// returns little of them: after seeding 2,000 vectors and 20,000 documents
 /// the SQLite sidecar held 50.9 MiB, and 34.3 with two arenas (bench/run with
-/// `MALLOC_ARENA_MAX=2`; GET throughput within the run-to-run spread).
+/// `MALLOC_ARENA_MAX=2`; GET throughput within the run-to-run spread). One
+/// arena instead of two took another 1–1.5 MiB off the peak of the indexed
+/// find at 16 connections (2026-12-01; its req/s within the runs' spread):
+/// SQLite's calls are bounded by the pool size, and its allocations are few
+/// next to the page reads they wait for.
 ///
 /// SQLite stays on glibc: routed through mimalloc instead
 /// (`SQLITE_CONFIG_MALLOC`, tried 2026-12-01) its peak RSS was worse, 48.8
@@ -77,7 +81,7 @@ pub fn few_c_arenas() {
     // SAFETY: mallopt sets a parameter of glibc's allocator; called first
     // thing in main, before any thread but the main one exists.
     unsafe {
-        mallopt(M_ARENA_MAX, 2);
+        mallopt(M_ARENA_MAX, 1);
     }
 }
 

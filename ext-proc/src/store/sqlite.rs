@@ -67,10 +67,16 @@ fn init_catalog(c: &mut Connection) -> Result<(), StoreError> {
 /// reuses its own least recently used pages instead of growing. Without it
 /// each connection may cache 2 MiB, up to 64 open tenant files × 2
 /// connections plus the pool; after a 10,000-vector scan the sidecar peaked at
-/// 43.7 MiB, and 38.0 with this (bench/run rows 11h/11j, the indexed find's
+/// 43.7 MiB, and 38.0 with 8 MiB (bench/run rows 11h/11j, the indexed find's
 /// throughput unchanged: 1,036 and 1,092 req/s). A soft limit never fails an
-/// allocation.
-const SOFT_HEAP_LIMIT: i64 = 8 * 1024 * 1024;
+/// allocation. 4 MiB since 2026-12-01: what a miss costs is a read the OS
+/// page cache answers. Against 8 MiB (with one glibc arena, see
+/// `allocator::few_c_arenas`), the sidecar's peak over the bench's SQLite rows
+/// fell from 37.3 to 29.4 MiB, and over 8 s of the indexed find at 16
+/// connections from 27.2–30.7 to 23.3–25.3 MiB (three runs each); its CPU
+/// per request moved within the runs' spread (1,087–1,214 µs against
+/// 904–1,160, and 1,105 against 1,218 in the bench run).
+const SOFT_HEAP_LIMIT: i64 = 4 * 1024 * 1024;
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`.
