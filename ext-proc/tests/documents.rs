@@ -23,7 +23,8 @@ on_both_stores!(
     schema_limits_and_ttl,
     concurrent_pushes_are_all_kept,
     random_documents_round_trip,
-    tenants_and_namespaces_are_isolated
+    tenants_and_namespaces_are_isolated,
+    whole_document_reads_send_the_stored_text
 );
 
 const C: &str = "/v2/namespaces/ns/collections";
@@ -382,4 +383,31 @@ async fn tenants_and_namespaces_are_isolated(postgres: bool) {
     assert_eq!(h.call("t", "POST", "/v2/schemas/namespaces", Some(json!({"name": "ns"}))).await.0, 201);
     assert_eq!(h.call("t", "GET", &format!("{C}/secret/s1"), None).await.0, 404);
     h.done().await;
+}
+
+/// A GET of a whole document sends the store's text (no parse, no rewrite):
+/// compact, the members in the store's order, the same as the parsed path.
+async fn whole_document_reads_send_the_stored_text(postgres: bool) {
+    let h = setup(postgres).await;
+    let doc = json!({"b": {"c": [1, 2.5, null]}, "a": "two  spaces, \"q\" é", "zz": true});
+    assert_eq!(h.call("t", "PUT", &format!("{C}/c/d1"), Some(doc.clone())).await.0, 200);
+    let service = &h.service;
+    let body = |path: String| async move {
+        let mut req = datagate::http::ApiRequest::new("GET", &path);
+        req.tenant = Some("t".to_owned());
+        let r = service.handle(req).await;
+        assert_eq!(r.status, 200);
+        String::from_utf8(r.body).unwrap()
+    };
+    let whole = body(format!("{C}/c/d1")).await;
+    let parsed: Value = serde_json::from_str(&whole).unwrap();
+    assert_eq!(parsed, json!({"documentId": "d1", "data": doc}));
+    assert_eq!(whole, parsed.to_string(), "compact, documentId first");
+    let raw = body(format!("{C}/c/d1?raw=true")).await;
+    assert_eq!(raw, parsed["data"].to_string());
+    // A path or `fields` still goes through the parsed document.
+    let (_, at) = h.call("t", "GET", &format!("{C}/c/d1/b/c/[1]"), None).await;
+    assert_eq!(at, json!({"documentId": "d1", "data": 2.5}));
+    let (s, _) = h.call("t", "GET", &format!("{C}/c/nope"), None).await;
+    assert_eq!(s, 404);
 }

@@ -106,6 +106,22 @@ pub async fn get(
     let p = path::from_segments(rest)?;
     let fields = fields(req)?;
     let raw = req.flag("raw", false)?;
+    if p.is_empty() && fields.is_none() {
+        // The whole document, unchanged: its stored text goes into the body.
+        let text = docs::get_text(ctx, ns, coll, id).await?;
+        let body = if raw {
+            text.into_bytes()
+        } else {
+            let mut b = Vec::with_capacity(text.len() + id.len() + 32);
+            b.extend_from_slice(br#"{"documentId":"#);
+            b.extend_from_slice(Json::String(id.to_owned()).to_string().as_bytes());
+            b.extend_from_slice(br#","data":"#);
+            b.extend_from_slice(text.as_bytes());
+            b.push(b'}');
+            b
+        };
+        return Ok(ApiResponse { status: 200, headers: Vec::new(), body });
+    }
     let value = docs::get(ctx, ns, coll, id, &p, fields.as_deref()).await?;
     Ok(ApiResponse::json(200, if raw { value } else { json!({ "documentId": id, "data": value }) }))
 }

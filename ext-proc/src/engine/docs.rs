@@ -137,6 +137,15 @@ pub async fn get(
     })
 }
 
+/// A whole document as the store's compact JSON text: what [`get`] at the
+/// root with no `fields` returns, without parsing it and writing it again.
+pub async fn get_text(ctx: &Ctx<'_>, ns: &Namespace, coll: &str, id: &str) -> Result<String, Fault> {
+    check_id(id)?;
+    ctx.catalog.collection(ctx.docs, ns, coll).await?;
+    let doc = ctx.docs.get_doc_text(ns, coll, id, now_ms()).await.map_err(|e| read_err(ctx, ns, coll, e))?;
+    doc.ok_or_else(|| Fault::NotFound(format!("document '{id}' not found")))
+}
+
 /// Runs `f` on the current document in the store's transaction.
 async fn edit_with<F>(ctx: &Ctx<'_>, ns: &Namespace, coll: &str, id: &str, f: F) -> Result<Json, Fault>
 where
