@@ -59,6 +59,31 @@ impl<'a> FromSql<'a> for JsonText {
     }
 }
 
+impl PgStore {
+    /// One document's `doc` column, read as `D` (the parsed tree or its text:
+    /// one statement text, so one prepared statement, serves both), and its expiry.
+    async fn read_doc<D: for<'a> FromSql<'a>>(
+        &self,
+        ns: &Namespace,
+        coll: &str,
+        id: &str,
+    ) -> Result<Option<(D, Option<i64>)>, StoreError> {
+        let mut lease = self.client().await?;
+        let client = lease.get()?;
+        let sql = format!("SELECT doc, expires_at FROM {} WHERE id = $1", table(ns, coll));
+        let found = async {
+            let stmt = client.prepare_cached(&sql).await.map_err(map_err)?;
+            client.query_opt(&stmt, &[&id]).await.map_err(map_err)
+        }
+        .await;
+        let row = match found {
+            Ok(r) => r,
+            Err(e) => return Err(missing(&*client, ns, coll, e).await),
+        };
+        row.map(|r| Ok((r.try_get(0).map_err(map_err)?, r.try_get(1).map_err(map_err)?))).transpose()
+    }
+}
+
 /// Why a statement found no table: the keyspace or the collection is gone.
 async fn missing(c: &impl GenericClient, ns: &Namespace, coll: &str, e: StoreError) -> StoreError {
     if !matches!(e, StoreError::SchemaChanged) {
@@ -184,19 +209,7 @@ impl DocStore for PgStore {
     }
 
     async fn get_doc(&self, ns: &Namespace, coll: &str, id: &str, now_ms: i64) -> Result<Option<Json>, StoreError> {
-        let mut lease = self.client().await?;
-        let client = lease.get()?;
-        let sql = format!("SELECT doc, expires_at FROM {} WHERE id = $1", table(ns, coll));
-        let found = async {
-            let stmt = client.prepare_cached(&sql).await.map_err(map_err)?;
-            client.query_opt(&stmt, &[&id]).await.map_err(map_err)
-        }
-        .await;
-        let row = match found {
-            Ok(r) => r,
-            Err(e) => return Err(missing(&*client, ns, coll, e).await),
-        };
-        Ok(live(row.map(|r| (r.get(0), r.get(1))), now_ms).0)
+        Ok(live(self.read_doc::<Json>(ns, coll, id).await?, now_ms).0)
     }
 
     async fn get_doc_text(
@@ -206,21 +219,8 @@ impl DocStore for PgStore {
         id: &str,
         now_ms: i64,
     ) -> Result<Option<String>, StoreError> {
-        let mut lease = self.client().await?;
-        let client = lease.get()?;
-        // The same statement text as `get_doc`: one prepared statement serves both.
-        let sql = format!("SELECT doc, expires_at FROM {} WHERE id = $1", table(ns, coll));
-        let found = async {
-            let stmt = client.prepare_cached(&sql).await.map_err(map_err)?;
-            client.query_opt(&stmt, &[&id]).await.map_err(map_err)
-        }
-        .await;
-        let row = match found {
-            Ok(r) => r,
-            Err(e) => return Err(missing(&*client, ns, coll, e).await),
-        };
-        let row = row.map(|r| Ok::<_, StoreError>((r.try_get::<_, JsonText>(0).map_err(map_err)?.0, r.get(1))));
-        Ok(live(row.transpose()?, now_ms).0)
+        let found = self.read_doc::<JsonText>(ns, coll, id).await?;
+        Ok(live(found.map(|(d, e)| (d.0, e)), now_ms).0)
     }
 
     async fn put_docs(
