@@ -330,7 +330,8 @@ fn serve(
     // back in the pool: 12 or more under load, each with its own allocator
     // pages (mimalloc counted 17 thread heaps and 85 pages of 64 KiB at peak).
     let blocking = config.pool_size + 4;
-    let runtime = match tokio::runtime::Builder::new_multi_thread().max_blocking_threads(blocking).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().max_blocking_threads(blocking).enable_all().build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("datagate serve: cannot start the runtime: {e}");
