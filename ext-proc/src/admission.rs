@@ -6,7 +6,7 @@
 //! its whole share waits briefly for a slot, then is answered 503 with
 //! `Retry-After`.
 
-use std::collections::HashMap;
+use crate::fastmap::FastMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -18,7 +18,7 @@ const PRUNE_ABOVE: usize = 4096;
 pub struct TenantGate {
     share: usize,
     wait: Duration,
-    tenants: Mutex<HashMap<String, Arc<Semaphore>>>,
+    tenants: Mutex<FastMap<String, Arc<Semaphore>>>,
 }
 
 /// One tenant's slots, carried by each of its requests (see [`crate::scope`]).
@@ -46,7 +46,7 @@ impl TenantGate {
     /// A gate letting each tenant hold `share` connections at once, a request
     /// waiting at most `wait` for a slot.
     pub fn new(share: usize, wait: Duration) -> TenantGate {
-        TenantGate { share: share.max(1), wait, tenants: Mutex::new(HashMap::new()) }
+        TenantGate { share: share.max(1), wait, tenants: Mutex::new(FastMap::default()) }
     }
 
     /// The slots of `tenant`.

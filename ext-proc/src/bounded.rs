@@ -3,7 +3,7 @@
 //! keyspace or table must not grow with all of them, only with those in use.
 
 use std::collections::HashMap;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 use std::time::{Duration, Instant};
 
 /// Entries one per-table cache keeps at most (tables, collections, keyspaces).
@@ -13,7 +13,7 @@ pub const MAX_ENTRIES: usize = 4096;
 /// stored): first drops what is older than `ttl`, and if the map is still
 /// full, the older half. Runs only when full, so its O(n) is paid once per
 /// n/2 inserts at worst.
-pub fn make_room<K: Eq + Hash, V>(map: &mut HashMap<K, (Instant, V)>, cap: usize, ttl: Duration) {
+pub fn make_room<K: Eq + Hash, V, S: BuildHasher>(map: &mut HashMap<K, (Instant, V), S>, cap: usize, ttl: Duration) {
     if map.len() < cap {
         return;
     }

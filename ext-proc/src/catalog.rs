@@ -6,11 +6,11 @@
 
 use crate::bounded::{make_room, MAX_ENTRIES};
 use crate::doc::schema::Schema;
+use crate::fastmap::FastMap;
 use crate::fault::Fault;
 use crate::model::{check_collection, check_ident, Namespace, TableDef};
 use crate::store::docs::{CollectionDef, DocStore};
 use crate::store::{Store, StoreError};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -30,9 +30,9 @@ pub struct Collection {
 /// The cache.
 pub struct Catalog {
     ttl: Duration,
-    entries: RwLock<HashMap<Key, (Instant, Arc<TableDef>)>>,
-    collections: RwLock<HashMap<Key, (Instant, Arc<Collection>)>>,
-    keyspaces: RwLock<HashMap<Namespace, Timed<Vec<TableDef>>>>,
+    entries: RwLock<FastMap<Key, (Instant, Arc<TableDef>)>>,
+    collections: RwLock<FastMap<Key, (Instant, Arc<Collection>)>>,
+    keyspaces: RwLock<FastMap<Namespace, Timed<Vec<TableDef>>>>,
     /// Lookups answered from the cache, and from the store (for the metrics).
     hits: AtomicU64,
     misses: AtomicU64,
@@ -43,9 +43,9 @@ impl Catalog {
     pub fn new(ttl: Duration) -> Catalog {
         Catalog {
             ttl,
-            entries: RwLock::new(HashMap::new()),
-            collections: RwLock::new(HashMap::new()),
-            keyspaces: RwLock::new(HashMap::new()),
+            entries: RwLock::new(FastMap::default()),
+            collections: RwLock::new(FastMap::default()),
+            keyspaces: RwLock::new(FastMap::default()),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }

@@ -31,6 +31,7 @@ pub mod doc;
 pub mod engine;
 pub mod envoy_config;
 pub mod error;
+pub mod fastmap;
 pub mod fault;
 pub mod graphql;
 pub mod health;

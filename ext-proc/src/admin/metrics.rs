@@ -9,6 +9,7 @@
 //! lookups (a SipHash and a lock each, 8–12 per request) were 7 % of a GET's
 //! sidecar instructions.
 
+use crate::fastmap::{FastMap, FastSet};
 use crate::usage::Record;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -16,7 +17,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
-use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 /// The label for tenants past the cap.
@@ -27,7 +27,7 @@ pub const OTHER: &str = "other";
 pub struct TenantLabels {
     named: Vec<Arc<str>>,
     top: usize,
-    seen: Mutex<HashSet<Arc<str>>>,
+    seen: Mutex<FastSet<Arc<str>>>,
     other: Arc<str>,
 }
 
@@ -35,7 +35,7 @@ impl TenantLabels {
     /// Labels for `named` tenants, or (when none are named) the first `top` seen.
     pub fn new(named: Vec<String>, top: usize) -> TenantLabels {
         let named = named.into_iter().map(Arc::from).collect();
-        TenantLabels { named, top, seen: Mutex::new(HashSet::new()), other: Arc::from(OTHER) }
+        TenantLabels { named, top, seen: Mutex::new(FastSet::default()), other: Arc::from(OTHER) }
     }
 
     /// The label for `tenant` (shared: a clone is a reference count).
@@ -146,7 +146,7 @@ struct Series {
 
 /// Every metric the sidecar exports.
 pub struct Metrics {
-    series: RwLock<HashMap<RequestLabels, Arc<Series>>>,
+    series: RwLock<FastMap<RequestLabels, Arc<Series>>>,
     registry: Registry,
     tenants: TenantLabels,
     requests: Family<RequestLabels, Counter>,
@@ -211,7 +211,7 @@ impl Metrics {
         registry.register("datagate_catalog_lookups", "Catalog cache lookups since start: hit, miss", catalog.clone());
         registry.register("datagate_store_up", "1 while the store answers the health probe", store_up.clone());
         Metrics {
-            series: RwLock::new(HashMap::new()),
+            series: RwLock::new(FastMap::default()),
             registry,
             tenants,
             requests,

@@ -5,8 +5,8 @@
 //! takes absolute values). Entries of past minutes are dropped once flushed.
 //! Beside them, each tenant's units this month, for quotas.
 
+use crate::fastmap::FastMap;
 use crate::store::usage::{Totals, UsageRow};
-use std::collections::HashMap;
 use std::sync::Mutex;
 
 /// What one entry counts.
@@ -31,11 +31,11 @@ struct Entry {
 
 #[derive(Debug, Default)]
 struct State {
-    entries: HashMap<Key, Entry>,
+    entries: FastMap<Key, Entry>,
     /// First minute of the month `month_units` counts.
     month: i64,
     /// Tenant → (read units, write units) this replica counted this month.
-    month_units: HashMap<String, (u64, u64)>,
+    month_units: FastMap<String, (u64, u64)>,
 }
 
 /// The rollup.

@@ -11,8 +11,8 @@
 
 use super::layout;
 use super::pool::{connect, Db};
+use crate::fastmap::FastMap;
 use crate::store::StoreError;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -48,7 +48,7 @@ pub(super) struct TenantDbs {
 
 #[derive(Default)]
 struct Open {
-    files: HashMap<String, Entry>,
+    files: FastMap<String, Entry>,
     /// Bumped on every use; an entry's `used` orders the LRU.
     clock: u64,
 }
