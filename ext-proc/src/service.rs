@@ -117,7 +117,12 @@ impl Service {
             }
         };
         let meter = started.as_ref().map(crate::usage::Started::meter);
-        let out = crate::scope::run_metered(id.clone(), slots, meter, self.timeout, self.serve(&req, route)).await;
+        // Boxed: the handling's future is as large as the largest API handler's
+        // state (kilobytes), and the scope, the timeout and the task-local
+        // wrapper would each move it by value; boxed, they move a pointer
+        // (about 1.1k fewer instructions per request: bench/instructions).
+        let handling = Box::pin(self.serve(&req, route));
+        let out = crate::scope::run_metered(id.clone(), slots, meter, self.timeout, handling).await;
         // Errors are phrased (and internal ones logged) under the request id;
         // an answer needs no scope.
         let mut resp = match out {
