@@ -75,8 +75,12 @@ fn init_catalog(c: &mut Connection) -> Result<(), StoreError> {
 /// fell from 37.3 to 29.4 MiB, and over 8 s of the indexed find at 16
 /// connections from 27.2–30.7 to 23.3–25.3 MiB (three runs each); its CPU
 /// per request moved within the runs' spread (1,087–1,214 µs against
-/// 904–1,160, and 1,105 against 1,218 in the bench run).
-const SOFT_HEAP_LIMIT: i64 = 4 * 1024 * 1024;
+/// 904–1,160, and 1,105 against 1,218 in the bench run). 2 MiB since later
+/// that day: over the bench's SQLite rows the peak went from 27.3–27.7 to
+/// 24.3 MiB, and over the GET, document GET, findOne and indexed-find rows
+/// (two runs each, alternated) from 20.9–21.3 to 19.6–19.7, with the indexed
+/// find's CPU per request at 1,004–1,008 µs against 1,002–1,025.
+const SOFT_HEAP_LIMIT: i64 = 2 * 1024 * 1024;
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`.

@@ -335,37 +335,47 @@ impl DocStore for SqliteStore {
             _ => Vec::new(),
         };
         let (ns, coll) = (ns.clone(), coll.to_owned());
-        self.run(tenant, move |c| {
-            if !auto.is_empty() {
-                let paths: Vec<&[_]> = auto.iter().map(Vec::as_slice).collect();
-                // The search is answered either way: a scan if the index
-                // could not be built (say, the write lock stayed busy).
-                if let Err(e) = super::index::ensure(c, &ns, &coll, &paths) {
-                    match missing(c, &ns, &coll, e) {
-                        e @ (StoreError::CollectionNotFound(_) | StoreError::KeyspaceNotFound(_)) => return Err(e),
-                        e => tracing::warn!(error = %e, "building a document index on demand failed"),
+        let rows = self
+            .run(tenant, move |c| {
+                if !auto.is_empty() {
+                    let paths: Vec<&[_]> = auto.iter().map(Vec::as_slice).collect();
+                    // The search is answered either way: a scan if the index
+                    // could not be built (say, the write lock stayed busy).
+                    if let Err(e) = super::index::ensure(c, &ns, &coll, &paths) {
+                        match missing(c, &ns, &coll, e) {
+                            e @ (StoreError::CollectionNotFound(_) | StoreError::KeyspaceNotFound(_)) => return Err(e),
+                            e => tracing::warn!(error = %e, "building a document index on demand failed"),
+                        }
                     }
                 }
-            }
-            let run = || -> Result<Vec<DocRow>, StoreError> {
-                let mut s = c.prepare_cached(&query.sql).map_err(map_err)?;
-                let mut rows = s.query(rusqlite::params_from_iter(query.params.iter())).map_err(map_err)?;
-                let mut out = Vec::new();
-                while let Some(r) = rows.next().map_err(map_err)? {
-                    let id: String = r.get(0).map_err(map_err)?;
-                    let doc = parse_doc(&r.get::<_, String>(1).map_err(map_err)?)?;
-                    let mut key =
-                        (0..keys)
-                            .map(|i| r.get_ref(i + 2).map(key_json).map_err(map_err))
-                            .collect::<Result<Vec<_>, _>>()?;
-                    key.push(Json::String(id.clone()));
-                    out.push(DocRow { id, doc, key });
-                }
-                Ok(out)
-            };
-            run().map_err(|e| missing(c, &ns, &coll, e))
-        })
-        .await
+                let run = || -> Result<Vec<(String, String, Vec<Json>)>, StoreError> {
+                    let mut s = c.prepare_cached(&query.sql).map_err(map_err)?;
+                    let mut rows = s.query(rusqlite::params_from_iter(query.params.iter())).map_err(map_err)?;
+                    let mut out = Vec::new();
+                    while let Some(r) = rows.next().map_err(map_err)? {
+                        let id: String = r.get(0).map_err(map_err)?;
+                        let text: String = r.get(1).map_err(map_err)?;
+                        let key =
+                            (0..keys)
+                                .map(|i| r.get_ref(i + 2).map(key_json).map_err(map_err))
+                                .collect::<Result<Vec<_>, _>>()?;
+                        out.push((id, text, key));
+                    }
+                    Ok(out)
+                };
+                run().map_err(|e| missing(c, &ns, &coll, e))
+            })
+            .await?;
+        // Parsed here, on the thread that reads and frees the documents, not
+        // on the SQLite call's blocking thread: a parsed document is many small
+        // allocations, and freed on another thread they kept that thread's
+        // allocator pages resident.
+        rows.into_iter()
+            .map(|(id, text, mut key)| {
+                key.push(Json::String(id.clone()));
+                Ok(DocRow { id, doc: parse_doc(&text)?, key })
+            })
+            .collect()
     }
 
     async fn doc_indexes(&self, ns: &Namespace, coll: &str) -> Result<Vec<String>, StoreError> {
