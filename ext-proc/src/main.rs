@@ -329,11 +329,10 @@ fn serve(
     // new thread start whenever a call began before the last one's thread was
     // back in the pool: 12 or more under load, each with its own allocator
     // pages (mimalloc counted 17 thread heaps and 85 pages of 64 KiB at peak).
-    // One beyond the pool, not four: each thread kept its own allocator pages
-    // and stack, and the SQLite sidecar's peak over the bench's rows went from
-    // 24.1–24.6 to 22.6 MiB (2026-12-01). A lookup that finds every thread busy
-    // waits for a SQLite call to end (milliseconds).
-    let blocking = config.pool_size + 1;
+    // (One beyond the pool instead of four, tried 2026-12-01: peaks of 22.6,
+    // 24.0, 24.2 and 24.4 MiB over the bench's SQLite rows against 24.1 and
+    // 24.6, no clear gain, so the four stay for lookups and file opens.)
+    let blocking = config.pool_size + 4;
     let runtime = match tokio::runtime::Builder::new_multi_thread().max_blocking_threads(blocking).enable_all().build()
     {
         Ok(r) => r,
