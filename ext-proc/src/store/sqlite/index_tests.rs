@@ -159,3 +159,25 @@ async fn a_declared_path_serves_array_aware_equality_at_any_size() {
     let p = plan(&f.db, &table, &search(&eq, None));
     assert!(p.contains("MULTI-INDEX OR") && p.contains("#a#user.city"), "{p}");
 }
+
+#[tokio::test]
+async fn a_search_reads_the_same_rows_whichever_thread_parses_them() {
+    // 2 documents of 40 KiB are parsed by the caller, 10 (400 KiB) on the
+    // SQLite call's thread (docs::PARSE_ON_CALLER_MAX_BYTES is 256 KiB).
+    let f = fixture().await;
+    f.store.create_collection(&f.ns, "big", false).await.unwrap();
+    let pad = "p".repeat(40 * 1024);
+    let docs: Vec<(String, Json)> = (0..10).map(|i| (format!("d{i}"), json!({"n": i, "pad": pad}))).collect();
+    f.store.put_docs(&f.ns, "big", &docs, None).await.unwrap();
+    for limit in [2, 10] {
+        let s = DocSearch { filter: None, sort: &[], after: None, limit, now_ms: 0, auto_index: false };
+        let rows = f.store.search(&f.ns, "big", &s).await.unwrap();
+        assert_eq!(rows.len(), limit as usize);
+        for (i, r) in rows.iter().enumerate() {
+            assert_eq!(r.id, format!("d{i}"));
+            assert_eq!(r.doc["n"], json!(i));
+            assert_eq!(r.doc["pad"].as_str().map(str::len), Some(40 * 1024));
+            assert_eq!(r.key.last(), Some(&json!(r.id)));
+        }
+    }
+}
