@@ -87,16 +87,20 @@ impl ApiRequest {
 
     /// The path split into percent-decoded segments.
     pub fn segments(&self) -> Result<Vec<Cow<'_, str>>, Fault> {
-        self.path
-            .trim_matches('/')
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                percent_encoding::percent_decode_str(s)
-                    .decode_utf8()
-                    .map_err(|_| Fault::Invalid(format!("path segment '{s}' is not valid UTF-8 once decoded")))
-            })
-            .collect()
+        let mut out = Vec::with_capacity(8);
+        for s in self.path.split('/').filter(|s| !s.is_empty()) {
+            // Most segments hold no escape: borrowed as they are (already
+            // UTF-8), without the decoder's byte-by-byte pass.
+            if !s.contains('%') {
+                out.push(Cow::Borrowed(s));
+                continue;
+            }
+            let decoded = percent_encoding::percent_decode_str(s)
+                .decode_utf8()
+                .map_err(|_| Fault::Invalid(format!("path segment '{s}' is not valid UTF-8 once decoded")))?;
+            out.push(decoded);
+        }
+        Ok(out)
     }
 }
 
@@ -162,5 +166,10 @@ mod tests {
         let r = ApiRequest::new("GET", "/v2/keyspaces/blog/vehicle/Tesla%20Inc/Model%2FS");
         assert_eq!(r.segments().unwrap(), ["v2", "keyspaces", "blog", "vehicle", "Tesla Inc", "Model/S"]);
         assert!(ApiRequest::new("GET", "/a/%FF").segments().is_err());
+        // Empty segments (doubled, leading, trailing slashes) are not segments.
+        assert_eq!(ApiRequest::new("GET", "//v2//keyspaces/").segments().unwrap(), ["v2", "keyspaces"]);
+        assert!(ApiRequest::new("GET", "/").segments().unwrap().is_empty());
+        // An escaped slash or percent stays inside its segment.
+        assert_eq!(ApiRequest::new("GET", "/a%2Fb/100%25").segments().unwrap(), ["a/b", "100%"]);
     }
 }
