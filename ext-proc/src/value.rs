@@ -181,6 +181,20 @@ impl Value {
     }
 
     /// The JSON form returned to clients.
+    /// Appends the value's JSON text (what serializing [`Value::to_json`]
+    /// writes) to `out`; the common kinds without building a [`Json`] first.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        // Serializing a str, a number or a `Json` into a Vec cannot fail.
+        let _ = match self {
+            Value::Null => Ok(out.extend_from_slice(b"null")),
+            Value::Bool(b) => Ok(out.extend_from_slice(if *b { b"true" } else { b"false" })),
+            Value::Int(i) => serde_json::to_writer(&mut *out, i),
+            Value::Text(s) | Value::Decimal(s) => serde_json::to_writer(&mut *out, s.as_str()),
+            Value::Json(j) => serde_json::to_writer(&mut *out, j),
+            other => serde_json::to_writer(&mut *out, &other.to_json()),
+        };
+    }
+
     pub fn to_json(&self) -> Json {
         match self {
             Value::Null => Json::Null,

@@ -95,3 +95,52 @@ fn page_sizes_and_ttls_are_bounded() {
     assert!(ttl_seconds(Some(-1)).is_err());
     assert!(ttl_seconds(Some(MAX_TTL_SECONDS as i64 + 1)).is_err());
 }
+
+#[test]
+fn rows_written_straight_read_as_the_built_ones() {
+    use crate::model::ColumnDef;
+    let mut t = test_table(
+        "every",
+        &[
+            ("id", ColumnType::Text),
+            ("n", ColumnType::Bigint),
+            ("ok", ColumnType::Boolean),
+            ("f", ColumnType::Double),
+            ("u", ColumnType::Uuid),
+            ("at", ColumnType::Timestamp),
+            ("b", ColumnType::Blob),
+            ("d", ColumnType::Decimal),
+        ],
+        &["id"],
+        &[],
+    );
+    t.columns.push(ColumnDef { name: "m".into(), ty: DataType::Map(ColumnType::Int, ColumnType::Text) });
+    t.columns.push(ColumnDef { name: "quote\"d".into(), ty: DataType::Scalar(ColumnType::Text) });
+    let at = chrono::DateTime::from_timestamp_millis(1_700_000_000_123).unwrap();
+    let full = vec![
+        Value::Text("a \"b\"\n\u{e9}".into()),
+        Value::Int(-42),
+        Value::Bool(true),
+        Value::Double(1.5),
+        Value::Uuid(uuid::Uuid::nil()),
+        Value::Timestamp(at),
+        Value::Blob(vec![0, 1, 255]),
+        Value::Decimal("12.50".into()),
+        Value::Json(json!({"1": "one", "2": "two"})),
+        Value::Text("x".into()),
+    ];
+    let nulls = vec![Value::Null; full.len()];
+    for fields in [None, Some(vec!["m".to_owned(), "n".to_owned()])] {
+        let page = RowPage { def: Arc::new(t.clone()), rows: vec![full.clone(), nulls.clone()], fields, next: None };
+        for compact in [true, false] {
+            let mut out = Vec::new();
+            page.write_json_rows(compact, &mut out);
+            let built = serde_json::to_vec(&Json::Array(page.json_rows(compact))).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), String::from_utf8(built).unwrap(), "compact {compact}");
+        }
+    }
+    let empty = RowPage { def: Arc::new(t), rows: Vec::new(), fields: None, next: None };
+    let mut out = Vec::new();
+    empty.write_json_rows(true, &mut out);
+    assert_eq!(out, b"[]");
+}
