@@ -189,17 +189,20 @@ mod tests {
                 let layout = Layout::from_size_align(size, align).unwrap();
                 unsafe {
                     let p = ALLOCATOR.alloc(layout);
-                    assert!(!p.is_null() && p as usize % align == 0, "alloc {size} align {align}");
+                    assert!(!p.is_null() && (p as usize).is_multiple_of(align), "alloc {size} align {align}");
                     p.write_bytes(0xAB, size);
                     let z = ALLOCATOR.alloc_zeroed(layout);
-                    assert!(!z.is_null() && z as usize % align == 0, "zalloc {size} align {align}");
+                    assert!(!z.is_null() && (z as usize).is_multiple_of(align), "zalloc {size} align {align}");
                     assert!(std::slice::from_raw_parts(z, size).iter().all(|&b| b == 0));
                     ALLOCATOR.dealloc(z, layout);
                     for &new_size in &[size / 2 + 1, size * 3] {
                         let q = ALLOCATOR.alloc(layout);
                         q.write_bytes(0xCD, size);
                         let r = ALLOCATOR.realloc(q, layout, new_size);
-                        assert!(!r.is_null() && r as usize % align == 0, "realloc {size}->{new_size} align {align}");
+                        assert!(
+                            !r.is_null() && (r as usize).is_multiple_of(align),
+                            "realloc {size}->{new_size} align {align}"
+                        );
                         let kept = size.min(new_size);
                         assert!(std::slice::from_raw_parts(r, kept).iter().all(|&b| b == 0xCD));
                         ALLOCATOR.dealloc(r, Layout::from_size_align(new_size, align).unwrap());

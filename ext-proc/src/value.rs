@@ -186,8 +186,8 @@ impl Value {
     pub fn write_json(&self, out: &mut Vec<u8>) {
         // Serializing a str, a number or a `Json` into a Vec cannot fail.
         let _ = match self {
-            Value::Null => Ok(out.extend_from_slice(b"null")),
-            Value::Bool(b) => Ok(out.extend_from_slice(if *b { b"true" } else { b"false" })),
+            Value::Null => serde_json::to_writer(&mut *out, &()),
+            Value::Bool(b) => serde_json::to_writer(&mut *out, b),
             Value::Int(i) => serde_json::to_writer(&mut *out, i),
             Value::Text(s) | Value::Decimal(s) => serde_json::to_writer(&mut *out, s.as_str()),
             Value::Json(j) => serde_json::to_writer(&mut *out, j),
