@@ -52,31 +52,39 @@ pub fn members(text: &str) -> Option<Vec<(&str, &str)>> {
 /// Appends `value` without the whitespace between its tokens (PostgreSQL
 /// writes `{"a": 1, "b": 2}`; the reply is `{"a":1,"b":2}`, as serde_json writes).
 pub fn compact_into(out: &mut Vec<u8>, value: &str) {
-    if value.bytes().any(is_ws) {
-        out.extend(compacted(value));
-    } else {
-        out.extend_from_slice(value.as_bytes());
-    }
+    runs(value, |run| out.extend_from_slice(run.as_bytes()));
 }
 
-/// The bytes of `value` but the whitespace outside its strings.
-fn compacted(value: &str) -> impl Iterator<Item = u8> + '_ {
-    let mut in_string = false;
-    let mut escaped = false;
-    value.bytes().filter(move |&c| {
-        if in_string {
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
+/// [`compact_into`] for a `String`: the text stays text, with no second
+/// UTF-8 check (only ASCII whitespace is dropped, between whole characters).
+pub fn compact_str_into(out: &mut String, value: &str) {
+    runs(value, |run| out.push_str(run));
+}
+
+/// Hands `put` the runs of `value` between the whitespace outside its
+/// strings, in order: a run at a time, not a byte at a time (a document's
+/// text is a few dozen runs; byte by byte it cost about 15 instructions a
+/// byte, bench/instructions, Data API findOne).
+fn runs(value: &str, mut put: impl FnMut(&str)) {
+    let b = value.as_bytes();
+    let (mut start, mut i) = (0, 0);
+    while i < b.len() {
+        match b[i] {
+            // An unterminated string keeps the rest as it is.
+            b'"' => i = string_end(b, i).unwrap_or(b.len()),
+            c if is_ws(c) => {
+                if start < i {
+                    put(&value[start..i]);
+                }
+                i += 1;
+                start = i;
             }
-            true
-        } else {
-            in_string = c == b'"';
-            !is_ws(c)
+            _ => i += 1,
         }
-    })
+    }
+    if start < b.len() {
+        put(&value[start..]);
+    }
 }
 
 fn is_ws(c: u8) -> bool {
@@ -180,5 +188,11 @@ mod tests {
         let mut out = Vec::new();
         compact_into(&mut out, "{\"a b\": [1, \" x \\\" y \"]}");
         assert_eq!(out, br#"{"a b":[1," x \" y "]}"#);
+        let mut text = String::new();
+        compact_str_into(&mut text, " {\"é\\\\\" :\t[ \"☃ \\\" ,\" , null ] }\n");
+        assert_eq!(text, r#"{"é\\":["☃ \" ,",null]}"#);
+        let mut open = String::new();
+        compact_str_into(&mut open, "[1, \"a b");
+        assert_eq!(open, "[1,\"a b", "an unterminated string is kept as it is");
     }
 }

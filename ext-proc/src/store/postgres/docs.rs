@@ -49,9 +49,9 @@ impl<'a> FromSql<'a> for JsonText {
             _ => raw,
         };
         let text = std::str::from_utf8(text)?;
-        let mut out = Vec::with_capacity(text.len());
-        crate::rawjson::compact_into(&mut out, text);
-        Ok(JsonText(String::from_utf8(out)?))
+        let mut out = String::with_capacity(text.len());
+        crate::rawjson::compact_str_into(&mut out, text);
+        Ok(JsonText(out))
     }
 
     fn accepts(ty: &Type) -> bool {
