@@ -11,6 +11,7 @@ pub mod sql;
 pub mod sql_cases;
 pub mod sqlite;
 pub mod sqlread;
+mod upsert_shapes;
 pub mod usage;
 pub mod vectors;
 

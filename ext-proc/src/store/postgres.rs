@@ -512,7 +512,7 @@ impl PgStore {
     }
 }
 
-mod dialect;
+pub(super) mod dialect;
 mod docs;
 mod gin;
 mod index;

@@ -15,6 +15,10 @@ use std::fmt::Write;
 /// What differs between SQL stores: the one name for the SQLite/PostgreSQL
 /// choice. Implemented by `SqliteDialect` and `PgDialect`.
 pub trait Dialect {
+    /// Which store's SQL this is (`"postgres"`, `"sqlite"`): statement text
+    /// remembered for one is never used for the other (`super::upsert_shapes`).
+    fn name(&self) -> &'static str;
+
     // ---- Rows and DDL (this file's statements) ----
 
     /// The `n`th (1-based) bound-parameter placeholder.
@@ -307,6 +311,11 @@ pub fn sweep(d: &dyn Dialect, ns: &Namespace, def: &TableDef, now_ms: i64) -> Op
 /// alone — unless the existing row has expired, in which case they are cleared,
 /// so an expired row is never resurrected with stale values.
 pub fn upsert(d: &dyn Dialect, ns: &Namespace, def: &TableDef, row: &Upsert) -> Statement {
+    super::upsert_shapes::upsert(d, ns, def, row, || upsert_built(d, ns, def, row))
+}
+
+/// [`upsert`]'s statement, built from scratch.
+pub(super) fn upsert_built(d: &dyn Dialect, ns: &Namespace, def: &TableDef, row: &Upsert) -> Statement {
     match row.condition {
         WriteIf::Always => {}
         WriteIf::Absent => return insert_if_absent(d, ns, def, row),

@@ -564,7 +564,7 @@ impl SqliteStore {
     }
 }
 
-mod dialect;
+pub(super) mod dialect;
 mod docs;
 mod index;
 #[cfg(test)]

@@ -14,6 +14,9 @@ use serde_json::Value as Json;
 pub struct PgDialect;
 
 impl Dialect for PgDialect {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
     fn param(&self, n: usize) -> String {
         format!("${n}")
     }

@@ -15,6 +15,9 @@ use serde_json::Value as Json;
 pub struct SqliteDialect;
 
 impl Dialect for SqliteDialect {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
     fn param(&self, n: usize) -> String {
         format!("?{n}")
     }
