@@ -6,12 +6,12 @@ pub mod docedit;
 pub mod docs;
 pub mod docsql;
 pub mod postgres;
+mod shapes;
 pub mod sql;
 #[cfg(test)]
 pub mod sql_cases;
 pub mod sqlite;
 pub mod sqlread;
-mod upsert_shapes;
 pub mod usage;
 pub mod vectors;
 

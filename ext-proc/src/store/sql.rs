@@ -16,7 +16,7 @@ use std::fmt::Write;
 /// choice. Implemented by `SqliteDialect` and `PgDialect`.
 pub trait Dialect {
     /// Which store's SQL this is (`"postgres"`, `"sqlite"`): statement text
-    /// remembered for one is never used for the other (`super::upsert_shapes`).
+    /// remembered for one is never used for the other (`super::shapes`).
     fn name(&self) -> &'static str;
 
     // ---- Rows and DDL (this file's statements) ----
@@ -311,7 +311,7 @@ pub fn sweep(d: &dyn Dialect, ns: &Namespace, def: &TableDef, now_ms: i64) -> Op
 /// alone — unless the existing row has expired, in which case they are cleared,
 /// so an expired row is never resurrected with stale values.
 pub fn upsert(d: &dyn Dialect, ns: &Namespace, def: &TableDef, row: &Upsert) -> Statement {
-    super::upsert_shapes::upsert(d, ns, def, row, || upsert_built(d, ns, def, row))
+    super::shapes::upsert(d, ns, def, row, || upsert_built(d, ns, def, row))
 }
 
 /// [`upsert`]'s statement, built from scratch.

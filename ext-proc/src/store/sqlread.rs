@@ -1,5 +1,6 @@
-//! Statement text of row reads and deletes ([`select`], [`delete`]), built on
-//! every request: appended to one buffer, no string per clause or identifier.
+//! Statement text of row reads and deletes ([`select`], [`delete`]), appended
+//! to one buffer, no string per clause or identifier (reads remembered by
+//! shape, [`super::shapes`]).
 //! The rest of the rows' statements are in [`super::sql`].
 
 use super::sql::{bind, dir, quote_into, tag, Dialect, Statement};
@@ -8,9 +9,15 @@ use crate::plan::{Condition, Op, OrderColumn, Select};
 use crate::value::Value;
 use std::fmt::Write;
 
-/// `SELECT` of all columns in key order, with conditions, keyset position and limit.
-/// Built on every read: appended to one buffer, no string per clause or identifier.
+/// `SELECT` of all columns in key order, with conditions, keyset position and
+/// limit; its text remembered by shape (see [`super::shapes`]).
 pub fn select(d: &dyn Dialect, ns: &Namespace, def: &TableDef, s: &Select) -> Statement {
+    super::shapes::select(d, ns, def, s, || select_built(d, ns, def, s))
+}
+
+/// [`select`]'s statement, built: appended to one buffer, no string per
+/// clause or identifier.
+pub(super) fn select_built(d: &dyn Dialect, ns: &Namespace, def: &TableDef, s: &Select) -> Statement {
     let mut params = Vec::with_capacity(s.conditions.len() + 2);
     let mut sql = tag(def);
     sql.reserve(64 + 24 * (def.columns.len() + s.conditions.len() + s.order.len()));
