@@ -14,12 +14,17 @@
 //! before versions) is not remembered. Text that depends on values (a keyset
 //! position, where NULLs drop alternatives; collection operators) and the
 //! conditional writes are built every time.
+//!
+//! It takes the dialect by name and statements as (text, parameters), so it
+//! sits below `sql` and `sqlread`, which call it.
 
-use super::sql::{Dialect, Statement};
 use crate::model::{Namespace, Order, TableDef};
 use crate::plan::{Op, Select, Upsert, WriteIf};
 use crate::value::Value;
 use std::cell::RefCell;
+
+/// A statement: its text and its bound parameters.
+pub type Built = (String, Vec<Value>);
 
 /// Shapes each thread remembers: a few tables and queries take most requests.
 const RECENT: usize = 32;
@@ -52,12 +57,12 @@ thread_local! {
 /// this row's. `build` makes the statement when the shape is new (and for
 /// the conditional writes, which are rare and not remembered).
 pub fn upsert(
-    d: &dyn Dialect,
+    dialect: &'static str,
     ns: &Namespace,
     def: &TableDef,
     row: &Upsert,
-    build: impl FnOnce() -> Statement,
-) -> Statement {
+    build: impl FnOnce() -> Built,
+) -> Built {
     if row.condition != WriteIf::Always {
         return build();
     }
@@ -66,19 +71,19 @@ pub fn upsert(
         Kind::Select { .. } => false,
     };
     let kind = || Kind::Upsert(row.values.iter().map(|(c, _)| c.clone()).collect());
-    remembered(d, ns, def, same, || upsert_params(def, row), kind, build)
+    remembered(dialect, ns, def, same, || upsert_params(def, row), kind, build)
 }
 
 /// The read `s`: its text remembered by shape, its parameters this read's.
 /// `build` makes the statement when the shape is new, and for a read whose
 /// text depends on its values (a keyset position, a collection operator).
 pub fn select(
-    d: &dyn Dialect,
+    dialect: &'static str,
     ns: &Namespace,
     def: &TableDef,
     s: &Select,
-    build: impl FnOnce() -> Statement,
-) -> Statement {
+    build: impl FnOnce() -> Built,
+) -> Built {
     let by_value = |op: Op| matches!(op, Op::Contains | Op::ContainsKey | Op::ContainsEntry);
     if s.after.is_some() || s.conditions.iter().any(|c| by_value(c.op)) {
         return build();
@@ -103,7 +108,7 @@ pub fn select(
         order: s.order.iter().map(|o| (o.column.name.clone(), o.order, o.nullable)).collect(),
         limit: s.limit,
     };
-    remembered(d, ns, def, same, || select_params(def, s), kind, build)
+    remembered(dialect, ns, def, same, || select_params(def, s), kind, build)
 }
 
 /// The remembered text for the shape `same` recognizes, with `params`; else
@@ -111,41 +116,41 @@ pub fn select(
 /// `params`' (should the two ever part, statements stay correct, just
 /// unremembered).
 fn remembered(
-    d: &dyn Dialect,
+    dialect: &'static str,
     ns: &Namespace,
     def: &TableDef,
     same: impl Fn(&Kind) -> bool,
     params: impl Fn() -> Vec<Value>,
     kind: impl FnOnce() -> Kind,
-    build: impl FnOnce() -> Statement,
-) -> Statement {
+    build: impl FnOnce() -> Built,
+) -> Built {
     if def.version.is_empty() {
         return build();
     }
     let is = |s: &Shape| {
-        s.dialect == d.name() && s.version == def.version && s.table == def.name && s.ns == *ns && same(&s.kind)
+        s.dialect == dialect && s.version == def.version && s.table == def.name && s.ns == *ns && same(&s.kind)
     };
     let hit = SHAPES
         .try_with(|shapes| shapes.try_borrow().ok()?.iter().find(|s| is(s)).map(|s| s.sql.clone()))
         .ok()
         .flatten();
     if let Some(sql) = hit {
-        return Statement { sql, params: params() };
+        return (sql, params());
     }
     let built = build();
-    if built.params == params() {
+    if built.1 == params() {
         let _ = SHAPES.try_with(|shapes| {
             if let Ok(mut shapes) = shapes.try_borrow_mut() {
                 if shapes.len() >= RECENT {
                     shapes.remove(0);
                 }
                 shapes.push(Shape {
-                    dialect: d.name(),
+                    dialect,
                     ns: ns.clone(),
                     table: def.name.clone(),
                     version: def.version.clone(),
                     kind: kind(),
-                    sql: built.sql.clone(),
+                    sql: built.0.clone(),
                 });
             }
         });

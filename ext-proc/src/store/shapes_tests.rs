@@ -1,4 +1,5 @@
-use super::super::{sql, sqlread};
+use super::super::sql::{self, Dialect};
+use super::super::sqlread;
 use super::*;
 use crate::model::{test_table, ColumnType};
 use crate::plan::{read_order, Condition};

@@ -311,7 +311,12 @@ pub fn sweep(d: &dyn Dialect, ns: &Namespace, def: &TableDef, now_ms: i64) -> Op
 /// alone — unless the existing row has expired, in which case they are cleared,
 /// so an expired row is never resurrected with stale values.
 pub fn upsert(d: &dyn Dialect, ns: &Namespace, def: &TableDef, row: &Upsert) -> Statement {
-    super::shapes::upsert(d, ns, def, row, || upsert_built(d, ns, def, row))
+    let built = || {
+        let st = upsert_built(d, ns, def, row);
+        (st.sql, st.params)
+    };
+    let (sql, params) = super::shapes::upsert(d.name(), ns, def, row, built);
+    Statement { sql, params }
 }
 
 /// [`upsert`]'s statement, built from scratch.

@@ -12,7 +12,12 @@ use std::fmt::Write;
 /// `SELECT` of all columns in key order, with conditions, keyset position and
 /// limit; its text remembered by shape (see [`super::shapes`]).
 pub fn select(d: &dyn Dialect, ns: &Namespace, def: &TableDef, s: &Select) -> Statement {
-    super::shapes::select(d, ns, def, s, || select_built(d, ns, def, s))
+    let built = || {
+        let st = select_built(d, ns, def, s);
+        (st.sql, st.params)
+    };
+    let (sql, params) = super::shapes::select(d.name(), ns, def, s, built);
+    Statement { sql, params }
 }
 
 /// [`select`]'s statement, built: appended to one buffer, no string per
